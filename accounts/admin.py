@@ -1,0 +1,173 @@
+"""The scoped admin: every account-owned model's admin derives from `AccountScopedAdmin`.
+
+Access goes through `accounts.permissions`; Django's model permissions are not consulted for
+customer users. A user only ever sees, picks or changes objects of accounts in which their role
+grants the admin's `capability`.
+"""
+
+from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
+
+from .models import Account, Membership
+from .permissions import Capability, accounts_for, can, can_anywhere, is_platform_staff
+
+
+def account_of(obj, path: str) -> Account | None:
+    """Follow `path` ("account", "campaign__account") from obj to its Account."""
+    for attr in path.split("__"):
+        obj = getattr(obj, attr, None)
+        if obj is None:
+            return None
+    return obj
+
+
+class AccountScopedMixin:
+    """Shared by scoped ModelAdmins and inlines."""
+
+    capability: Capability = Capability.MANAGE_CAMPAIGNS
+    # Capability needed to add, change or delete; None = same as `capability`.
+    edit_capability: Capability | None = None
+    # Lookup from the model to its Account.
+    account_path: str = "account"
+
+    def _edit_capability(self) -> Capability:
+        return self.edit_capability or self.capability
+
+    def scope_queryset(self, request, queryset):
+        if is_platform_staff(request.user):
+            return queryset
+        allowed = accounts_for(request.user, self.capability)
+        return queryset.filter(**{f"{self.account_path}__in": allowed})
+
+    def get_queryset(self, request):
+        return self.scope_queryset(request, super().get_queryset(request))
+
+    def has_module_permission(self, request):
+        return can_anywhere(request.user, self.capability)
+
+    def has_view_permission(self, request, obj=None):
+        if obj is None:
+            return can_anywhere(request.user, self.capability)
+        account = account_of(obj, self.account_path)
+        return account is not None and can(request.user, self.capability, account)
+
+    def has_add_permission(self, request, *args):
+        return can_anywhere(request.user, self._edit_capability())
+
+    def has_change_permission(self, request, obj=None):
+        capability = self._edit_capability()
+        if obj is None:
+            return can_anywhere(request.user, capability)
+        account = account_of(obj, self.account_path)
+        return account is not None and can(request.user, capability, account)
+
+    def has_delete_permission(self, request, obj=None):
+        return self.has_change_permission(request, obj)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        """Limit every account-owned choice to the user's accounts."""
+        if not is_platform_staff(request.user):
+            allowed = accounts_for(request.user, self._edit_capability())
+            related = db_field.related_model
+            if related is Account:
+                kwargs["queryset"] = allowed
+            elif any(f.name == "account" for f in related._meta.get_fields()):
+                kwargs["queryset"] = related._default_manager.filter(account__in=allowed)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class AccountScopedAdmin(AccountScopedMixin, admin.ModelAdmin):
+    """Base ModelAdmin for models with a direct `account` foreign key (or `account_path`)."""
+
+    def _single_account(self, request) -> Account | None:
+        if is_platform_staff(request.user):
+            return None
+        accounts = list(accounts_for(request.user, self._edit_capability())[:2])
+        return accounts[0] if len(accounts) == 1 else None
+
+    def get_exclude(self, request, obj=None):
+        exclude = list(super().get_exclude(request, obj) or [])
+        if self.account_path == "account" and self._single_account(request) is not None:
+            exclude.append("account")
+        return exclude
+
+    def get_list_filter(self, request):
+        filters = list(super().get_list_filter(request))
+        if self.account_path == "account" and is_platform_staff(request.user):
+            filters.insert(0, "account")
+        return filters
+
+    def save_model(self, request, obj, form, change):
+        if self.account_path == "account" and not obj.account_id:
+            obj.account = self._single_account(request)
+        super().save_model(request, obj, form, change)
+
+
+class AccountScopedInline(AccountScopedMixin):
+    """Inlines follow their parent's account; use with admin.TabularInline / StackedInline."""
+
+    def has_add_permission(self, request, obj=None):
+        if obj is None:
+            return can_anywhere(request.user, self._edit_capability())
+        return self.has_change_permission(request, None) and self._parent_allows(request, obj)
+
+    def _parent_allows(self, request, parent) -> bool:
+        account = parent if isinstance(parent, Account) else getattr(parent, "account", None)
+        return account is None or can(request.user, self._edit_capability(), account)
+
+
+# ---------------------------------------------------------------------------- platform staff only
+class PlatformStaffOnlyMixin:
+    """Django's own user and group admins, opened to platform staff by role, not permission."""
+
+    def has_module_permission(self, request):
+        return is_platform_staff(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return is_platform_staff(request.user)
+
+    def has_add_permission(self, request, *args):
+        return is_platform_staff(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return is_platform_staff(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return is_platform_staff(request.user)
+
+
+# ---------------------------------------------------------------------------- Account admin
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 1
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Account)
+class AccountAdmin(PlatformStaffOnlyMixin, admin.ModelAdmin):
+    """Accounts and their entitlements are platform staff's business only."""
+
+    list_display = ["name", "slug", "is_active", "sso_oauth_enabled", "created_at"]
+    list_filter = ["is_active", "sso_oauth_enabled"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [MembershipInline]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "is_active"]}),
+        ("Integrations", {"fields": ["sso_oauth_enabled"]}),
+    ]
+
+
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class StaffUserAdmin(PlatformStaffOnlyMixin, UserAdmin):
+    pass
+
+
+@admin.register(Group)
+class StaffGroupAdmin(PlatformStaffOnlyMixin, GroupAdmin):
+    pass

@@ -1,0 +1,51 @@
+from django.conf import settings
+from django.db import models
+
+
+class Account(models.Model):
+    """A customer of the platform: owns campaigns, integrations and webhooks."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    is_active = models.BooleanField("active", default=True)
+    sso_oauth_enabled = models.BooleanField(
+        "SSO using OAuth 2.0",
+        default=False,
+        help_text=(
+            "Set by platform staff. When on, the account's administrators can configure the "
+            "OAuth 2.0 single sign-on integration."
+        ),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    ADMINISTRATOR = "administrator", "Administrator"
+    EDITOR = "editor", "Editor"
+
+
+class Membership(models.Model):
+    """A customer user's role in one account. The role, not Django permissions, decides access."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.EDITOR)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "account"], name="membership_unique_user"),
+            models.CheckConstraint(
+                condition=models.Q(role__in=Role.values), name="membership_role_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.account} ({self.get_role_display()})"

@@ -1,0 +1,125 @@
+"""The one place that answers "may this user do X in this account?".
+
+Customer users are `is_staff` only so that they can open the admin; their role in an account
+(`Membership.role`), not Django model permissions, decides what they may do. Platform staff
+(superusers, or members of the "Platform staff" group) may do everything everywhere.
+"""
+
+from enum import Enum
+
+from django.db.models import QuerySet
+
+from .models import Account, Membership, Role
+
+PLATFORM_STAFF_GROUP = "Platform staff"
+
+
+class Capability(Enum):
+    """What a user may want to do inside an account."""
+
+    # Build campaigns, their forms, and read their statistics.
+    MANAGE_CAMPAIGNS = "manage_campaigns"
+    # Configure the OAuth 2.0 integration (needs the account's entitlement).
+    MANAGE_OAUTH = "manage_oauth"
+    # Read the profile mapping (and download the template); editing is staff only.
+    VIEW_MAPPING = "view_mapping"
+    # Upload or edit profile mappings.
+    EDIT_MAPPING = "edit_mapping"
+    # Configure webhooks, read their deliveries.
+    MANAGE_WEBHOOKS = "manage_webhooks"
+    # Read the SSO activity log.
+    VIEW_SSO_ACTIVITY = "view_sso_activity"
+    # Create accounts, switch entitlements on, manage memberships.
+    MANAGE_ACCOUNTS = "manage_accounts"
+
+
+# Which roles grant which capability. Capabilities absent here are staff only.
+_ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
+    Role.ADMINISTRATOR: frozenset(
+        {
+            Capability.MANAGE_CAMPAIGNS,
+            Capability.MANAGE_OAUTH,
+            Capability.VIEW_MAPPING,
+            Capability.MANAGE_WEBHOOKS,
+            Capability.VIEW_SSO_ACTIVITY,
+        }
+    ),
+    Role.EDITOR: frozenset({Capability.MANAGE_CAMPAIGNS}),
+}
+# Capabilities that also need the account's "SSO using OAuth 2.0" entitlement.
+_NEEDS_OAUTH_ENTITLEMENT = frozenset(
+    {Capability.MANAGE_OAUTH, Capability.VIEW_MAPPING, Capability.VIEW_SSO_ACTIVITY}
+)
+
+
+def is_platform_staff(user) -> bool:
+    if not (user and user.is_authenticated and user.is_active and user.is_staff):
+        return False
+    if user.is_superuser:
+        return True
+    cached = getattr(user, "_platform_staff_cache", None)
+    if cached is None:
+        cached = user.groups.filter(name=PLATFORM_STAFF_GROUP).exists()
+        user._platform_staff_cache = cached
+    return cached
+
+
+def _roles(user) -> dict[int, str]:
+    """{account_id: role} for the user's active accounts, cached on the user object."""
+    cached = getattr(user, "_account_roles_cache", None)
+    if cached is None:
+        cached = dict(
+            Membership.objects.filter(user=user, account__is_active=True).values_list(
+                "account_id", "role"
+            )
+        )
+        user._account_roles_cache = cached
+    return cached
+
+
+def _entitled(account_id: int) -> bool:
+    return Account.objects.filter(pk=account_id, sso_oauth_enabled=True).exists()
+
+
+def role_in(user, account: Account | int) -> str | None:
+    """The user's role in the account, or None."""
+    if not (user and user.is_authenticated and user.is_active and user.is_staff):
+        return None
+    account_id = account if isinstance(account, int) else account.pk
+    return _roles(user).get(account_id)
+
+
+def can(user, capability: Capability, account: Account | int) -> bool:
+    """May `user` do `capability` in `account`?"""
+    if is_platform_staff(user):
+        return True
+    role = role_in(user, account)
+    if role is None or capability not in _ROLE_CAPABILITIES.get(role, frozenset()):
+        return False
+    if capability in _NEEDS_OAUTH_ENTITLEMENT:
+        if isinstance(account, Account):
+            return account.sso_oauth_enabled
+        return _entitled(account)
+    return True
+
+
+def accounts_for(user, capability: Capability) -> QuerySet[Account]:
+    """The accounts in which `user` may do `capability`."""
+    if is_platform_staff(user):
+        return Account.objects.all()
+    if not (user and user.is_authenticated and user.is_active and user.is_staff):
+        return Account.objects.none()
+    roles = [role for role, caps in _ROLE_CAPABILITIES.items() if capability in caps]
+    accounts = Account.objects.filter(
+        is_active=True, memberships__user=user, memberships__role__in=roles
+    )
+    if capability in _NEEDS_OAUTH_ENTITLEMENT:
+        accounts = accounts.filter(sso_oauth_enabled=True)
+    return accounts.distinct()
+
+
+def can_anywhere(user, capability: Capability) -> bool:
+    """Does `user` have `capability` in at least one account? (admin index visibility)"""
+    if is_platform_staff(user):
+        return True
+    return accounts_for(user, capability).exists()

@@ -1,0 +1,119 @@
+from django.conf import settings
+from django.db import models
+
+from accounts.models import Account
+from campaigns.models import Campaign
+from integrations.fields import EncryptedSecretField
+from integrations.models import OAuthIntegration
+
+
+class Participant(models.Model):
+    """A member of the public known by their IdP identity: (issuer or integration, sub)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="participants")
+    integration = models.ForeignKey(
+        OAuthIntegration, null=True, on_delete=models.SET_NULL, related_name="participants"
+    )
+    # The issuer when the IdP has one, else "integration:<id>": with `subject` the stable key.
+    issuer_key = models.CharField(max_length=500)
+    subject = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_login_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "issuer_key", "subject"], name="participant_unique_identity"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} @ {self.issuer_key}"
+
+
+class AttemptOutcome(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCESS = "success", "Success"
+    FAILED = "failed", "Failed"
+
+
+class LoginAttempt(models.Model):
+    """One trip to the IdP: the server-side half of the `state` parameter."""
+
+    state_hash = models.CharField(max_length=64, unique=True)
+    # SHA-256 of the random value in this browser's binding cookie.
+    browser_hash = models.CharField(max_length=64)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="login_attempts")
+    integration = models.ForeignKey(
+        OAuthIntegration, null=True, on_delete=models.SET_NULL, related_name="login_attempts"
+    )
+    campaign = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="login_attempts"
+    )
+    # What the flow was started with: endpoints, client id, auth method, scope, expected issuer.
+    snapshot = models.JSONField(default=dict)
+    nonce = models.CharField(max_length=64, blank=True)
+    code_verifier = EncryptedSecretField(blank=True)
+    return_to = models.CharField(max_length=500, blank=True)
+    language = models.CharField(max_length=8, blank=True)
+    is_test = models.BooleanField(default=False)
+    test_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(
+        max_length=10, choices=AttemptOutcome.choices, default=AttemptOutcome.PENDING
+    )
+    failed_step = models.CharField(max_length=40, blank=True)
+    error_code = models.CharField(max_length=60, blank=True)
+    error_reference = models.CharField(max_length=16, blank=True, db_index=True)
+    idp_duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    participant = models.ForeignKey(
+        Participant, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["created_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(outcome__in=AttemptOutcome.values),
+                name="loginattempt_outcome_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Login attempt {self.pk} ({self.outcome})"
+
+
+class Participation(models.Model):
+    """A submitted campaign form."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="participations")
+    participant = models.ForeignKey(
+        Participant, null=True, blank=True, on_delete=models.SET_NULL, related_name="participations"
+    )
+    values = models.JSONField(default=dict)  # {variable: submitted value}
+    prefilled = models.JSONField(default=dict)  # {variable: value the IdP supplied}
+    changed = models.JSONField(default=list)  # variables whose prefilled value was changed
+    language = models.CharField(max_length=8, blank=True)
+    submitted_at = models.DateTimeField(auto_now_add=True)
+    # One-time token of the form that was submitted: a double submit cannot create two rows.
+    submission_token = models.CharField(max_length=64, unique=True)
+    # Set when the campaign allows one participation: the participant's key (IdP identity or
+    # browser); unique per campaign.
+    once_key = models.CharField(max_length=80, null=True, blank=True)
+
+    class Meta:
+        ordering = ["-submitted_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "once_key"], name="participation_once_per_participant"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Participation {self.pk} in {self.campaign}"

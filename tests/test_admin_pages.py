@@ -1,0 +1,19 @@
+"""Every registered ModelAdmin's changelist and add page open for platform staff."""
+
+import pytest
+from django.contrib import admin
+from django.urls import reverse
+
+ADMINS = sorted(admin.site._registry.items(), key=lambda item: item[0]._meta.label)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("model", "model_admin"), ADMINS, ids=[m._meta.label for m, _ in ADMINS])
+def test_changelist_and_add_page_open_for_staff(client, staff_user, model, model_admin):
+    client.force_login(staff_user)
+    opts = model._meta
+    changelist = client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
+    assert changelist.status_code == 200
+    if model_admin.has_add_permission(changelist.wsgi_request):
+        add = client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_add"))
+        assert add.status_code == 200
