@@ -33,8 +33,10 @@ install-dev: $(VENV)/.installed-dev
 	print('PUBLIC_BASE_URL=http://$(HOST):$(PORT)')" > .env
 	@echo "Wrote .env with fresh keys."
 
+# Compiled catalogues are committed; rebuild them when gettext is there.
 messages: $(VENV)/.installed
-	$(PY) manage.py compilemessages --ignore=.venv >/dev/null
+	@if [ -d locale ] && command -v msgfmt >/dev/null; then \
+		$(PY) manage.py compilemessages --ignore=.venv >/dev/null; fi
 
 run: $(VENV)/.installed .env messages
 	$(PY) manage.py migrate --noinput
