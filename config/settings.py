@@ -94,7 +94,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # ---------------------------------------------------------------------------- cache
+# Shared by every web process in production (rate limits, JWKS): `redis://host:6379/1`.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://campaign-sso")}
+if CACHES["default"]["BACKEND"].endswith(".RedisCache"):
+    # django-environ picks django-redis whenever that package happens to be installed; we want
+    # Django's own Redis backend, so that no third dependency decides how the cache behaves.
+    CACHES["default"]["BACKEND"] = "django.core.cache.backends.redis.RedisCache"
+    # A Redis that stops answering must fail a request quickly, not hold a thread for ever.
+    # Overridable in the URL: `redis://host:6379/1?socket_timeout=0.5`.
+    CACHES["default"].setdefault("OPTIONS", {})
+    CACHES["default"]["OPTIONS"].setdefault("socket_connect_timeout", 2)
+    CACHES["default"]["OPTIONS"].setdefault("socket_timeout", 2)
 
 # ---------------------------------------------------------------------------- tasks
 # "database" (django-tasks-db, worker: `manage.py db_worker`) or "rq" (django-tasks-rq on Redis,
@@ -183,6 +193,10 @@ CONTENT_SECURITY_POLICY = {
         "base-uri": ["'self'"],
     },
 }
+# Load balancers probe over plain http, often by IP address: `/healthz` answers without the
+# https redirect. The Host header is still validated, so DJANGO_ALLOWED_HOSTS must list the
+# name or address the probe uses.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
