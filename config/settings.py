@@ -214,6 +214,19 @@ LOGIN_ATTEMPT_RETENTION_DAYS = env.int("LOGIN_ATTEMPT_RETENTION_DAYS", default=9
 # Largest mapping table accepted (bytes).
 MAPPING_UPLOAD_MAX_BYTES = env.int("MAPPING_UPLOAD_MAX_BYTES", default=5 * 1024 * 1024)
 
+# ---------------------------------------------------------------------------- rate limits
+# "<count>/<period>", period s, m, h or d, optionally with a multiple ("100/10m"). Counted in the
+# default cache, so that all web processes share them (participants/ratelimit.py).
+RATE_LIMITS = {
+    "login": {
+        "ip": env.str("RATE_LIMIT_LOGIN_PER_IP", default="60/m"),
+        "campaign": env.str("RATE_LIMIT_LOGIN_PER_CAMPAIGN", default="600/m"),
+    },
+}
+# How many reverse proxies in front of the app append to X-Forwarded-For. 0: the client address
+# is REMOTE_ADDR and X-Forwarded-For is ignored (anyone can send one).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
 # ---------------------------------------------------------------------------- logging
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 # json: one object per line for the log collector (default in production); plain: for reading.
