@@ -24,7 +24,22 @@ def test_every_response_carries_a_fresh_request_id(rf):
 def test_log_records_written_during_the_request_carry_its_id(rf):
     response = RequestIdMiddleware(_view_logging_something)(rf.get("/"))
     assert response.content.decode() == response["X-Request-ID"]
-    # And none once the request is over.
+
+
+def test_djangos_own_4xx_lines_carry_the_id_and_it_is_forgotten_after_the_response(client, db):
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    handler.addFilter(RequestIdFilter())
+    logger = logging.getLogger("django.request")
+    logger.addHandler(handler)
+    try:
+        response = client.get("/no-such-page")
+    finally:
+        logger.removeHandler(handler)
+    [record] = records
+    assert record.getMessage() == "Not Found: /no-such-page"
+    assert record.request_id == response["X-Request-ID"]
     assert current_request_id.get() is None
 
 
