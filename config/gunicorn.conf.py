@@ -41,6 +41,11 @@ max_requests_jitter = env.int("GUNICORN_MAX_REQUESTS_JITTER", default=200)
 if os.path.isdir("/dev/shm"):  # noqa: S108
     worker_tmp_dir = "/dev/shm"  # noqa: S108
 
+# gunicorn's runtime control socket (`gunicornc`, gunicorn 25.1+) is off: the process manager
+# already steers it with signals, and two instances on one host would fight over the default
+# path in $HOME, which a hardened service user may not even have.
+control_socket_disable = True
+
 # ---------------------------------------------------------------------------- logs
 # Both to stdout/stderr for the process manager (journald, the container runtime). The access
 # log goes through config.access_log: one JSON object per request, path without query string.
