@@ -4,6 +4,7 @@ Every variable is documented in `.env.example`. Required values have no default 
 a missing one stops start-up with a message naming it.
 """
 
+import re
 from pathlib import Path
 
 import environ
@@ -214,13 +215,22 @@ LOGIN_ATTEMPT_RETENTION_DAYS = env.int("LOGIN_ATTEMPT_RETENTION_DAYS", default=9
 # Largest mapping table accepted (bytes).
 MAPPING_UPLOAD_MAX_BYTES = env.int("MAPPING_UPLOAD_MAX_BYTES", default=5 * 1024 * 1024)
 
+
 # ---------------------------------------------------------------------------- rate limits
 # "<count>/<period>", period s, m, h or d, optionally with a multiple ("100/10m"). Counted in the
 # default cache, so that all web processes share them (participants/ratelimit.py).
+def _rate(name: str, default: str) -> str:
+    # Checked here so that a typo stops start-up instead of failing every login.
+    value = env.str(name, default=default)
+    if not re.fullmatch(r"\s*[1-9]\d*\s*/\s*([1-9]\d*)?\s*[smhd]\s*", value):
+        raise ImproperlyConfigured(f"{name} must be a rate like 30/m or 100/10m, not {value!r}.")
+    return value
+
+
 RATE_LIMITS = {
     "login": {
-        "ip": env.str("RATE_LIMIT_LOGIN_PER_IP", default="60/m"),
-        "campaign": env.str("RATE_LIMIT_LOGIN_PER_CAMPAIGN", default="600/m"),
+        "ip": _rate("RATE_LIMIT_LOGIN_PER_IP", "60/m"),
+        "campaign": _rate("RATE_LIMIT_LOGIN_PER_CAMPAIGN", "600/m"),
     },
 }
 # How many reverse proxies in front of the app append to X-Forwarded-For. 0: the client address

@@ -1,25 +1,12 @@
-import importlib
-
 import environ
 import pytest
 
-import config.settings
 from tests.ops.conftest import TEST_REDIS_URL
+from tests.ops.settings_module import reload_settings
 
 
 def _settings_caches(cache_url):
-    """Read config/settings.py afresh with CACHE_URL set, as a new process would.
-
-    Django's live settings are unaffected: they were copied from the module at start-up.
-    """
-    with pytest.MonkeyPatch.context() as environment:
-        environment.setenv("CACHE_URL", cache_url)
-        environment.setenv("DJANGO_DEBUG", "1")
-        try:
-            return importlib.reload(config.settings).CACHES
-        finally:
-            environment.undo()
-            importlib.reload(config.settings)
+    return reload_settings(CACHE_URL=cache_url).CACHES
 
 
 def test_redis_cache_url_uses_djangos_own_redis_backend():

@@ -1,5 +1,6 @@
 import pytest
 from django.core.cache import caches
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse
 from django.utils import translation
 
@@ -11,6 +12,7 @@ from participants.ratelimit import (
     rate_limited,
     request_rate_limit,
 )
+from tests.ops.settings_module import reload_settings
 
 # The start of a minute, so that windows are easy to reason about.
 T0 = 1_800_000_000.0 - (1_800_000_000 % 60)
@@ -44,6 +46,18 @@ def test_malformed_rates_are_refused(text):
 
 
 THREE_PER_MINUTE = Rate(3, 60)
+
+
+@pytest.mark.parametrize("text", ["30/m", "100/10m", " 5 / s "])
+def test_every_rate_the_settings_accept_can_be_parsed(text):
+    assert reload_settings(RATE_LIMIT_LOGIN_PER_IP=text).RATE_LIMITS["login"]["ip"] == text
+    Rate.parse(text)
+
+
+@pytest.mark.parametrize("text", ["30", "0/m", "30/w", "30 per minute"])
+def test_a_malformed_rate_stops_start_up_naming_the_variable(text):
+    with pytest.raises(ImproperlyConfigured, match="RATE_LIMIT_LOGIN_PER_CAMPAIGN"):
+        reload_settings(RATE_LIMIT_LOGIN_PER_CAMPAIGN=text)
 
 
 def _hits(backend, n, *, now, key="login:ip:203.0.113.9", rate=THREE_PER_MINUTE):
