@@ -86,8 +86,15 @@ class RedactSecretsFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "_secrets_redacted", False):
             return True
-        record.msg = redact_text(record.getMessage())
-        record.args = ()
+        try:
+            message = record.getMessage()
+        # A filter runs outside logging's own error handling: a message whose arguments do not
+        # fit its format must not crash the caller. The formatter will report it.
+        except Exception:
+            message = None
+        if message is not None:
+            record.msg = redact_text(message)
+            record.args = ()
         for key, value in record_extra(record).items():
             setattr(record, key, redact_value(value, key=key))
         if record.exc_info and not record.exc_text:

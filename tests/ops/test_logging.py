@@ -128,6 +128,22 @@ def test_secrets_in_message_arguments_and_exceptions_are_redacted(json_log):
     assert "at-in-exception" not in entry["exception"]
 
 
+def test_a_message_whose_arguments_do_not_fit_does_not_raise_at_the_caller():
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactSecretsFilter())
+    logger = logging.getLogger("tests.ops.broken")
+    logger.addHandler(handler)
+    logger.propagate = False
+    raise_exceptions = logging.raiseExceptions
+    logging.raiseExceptions = False  # as in production: logging reports, never raises
+    try:
+        logger.error("two %s %s", "one")
+    finally:
+        logging.raiseExceptions = raise_exceptions
+        logger.removeHandler(handler)
+
+
 def test_words_that_merely_contain_a_secret_key_are_kept():
     text = "status_code=502 error_code=invalid_grant tokens_left=3 step=token"
     assert redact_text(text) == text
