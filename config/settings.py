@@ -26,6 +26,14 @@ def _required(name: str, *, debug_default: str | None = None) -> str:
     raise ImproperlyConfigured(f"The environment variable {name} is required (see .env.example).")
 
 
+def _rate(name: str, default: str) -> str:
+    # Checked here so that a typo stops start-up instead of failing every login.
+    value = env.str(name, default=default)
+    if not re.fullmatch(r"\s*[1-9]\d*\s*/\s*([1-9]\d*)?\s*[smhd]\s*", value):
+        raise ImproperlyConfigured(f"{name} must be a rate like 30/m or 100/10m, not {value!r}.")
+    return value
+
+
 # ---------------------------------------------------------------------------- core
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = _required("DJANGO_SECRET_KEY", debug_default="insecure-development-only-key")
@@ -215,18 +223,9 @@ LOGIN_ATTEMPT_RETENTION_DAYS = env.int("LOGIN_ATTEMPT_RETENTION_DAYS", default=9
 # Largest mapping table accepted (bytes).
 MAPPING_UPLOAD_MAX_BYTES = env.int("MAPPING_UPLOAD_MAX_BYTES", default=5 * 1024 * 1024)
 
-
 # ---------------------------------------------------------------------------- rate limits
 # "<count>/<period>", period s, m, h or d, optionally with a multiple ("100/10m"). Counted in the
 # default cache, so that all web processes share them (participants/ratelimit.py).
-def _rate(name: str, default: str) -> str:
-    # Checked here so that a typo stops start-up instead of failing every login.
-    value = env.str(name, default=default)
-    if not re.fullmatch(r"\s*[1-9]\d*\s*/\s*([1-9]\d*)?\s*[smhd]\s*", value):
-        raise ImproperlyConfigured(f"{name} must be a rate like 30/m or 100/10m, not {value!r}.")
-    return value
-
-
 RATE_LIMITS = {
     "login": {
         "ip": _rate("RATE_LIMIT_LOGIN_PER_IP", "60/m"),
