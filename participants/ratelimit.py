@@ -139,7 +139,13 @@ def request_rate_limit(
             exceeded = result
             logger.warning(
                 "Rate limit exceeded.",
-                extra={"step": scope, "rate_limit": kind, "limit": result.limit},
+                extra={
+                    "step": scope,
+                    "rate_limit": kind,
+                    "limit": result.limit,
+                    # The campaign, never the address: that is personal data.
+                    "campaign": keys.get("campaign"),
+                },
             )
     return exceeded
 
