@@ -21,6 +21,8 @@ REDIRECT_URI = "http://127.0.0.1:8000/oauth/callback"
 PLAIN_CLIENT = ("flow-client", "flow-secret")
 # Every character RFC 6749 §2.3.1's form-urlencoding changes, and a space.
 WEIRD_CLIENT = ("weird-client", "se:cr+et/with=odd%41 chars")
+# The same in the client id too, plus non-ASCII (UTF-8 before form-urlencoding).
+STRANGE_ID_CLIENT = ("id:with+odd/chars=%41 é", "sécret:+/=%41 ü")
 PKCE_CLIENT = ("strict-client", "strict-secret")
 LOYALTY_ID = "https://example.com/claims/loyalty_id"
 
@@ -29,6 +31,7 @@ LOYALTY_ID = "https://example.com/claims/loyalty_id"
 def clients(devidp):
     devidp.add_client(*PLAIN_CLIENT, REDIRECT_URI, pkce_required=False)
     devidp.add_client(*WEIRD_CLIENT, REDIRECT_URI, pkce_required=False)
+    devidp.add_client(*STRANGE_ID_CLIENT, REDIRECT_URI, pkce_required=False)
     devidp.add_client(*PKCE_CLIENT, REDIRECT_URI, pkce_required=True)
 
 
@@ -116,16 +119,19 @@ def test_code_flow_with_client_secret_post_gives_a_verified_id_token(devidp, cli
     assert claims["sub"] == devidp.participants["alice"]["subject"]
 
 
-def test_client_secret_basic_form_urlencodes_id_and_secret(devidp, clients):
-    params, _ = authorize(devidp, WEIRD_CLIENT[0])
+@pytest.mark.parametrize("auth", ["basic", "post"])
+@pytest.mark.parametrize("credentials", [WEIRD_CLIENT, STRANGE_ID_CLIENT], ids=["secret", "id"])
+def test_odd_characters_in_client_credentials_round_trip(devidp, clients, credentials, auth):
+    client_id, client_secret = credentials
+    params, _ = authorize(devidp, client_id)
 
     response = token_request(
         devidp,
         code=params["code"],
         redirect_uri=REDIRECT_URI,
-        client_id=WEIRD_CLIENT[0],
-        client_secret=WEIRD_CLIENT[1],
-        auth="basic",
+        client_id=client_id,
+        client_secret=client_secret,
+        auth=auth,
     )
 
     assert response.status_code == 200, response.text
@@ -149,21 +155,6 @@ def test_client_secret_basic_without_form_urlencoding_is_invalid_client(devidp, 
 
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_client"
-
-
-def test_client_secret_post_with_the_weird_secret(devidp, clients):
-    params, _ = authorize(devidp, WEIRD_CLIENT[0])
-
-    response = token_request(
-        devidp,
-        code=params["code"],
-        redirect_uri=REDIRECT_URI,
-        client_id=WEIRD_CLIENT[0],
-        client_secret=WEIRD_CLIENT[1],
-        auth="post",
-    )
-
-    assert response.status_code == 200, response.text
 
 
 def test_wrong_client_secret_is_invalid_client(devidp, clients):
