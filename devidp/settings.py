@@ -41,6 +41,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "devidp.urls"
+WSGI_APPLICATION = "devidp.wsgi.application"
 
 TEMPLATES = [
     {
