@@ -93,10 +93,11 @@ class DevIdP:
     base_url: str
     data_dir: Path
     log_path: Path
-    env: dict[str, str]
+    # Out of the repr (shown in test failures): the environment holds the admin token.
+    env: dict[str, str] = field(repr=False)
     usernames: tuple[str, ...] = tuple(DEMO_PARTICIPANTS)
     password: str = DEMO_PASSWORD
-    participants: dict = field(default_factory=lambda: DEMO_PARTICIPANTS)
+    participants: dict = field(default_factory=lambda: DEMO_PARTICIPANTS, repr=False)
 
     @property
     def issuer(self) -> str:

@@ -43,7 +43,7 @@ def jwks(devidp):
 def authorize(devidp, client_id, username="alice", **params):
     """Log in and consent; returns the callback parameters and the state and nonce sent."""
     url = authorization_url(devidp, client_id, REDIRECT_URI, **params)
-    sent = dict(param.split("=", 1) for param in url.split("?", 1)[1].split("&") if "=" in param)
+    sent = callback_params(url)
     params = callback_params(devidp.login_and_authorize(url, username, devidp.password))
     return params, sent
 
