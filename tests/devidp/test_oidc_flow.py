@@ -84,7 +84,23 @@ def test_discovery_issuer_and_endpoints_match_the_fixture(devidp):
     }
     assert discovery["code_challenge_methods_supported"] == ["S256"]
     assert "RS256" in discovery["id_token_signing_alg_values_supported"]
-    assert LOYALTY_ID in discovery["claims_supported"]
+    assert set(discovery["claims_supported"]) == {
+        "sub",
+        "preferred_username",
+        "given_name",
+        "family_name",
+        "name",
+        "gender",
+        "birthdate",
+        "locale",
+        "email",
+        "email_verified",
+        "address",
+        "phone_number",
+        "optin_newsletter",
+        "optin_partners",
+        LOYALTY_ID,
+    }
 
 
 def test_jwks_publishes_an_rs256_signing_key_without_private_parts(devidp):
