@@ -145,6 +145,7 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
 
     class Media:
         js = ["integrations/copy_to_clipboard.js"]
+        css = {"all": ["integrations/oauth_admin.css"]}
 
     # ------------------------------------------------------------------------ form layout
     def get_fieldsets(self, request, obj=None):

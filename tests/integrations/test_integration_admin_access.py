@@ -4,7 +4,7 @@ import pytest
 import responses
 from django.urls import reverse
 
-from accounts.models import Role
+from accounts.models import Membership, Role
 from integrations.models import OAuthIntegration
 from tests.factories import AccountFactory, OAuthIntegrationFactory, make_member
 
@@ -212,3 +212,35 @@ def test_webhooks_category_leads_to_the_webhook_endpoints_when_installed(
     else:
         assert response.status_code == 302
         assert response["Location"] == webhooks
+
+
+# ---------------------------------------------------------------------------- the account field
+def test_staff_choose_the_account(client, staff_user, other_account):
+    client.force_login(staff_user)
+    page = client.get(reverse(ADD_URL))
+    assert 'name="account"' in page.text
+    response = client.post(reverse(ADD_URL), form_data(account=other_account.pk))
+    assert response.status_code == 302
+    assert OAuthIntegration.objects.get().account == other_account
+
+
+def test_a_multi_account_administrator_picks_among_entitled_accounts_only(client, account):
+    user = make_member(account, Role.ADMINISTRATOR, username="two-hats")
+    second = AccountFactory(name="Second entitled")
+    unentitled = AccountFactory(name="Not entitled", sso_oauth_enabled=False)
+    editor_only = AccountFactory(name="Editor only")
+    Membership.objects.create(user=user, account=second, role=Role.ADMINISTRATOR)
+    Membership.objects.create(user=user, account=unentitled, role=Role.ADMINISTRATOR)
+    Membership.objects.create(user=user, account=editor_only, role=Role.EDITOR)
+    client.force_login(user)
+    form = client.get(reverse(ADD_URL)).context["adminform"].form
+    assert set(form.fields["account"].queryset) == {account, second}
+    response = client.post(reverse(ADD_URL), form_data(account=unentitled.pk))
+    assert "account" in response.context["adminform"].form.errors
+    assert not OAuthIntegration.objects.exists()
+
+
+def test_the_secret_cannot_be_used_as_a_to_field(client, admin_user_a, integration_a):
+    client.force_login(admin_user_a)
+    response = client.get(reverse(CHANGELIST_URL) + "?_to_field=client_secret")
+    assert response.status_code == 400
