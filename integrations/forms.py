@@ -123,6 +123,11 @@ class OAuthIntegrationForm(forms.ModelForm):
         # Notes for the administrator after a successful save (e.g. from discovery).
         self.warnings: list[str] = []
         self.discovered: DiscoveryResult | None = None
+        if "display_name" in self.fields:
+            # The model's help text has "<display name>", which the admin would read as a tag.
+            self.fields[
+                "display_name"
+            ].help_text = "Shown to participants on the login button: “Log in with …”."
         # Never carry the stored secret in the form, not even as initial data.
         self.initial.pop("client_secret", None)
         stored = self.instance.client_secret if self.instance.pk else ""
