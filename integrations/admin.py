@@ -11,8 +11,9 @@ from django_tasks_db.admin import DBTaskResultAdmin
 from django_tasks_db.models import DBTaskResult
 
 from accounts.admin import AccountScopedAdmin, PlatformStaffOnlyMixin
-from accounts.permissions import Capability, can_anywhere, is_platform_staff
+from accounts.permissions import Capability, is_platform_staff
 
+from .admin_filters import IntegrationCategoryFilter, other_category_redirect
 from .callback import callback_url
 from .diagnostics import integration_test_connection
 from .fields import UndecryptableSecret
@@ -29,46 +30,6 @@ class StaffDBTaskResultAdmin(PlatformStaffOnlyMixin, DBTaskResultAdmin):
 
 
 # ---------------------------------------------------------------------------- OAuth 2.0
-class IntegrationCategoryFilter(admin.SimpleListFilter):
-    """ "SSO" / "Webhooks", like the original's Settings → Integrations.
-
-    This changelist holds the SSO integrations; "Webhooks" leads to the webhook endpoints.
-    """
-
-    title = "category"
-    parameter_name = "category"
-
-    def __init__(self, request, params, model, model_admin):
-        self.request = request
-        super().__init__(request, params, model, model_admin)
-
-    def lookups(self, request, model_admin):
-        return [("sso", "SSO"), ("webhooks", "Webhooks")]
-
-    def queryset(self, request, queryset):
-        return queryset
-
-    def choices(self, changelist):
-        yield {
-            "selected": True,
-            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
-            "display": "SSO",
-        }
-        webhooks = webhooks_changelist_url(self.request.user)
-        if webhooks:
-            yield {"selected": False, "query_string": webhooks, "display": "Webhooks"}
-
-
-def webhooks_changelist_url(user) -> str | None:
-    """The webhook endpoints' changelist, once its admin is installed and the user may use it."""
-    if not can_anywhere(user, Capability.MANAGE_WEBHOOKS):
-        return None
-    try:
-        return reverse("admin:integrations_webhookendpoint_changelist")
-    except NoReverseMatch:
-        return None
-
-
 # Admin URL names the profile-mapping tools register (tried in order, with and without the
 # integration's id), so that the links appear as soon as those views exist.
 MAPPING_LINKS = [
@@ -253,10 +214,11 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
         return obj
 
     def changelist_view(self, request, extra_context=None):
-        if request.GET.get(IntegrationCategoryFilter.parameter_name) == "webhooks":
-            url = webhooks_changelist_url(request.user)
-            if url:
-                return HttpResponseRedirect(url)
+        # Only for those who may see this changelist: to the others, every URL here is a 403.
+        if self.has_view_or_change_permission(request) and (
+            url := other_category_redirect(request, "sso")
+        ):
+            return HttpResponseRedirect(url)
         return super().changelist_view(request, extra_context)
 
     @method_decorator(sensitive_post_parameters("client_secret"))

@@ -244,3 +244,27 @@ def test_the_secret_cannot_be_used_as_a_to_field(client, admin_user_a, integrati
     client.force_login(admin_user_a)
     response = client.get(reverse(CHANGELIST_URL) + "?_to_field=client_secret")
     assert response.status_code == 400
+
+
+@pytest.mark.urls("tests.integrations.urls_with_webhooks_admin")
+def test_the_category_filter_links_sso_and_webhooks_both_ways(client, admin_user_a, integration_a):
+    client.force_login(admin_user_a)
+    sso = reverse(CHANGELIST_URL)
+    webhooks = reverse("admin:integrations_webhookendpoint_changelist")
+    assert f'href="{webhooks}"' in client.get(sso).text
+    assert client.get(sso + "?category=webhooks")["Location"] == webhooks
+    assert f'href="{sso}"' in client.get(webhooks).text
+
+
+@pytest.mark.urls("tests.integrations.urls_with_webhooks_admin")
+def test_the_category_filter_hides_sso_from_administrators_without_the_entitlement(
+    client, unentitled_admin
+):
+    user, _ = unentitled_admin
+    client.force_login(user)
+    webhooks = reverse("admin:integrations_webhookendpoint_changelist")
+    page = client.get(webhooks)
+    assert page.status_code == 200
+    assert reverse(CHANGELIST_URL) not in page.text
+    assert client.get(reverse(CHANGELIST_URL) + "?category=webhooks").status_code == 403
+    assert client.get(reverse(CHANGELIST_URL)).status_code == 403

@@ -1,0 +1,26 @@
+"""An admin site where the webhook endpoints have an admin, as once the webhooks branch lands."""
+
+from django.contrib.admin import AdminSite
+from django.urls import path
+
+from accounts.admin import AccountScopedAdmin
+from accounts.permissions import Capability
+from integrations.admin import OAuthIntegrationAdmin
+from integrations.admin_filters import IntegrationCategoryFilter
+from integrations.models import OAuthIntegration, WebhookEndpoint
+
+
+class WebhookCategoryFilter(IntegrationCategoryFilter):
+    category = "webhooks"
+
+
+class WebhookEndpointAdmin(AccountScopedAdmin):
+    capability = Capability.MANAGE_WEBHOOKS
+    list_filter = [WebhookCategoryFilter]
+
+
+site = AdminSite(name="admin")
+site.register(OAuthIntegration, OAuthIntegrationAdmin)
+site.register(WebhookEndpoint, WebhookEndpointAdmin)
+
+urlpatterns = [path("admin/", site.urls)]
