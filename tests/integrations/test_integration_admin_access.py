@@ -268,3 +268,26 @@ def test_the_category_filter_hides_sso_from_administrators_without_the_entitleme
     assert reverse(CHANGELIST_URL) not in page.text
     assert client.get(reverse(CHANGELIST_URL) + "?category=webhooks").status_code == 403
     assert client.get(reverse(CHANGELIST_URL)).status_code == 403
+
+
+# ---------------------------------------------------------------------------- mapping links
+def test_the_change_page_has_a_profile_mapping_section(client, admin_user_a, integration_a):
+    client.force_login(admin_user_a)
+    html = client.get(change_url(integration_a)).text
+    assert 'id="oauth-profile-mapping"' in html
+    assert "staff upload it for you" in html
+
+
+@pytest.mark.urls("tests.integrations.urls_with_webhooks_admin")
+def test_mapping_links_appear_once_the_mapping_views_exist(
+    client, admin_user_a, staff_user, integration_a
+):
+    upload = reverse("admin:integrations_mapping_upload", args=[integration_a.pk])
+    template = reverse("admin:integrations_mapping_template")
+    client.force_login(admin_user_a)
+    html = client.get(change_url(integration_a)).text
+    assert f'href="{template}"' in html
+    assert f'href="{upload}"' not in html  # uploading is platform staff's job
+    client.force_login(staff_user)
+    html = client.get(change_url(integration_a)).text
+    assert f'href="{template}"' in html and f'href="{upload}"' in html

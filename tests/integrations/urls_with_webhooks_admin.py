@@ -1,6 +1,8 @@
-"""An admin site where the webhook endpoints have an admin, as once the webhooks branch lands."""
+"""An admin site as it will be once the webhook and mapping branches land: a webhook endpoint
+admin, and profile-mapping views under the names the OAuth change page links to."""
 
 from django.contrib.admin import AdminSite
+from django.http import HttpResponse
 from django.urls import path
 
 from accounts.admin import AccountScopedAdmin
@@ -19,8 +21,20 @@ class WebhookEndpointAdmin(AccountScopedAdmin):
     list_filter = [WebhookCategoryFilter]
 
 
+class OAuthIntegrationWithMappingAdmin(OAuthIntegrationAdmin):
+    def get_urls(self):
+        def stand_in(request, *args):
+            return HttpResponse("mapping")
+
+        return [
+            path("<path:object_id>/mapping/upload/", stand_in, name="integrations_mapping_upload"),
+            path("mapping/template/", stand_in, name="integrations_mapping_template"),
+            *super().get_urls(),
+        ]
+
+
 site = AdminSite(name="admin")
-site.register(OAuthIntegration, OAuthIntegrationAdmin)
+site.register(OAuthIntegration, OAuthIntegrationWithMappingAdmin)
 site.register(WebhookEndpoint, WebhookEndpointAdmin)
 
 urlpatterns = [path("admin/", site.urls)]
