@@ -313,7 +313,8 @@ def _token_error(data: dict, status: int) -> OAuthError:
             f"The IdP refused the token request with the error “{error}”.",
             code="token_error",
             step="token",
-            retryable=status >= 500,
+            # Some IdPs borrow these authorization-response codes (RFC 6749 §4.1.2.1) here.
+            retryable=status >= 500 or error in ("server_error", "temporarily_unavailable"),
             status_code=status,
         )
     return OAuthError(

@@ -258,6 +258,8 @@ TOKEN_FAILURES = [
     (400, {"error": "unsupported_grant_type"}, "unsupported_grant_type", False),
     (400, {"error": "invalid_scope"}, "invalid_scope", False),
     (400, {"error": "slow_down_please"}, "token_error", False),
+    (400, {"error": "temporarily_unavailable"}, "token_error", True),
+    (503, {"error": "server_error"}, "token_error", True),
     (400, {"error": "<script>alert(1)</script>"}, "token_http", False),
     (200, {"error": "invalid_grant"}, "invalid_grant", True),
     (400, "<html>Bad request</html>", "token_invalid_json", False),
