@@ -127,6 +127,7 @@ def test_form_page_sends_security_headers_and_loads_nothing_third_party(client, 
     csp = page["Content-Security-Policy"]
     assert "frame-ancestors 'none'" in csp
     assert "script-src 'self'" in csp
+    assert "'nonce'" not in csp  # a literal the browser rejects; django-csp's NONCE is meant
     assert "default-src 'self'" in csp
     assert page["X-Frame-Options"] == "DENY"
     assert page["X-Content-Type-Options"] == "nosniff"
