@@ -162,8 +162,13 @@ def test_wrong_csrf_token_gets_a_clear_page_and_stores_nothing(campaign):
 
 def test_csrf_failure_outside_a_campaign_form_is_a_plain_clear_page(campaign):
     client = Client(enforce_csrf_checks=True)
-    response = client.post(reverse("participants:landing", args=[campaign.slug]) + "x/", {})
-    assert response.status_code in (403, 404)
+    response = client.post(
+        reverse("participants:landing", args=[campaign.slug]),
+        {"x": "1"},
+        HTTP_ACCEPT_LANGUAGE="fr",
+    )
+    assert response.status_code == 403
+    assert "Veuillez réessayer" in response.text
 
 
 def test_a_post_without_form_token_is_not_stored_and_gets_the_form_back(client, campaign):
