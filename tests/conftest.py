@@ -1,4 +1,9 @@
+import ipaddress
+import re
+import socket
+
 import pytest
+from django.core.cache import cache
 
 from accounts.models import Role
 from tests.factories import PASSWORD, AccountFactory, make_member, make_staff
@@ -16,6 +21,13 @@ def _test_settings(settings):
     settings.WHITENOISE_AUTOREFRESH = True
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    # Each test starts with an empty cache: rate-limit counters and cached JWKS of one test must
+    # not leak into the next (the local-memory cache lives as long as the test process).
+    cache.clear()
 
 
 @pytest.fixture
@@ -51,3 +63,42 @@ def editor_a(account):
 @pytest.fixture
 def admin_user_b(other_account):
     return make_member(other_account, Role.ADMINISTRATOR, username="admin-b")
+
+
+# ---------------------------------------------------------------------------- network boundary
+# Tests only ever reach 127.0.0.1. Host names under example.com/.org/.net and example.test resolve
+# (here, without any DNS query) to a public documentation address so that save-time URL checks
+# pass; HTTP to them is answered by `responses`. Every other name fails to resolve, and a socket
+# connection to anything but loopback is refused before it leaves the machine.
+PUBLIC_TEST_ADDRESS = "93.184.216.34"
+_real_getaddrinfo = socket.getaddrinfo
+_real_connect = socket.socket.connect
+
+
+def _fake_getaddrinfo(host, port, *args, **kwargs):
+    name = host.decode() if isinstance(host, bytes) else (host or "")
+    name = name.lower().rstrip(".")
+    try:
+        ipaddress.ip_address(name.split("%", 1)[0])
+        return _real_getaddrinfo(host, port, *args, **kwargs)
+    except ValueError:
+        pass
+    if name == "localhost" or name.endswith(".localhost"):
+        return _real_getaddrinfo("127.0.0.1", port, *args, **kwargs)
+    if re.search(r"(^|\.)example\.(com|org|net|test)$", name):
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (PUBLIC_TEST_ADDRESS, port or 0))]
+    raise socket.gaierror(socket.EAI_NONAME, f"{name} is not resolvable in tests")
+
+
+def _guarded_connect(sock, address):
+    if sock.family in (socket.AF_INET, socket.AF_INET6) and not (
+        ipaddress.ip_address(address[0].split("%", 1)[0]).is_loopback
+    ):
+        raise ConnectionRefusedError(f"tests may not connect to {address[0]}")
+    return _real_connect(sock, address)
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only_network(monkeypatch):
+    monkeypatch.setattr(socket, "getaddrinfo", _fake_getaddrinfo)
+    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)

@@ -1,0 +1,263 @@
+"""Outbound HTTP to addresses that customers configure: IdP endpoints, JWKS, discovery, webhooks.
+
+These URLs are SSRF sinks (the server POSTs the client secret or signed payloads to them), so
+every one is checked twice:
+
+- when it is saved (`check_url`): https only (plain http only for loopback hosts when
+  ALLOW_HTTP_LOOPBACK_ENDPOINTS is on), no credentials or fragment, no numeric-IP trickery
+  (`2130706433`, `0x7f000001`, `0177.0.0.1`), and every address the host name resolves to must be
+  public (not private, loopback, link-local, CGNAT, multicast, reserved, or IPv4-mapped forms of
+  those);
+- when it is used (`send`): the same URL check, then the address the socket actually connected
+  to is checked again, so DNS rebinding cannot reach an internal address. Redirects are never
+  followed and response bodies are capped.
+
+Errors say "connection failed" in general terms so that they cannot serve as a port scanner.
+"""
+
+import ipaddress
+import socket
+import time
+from dataclasses import dataclass
+from enum import Enum
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+
+class Purpose(Enum):
+    IDP = "idp"
+    WEBHOOK = "webhook"
+
+
+class EgressError(Exception):
+    """An outbound call could not be made or completed. `str()` is safe to show to users."""
+
+    def __init__(self, message: str, *, reason: str = "connection_failed") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class DisallowedURLError(EgressError):
+    """The URL is not one we may call."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, reason="disallowed_url")
+
+
+class ResponseTooLargeError(EgressError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"The answer was larger than {limit} bytes.", reason="too_large")
+
+
+_INTERNAL_SUFFIXES = (".local", ".internal", ".localdomain", ".lan", ".home.arpa", ".intranet")
+WEBHOOK_PORTS = frozenset({443, 8443})
+
+
+def _is_loopback_name(host: str) -> bool:
+    return host == "localhost" or host.endswith(".localhost")
+
+
+def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    address = ipaddress.ip_address(value.split("%", 1)[0])
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _dev_allows(address, purpose: Purpose) -> bool:
+    """Development settings that open loopback (and, for webhooks, private) addresses."""
+    if address.is_loopback and settings.ALLOW_HTTP_LOOPBACK_ENDPOINTS:
+        return True
+    if purpose is Purpose.WEBHOOK and settings.ALLOW_PRIVATE_WEBHOOK_ADDRESSES:
+        # Never the link-local range: cloud metadata services live there.
+        return (address.is_private or address.is_loopback) and not address.is_link_local
+    return False
+
+
+def address_allowed(address: str, purpose: Purpose) -> bool:
+    """May we connect to this IP address?"""
+    try:
+        ip = _ip(address)
+    except ValueError:
+        return False
+    if ip.is_multicast or ip.is_reserved or ip.is_unspecified or ip.is_link_local:
+        return False
+    return ip.is_global or _dev_allows(ip, purpose)
+
+
+def _resolve(host: str, port: int) -> list[str]:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise DisallowedURLError(f"The host name {host!r} could not be resolved.") from exc
+    return sorted({info[4][0] for info in infos})
+
+
+@dataclass(frozen=True)
+class CheckedURL:
+    url: str
+    host: str
+    port: int
+    scheme: str
+
+
+def check_url(url: str, *, purpose: Purpose, resolve: bool = True) -> CheckedURL:
+    """Refuse URLs we must not call; see the module docstring. Raises DisallowedURLError."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError as exc:
+        raise DisallowedURLError("This is not a valid URL.") from exc
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").rstrip(".").lower()
+    if scheme not in ("https", "http") or not host:
+        raise DisallowedURLError("Enter an absolute https:// URL.")
+    if parts.username is not None or parts.password is not None:
+        raise DisallowedURLError("The URL must not contain a user name or password.")
+    if parts.fragment or url.strip().endswith("#"):
+        raise DisallowedURLError("The URL must not contain a fragment (#…).")
+    port = port or (443 if scheme == "https" else 80)
+
+    literal = None
+    try:
+        literal = _ip(host.strip("[]"))
+    except ValueError:
+        try:
+            socket.inet_aton(host)
+        except OSError:
+            pass
+        else:
+            # inet_aton accepts 2130706433, 0x7f000001, 0177.0.0.1, 127.1: never canonical.
+            raise DisallowedURLError("Write IP addresses in their usual dotted form.") from None
+
+    loopback = (literal is not None and literal.is_loopback) or (
+        literal is None and _is_loopback_name(host)
+    )
+    if scheme == "http" and not (loopback and settings.ALLOW_HTTP_LOOPBACK_ENDPOINTS):
+        raise DisallowedURLError("The URL must start with https://.")
+
+    internal_name = "." not in host or host.endswith(_INTERNAL_SUFFIXES)
+    if literal is None and not loopback and internal_name:
+        raise DisallowedURLError("Internal host names are not allowed; use a public name.")
+    addresses = [str(literal)] if literal is not None else []
+    if literal is None and (resolve or loopback):
+        addresses = _resolve(host, port)
+    for address in addresses:
+        if not address_allowed(address, purpose):
+            raise DisallowedURLError(
+                "This address is private, loopback or otherwise not public; it is not allowed."
+            )
+    if purpose is Purpose.WEBHOOK and port not in WEBHOOK_PORTS:
+        dev = addresses and all(_dev_allows(_ip(a), purpose) for a in addresses)
+        if not dev:
+            raise DisallowedURLError(f"Use the standard https port (443 or 8443), not {port}.")
+    return CheckedURL(url=url.strip(), host=host, port=port, scheme=scheme)
+
+
+# ---------------------------------------------------------------------------- sending
+class _PeerCheckMixin:
+    egress_purpose: Purpose = Purpose.IDP
+
+    def _new_conn(self):
+        sock = super()._new_conn()
+        try:
+            peer = sock.getpeername()[0]
+        except OSError:
+            peer = ""
+        if not address_allowed(peer, self.egress_purpose):
+            sock.close()
+            raise OSError("connection to a non-public address refused")
+        return sock
+
+
+def _adapter(purpose: Purpose) -> HTTPAdapter:
+    http_conn = type("GuardedHTTPConnection", (_PeerCheckMixin, HTTPConnection), {})
+    https_conn = type("GuardedHTTPSConnection", (_PeerCheckMixin, HTTPSConnection), {})
+    http_conn.egress_purpose = https_conn.egress_purpose = purpose
+    http_pool = type("GuardedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": http_conn})
+    https_pool = type("GuardedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": https_conn})
+
+    class GuardedAdapter(HTTPAdapter):
+        def init_poolmanager(self, *args, **kwargs):
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = {"http": http_pool, "https": https_pool}
+
+    # No automatic retries: a token POST that may have reached the IdP must never be repeated.
+    return GuardedAdapter(max_retries=0)
+
+
+def session_for(purpose: Purpose) -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False  # no proxies or netrc credentials from the environment
+    adapter = _adapter(purpose)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+@dataclass
+class EgressResponse:
+    status_code: int
+    headers: requests.structures.CaseInsensitiveDict
+    content: bytes
+    elapsed_ms: int
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+
+def send(
+    method: str,
+    url: str,
+    *,
+    purpose: Purpose,
+    timeout: tuple[float, float],
+    max_bytes: int = 1024 * 1024,
+    headers: dict | None = None,
+    data=None,
+    auth=None,
+    session: requests.Session | None = None,
+) -> EgressResponse:
+    """One HTTP call to a customer-configured URL. Raises EgressError (never follows redirects)."""
+    check_url(url, purpose=purpose)
+    session = session or session_for(purpose)
+    started = time.monotonic()
+    try:
+        response = session.request(
+            method,
+            url,
+            headers=headers,
+            data=data,
+            auth=auth,
+            timeout=timeout,
+            allow_redirects=False,
+            stream=True,
+        )
+        try:
+            body = bytearray()
+            for chunk in response.iter_content(chunk_size=65536):
+                body.extend(chunk)
+                if len(body) > max_bytes:
+                    raise ResponseTooLargeError(max_bytes)
+        finally:
+            response.close()
+    except requests.exceptions.ConnectTimeout as exc:
+        raise EgressError("The connection timed out.", reason="connect_timeout") from exc
+    except requests.exceptions.ReadTimeout as exc:
+        raise EgressError("No answer in time (read timeout).", reason="read_timeout") from exc
+    except requests.exceptions.SSLError as exc:
+        raise EgressError("The TLS certificate could not be verified.", reason="tls") from exc
+    except requests.exceptions.RequestException as exc:
+        raise EgressError("The connection failed.", reason="connection_failed") from exc
+    return EgressResponse(
+        status_code=response.status_code,
+        headers=response.headers,
+        content=bytes(body),
+        elapsed_ms=int((time.monotonic() - started) * 1000),
+    )
