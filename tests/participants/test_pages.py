@@ -197,3 +197,19 @@ def test_a_prefilled_form_renders_and_saves_in_constant_queries(
     with django_assert_max_num_queries(MAX_QUERIES_SUBMIT):
         client.post(form_url(campaign), data)
     assert len(Participation.objects.get().changed) == count
+
+
+def test_the_rate_limit_page_speaks_french_in_the_public_layout(rf):
+    from django.utils import translation
+
+    from participants.ratelimit import RateLimitResult, rate_limited_response
+
+    request = rf.get("/c/summer/login/")
+    with translation.override("fr"):
+        result = RateLimitResult(allowed=False, count=31, limit=30, retry_after_seconds=30)
+        response = rate_limited_response(request, result)
+    text = response.content.decode()
+    assert response.status_code == 429
+    assert "Trop de tentatives de connexion" in text
+    assert "Veuillez réessayer dans 30 secondes." in text
+    assert "css/public.css" in text
