@@ -1,0 +1,52 @@
+import pytest
+from django.test import RequestFactory
+from django.urls import reverse
+
+from participants.prefill import prefill_set
+from tests.factories import make_form_campaign
+
+IDP_VALUES = {"firstname": "Ada", "lastname": "Lovelace", "email": "ada@idp.example"}
+
+
+@pytest.fixture
+def campaign(account):
+    return make_form_campaign(account=account, title="Summer contest", slug="summer")
+
+
+def form_url(campaign, **query):
+    url = reverse("participants:form", args=[campaign.slug])
+    if query:
+        url += "?" + "&".join(f"{k}={v}" for k, v in query.items())
+    return url
+
+
+def form_token(response) -> str:
+    """The one-time token of the form a GET served."""
+    marker = 'name="form_token" value="'
+    start = response.text.index(marker) + len(marker)
+    return response.text[start : response.text.index('"', start)]
+
+
+def answers(token, **values):
+    data = {
+        "form_token": token,
+        "f-firstname": "Ada",
+        "f-lastname": "Lovelace",
+        "f-email": "ada@example.com",
+    }
+    data.update({f"f-{k}": v for k, v in values.items()})
+    return data
+
+
+def log_in(client, campaign, participant, values=None):
+    """What the SSO callback does: keep the IdP's values in the participant's session."""
+    request = RequestFactory().get("/")
+    request.session = client.session
+    prefill_set(
+        request,
+        campaign,
+        participant_id=participant.pk,
+        values=IDP_VALUES if values is None else values,
+        integration_name="Acme ID",
+    )
+    request.session.save()
