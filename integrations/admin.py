@@ -4,6 +4,8 @@ from django_tasks_db.models import DBTaskResult
 
 from accounts.admin import PlatformStaffOnlyMixin
 
+from . import admin_mapping  # noqa: F401 - registers the mapping admin and its pages
+
 # The task queue (webhook deliveries run in it) is for platform staff to watch.
 admin.site.unregister(DBTaskResult)
 
