@@ -15,7 +15,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 import openpyxl
-from openpyxl.utils.exceptions import InvalidFileException
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from integrations.variables import CUSTOM_MAX_LENGTH, STANDARD_VARIABLES, is_valid_variable_name
 
@@ -42,6 +42,12 @@ FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\0")
 
 YES = frozenset({"yes", "y", "true", "1", "oui", "x"})
 NO = frozenset({"no", "n", "false", "0", "non", ""})
+
+
+UNREADABLE_XLSX = (
+    "The XLSX workbook cannot be read: it is damaged, or holds unsafe XML (entity declarations). "
+    "Save it again from Excel or LibreOffice as .xlsx."
+)
 
 
 class TableError(ValueError):
@@ -234,10 +240,8 @@ def xlsx_read(*, data: bytes) -> list[TableRow]:
         # read_only streams rows; data_only gives cached values, so formulas are never evaluated
         # and a formula's text never reaches a rule. openpyxl parses XML through defusedxml.
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError):
-        raise TableError("The XLSX workbook cannot be read.") from None
-    except Exception:  # defusedxml's refusals and other parser errors on hostile input
-        raise TableError("The XLSX workbook cannot be read (unsafe or damaged XML).") from None
+    except Exception:  # openpyxl and defusedxml raise many types on damaged or hostile input
+        raise TableError(UNREADABLE_XLSX) from None
     try:
         if not workbook.worksheets:
             raise TableError("The workbook has no sheet.")
@@ -257,7 +261,7 @@ def xlsx_read(*, data: bytes) -> list[TableRow]:
     except TableError:
         raise
     except Exception:  # a damaged sheet surfaces only while iterating
-        raise TableError("The XLSX workbook cannot be read (unsafe or damaged XML).") from None
+        raise TableError(UNREADABLE_XLSX) from None
     finally:
         workbook.close()
     return _rows_from_records(records)
@@ -473,7 +477,8 @@ def table_csv(*, specs: list[RuleSpec] | tuple[RuleSpec, ...]) -> bytes:
 
 def _string_cell(sheet, row: int, column: int, value: str) -> None:
     cell = sheet.cell(row=row, column=column)
-    cell.value = cell_neutralise(value=value)
+    # Control characters are illegal in XLSX XML; drop them rather than fail the download.
+    cell.value = ILLEGAL_CHARACTERS_RE.sub("", cell_neutralise(value=value))
     # openpyxl turns any string starting with "=" into a formula; force a plain string.
     cell.data_type = "s"
 
