@@ -50,10 +50,17 @@ from .mapping.transforms import TRANSFORM_REFERENCE
 from .models import MappingRule, MappingTableVersion, OAuthIntegration
 
 PREVIEW_MAX_CHARS = 200_000
+RULES_SHOWN = 300
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 # ---------------------------------------------------------------------------- forms
+def _size_text(size: int) -> str:
+    if size >= 1024 * 1024:
+        return f"{size / 1024 / 1024:.1f} MB"
+    return f"{size / 1024:.0f} KB"
+
+
 class MappingUploadForm(forms.Form):
     table = forms.FileField(
         label="Mapping table",
@@ -69,8 +76,7 @@ class MappingUploadForm(forms.Form):
         # The size Django counted while receiving: checked before we read a byte of it.
         if upload.size > limit:
             raise forms.ValidationError(
-                f"The file is {upload.size / 1024 / 1024:.1f} MB; the limit is "
-                f"{limit / 1024 / 1024:.1f} MB."
+                f"The file is {_size_text(upload.size)}; the limit is {_size_text(limit)}."
             )
         return upload
 
@@ -295,11 +301,14 @@ class MappingTableVersionAdmin(AccountScopedAdmin):
         context = self._context(
             request,
             integration,
-            rules=integration.mapping_rules.all(),
-            versions=integration.mapping_versions.select_related("uploaded_by")[:30],
+            rules=integration.mapping_rules.all()[:RULES_SHOWN],
+            rule_count=integration.mapping_rules.count(),
+            rules_shown=RULES_SHOWN,
+            # The rules JSON of each version can be large; the list needs none of it.
+            versions=integration.mapping_versions.select_related("uploaded_by").defer("rules")[:30],
             upload_form=upload_form or MappingUploadForm(),
             outcome=outcome,
-            max_upload_mb=settings.MAPPING_UPLOAD_MAX_BYTES / 1024 / 1024,
+            max_upload=_size_text(settings.MAPPING_UPLOAD_MAX_BYTES),
             transforms=TRANSFORM_REFERENCE,
         )
         return TemplateResponse(request, "admin/integrations/mapping/overview.html", context)
