@@ -44,7 +44,15 @@ class TransformStep:
 
 
 def is_empty(value: Any) -> bool:
-    return value is None or value == "" or value == [] or value == {}
+    """None, "", [] and {} are "no value" (and trigger the fallback and default:)."""
+    if value is None:
+        return True
+    if type(value) in _CONTAINERS:
+        return not value
+    return False
+
+
+_CONTAINERS = frozenset({str, list, dict})
 
 
 def _shown(value: Any) -> str:
