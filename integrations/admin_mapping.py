@@ -24,7 +24,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from accounts.admin import AccountScopedAdmin, AccountScopedInline
+from accounts.admin import AccountScopedAdmin
 from accounts.permissions import Capability, can
 from integrations.fields import UndecryptableSecret
 
@@ -198,18 +198,6 @@ class MappingRuleAdmin(_RecordsVersionMixin, AccountScopedAdmin):
     def mapping_page(self, obj):
         url = reverse("admin:integrations_mapping_overview", args=[obj.integration_id])
         return format_html('<a href="{}">{}</a>', url, obj.integration.display_name)
-
-
-class MappingRuleInline(_RecordsVersionMixin, AccountScopedInline, admin.TabularInline):
-    """For the integration page: the rules, read-only to administrators."""
-
-    model = MappingRule
-    form = MappingRuleForm
-    capability = Capability.VIEW_MAPPING
-    edit_capability = Capability.EDIT_MAPPING
-    account_path = "integration__account"
-    fields = ["target", "source", "transform", "fallback", "required", "notes"]
-    extra = 0
 
 
 # ---------------------------------------------------------------------------- history and pages
