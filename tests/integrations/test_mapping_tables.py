@@ -381,3 +381,20 @@ def test_template_xlsx_has_the_reference_sheet():
 )
 def test_display_names_are_sanitised(name, shown):
     assert filename_display(name=name) == shown
+
+
+SAMPLES = sorted(
+    (Path(__file__).resolve().parents[2] / "integrations" / "sample_tables").glob("*.csv")
+)
+
+
+@pytest.mark.parametrize("path", SAMPLES, ids=[p.name for p in SAMPLES])
+def test_sample_tables_validate(path):
+    assert validate(path.name, path.read_bytes(), frozenset()).is_valid
+
+
+def test_the_oidc_sample_is_the_starter_table():
+    path = (
+        Path(__file__).resolve().parents[2] / "integrations" / "sample_tables" / "oidc-standard.csv"
+    )
+    assert path.read_bytes() == table_csv(specs=STARTER_SPECS)
