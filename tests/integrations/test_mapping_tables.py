@@ -225,6 +225,16 @@ def test_whole_file_refusals(filename, data, message):
     assert message in refusal(filename, data)
 
 
+def test_excel_sep_line_names_the_delimiter_and_lines_still_count():
+    data = b"sep=;\r\n" + csv_bytes([["fristname", "given_name", "", "", "no", ""]], delimiter=";")
+    (error,) = validate("t.csv", data).errors
+    assert error.line == 3
+
+
+def test_a_workbook_renamed_to_csv_gets_a_helpful_message():
+    assert "Upload workbooks with the .xlsx extension" in refusal("t.csv", xlsx_bytes(GOOD_ROWS))
+
+
 def test_renamed_binary_as_csv_is_refused():
     binary = bytes(range(256)) * 4
     assert "NUL" in refusal("t.csv", binary)
