@@ -363,6 +363,8 @@ def test_staff_edit_a_rule_in_the_admin_and_it_is_a_new_version(client, staff_us
         "required": False,
         "notes": "",
     } in current.rules
+    client.post(change_url, form)  # saved again without a change: no new version
+    assert mapped.mapping_versions.count() == 2
     duplicate = client.post(
         reverse("admin:integrations_mappingrule_add"), {**form, "transform": ""}
     )
