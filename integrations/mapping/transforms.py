@@ -38,6 +38,8 @@ class TransformFailedError(ValueError):
 class TransformStep:
     text: str
     function: Callable[[Any], Any]
+    # Templates show `step.text`; without this they would call the step with no value.
+    do_not_call_in_templates = True
 
     def __call__(self, value: Any) -> Any:
         return self.function(value)

@@ -393,6 +393,7 @@ def test_preview_a_pasted_fixture_profile(client, admin_user_a, mapped):
     assert "<strong>1987-03-14</strong>" in content
     assert "<strong>+32470123456</strong>" in content
     assert "<strong>BE</strong>" in content
+    assert "<code>map:Belgique=BE;België=BE;Belgien=BE|country</code>" in content
 
 
 @pytest.mark.django_db
