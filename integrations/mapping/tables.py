@@ -209,7 +209,7 @@ def xlsx_check(*, data: bytes) -> None:
         raise TableError("The file is not an XLSX workbook (not a ZIP archive).")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError, ValueError):
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError):
         raise TableError("The file is not an XLSX workbook (damaged ZIP archive).") from None
     with archive:
         entries = archive.infolist()

@@ -1,5 +1,6 @@
 """Reading and validating mapping tables: every bad file gets a clear answer, never a crash."""
 
+import contextlib
 import csv
 import io
 import re
@@ -408,3 +409,29 @@ def test_the_oidc_sample_is_the_starter_table():
         Path(__file__).resolve().parents[2] / "integrations" / "sample_tables" / "oidc-standard.csv"
     )
     assert path.read_bytes() == table_csv(specs=STARTER_SPECS)
+
+
+def damaged_workbooks():
+    import random
+
+    base = xlsx_bytes(GOOD_ROWS)
+    yield "truncated", base[: len(base) // 2]
+    yield "garbage sheet", xlsx_with_part(base, "xl/worksheets/sheet1.xml", b"<not xml")
+    yield "garbage workbook", xlsx_with_part(base, "xl/workbook.xml", b"\xff\xfe garbage")
+    yield (
+        "shared strings bomb",
+        xlsx_with_part(base, "xl/sharedStrings.xml", BILLION_LAUGHS.replace(b"worksheet", b"sst")),
+    )
+    generator = random.Random(5)
+    for number in range(300):
+        flipped = bytearray(base)
+        for _ in range(20):
+            flipped[generator.randrange(len(flipped))] = generator.randrange(256)
+        yield f"flipped {number}", bytes(flipped)
+
+
+def test_damaged_files_are_refused_never_crash():
+    for _name, data in damaged_workbooks():
+        for filename in ("t.xlsx", "t.csv"):
+            with contextlib.suppress(TableError):
+                table_validate(rows=table_read(filename=filename, data=data))
