@@ -19,10 +19,12 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import Http404, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.views.decorators.csrf import csrf_protect
 
 from accounts.admin import AccountScopedAdmin
 from accounts.permissions import Capability, can
@@ -52,6 +54,27 @@ from .models import MappingRule, MappingTableVersion, OAuthIntegration
 PREVIEW_MAX_CHARS = 200_000
 RULES_SHOWN = 300
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+# ---------------------------------------------------------------------------- uploads
+class UploadSizeCapHandler(FileUploadHandler):
+    """Stops receiving uploaded files past `limit` bytes and flags the request; the rest of the
+    body is read and dropped (no connection reset, so the browser shows our message)."""
+
+    flag = "_upload_size_cap_exceeded"
+
+    def __init__(self, request=None, *, limit: int) -> None:
+        super().__init__(request)
+        self.limit = limit
+
+    def receive_data_chunk(self, raw_data, start):
+        if start + len(raw_data) > self.limit:
+            setattr(self.request, self.flag, True)
+            raise StopUpload(connection_reset=False)
+        return raw_data
+
+    def file_complete(self, file_size):
+        return None
 
 
 # ---------------------------------------------------------------------------- forms
@@ -302,10 +325,29 @@ class MappingTableVersionAdmin(AccountScopedAdmin):
         return TemplateResponse(request, "admin/integrations/mapping/overview.html", context)
 
     def upload_view(self, request, integration_id: int):
+        # Before anything reads the body: stop receiving the file once it passes the cap, so
+        # an oversized upload is never spooled whole. CSRF is then checked here, not by
+        # admin_view, because checking it reads the body (and would freeze the handlers).
+        limit = settings.MAPPING_UPLOAD_MAX_BYTES
+        request.upload_handlers.insert(0, UploadSizeCapHandler(request, limit=limit))
+        return csrf_protect(self._upload)(request, integration_id)
+
+    upload_view.csrf_exempt = True  # checked inside, see above
+
+    def _upload(self, request, integration_id: int):
         integration = self._integration(request, integration_id, edit=True)
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         form = MappingUploadForm(request.POST, request.FILES)
+        if getattr(request, UploadSizeCapHandler.flag, False):
+            form.is_valid()
+            form.errors.clear()
+            form.add_error(
+                None,
+                f"The file is larger than {_size_text(settings.MAPPING_UPLOAD_MAX_BYTES)}, "
+                "the limit.",
+            )
+            return self.overview_view(request, integration_id, upload_form=form)
         if not form.is_valid():
             return self.overview_view(request, integration_id, upload_form=form)
         upload = form.cleaned_data["table"]
