@@ -32,6 +32,7 @@ from integrations.fields import UndecryptableSecret
 
 from .mapping import Profile, mapping_explain
 from .mapping.store import (
+    ImportOutcome,
     ImportStatus,
     custom_variables_for,
     mapping_rules_for,
@@ -340,14 +341,11 @@ class MappingTableVersionAdmin(AccountScopedAdmin):
             return HttpResponseNotAllowed(["POST"])
         form = MappingUploadForm(request.POST, request.FILES)
         if getattr(request, UploadSizeCapHandler.flag, False):
-            form.is_valid()
-            form.errors.clear()
-            form.add_error(
-                None,
-                f"The file is larger than {_size_text(settings.MAPPING_UPLOAD_MAX_BYTES)}, "
-                "the limit.",
+            limit = _size_text(settings.MAPPING_UPLOAD_MAX_BYTES)
+            outcome = ImportOutcome(
+                ImportStatus.INVALID, f"The file is larger than {limit}, the limit."
             )
-            return self.overview_view(request, integration_id, upload_form=form)
+            return self.overview_view(request, integration_id, outcome=outcome)
         if not form.is_valid():
             return self.overview_view(request, integration_id, upload_form=form)
         upload = form.cleaned_data["table"]
