@@ -235,6 +235,10 @@ def _to_country(value: Any) -> Any:
     return code
 
 
+_PHONE_SEPARATORS = str.maketrans("", "", " .-\u00a0")
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+
+
 def _build_phone(argument: str | None) -> Callable[[Any], Any]:
     region = None
     if argument is not None:
@@ -251,6 +255,11 @@ def _build_phone(argument: str | None) -> Callable[[Any], Any]:
             value = str(value)
         if not isinstance(value, str):
             raise TransformFailedError(f"phone needs text, got {_shown(value)}")
+        # Already international ("+32 470 12 34 56"): only the separators go. Same result as
+        # phonenumbers for these, at a fraction of its cost; anything else goes through it.
+        compact = value.strip().translate(_PHONE_SEPARATORS)
+        if _E164.match(compact):
+            return compact
         try:
             number = phonenumbers.parse(value, region)
         except phonenumbers.NumberParseException:
