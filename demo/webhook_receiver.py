@@ -16,6 +16,9 @@ import json
 import os
 import sys
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -170,6 +173,27 @@ class WebhookReceiverServer(ThreadingHTTPServer):
         self.verifier = verifier
         self.answer_status = answer_status
 
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}/"
+
+    def events(self) -> list[dict]:
+        """Every event received so far, oldest first."""
+        return [json.loads(line) for line in self.event_log.recent(count=10_000)]
+
+    def wait_for_event(self, event_type: str, *, timeout: float = 10.0) -> dict:
+        """The first event of this type; waits (bounded) for it to arrive."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for event in self.events():
+                if event["type"] == event_type:
+                    return event
+            if time.monotonic() >= deadline:
+                seen = [event["type"] for event in self.events()]
+                raise TimeoutError(f"no {event_type} event within {timeout}s (got {seen})")
+            time.sleep(0.05)
+
 
 def receiver_create(
     *,
@@ -186,6 +210,30 @@ def receiver_create(
         verifier=_verifier(secret) if secret else None,
         answer_status=int(answer_status),
     )
+
+
+@contextmanager
+def receiver_running(
+    *,
+    log_file: Path,
+    secret: str = "",
+    port: int = 0,
+    answer_status: int = HTTPStatus.NO_CONTENT,
+) -> Iterator[WebhookReceiverServer]:
+    """A receiver serving in a thread (tests): port 0 picks a free one, see `server.url`."""
+    server = receiver_create(
+        port=port, secret=secret, log_file=log_file, answer_status=answer_status
+    )
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 def main(argv: list[str] | None = None) -> int:

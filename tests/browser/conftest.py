@@ -11,6 +11,9 @@ Fixtures:
 - `live_server` (pytest-django, session): the site on http://127.0.0.1:<port> (`--liveserver`
   in pyproject.toml); tests using it get `transactional_db`, so the server sees their data.
 - `admin_login(page, user)`: logs a user in through the admin's login form.
+- `webhook_receiver`: the demo's receiver (demo/webhook_receiver.py) on a free loopback port,
+  checking signatures with `webhook_receiver.secret`; point a WebhookEndpoint at `.url` and
+  `wait_for_event("profile.updated")`.
 - `other_site`: a second loopback origin (http://localhost:<port>) with a consent-like page whose
   button sends the browser back to a URL of ours through a cross-site 302, as the IdP does to
   /oauth/callback.
@@ -19,9 +22,11 @@ Chromium is a separate process, so the loopback-only socket guard of tests/conft
 apply to it; it only ever opens the 127.0.0.1/localhost URLs these tests give it.
 """
 
+import base64
 import html
 import os
 import re
+import secrets
 import shutil
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -154,6 +159,16 @@ def admin_login(live_server, password):
         page.wait_for_url(f"{live_server.url}/admin/")
 
     return login
+
+
+@pytest.fixture
+def webhook_receiver(tmp_path):
+    from demo.webhook_receiver import receiver_running
+
+    secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    with receiver_running(secret=secret, log_file=tmp_path / "webhook-events.jsonl") as server:
+        server.secret = secret
+        yield server
 
 
 class _OtherSiteHandler(BaseHTTPRequestHandler):

@@ -1,12 +1,12 @@
 import json
-import threading
+from contextlib import ExitStack
 from datetime import UTC, datetime
 
 import pytest
 import requests
 from standardwebhooks.webhooks import Webhook
 
-from demo.webhook_receiver import receiver_create
+from demo.webhook_receiver import receiver_running
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 PAYLOAD = {
@@ -18,26 +18,17 @@ PAYLOAD = {
 
 @pytest.fixture
 def receiver(tmp_path):
-    """A receiver checking SECRET, serving on a free loopback port in a thread."""
-    servers = []
+    """Start a receiver (checking SECRET by default) on a free loopback port, in a thread."""
+    with ExitStack() as stack:
 
-    def start(*, secret=SECRET, status=204):
-        server = receiver_create(
-            port=0, secret=secret, log_file=tmp_path / "events.jsonl", answer_status=status
-        )
-        thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        thread.start()
-        servers.append((server, thread))
-        server.url = f"http://127.0.0.1:{server.server_address[1]}/"
-        return server
+        def start(*, secret=SECRET, status=204):
+            return stack.enter_context(
+                receiver_running(
+                    secret=secret, log_file=tmp_path / "events.jsonl", answer_status=status
+                )
+            )
 
-    yield start
-    for server, thread in servers:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+        yield start
 
 
 def _signed_headers(body: str, *, secret=SECRET, msg_id="msg_2Kj3"):
@@ -51,7 +42,7 @@ def _signed_headers(body: str, *, secret=SECRET, msg_id="msg_2Kj3"):
 
 
 def _events(server):
-    return [json.loads(line) for line in server.event_log.path.read_text().splitlines()]
+    return server.events()
 
 
 def test_signed_post_is_verified_logged_and_answered_204(receiver, capsys):
@@ -132,3 +123,13 @@ def test_oversized_body_is_refused_and_not_logged(receiver):
 
     assert response.status_code == 413
     assert not server.event_log.path.exists()
+
+
+def test_wait_for_event_returns_the_event_or_times_out(receiver):
+    server = receiver()
+    body = json.dumps(PAYLOAD)
+    requests.post(server.url, data=body, headers=_signed_headers(body), timeout=5)
+
+    assert server.wait_for_event("profile.updated", timeout=2)["verified"] is True
+    with pytest.raises(TimeoutError, match="no participation.created event"):
+        server.wait_for_event("participation.created", timeout=0.2)
