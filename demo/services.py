@@ -47,8 +47,12 @@ def devidp_available() -> bool:
     return DEVIDP_MANAGE_PY.exists()
 
 
-def demo_services(addresses: DemoAddresses, *, python: str = sys.executable) -> list[Service]:
+def demo_services(
+    addresses: DemoAddresses, *, python: str = sys.executable, with_devidp: bool | None = None
+) -> list[Service]:
     """Web server, task worker, development IdP (when present) and webhook receiver."""
+    if with_devidp is None:
+        with_devidp = devidp_available()
     manage = [python, str(BASE_DIR / "manage.py")]
     services = [
         Service(
@@ -59,7 +63,7 @@ def demo_services(addresses: DemoAddresses, *, python: str = sys.executable) -> 
         ),
         Service("worker", _worker_argv(manage), cwd=BASE_DIR),
     ]
-    if devidp_available():
+    if with_devidp:
         idp_manage = [python, str(DEVIDP_MANAGE_PY)]
         services.append(
             Service(
