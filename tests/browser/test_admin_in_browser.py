@@ -34,6 +34,8 @@ def test_administrator_sees_only_their_own_accounts_campaigns(
     page.goto(f"{live_server.url}/admin/campaigns/campaign/{hidden.pk}/change/")
     assert "Beta secret launch" not in page.content()
     assert page.url.endswith("/admin/")
+    # The same answer as for an id that was never used: nothing tells it exists elsewhere.
+    assert f"ID “{hidden.pk}” doesn’t exist" in page.locator(".messagelist").inner_text()
 
 
 def test_staff_sees_every_account(
