@@ -35,10 +35,6 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-# Playwright's sync API runs an asyncio loop in this thread; Django would then refuse ORM calls
-# from the test body ("cannot call this from an async context"). Tests are not async code.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT_DIR = REPO_ROOT / "test-artifacts" / "screenshots"
 CHROMIUM_ARGS = [
@@ -93,6 +89,11 @@ def browser(chromium_path, django_db_setup):
         for alias in connections
         if hasattr(connections[alias], "_test_serialized_contents")
     }
+    # Playwright's sync API keeps an asyncio loop running in this thread; Django would then refuse
+    # ORM calls from test bodies ("cannot call this from an async context"). They are not async
+    # code, so allow it while the browser is up, and only then.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as playwright:
         for alias, snapshot in snapshots.items():
             connections[alias]._test_serialized_contents = snapshot
@@ -101,6 +102,10 @@ def browser(chromium_path, django_db_setup):
         )
         yield chromium
         chromium.close()
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture(autouse=True)
