@@ -54,7 +54,7 @@ NAVIGATION_TIMEOUT_MS = 20_000
 def pytest_collection_modifyitems(items):
     browser_dir = Path(__file__).parent
     for item in items:
-        if browser_dir in Path(item.fspath).parents:
+        if browser_dir in item.path.parents:
             item.add_marker(pytest.mark.browser)
 
 
