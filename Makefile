@@ -4,8 +4,12 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The development IdP and the local webhook receiver that `make run` starts next to the site.
+IDP_PORT ?= 9000
+RECEIVER_PORT ?= 9100
+PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: run serve-prod test lint check install install-dev messages clean-venv
+.PHONY: run serve-prod test lint check install install-demo install-dev messages clean-venv
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -15,33 +19,37 @@ $(VENV)/.installed: pyproject.toml | $(PY)
 	$(PIP) install --quiet -e .
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(PY)
-	$(PIP) install --quiet -e ".[dev]"
+$(VENV)/.installed-demo: pyproject.toml | $(PY)
+	$(PIP) install --quiet -e ".[demo]"
 	touch $(VENV)/.installed $@
 
+$(VENV)/.installed-dev: pyproject.toml | $(PY)
+	$(PIP) install --quiet -e ".[dev]"
+	touch $(VENV)/.installed $(VENV)/.installed-demo $@
+
 install: $(VENV)/.installed
+install-demo: $(VENV)/.installed-demo
 install-dev: $(VENV)/.installed-dev
 
-# A local .env with fresh random keys; never committed, never overwritten.
+# A local .env with fresh random keys; never committed, never overwritten (`make run` only adds
+# the keys an older one lacks). Standard library only: it runs before the install.
 .env: | $(PY)
-	$(PY) -c "import secrets; from cryptography.fernet import Fernet; \
-	print('DJANGO_DEBUG=1'); \
-	print('DJANGO_SECRET_KEY=' + secrets.token_urlsafe(50)); \
-	print('FIELD_ENCRYPTION_KEY=' + Fernet.generate_key().decode()); \
-	print('ALLOW_HTTP_LOOPBACK_ENDPOINTS=1'); \
-	print('ALLOW_PRIVATE_WEBHOOK_ADDRESSES=1'); \
-	print('PUBLIC_BASE_URL=http://$(HOST):$(PORT)')" > .env
-	@echo "Wrote .env with fresh keys."
+	$(PY) -m demo.env_file .env --public-base-url $(PUBLIC_BASE_URL)
 
 # Compiled catalogues are committed; rebuild them when gettext is there.
 messages: $(VENV)/.installed
 	@if [ -d locale ] && command -v msgfmt >/dev/null; then \
 		$(PY) manage.py compilemessages --ignore=.venv >/dev/null; fi
 
-run: $(VENV)/.installed .env messages
+# Migrate and seed (both idempotent: the SQLite file keeps the data between runs), then start the
+# site, the task worker, the development IdP and the webhook receiver together; Ctrl-C stops all.
+run: $(VENV)/.installed-demo .env messages
+	@$(PY) -m demo.env_file .env --public-base-url $(PUBLIC_BASE_URL)
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	PUBLIC_BASE_URL=$(PUBLIC_BASE_URL) $(PY) manage.py seed_demo \
+		--idp-url http://127.0.0.1:$(IDP_PORT) --webhook-url http://127.0.0.1:$(RECEIVER_PORT)/
+	PUBLIC_BASE_URL=$(PUBLIC_BASE_URL) $(PY) -m demo --host $(HOST) --port $(PORT) \
+		--idp-port $(IDP_PORT) --receiver-port $(RECEIVER_PORT)
 
 # The production server (gunicorn, config/gunicorn.conf.py) with static files collected for
 # WhiteNoise. Production settings come from the environment: DJANGO_DEBUG=0 and the required keys;

@@ -1,0 +1,243 @@
+"""Real-browser tests: Playwright driving Debian's Chromium against pytest-django's live server.
+
+Fixtures:
+
+- `browser` (session): headless Chromium from the PATH (`apt-get install chromium`; a browser is
+  never downloaded). Missing Chromium skips these tests locally and fails them when CI=true.
+- `browser_locale` ("en-GB"): the browser's language; override it with
+  `@pytest.mark.parametrize("browser_locale", ["fr-FR"])`.
+- `context` / `page`: a fresh browser context (own cookies) and page per test. When the test
+  ends, the page's end state is saved as `test-artifacts/screenshots/<test-name>.png`.
+- `live_server` (pytest-django, session): the site on http://127.0.0.1:<port> (`--liveserver`
+  in pyproject.toml); tests using it get `transactional_db`, so the server sees their data.
+- `admin_login(page, user)`: logs a user in through the admin's login form.
+- `webhook_receiver`: the demo's receiver (demo/webhook_receiver.py) on a free loopback port,
+  checking signatures with `webhook_receiver.secret`; point a WebhookEndpoint at `.url` and
+  `wait_for_event("profile.updated")`.
+- `other_site`: a second loopback origin (http://localhost:<port>) with a consent-like page whose
+  button sends the browser back to a URL of ours through a cross-site 302, as the IdP does to
+  /oauth/callback.
+
+Chromium is a separate process, so the loopback-only socket guard of tests/conftest.py does not
+apply to it; it only ever opens the 127.0.0.1/localhost URLs these tests give it.
+"""
+
+import base64
+import html
+import os
+import re
+import secrets
+import shutil
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOT_DIR = REPO_ROOT / "test-artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+# Bounded waits: a step that takes longer than this is a failure, not a hang.
+ACTION_TIMEOUT_MS = 10_000
+NAVIGATION_TIMEOUT_MS = 20_000
+
+
+def pytest_collection_modifyitems(items):
+    browser_dir = Path(__file__).parent
+    for item in items:
+        if browser_dir in item.path.parents:
+            item.add_marker(pytest.mark.browser)
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = shutil.which("chromium")
+    if path is None:
+        message = (
+            "Chromium is not installed: `apt-get install -y chromium` (Debian's package; "
+            "Playwright's own browser download is never used)."
+        )
+        if _in_ci():
+            pytest.fail(message + " CI must run the browser tests (.ci/run installs it).")
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path, django_db_setup):
+    from django.db import connections
+    from playwright.sync_api import sync_playwright
+
+    # While Playwright's loop runs, asgiref gives this thread *other* Django connection objects
+    # (context-local instead of thread-local), which lack the snapshot of the migrated database
+    # that serialized rollback restores (see `_restore_migration_data`): carry it over.
+    snapshots = {
+        alias: connections[alias]._test_serialized_contents
+        for alias in connections
+        if hasattr(connections[alias], "_test_serialized_contents")
+    }
+    # Playwright's sync API keeps an asyncio loop running in this thread; Django would then refuse
+    # ORM calls from test bodies ("cannot call this from an async context"). They are not async
+    # code, so allow it while the browser is up, and only then.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        for alias, snapshot in snapshots.items():
+            connections[alias]._test_serialized_contents = snapshot
+        chromium = playwright.chromium.launch(
+            executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS, timeout=30_000
+        )
+        yield chromium
+        chromium.close()
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture(autouse=True)
+def _restore_migration_data(django_db_serialized_rollback):
+    """Live-server tests are transactional: the database is emptied after each one, rows made by
+    data migrations included (the Platform staff group). Serialized rollback restores them."""
+
+
+@pytest.fixture
+def browser_locale() -> str:
+    return "en-GB"
+
+
+@pytest.fixture
+def context(browser, browser_locale):
+    context = browser.new_context(
+        locale=browser_locale,
+        viewport={"width": 1280, "height": 900},
+        extra_http_headers={"Accept-Language": browser_locale},
+    )
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
+    context.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)
+    yield context
+    context.close()
+
+
+def _screenshot_name(node_name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", node_name).strip("-") + ".png"
+
+
+@pytest.fixture
+def page(context, request):
+    page = context.new_page()
+    yield page
+    # The end state of every test, passed or failed, for people to look at (CI artefacts).
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    try:
+        page.screenshot(
+            path=str(SCREENSHOT_DIR / _screenshot_name(request.node.name)),
+            full_page=True,
+            timeout=ACTION_TIMEOUT_MS,
+        )
+    except Exception as error:  # a missing screenshot must not hide the test's own result
+        print(f"screenshot of {request.node.name} failed: {error}")
+
+
+@pytest.fixture
+def admin_login(live_server, password):
+    """Log `user` in through the admin login form, as a person would."""
+
+    def login(page, user, *, user_password=None):
+        page.goto(f"{live_server.url}/admin/login/?next=/admin/")
+        page.get_by_label("Username").fill(user.username)
+        page.get_by_label("Password").fill(user_password or password)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url(f"{live_server.url}/admin/")
+
+    return login
+
+
+@pytest.fixture
+def webhook_receiver(tmp_path):
+    from demo.webhook_receiver import receiver_running
+
+    secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    with receiver_running(secret=secret, log_file=tmp_path / "webhook-events.jsonl") as server:
+        server.secret = secret
+        yield server
+
+
+class _OtherSiteHandler(BaseHTTPRequestHandler):
+    """GET /consent?to=URL: a page with an "Allow" button that POSTs to /redirect?to=URL, which
+    answers 302 to URL; the way an IdP's consent page sends the participant back."""
+
+    def _target(self) -> str | None:
+        target = parse_qs(urlsplit(self.path).query).get("to", [""])[0]
+        # Only to loopback: this helper must not become an open redirect to the internet.
+        return target if urlsplit(target).hostname in ("127.0.0.1", "localhost") else None
+
+    def do_GET(self):
+        target = self._target()
+        if target is None or not self.path.startswith("/consent"):
+            self.send_error(400)
+            return
+        action = html.escape("/redirect?" + urlencode({"to": target}))
+        body = (
+            "<!doctype html><title>Other site</title>"
+            f'<form method="post" action="{action}"><button>Allow</button></form>'
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        target = self._target()
+        if target is None or not self.path.startswith("/redirect"):
+            self.send_error(400)
+            return
+        self.send_response(302)
+        self.send_header("Location", target)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format, *args):
+        return
+
+
+class OtherSite:
+    """Another site for the browser: http://localhost:<port> is cross-site to 127.0.0.1."""
+
+    def __init__(self, port: int) -> None:
+        self.url = f"http://localhost:{port}"
+
+    def consent_url(self, target: str) -> str:
+        """A page whose "Allow" button sends the browser to `target` via a cross-site 302.
+
+        Reach it by a click, not `page.goto(target)`: a typed address has no initiating site,
+        so Chromium would treat it as same-site and even Strict cookies would be sent."""
+        return f"{self.url}/consent?{urlencode({'to': target})}"
+
+
+@pytest.fixture(scope="session")
+def other_site():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _OtherSiteHandler)
+    server.daemon_threads = True
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+    )
+    thread.start()
+    yield OtherSite(server.server_address[1])
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)

@@ -1,0 +1,67 @@
+from demo.services import DemoAddresses, demo_banner, demo_services
+
+ADDRESSES = DemoAddresses(port=8100, idp_port=9200, receiver_port=9300)
+
+
+def test_the_demo_runs_site_worker_idp_and_receiver_on_the_given_ports():
+    services = {service.name: service for service in demo_services(ADDRESSES, with_devidp=True)}
+
+    assert list(services) == ["web", "worker", "idp", "webhooks"]
+    assert services["web"].argv[-2:] == ["runserver", "127.0.0.1:8100"]
+    assert services["web"].port == 8100
+    assert services["worker"].argv[-3:] == ["db_worker", "--queue-name", "*"]
+    assert services["worker"].port is None
+    idp = services["idp"]
+    assert (idp.argv[-1], idp.port) == ("127.0.0.1:9200", 9200)
+    assert [command[2] for command in idp.before] == ["migrate", "devidp_seed"]
+    assert idp.env == {"DEVIDP_REDIRECT_URIS": "http://127.0.0.1:8100/oauth/callback"}
+    assert services["webhooks"].port == 9300
+    assert "demo.webhook_receiver" in services["webhooks"].argv
+
+
+def test_without_the_development_idp_the_rest_still_runs():
+    names = [service.name for service in demo_services(ADDRESSES, with_devidp=False)]
+
+    assert names == ["web", "worker", "webhooks"]
+
+
+def test_the_rq_backend_gets_its_own_worker(monkeypatch):
+    monkeypatch.setenv("TASKS_BACKEND", "rq")
+
+    [worker] = [s for s in demo_services(ADDRESSES, with_devidp=False) if s.name == "worker"]
+
+    assert worker.argv[-3:] == ["rqworker", "default", "webhooks"]
+
+
+def test_the_callback_follows_the_public_base_url():
+    addresses = DemoAddresses(port=8100, public_base_url="https://demo.example.test/")
+    [idp] = [s for s in demo_services(addresses, with_devidp=True) if s.name == "idp"]
+
+    assert idp.env["DEVIDP_REDIRECT_URIS"] == "https://demo.example.test/oauth/callback"
+    assert "https://demo.example.test/admin/" in demo_banner(addresses)
+
+
+def test_the_banner_lists_every_url_and_login():
+    banner = demo_banner(ADDRESSES)
+
+    for text in [
+        "http://127.0.0.1:8100/c/summer-contest/",
+        "http://127.0.0.1:8100/c/summer-contest/?lang=fr",
+        "http://127.0.0.1:8100/admin/",
+        "staff   / demo-password-123",
+        "admin   / demo-password-123",
+        "editor  / demo-password-123",
+        "http://127.0.0.1:9300/",
+        ".data/webhook-events.jsonl",
+        "http://127.0.0.1:8100/oauth/callback",
+    ]:
+        assert text in banner
+
+
+def test_the_banner_and_the_seed_agree():
+    from accounts.management.commands import seed_demo
+    from demo import services
+
+    assert services.DEMO_CAMPAIGN_SLUG == seed_demo.DEMO_CAMPAIGN_SLUG
+    assert services.STAFF_PASSWORD == seed_demo.DEMO_PASSWORD
+    assert [name for name, _ in services.DEMO_LOGINS] == [name for name, _ in seed_demo.DEMO_USERS]
