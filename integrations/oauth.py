@@ -1,0 +1,580 @@
+"""The OAuth 2.0 client: it only speaks HTTP.
+
+Explicit URLs and credentials come in (`ClientConfig`), `OAuthError` goes out. No models, no
+settings: every call goes through `integrations.egress`, which applies the SSRF rules, never
+follows redirects, never retries and caps response bodies.
+
+- `authorization_url()` builds the authorization request (RFC 6749 §4.1.1, PKCE per RFC 7636
+  with S256 only: the server assumes `plain` when the method is omitted, so it is always sent);
+- `exchange_code()` makes the token request (§4.1.3) with `client_secret_post` or
+  `client_secret_basic` (§2.3.1: id and secret form-urlencoded before Base64) and parses the
+  answer strictly (§5.1, §5.2). It is never retried: an authorization code is single-use, and a
+  repeated POST can only earn `invalid_grant`;
+- `fetch_profile()` calls the userinfo / REST profile endpoint with the access token in the
+  Authorization header (RFC 6750 §2.1), never in the URL;
+- `authorization_endpoint_probe()` and `token_endpoint_probe()` serve the admin's
+  "Test connection".
+
+`str(OAuthError)` is written for an administrator: it never contains the client secret, a
+token or the IdP's answer body.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import re
+import secrets
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
+
+from .egress import EgressError, Purpose, send
+
+logger = logging.getLogger(__name__)
+
+CLIENT_SECRET_POST = "client_secret_post"
+CLIENT_SECRET_BASIC = "client_secret_basic"
+AUTH_METHODS = (CLIENT_SECRET_POST, CLIENT_SECRET_BASIC)
+
+# Token and profile answers larger than this are refused (a token response is a few KB).
+MAX_RESPONSE_BYTES = 1024 * 1024
+
+# Parameters of the authorization request that we set; an endpoint URL that already carries
+# one of them would make the parameter repeat, which RFC 6749 §3.1 forbids.
+AUTHORIZATION_PARAMETERS = frozenset(
+    {
+        "response_type",
+        "client_id",
+        "redirect_uri",
+        "scope",
+        "state",
+        "nonce",
+        "code_challenge",
+        "code_challenge_method",
+    }
+)
+
+# RFC 6749 §5.2 error codes we pass on as `OAuthError.code`; anything else is "token_error".
+TOKEN_ERROR_CODES = frozenset(
+    {
+        "invalid_request",
+        "invalid_client",
+        "invalid_grant",
+        "unauthorized_client",
+        "unsupported_grant_type",
+        "invalid_scope",
+    }
+)
+
+_PKCE_VERIFIER = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
+# RFC 6749 §5.2: error codes are NQSCHAR; we also cap the length before quoting one to an admin.
+_SAFE_ERROR_CODE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+# RFC 6750 §2.1 b64token, loosened to any visible ASCII: the token goes into a header.
+_HEADER_SAFE_TOKEN = re.compile(r"[\x21-\x7e]+")
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """What the client needs to talk to one IdP. The secret is left out of the repr."""
+
+    client_id: str
+    client_secret: str = field(repr=False)
+    authorization_endpoint: str
+    token_endpoint: str
+    auth_method: str = CLIENT_SECRET_POST
+    scope: str = ""
+    profile_endpoint: str = ""
+    connect_timeout: float = 5.0
+    read_timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.auth_method not in AUTH_METHODS:
+            raise ValueError(f"Unknown client authentication method {self.auth_method!r}.")
+
+    @classmethod
+    def from_integration(cls, integration) -> ClientConfig:
+        """Build from an OAuthIntegration.
+
+        Raises `IntegrationConfigurationError` (from `integration.get_client_secret()`) when the
+        stored secret cannot be decrypted, so that the ciphertext never reaches an IdP.
+        """
+        return cls(
+            client_id=integration.client_id,
+            client_secret=integration.get_client_secret(),
+            authorization_endpoint=integration.authorization_endpoint,
+            token_endpoint=integration.token_endpoint,
+            auth_method=integration.client_auth_method,
+            scope=integration.scope,
+            profile_endpoint=integration.profile_endpoint,
+            connect_timeout=integration.connect_timeout,
+            read_timeout=integration.read_timeout,
+        )
+
+    @property
+    def timeout(self) -> tuple[float, float]:
+        return (self.connect_timeout, self.read_timeout)
+
+
+class OAuthError(Exception):
+    """A step of the OAuth exchange failed.
+
+    - `code`: a stable, machine-readable reason (`invalid_grant`, `token_timeout`, …);
+    - `step`: `"authorize"`, `"token"` or `"userinfo"`;
+    - `retryable`: starting the login again may succeed (timeouts, server errors, an expired
+      code); False when the configuration must change first;
+    - `status_code`: the IdP's HTTP status, when it answered.
+
+    `str(error)` is a plain-words message safe to show an administrator.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str,
+        step: str,
+        retryable: bool = False,
+        status_code: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.step = step
+        self.retryable = retryable
+        self.status_code = status_code
+
+    def __repr__(self) -> str:
+        return f"<OAuthError {self.step}:{self.code} status={self.status_code}>"
+
+
+# ---------------------------------------------------------------------------- PKCE
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def pkce_challenge(verifier: str) -> str:
+    """The S256 code challenge of a verifier (RFC 7636 §4.2)."""
+    if not _PKCE_VERIFIER.fullmatch(verifier):
+        raise ValueError("A PKCE verifier is 43 to 128 unreserved characters.")
+    return _b64url(hashlib.sha256(verifier.encode("ascii")).digest())
+
+
+def pkce_pair() -> tuple[str, str]:
+    """A fresh (verifier, S256 challenge): 32 random bytes, 43 characters (RFC 7636 §4.1)."""
+    verifier = _b64url(secrets.token_bytes(32))
+    return verifier, pkce_challenge(verifier)
+
+
+# ---------------------------------------------------------------------------- authorization
+def check_authorization_endpoint(url: str) -> None:
+    """Refuse an endpoint that already carries one of the parameters we add (RFC 6749 §3.1)."""
+    clashing = sorted(
+        {name for name, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True)}
+        & AUTHORIZATION_PARAMETERS
+    )
+    if clashing:
+        raise OAuthError(
+            "The authorization endpoint already contains the parameter(s) "
+            f"{', '.join(clashing)}; remove them from the URL, they are added by us.",
+            code="authorization_endpoint_invalid",
+            step="authorize",
+        )
+
+
+def authorization_url(
+    config: ClientConfig,
+    *,
+    redirect_uri: str,
+    state: str,
+    nonce: str | None = None,
+    code_challenge: str | None = None,
+) -> str:
+    """The URL to send the participant's browser to (RFC 6749 §4.1.1, RFC 7636 §4.3).
+
+    Query parameters already in the endpoint URL are kept as they are; ours are appended.
+    """
+    if not state:
+        raise ValueError("state is required.")
+    check_authorization_endpoint(config.authorization_endpoint)
+    params = [
+        ("response_type", "code"),
+        ("client_id", config.client_id),
+        ("redirect_uri", redirect_uri),
+    ]
+    if config.scope:
+        params.append(("scope", config.scope))
+    params.append(("state", state))
+    if code_challenge:
+        params += [("code_challenge", code_challenge), ("code_challenge_method", "S256")]
+    if nonce:
+        params.append(("nonce", nonce))
+    parts = urlsplit(config.authorization_endpoint)
+    query = "&".join(q for q in (parts.query, urlencode(params)) if q)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+
+
+# ---------------------------------------------------------------------------- token request
+def basic_authorization(client_id: str, client_secret: str) -> str:
+    """The `Authorization` header value for client_secret_basic (RFC 6749 §2.3.1, App. B).
+
+    Both parts are form-urlencoded (UTF-8) before Base64, so a ':' in the id or the secret
+    cannot shift the split.
+    """
+    userpass = f"{quote_plus(client_id)}:{quote_plus(client_secret)}"
+    return "Basic " + base64.b64encode(userpass.encode("ascii")).decode("ascii")
+
+
+_ENDPOINT_NAMES = {
+    "authorize": "authorization endpoint",
+    "token": "token endpoint",
+    "userinfo": "profile endpoint",
+}
+
+
+def _egress_error(exc: EgressError, *, step: str) -> OAuthError:
+    what = _ENDPOINT_NAMES[step]
+    reason = exc.reason
+    if reason in ("connect_timeout", "read_timeout"):
+        if reason == "connect_timeout":
+            message = f"The {what} could not be reached in time (connection timeout)."
+        else:
+            message = f"The {what} did not answer in time (read timeout)."
+        return OAuthError(message, code=f"{step}_timeout", step=step, retryable=True)
+    if reason == "tls":
+        return OAuthError(
+            f"The {what}'s TLS certificate could not be verified.",
+            code=f"{step}_tls",
+            step=step,
+        )
+    if reason == "too_large":
+        return OAuthError(
+            f"The {what} sent an answer larger than {MAX_RESPONSE_BYTES} bytes.",
+            code=f"{step}_too_large",
+            step=step,
+        )
+    if reason == "disallowed_url":
+        return OAuthError(
+            f"The {what} URL is not allowed: {exc}",
+            code=f"{step}_url_refused",
+            step=step,
+        )
+    return OAuthError(
+        f"The connection to the {what} failed.",
+        code=f"{step}_connection",
+        step=step,
+        retryable=True,
+    )
+
+
+def _json_object(content: bytes) -> dict | None:
+    try:
+        data = json.loads(content.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _token_error(data: dict, status: int) -> OAuthError:
+    error = data.get("error")
+    if not isinstance(error, str) or not _SAFE_ERROR_CODE.fullmatch(error):
+        error = ""
+    if error == "invalid_client" or (status == 401 and error not in TOKEN_ERROR_CODES):
+        return OAuthError(
+            "The IdP rejected the client credentials: check the client secret and the client "
+            "authentication method.",
+            code="invalid_client",
+            step="token",
+            status_code=status,
+        )
+    if error == "invalid_grant":
+        return OAuthError(
+            "The IdP refused the authorization code (expired, already used or not issued to "
+            "this client).",
+            code="invalid_grant",
+            step="token",
+            retryable=True,
+            status_code=status,
+        )
+    if error in TOKEN_ERROR_CODES:
+        return OAuthError(
+            f"The IdP refused the token request with the error “{error}”.",
+            code=error,
+            step="token",
+            status_code=status,
+        )
+    if error:
+        return OAuthError(
+            f"The IdP refused the token request with the error “{error}”.",
+            code="token_error",
+            step="token",
+            retryable=status >= 500,
+            status_code=status,
+        )
+    return OAuthError(
+        f"The token endpoint answered with HTTP {status}.",
+        code="token_http",
+        step="token",
+        retryable=status >= 500,
+        status_code=status,
+    )
+
+
+def _token_response(status: int, content: bytes) -> dict:
+    """Parse a token endpoint answer strictly (RFC 6749 §5.1, §5.2)."""
+    data = _json_object(content)
+    if data is None:
+        # The status says more than an HTML error page: a rejected client, a redirect, an outage.
+        if status == 401 or status >= 500 or 300 <= status < 400:
+            raise _token_error({}, status)
+        raise OAuthError(
+            "The token endpoint did not answer with a JSON object (it may have returned an "
+            "HTML page).",
+            code="token_invalid_json",
+            step="token",
+            status_code=status,
+        )
+    if "error" in data or not 200 <= status < 300:
+        raise _token_error(data, status)
+
+    access_token = data.get("access_token")
+    token_type = data.get("token_type")
+    if not isinstance(access_token, str) or not access_token:
+        raise OAuthError(
+            "The token endpoint's answer has no access token.",
+            code="token_invalid_response",
+            step="token",
+            status_code=status,
+        )
+    if not isinstance(token_type, str) or token_type.lower() != "bearer":
+        raise OAuthError(
+            "The token endpoint's answer is not a Bearer token (token_type).",
+            code="token_invalid_response",
+            step="token",
+            status_code=status,
+        )
+    for name in ("id_token", "scope", "refresh_token"):
+        if name in data and not isinstance(data[name], str):
+            raise OAuthError(
+                f"The token endpoint's answer has an invalid {name}.",
+                code="token_invalid_response",
+                step="token",
+                status_code=status,
+            )
+    # expires_in is only informative to us; some IdPs send it as a string.
+    expires_in = data.get("expires_in")
+    if isinstance(expires_in, str) and expires_in.strip().isdigit():
+        data["expires_in"] = int(expires_in.strip())
+    elif expires_in is not None and (
+        isinstance(expires_in, bool) or not isinstance(expires_in, int)
+    ):
+        data.pop("expires_in")
+    return data
+
+
+def _token_request(config: ClientConfig, params: list[tuple[str, str]]) -> tuple[int, bytes, str]:
+    headers = {
+        "Accept": "application/json",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    if config.auth_method == CLIENT_SECRET_BASIC:
+        headers["Authorization"] = basic_authorization(config.client_id, config.client_secret)
+    else:
+        params = [*params, ("client_id", config.client_id), ("client_secret", config.client_secret)]
+    try:
+        response = send(
+            "POST",
+            config.token_endpoint,
+            purpose=Purpose.IDP,
+            timeout=config.timeout,
+            max_bytes=MAX_RESPONSE_BYTES,
+            headers=headers,
+            data=urlencode(params).encode("ascii"),
+        )
+    except EgressError as exc:
+        raise _egress_error(exc, step="token") from None
+    return response.status_code, response.content, response.headers.get("Content-Type", "")
+
+
+def exchange_code(
+    config: ClientConfig, *, code: str, redirect_uri: str, code_verifier: str | None = None
+) -> dict:
+    """Exchange an authorization code for tokens; returns the parsed token response.
+
+    Raises OAuthError. Never retried (see the module docstring).
+    """
+    params = [
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", redirect_uri),
+    ]
+    if code_verifier:
+        params.append(("code_verifier", code_verifier))
+    status, content, content_type = _token_request(config, params)
+    try:
+        return _token_response(status, content)
+    except OAuthError as exc:
+        # Status and content type help support; the body may echo secrets, so it stays out.
+        logger.info(
+            "token request failed: code=%s status=%s content_type=%.60s",
+            exc.code,
+            status,
+            content_type,
+        )
+        raise
+
+
+# ---------------------------------------------------------------------------- profile
+def fetch_profile(config: ClientConfig, *, access_token: str) -> dict:
+    """GET the profile endpoint with the access token as a Bearer header; a JSON object."""
+    if not config.profile_endpoint:
+        raise OAuthError(
+            "No profile endpoint is configured.",
+            code="userinfo_not_configured",
+            step="userinfo",
+        )
+    if not isinstance(access_token, str) or not _HEADER_SAFE_TOKEN.fullmatch(access_token):
+        raise OAuthError(
+            "The access token contains characters that cannot be sent in a header.",
+            code="userinfo_invalid_token",
+            step="userinfo",
+        )
+    try:
+        response = send(
+            "GET",
+            config.profile_endpoint,
+            purpose=Purpose.IDP,
+            timeout=config.timeout,
+            max_bytes=MAX_RESPONSE_BYTES,
+            headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
+        )
+    except EgressError as exc:
+        raise _egress_error(exc, step="userinfo") from None
+    status = response.status_code
+    if status in (401, 403):
+        raise OAuthError(
+            f"The profile endpoint refused the access token (HTTP {status}).",
+            code="userinfo_unauthorized",
+            step="userinfo",
+            status_code=status,
+        )
+    if not 200 <= status < 300:
+        raise OAuthError(
+            f"The profile endpoint answered with HTTP {status}.",
+            code="userinfo_failed",
+            step="userinfo",
+            retryable=status >= 500,
+            status_code=status,
+        )
+    data = _json_object(response.content)
+    if data is None:
+        raise OAuthError(
+            "The profile endpoint did not answer with a JSON object.",
+            code="userinfo_invalid_json",
+            step="userinfo",
+            status_code=status,
+        )
+    return data
+
+
+# ---------------------------------------------------------------------------- test connection
+@dataclass(frozen=True)
+class ProbeResult:
+    """The outcome of one "Test connection" check, in plain words."""
+
+    ok: bool
+    code: str
+    message: str
+    status_code: int | None = None
+
+
+def authorization_endpoint_probe(config: ClientConfig) -> ProbeResult:
+    """Does the authorization endpoint answer? Any answer below 500 counts as reachable."""
+    try:
+        response = send(
+            "GET",
+            config.authorization_endpoint,
+            purpose=Purpose.IDP,
+            timeout=config.timeout,
+            max_bytes=MAX_RESPONSE_BYTES,
+            headers={"Accept": "text/html"},
+        )
+    except EgressError as exc:
+        if exc.reason == "too_large":  # it answered; we just stopped reading
+            return ProbeResult(True, "reachable", "The authorization endpoint answers.")
+        error = _egress_error(exc, step="authorize")
+        return ProbeResult(False, error.code, str(error))
+    status = response.status_code
+    if status >= 500:
+        return ProbeResult(
+            False,
+            "authorize_http",
+            f"The authorization endpoint answered with a server error (HTTP {status}).",
+            status,
+        )
+    return ProbeResult(
+        True, "reachable", f"The authorization endpoint answers (HTTP {status}).", status
+    )
+
+
+_PROBE_MESSAGES = {
+    "invalid_request": (
+        "The token endpoint refused the request as malformed (invalid_request): check the "
+        "client authentication method."
+    ),
+    "unauthorized_client": (
+        "The IdP does not allow this client to use the authorization code grant "
+        "(unauthorized_client)."
+    ),
+    "unsupported_grant_type": (
+        "The IdP does not support the authorization code grant at this endpoint "
+        "(unsupported_grant_type)."
+    ),
+    "invalid_scope": "The IdP refused the token scope (invalid_scope).",
+    "token_invalid_json": (
+        "The token endpoint did not answer with JSON: check that the URL is the token "
+        "endpoint, not a web page."
+    ),
+}
+
+
+def token_endpoint_probe(
+    config: ClientConfig, *, redirect_uri: str, code_verifier: str | None = None
+) -> ProbeResult:
+    """Send the token endpoint a deliberately invalid code with the configured client auth.
+
+    An IdP checks the client before the code (RFC 6749 §4.1.3), so `invalid_grant` means the
+    credentials were accepted and `invalid_client` (or 401) means they were not.
+    """
+    invalid_code = "campaign-sso-connection-test-" + secrets.token_hex(8)
+    try:
+        exchange_code(
+            config, code=invalid_code, redirect_uri=redirect_uri, code_verifier=code_verifier
+        )
+    except OAuthError as exc:
+        if exc.code == "invalid_grant":
+            return ProbeResult(
+                True,
+                "credentials_accepted",
+                "The token endpoint accepted the client credentials (it refused only the "
+                "test code, as expected).",
+                exc.status_code,
+            )
+        if exc.code == "invalid_client":
+            return ProbeResult(
+                False,
+                "invalid_client",
+                "The IdP rejected the client credentials: check the secret and the "
+                "authentication method.",
+                exc.status_code,
+            )
+        return ProbeResult(
+            False, exc.code, _PROBE_MESSAGES.get(exc.code, str(exc)), exc.status_code
+        )
+    return ProbeResult(
+        False,
+        "invalid_code_accepted",
+        "The token endpoint issued tokens for an invalid code: it does not behave like an "
+        "OAuth 2.0 token endpoint.",
+        200,
+    )
