@@ -1,23 +1,127 @@
 from django.contrib import admin
+from django.db.models import Count
+from django.urls import reverse
+from django.utils.html import format_html
 
 from accounts.admin import AccountScopedAdmin, AccountScopedInline
-from accounts.permissions import Capability
+from accounts.permissions import Capability, is_platform_staff
+from integrations.models import OAuthIntegration
 
+from .forms import CampaignAdminForm, CampaignFieldAdminForm, default_field_initial
 from .models import Campaign, CampaignField
 
 
 class CampaignFieldInline(AccountScopedInline, admin.TabularInline):
     model = CampaignField
+    form = CampaignFieldAdminForm
     capability = Capability.MANAGE_CAMPAIGNS
     account_path = "campaign__account"
     extra = 0
+    verbose_name = "form field"
+    verbose_name_plural = "form fields (shown in the order of their position)"
+
+    def get_extra(self, request, obj=None, **kwargs):
+        # A new campaign proposes firstname, lastname and e-mail (see `get_formset_kwargs`).
+        return len(default_field_initial()) if obj is None or obj.pk is None else 0
 
 
 @admin.register(Campaign)
 class CampaignAdmin(AccountScopedAdmin):
     capability = Capability.MANAGE_CAMPAIGNS
-    list_display = ["title", "slug", "status", "starts_at", "ends_at"]
+    form = CampaignAdminForm
+    list_display = ["title", "slug", "status", "starts_at", "ends_at", "statistics", "public_page"]
     list_filter = ["status"]
-    search_fields = ["title", "slug"]
+    search_fields = ["title", "title_fr", "slug"]
     prepopulated_fields = {"slug": ["title"]}
+    readonly_fields = ["statistics"]
     inlines = [CampaignFieldInline]
+    fieldsets = [
+        (
+            "Campaign",
+            {"fields": ["account", "title", "title_fr", "slug", "description", "description_fr"]},
+        ),
+        (
+            "Publication",
+            {
+                "fields": ["status", "starts_at", "ends_at", "languages"],
+                "description": "When and in which languages participants can take part.",
+            },
+        ),
+        (
+            "Participation",
+            {"fields": ["participation_limit", "statistics"]},
+        ),
+        (
+            "Single sign-on",
+            {
+                "fields": ["oauth_integration", "sso_mode", "prefill_mode"],
+                "description": (
+                    "Let participants log in with your identity provider and find the form "
+                    "prefilled. Only your account's enabled OAuth 2.0 integrations are listed."
+                ),
+            },
+        ),
+    ]
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if self._single_account(request) is None:
+            return fieldsets
+        # Users with one account do not pick it (see AccountScopedAdmin.get_exclude).
+        return [
+            (name, {**options, "fields": [f for f in options["fields"] if f != "account"]})
+            for name, options in fieldsets
+        ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(participation_count=Count("participations"))
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.default_account = self._single_account(request)
+        field = form.base_fields.get("oauth_integration")
+        if field is not None:
+            account = obj.account if obj is not None else form.default_account
+            integrations = OAuthIntegration.objects.filter(enabled=True)
+            if account is not None:
+                integrations = integrations.filter(account=account)
+            elif not is_platform_staff(request.user):
+                integrations = integrations.filter(account__in=field.queryset.values("account"))
+            if obj is not None and obj.oauth_integration_id:
+                # Keep the current one selectable even if it was switched off since.
+                integrations = integrations | OAuthIntegration.objects.filter(
+                    pk=obj.oauth_integration_id
+                )
+            field.queryset = integrations.select_related("account")
+            field.help_text = "None: the form is filled by hand."
+        return form
+
+    def get_formset_kwargs(self, request, obj, inline, prefix):
+        kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
+        if isinstance(inline, CampaignFieldInline) and (obj is None or obj.pk is None):
+            kwargs["initial"] = default_field_initial()
+        return kwargs
+
+    @admin.display(description="statistics")
+    def statistics(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        count = getattr(obj, "participation_count", None)
+        if count is None:
+            count = obj.participations.count()
+        changelist = reverse("admin:participants_participation_changelist")
+        export = reverse("admin:participants_participation_export", args=[obj.pk])
+        return format_html(
+            '<a href="{}?campaign__id__exact={}">{} participation(s)</a> · '
+            '<a href="{}">Export CSV</a>',
+            changelist,
+            obj.pk,
+            count,
+            export,
+        )
+
+    @admin.display(description="public page")
+    def public_page(self, obj):
+        return format_html(
+            '<a href="{0}" target="_blank" rel="noopener">{0}</a>', obj.get_absolute_url()
+        )

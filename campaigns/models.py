@@ -1,9 +1,20 @@
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import get_language
 
 from accounts.models import Account
 from integrations.models import OAuthIntegration
+from integrations.variables import (
+    STANDARD_VARIABLES,
+    VariableType,
+    get_variable,
+    is_valid_variable_name,
+)
 
 
 class CampaignStatus(models.TextChoices):
@@ -30,14 +41,36 @@ class ParticipationLimit(models.TextChoices):
 class Campaign(models.Model):
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="campaigns")
     title = models.CharField("title (English)", max_length=200)
-    title_fr = models.CharField("title (French)", max_length=200, blank=True)
+    title_fr = models.CharField(
+        "title (French)",
+        max_length=200,
+        blank=True,
+        help_text="Leave blank to use the English one.",
+    )
     slug = models.SlugField(max_length=80, unique=True, help_text="Public address: /c/<slug>/")
-    description = models.TextField("description (English)", blank=True)
-    description_fr = models.TextField("description (French)", blank=True)
-    starts_at = models.DateTimeField(null=True, blank=True)
-    ends_at = models.DateTimeField(null=True, blank=True)
+    description = models.TextField(
+        "description (English)", blank=True, help_text="Shown on the campaign's landing page."
+    )
+    description_fr = models.TextField(
+        "description (French)", blank=True, help_text="Leave blank to use the English one."
+    )
+    starts_at = models.DateTimeField(
+        "starts at",
+        null=True,
+        blank=True,
+        help_text="Before this time participants see “not started yet”. Blank: as soon as live.",
+    )
+    ends_at = models.DateTimeField(
+        "ends at",
+        null=True,
+        blank=True,
+        help_text="From this time participants see “this campaign has ended”. Blank: no end.",
+    )
     status = models.CharField(
-        max_length=10, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT
+        max_length=10,
+        choices=CampaignStatus.choices,
+        default=CampaignStatus.DRAFT,
+        help_text="Draft campaigns are invisible to the public; ended ones show an ending page.",
     )
     languages = models.JSONField(default=list, help_text='Languages offered, e.g. ["en", "fr"].')
     oauth_integration = models.ForeignKey(
@@ -81,6 +114,33 @@ class Campaign(models.Model):
     def __str__(self) -> str:
         return self.title
 
+    def get_absolute_url(self) -> str:
+        return reverse("participants:landing", args=[self.slug])
+
+    def clean(self):
+        errors = {}
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            errors["ends_at"] = "The end must come after the start."
+        offered = {code for code, _name in settings.LANGUAGES}
+        if (
+            not isinstance(self.languages, list)
+            or not self.languages
+            or not set(self.languages) <= offered
+        ):
+            errors["languages"] = f"Pick at least one of: {', '.join(sorted(offered))}."
+        # The widget only lists the account's integrations; this is the rule itself, so that a
+        # forged POST or another code path cannot lend a campaign another customer's IdP.
+        if (
+            self.oauth_integration_id
+            and self.account_id
+            and self.oauth_integration.account_id != self.account_id
+        ):
+            errors["oauth_integration"] = "Pick an integration of the campaign's own account."
+        if self.sso_mode == SSOMode.REQUIRED and not self.oauth_integration_id:
+            errors["sso_mode"] = "A campaign that requires a login needs an SSO integration."
+        if errors:
+            raise ValidationError(errors)
+
     def localized_title(self, language: str | None = None) -> str:
         language = language or get_language() or "en"
         return (self.title_fr if language.startswith("fr") else "") or self.title
@@ -88,6 +148,23 @@ class Campaign(models.Model):
     def localized_description(self, language: str | None = None) -> str:
         language = language or get_language() or "en"
         return (self.description_fr if language.startswith("fr") else "") or self.description
+
+    @property
+    def offered_languages(self) -> list[str]:
+        """The campaign's languages, in the order the editor gave them; English when none."""
+        supported = {code for code, _name in settings.LANGUAGES}
+        codes = [c for c in (self.languages or []) if isinstance(c, str) and c in supported]
+        return codes or [settings.LANGUAGE_CODE]
+
+    @property
+    def has_started(self) -> bool:
+        return self.starts_at is None or self.starts_at <= timezone.now()
+
+    @property
+    def has_ended(self) -> bool:
+        return self.status == CampaignStatus.ENDED or (
+            self.ends_at is not None and self.ends_at <= timezone.now()
+        )
 
     @property
     def is_open(self) -> bool:
@@ -114,24 +191,77 @@ class WhenPrefilled(models.TextChoices):
     READONLY = "readonly", "Read-only when prefilled"
 
 
+# The form field types that make sense for each kind of standard variable; custom variables
+# may use any type.
+FIELD_TYPES_FOR_VARIABLE_TYPE: dict[VariableType, frozenset[str]] = {
+    VariableType.TEXT: frozenset({FieldType.TEXT, FieldType.SELECT}),
+    VariableType.EMAIL: frozenset({FieldType.EMAIL}),
+    VariableType.DATE: frozenset({FieldType.DATE}),
+    VariableType.PHONE: frozenset({FieldType.PHONE}),
+    VariableType.CHOICE: frozenset({FieldType.SELECT}),
+    VariableType.BOOLEAN: frozenset({FieldType.CHECKBOX}),
+    VariableType.COUNTRY: frozenset({FieldType.SELECT, FieldType.TEXT}),
+    VariableType.LANGUAGE: frozenset({FieldType.SELECT, FieldType.TEXT}),
+}
+
+
+@dataclass(frozen=True)
+class FieldOption:
+    value: str
+    label_en: str
+    label_fr: str
+
+    def label(self, language: str | None = None) -> str:
+        language = language or get_language() or "en"
+        return (self.label_fr if language.startswith("fr") else "") or self.label_en
+
+
+def parse_options(text: str) -> list[FieldOption]:
+    """Options written one per line as `value|English label|French label` (labels optional)."""
+    options = []
+    for line in (text or "").splitlines():
+        if not line.strip():
+            continue
+        value, _, labels = line.partition("|")
+        label_en, _, label_fr = labels.partition("|")
+        value = value.strip()
+        options.append(FieldOption(value, label_en.strip() or value, label_fr.strip()))
+    return options
+
+
 class CampaignField(models.Model):
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="fields")
     variable = models.CharField(
         max_length=63,
-        help_text="Standard variable (firstname, email, …) or a custom technical name.",
+        help_text=(
+            "A standard variable (firstname, lastname, email, gender, birthdate, phone, street, "
+            "zipcode, city, country, language, optin_newsletter, optin_partners) or a custom "
+            "technical name: lowercase letters, digits and underscores, starting with a letter."
+        ),
     )
     label_en = models.CharField("label (English)", max_length=200)
-    label_fr = models.CharField("label (French)", max_length=200, blank=True)
-    field_type = models.CharField(max_length=10, choices=FieldType.choices, default=FieldType.TEXT)
+    label_fr = models.CharField(
+        "label (French)", max_length=200, blank=True, help_text="Blank: the English label."
+    )
+    field_type = models.CharField(
+        "type", max_length=10, choices=FieldType.choices, default=FieldType.TEXT
+    )
     options = models.TextField(
         blank=True,
         help_text="For a select: one option per line, as value|English label|French label.",
     )
     required = models.BooleanField(default=False)
     when_prefilled = models.CharField(
-        max_length=10, choices=WhenPrefilled.choices, default=WhenPrefilled.SHOW
+        "when prefilled",
+        max_length=10,
+        choices=WhenPrefilled.choices,
+        default=WhenPrefilled.SHOW,
+        help_text=(
+            "What participants see when their identity provider supplied the value. A value "
+            "the provider left empty is always shown and editable."
+        ),
     )
-    position = models.PositiveIntegerField(default=0)
+    position = models.PositiveIntegerField(default=0, help_text="Fields are shown in this order.")
 
     class Meta:
         ordering = ["position", "id"]
@@ -151,6 +281,48 @@ class CampaignField(models.Model):
 
     def __str__(self) -> str:
         return self.variable
+
+    def clean(self):
+        if not is_valid_variable_name(self.variable):
+            raise ValidationError(
+                {
+                    "variable": (
+                        "Use a standard variable or a custom name made of lowercase letters, "
+                        "digits and underscores, starting with a letter (e.g. favourite_colour)."
+                    )
+                }
+            )
+        variable = get_variable(self.variable)
+        standard = self.variable in STANDARD_VARIABLES
+        allowed = FIELD_TYPES_FOR_VARIABLE_TYPE.get(variable.type, frozenset(FieldType.values))
+        if standard and self.field_type not in allowed:
+            names = ", ".join(str(FieldType(t).label) for t in sorted(allowed))
+            raise ValidationError({"field_type": f"“{self.variable}” needs the type: {names}."})
+        if self.field_type == FieldType.SELECT:
+            self._clean_options(variable)
+
+    def _clean_options(self, variable):
+        if not self.options.strip() and variable.choices:
+            # A standard choice (gender) gets its standard values so the editor need not type them.
+            self.options = "\n".join(variable.choices)
+        options = parse_options(self.options)
+        if not options:
+            raise ValidationError({"options": "List the options, one per line."})
+        values = [o.value for o in options]
+        problems = []
+        if any(not v for v in values):
+            problems.append("every option needs a value before the first |")
+        if len(set(values)) != len(values):
+            problems.append("option values must be different")
+        if any(len(v) > variable.max_length for v in values):
+            problems.append(f"option values must be at most {variable.max_length} characters")
+        if variable.choices and not set(values) <= set(variable.choices):
+            problems.append(f"the values must be among: {', '.join(variable.choices)}")
+        if problems:
+            raise ValidationError({"options": "Options: " + "; ".join(problems) + "."})
+
+    def option_list(self) -> list[FieldOption]:
+        return parse_options(self.options)
 
     def label(self, language: str | None = None) -> str:
         language = language or get_language() or "en"

@@ -4,8 +4,9 @@ from django.contrib.auth.models import Group
 
 from accounts.models import Account, Membership, Role
 from accounts.permissions import PLATFORM_STAFF_GROUP
-from campaigns.models import Campaign, CampaignField, CampaignStatus
+from campaigns.models import Campaign, CampaignField, CampaignStatus, FieldType
 from integrations.models import OAuthIntegration
+from participants.models import Participant, Participation
 
 PASSWORD = "correct horse battery staple"
 
@@ -92,3 +93,48 @@ class CampaignFieldFactory(factory.django.DjangoModelFactory):
     label_en = "First name"
     label_fr = "Prénom"
     position = factory.Sequence(lambda n: n)
+
+
+class ParticipantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Participant
+
+    account = factory.SubFactory(AccountFactory)
+    issuer_key = "https://idp.example.com"
+    subject = factory.Sequence(lambda n: f"idp-subject-{n}")
+
+
+class ParticipationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Participation
+
+    campaign = factory.SubFactory(CampaignFactory)
+    values = factory.LazyFunction(lambda: {"firstname": "Ada"})
+    language = "en"
+    submission_token = factory.Sequence(lambda n: f"token-{n:040d}")
+
+
+def make_form_campaign(**kwargs):
+    """A live campaign asking firstname, lastname, email (required) and a few optional fields."""
+    campaign = CampaignFactory(**kwargs)
+    specs = [
+        ("firstname", FieldType.TEXT, "First name", "Prénom", True),
+        ("lastname", FieldType.TEXT, "Last name", "Nom", True),
+        ("email", FieldType.EMAIL, "E-mail address", "Adresse e-mail", True),
+        ("birthdate", FieldType.DATE, "Date of birth", "Date de naissance", False),
+        ("phone", FieldType.PHONE, "Phone number", "Téléphone", False),
+        ("gender", FieldType.SELECT, "Gender", "Genre", False),
+        ("optin_newsletter", FieldType.CHECKBOX, "Newsletter", "Lettre d'information", False),
+    ]
+    for position, (variable, field_type, label_en, label_fr, required) in enumerate(specs):
+        CampaignFieldFactory(
+            campaign=campaign,
+            variable=variable,
+            field_type=field_type,
+            label_en=label_en,
+            label_fr=label_fr,
+            required=required,
+            position=position,
+            options="m|Man|Homme\nf|Woman|Femme\nx|Other|Autre" if variable == "gender" else "",
+        )
+    return campaign

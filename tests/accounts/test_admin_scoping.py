@@ -27,7 +27,7 @@ def _campaign_post(**overrides):
         "description": "",
         "description_fr": "",
         "status": "draft",
-        "languages": '["en"]',
+        "languages": ["en"],
         "sso_mode": "optional",
         "prefill_mode": "display",
         "participation_limit": "once",

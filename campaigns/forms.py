@@ -1,0 +1,127 @@
+"""The campaign admin's forms: what editors fill to build a campaign and its form fields."""
+
+from django import forms
+from django.conf import settings
+from django.utils.html import format_html, format_html_join
+
+from accounts.models import Account
+from integrations.variables import STANDARD_VARIABLES
+
+from .models import Campaign, CampaignField, FieldType
+
+# The fields a new campaign proposes; the editor may change or remove them before saving.
+DEFAULT_FIELDS = [
+    {"variable": "firstname", "field_type": FieldType.TEXT, "required": True},
+    {"variable": "lastname", "field_type": FieldType.TEXT, "required": True},
+    {"variable": "email", "field_type": FieldType.EMAIL, "required": True},
+]
+
+
+def default_field_initial() -> list[dict]:
+    return [
+        {
+            **field,
+            "label_en": STANDARD_VARIABLES[field["variable"]].label_en,
+            "label_fr": STANDARD_VARIABLES[field["variable"]].label_fr,
+            "position": (index + 1) * 10,
+        }
+        for index, field in enumerate(DEFAULT_FIELDS)
+    ]
+
+
+class VariableInput(forms.TextInput):
+    """A text input that suggests the standard variable names as the editor types."""
+
+    datalist_id = "campaign-standard-variables"
+
+    def __init__(self, attrs=None):
+        super().__init__({"list": self.datalist_id, "autocomplete": "off", **(attrs or {})})
+
+    def render(self, name, value, attrs=None, renderer=None):
+        options = format_html_join(
+            "",
+            '<option value="{}">{}</option>',
+            ((v.name, v.label_en) for v in STANDARD_VARIABLES.values()),
+        )
+        datalist = format_html('<datalist id="{}">{}</datalist>', self.datalist_id, options)
+        return super().render(name, value, attrs, renderer) + datalist
+
+
+class CampaignAdminForm(forms.ModelForm):
+    languages = forms.MultipleChoiceField(
+        label="Languages offered",
+        choices=settings.LANGUAGES,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Participants see the campaign in their browser's language when offered here.",
+    )
+
+    # Set by the admin for users with a single account (the field is then not in the form).
+    default_account: Account | None = None
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "account",
+            "title",
+            "title_fr",
+            "slug",
+            "description",
+            "description_fr",
+            "status",
+            "starts_at",
+            "ends_at",
+            "languages",
+            "participation_limit",
+            "oauth_integration",
+            "sso_mode",
+            "prefill_mode",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.instance.pk and not self.is_bound:
+            self.initial.setdefault("languages", [code for code, _name in settings.LANGUAGES])
+
+    def clean_oauth_integration(self):
+        integration = self.cleaned_data.get("oauth_integration")
+        changed = integration is not None and integration.pk != self.instance.oauth_integration_id
+        if changed and not integration.enabled:
+            raise forms.ValidationError("This integration is switched off; pick an enabled one.")
+        return integration
+
+    def clean(self):
+        cleaned = super().clean()
+        # The model's clean checks the integration against the campaign's account, which must
+        # be known before it runs.
+        if not self.instance.account_id:
+            account = cleaned.get("account") or self.default_account
+            if account is not None:
+                self.instance.account = account
+        return cleaned
+
+
+class CampaignFieldAdminForm(forms.ModelForm):
+    class Meta:
+        model = CampaignField
+        fields = [
+            "variable",
+            "label_en",
+            "label_fr",
+            "field_type",
+            "options",
+            "required",
+            "when_prefilled",
+            "position",
+        ]
+        widgets = {
+            "variable": VariableInput(attrs={"size": 16}),
+            "label_en": forms.TextInput(attrs={"size": 18}),
+            "label_fr": forms.TextInput(attrs={"size": 18}),
+            "options": forms.Textarea(attrs={"rows": 2, "cols": 28}),
+            "position": forms.NumberInput(attrs={"style": "width: 5em"}),
+        }
+
+    def has_changed(self):
+        # The proposed default fields arrive as initial data: saved as proposed unless the
+        # editor removes them (Django would otherwise skip an "unchanged" extra form).
+        return super().has_changed() or (self.instance.pk is None and bool(self.initial))

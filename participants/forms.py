@@ -1,0 +1,233 @@
+"""The participation form, built from a campaign's fields and the participant's prefill."""
+
+import datetime
+from dataclasses import dataclass
+from typing import Any
+
+import phonenumbers
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from campaigns.models import CampaignField, FieldType, WhenPrefilled
+from integrations.variables import Variable, VariableType, get_variable
+
+from .prefill import Prefill
+
+FORM_PREFIX = "f"
+DATE_INPUT_FORMATS = ["%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y"]
+
+
+class PhoneField(forms.CharField):
+    """A phone number, stored in E.164 (+33612345678)."""
+
+    default_error_messages = {
+        "invalid": _("Enter a valid phone number, e.g. +33 6 12 34 56 78."),
+    }
+
+    def __init__(self, *, region: str | None = None, **kwargs):
+        self.region = region
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value in self.empty_values:
+            return value
+        try:
+            number = phonenumbers.parse(value, self.region)
+        except phonenumbers.NumberParseException:
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from None
+        if not phonenumbers.is_valid_number(number):
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _not_in_future(value: datetime.date) -> None:
+    if value and value > timezone.localdate():
+        raise ValidationError(_("Enter a date in the past."), code="future")
+
+
+def _build_field(cf: CampaignField, variable: Variable, language: str) -> forms.Field:
+    common = {"label": cf.label(language), "required": cf.required}
+    text_attrs = {"maxlength": variable.max_length}
+    match cf.field_type:
+        case FieldType.EMAIL:
+            return forms.EmailField(
+                max_length=variable.max_length,
+                widget=forms.EmailInput(attrs={**text_attrs, "autocomplete": "email"}),
+                **common,
+            )
+        case FieldType.DATE:
+            validators = [_not_in_future] if variable.type == VariableType.DATE else []
+            return forms.DateField(
+                input_formats=DATE_INPUT_FORMATS,
+                widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+                validators=validators,
+                **common,
+            )
+        case FieldType.PHONE:
+            return PhoneField(
+                max_length=variable.max_length,
+                region="FR" if language.startswith("fr") else None,
+                widget=forms.TextInput(attrs={**text_attrs, "type": "tel", "autocomplete": "tel"}),
+                **common,
+            )
+        case FieldType.SELECT:
+            choices = [(o.value, o.label(language)) for o in cf.option_list()]
+            return forms.ChoiceField(choices=[("", "—"), *choices], **common)
+        case FieldType.CHECKBOX:
+            return forms.BooleanField(**common)
+        case _:
+            return forms.CharField(
+                max_length=variable.max_length,
+                widget=forms.TextInput(attrs={**text_attrs, **_autocomplete(variable.name)}),
+                **common,
+            )
+
+
+_AUTOCOMPLETE = {
+    "firstname": "given-name",
+    "lastname": "family-name",
+    "street": "street-address",
+    "zipcode": "postal-code",
+    "city": "address-level2",
+    "country": "country",
+}
+
+
+def _autocomplete(name: str) -> dict[str, str]:
+    return {"autocomplete": _AUTOCOMPLETE[name]} if name in _AUTOCOMPLETE else {}
+
+
+def _serialize(value: Any) -> Any:
+    """A cleaned form value as stored in the participation (JSON)."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return value
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+@dataclass
+class FieldRow:
+    """What the template needs to render one field accessibly."""
+
+    field: forms.BoundField
+    hint: str
+    hint_id: str
+    error_id: str
+    is_checkbox: bool
+
+
+class ParticipationForm(forms.Form):
+    """One form field per campaign field; prefilled values follow each field's `when_prefilled`.
+
+    Hidden and read-only values come from the server-side prefill, never from the POST: a hidden
+    field is not part of the form at all, a read-only one is `disabled` (Django then ignores the
+    posted value and uses the initial one).
+    """
+
+    def __init__(
+        self,
+        data=None,
+        *,
+        fields: list[CampaignField],
+        prefill: Prefill | None,
+        language: str,
+        **kwargs,
+    ):
+        super().__init__(data, prefix=FORM_PREFIX, **kwargs)
+        self.language = language
+        self.integration_name = prefill.integration_name if prefill else ""
+        self.variables: list[str] = []
+        self.required_variables: set[str] = set()
+        # {variable: value the IdP supplied}, normalised like a submitted value when valid.
+        self.prefilled: dict[str, Any] = {}
+        # {variable: value} of prefilled fields that are hidden: kept server-side only.
+        self.hidden_values: dict[str, Any] = {}
+        self._valid_prefill: dict[str, Any] = {}
+        supplied = prefill.values if prefill else {}
+        for cf in fields:
+            try:
+                variable = get_variable(cf.variable)
+            except ValueError:
+                continue  # a name the admin would refuse today; never crash the public page
+            formfield = _build_field(cf, variable, language)
+            self.variables.append(cf.variable)
+            if cf.required:
+                self.required_variables.add(cf.variable)
+            raw = supplied.get(cf.variable)
+            if not _is_empty(raw):
+                self._prefill_field(cf, formfield, raw)
+            if cf.variable not in self.hidden_values:
+                self.fields[cf.variable] = formfield
+
+    def _prefill_field(self, cf: CampaignField, formfield: forms.Field, raw: Any) -> None:
+        try:
+            value = formfield.clean(raw)
+        except ValidationError:
+            # Shown as supplied so the participant sees and fixes it; never hidden or locked.
+            text = str(raw)[:2000]
+            self.prefilled[cf.variable] = text
+            formfield.initial = text
+            return
+        value = _serialize(value)
+        self.prefilled[cf.variable] = value
+        self._valid_prefill[cf.variable] = value
+        formfield.initial = value
+        formfield.prefilled = True
+        if cf.when_prefilled == WhenPrefilled.HIDE:
+            self.hidden_values[cf.variable] = value
+        elif cf.when_prefilled == WhenPrefilled.READONLY:
+            formfield.disabled = True
+
+    # -------------------------------------------------------------------- results
+    def submitted_values(self) -> dict[str, Any]:
+        """{variable: value} of a valid form, hidden prefilled values included."""
+        values = {name: _serialize(self.cleaned_data.get(name)) for name in self.fields}
+        values.update(self.hidden_values)
+        return {v: values[v] for v in self.variables if v in values}
+
+    def auto_submit_values(self) -> dict[str, Any] | None:
+        """The values to submit at once, or None unless every required field was prefilled
+        with a valid value."""
+        if not self.required_variables <= set(self._valid_prefill):
+            return None
+        values = {}
+        for variable in self.variables:
+            if variable in self._valid_prefill:
+                values[variable] = self._valid_prefill[variable]
+            else:
+                field = self.fields[variable]
+                values[variable] = False if isinstance(field, forms.BooleanField) else ""
+        return values
+
+    # -------------------------------------------------------------------- rendering
+    def rows(self) -> list[FieldRow]:
+        rows = []
+        for bound in self:
+            field = bound.field
+            hint = ""
+            if getattr(field, "prefilled", False) and self.integration_name:
+                hint = gettext("From your %(idp)s account") % {"idp": self.integration_name}
+            auto_id = bound.auto_id
+            hint_id, error_id = f"{auto_id}-hint", f"{auto_id}-error"
+            described_by = [i for i, on in ((hint_id, hint), (error_id, bound.errors)) if on]
+            if described_by:
+                field.widget.attrs["aria-describedby"] = " ".join(described_by)
+            rows.append(
+                FieldRow(
+                    field=bound,
+                    hint=hint,
+                    hint_id=hint_id,
+                    error_id=error_id,
+                    is_checkbox=isinstance(field, forms.BooleanField),
+                )
+            )
+        return rows

@@ -1,0 +1,71 @@
+"""The values a participant's identity provider supplied for a campaign, kept in their session.
+
+The SSO callback stores them with `prefill_set` once the mapping has turned the IdP profile into
+campaign variables; the campaign form reads them with `prefill_get`. They live server-side (in
+the session), so hidden and read-only fields never depend on what the browser sends back.
+"""
+
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from campaigns.models import Campaign
+
+
+def _session_key(campaign: Campaign) -> str:
+    return f"sso:{campaign.pk}"
+
+
+@dataclass(frozen=True)
+class Prefill:
+    participant_id: int
+    values: dict[str, Any]
+    integration_name: str
+    # One per login: an auto-submitted form uses it as its submission token, so reloading the
+    # form step after a login never submits twice.
+    auto_submit_token: str = field(default="", repr=False)
+
+
+def prefill_set(
+    request,
+    campaign: Campaign,
+    *,
+    participant_id: int,
+    values: dict[str, Any],
+    integration_name: str,
+) -> Prefill:
+    """Remember what the IdP supplied for this campaign (replaces an earlier login's values)."""
+    data = {
+        "participant_id": int(participant_id),
+        "values": {str(k): v for k, v in values.items()},
+        "integration_name": str(integration_name),
+        "auto_submit_token": secrets.token_urlsafe(32),
+    }
+    request.session[_session_key(campaign)] = data
+    return Prefill(**data)
+
+
+def prefill_get(request, campaign: Campaign) -> Prefill | None:
+    """The prefill of this campaign in this session, or None (also when it is malformed)."""
+    data = request.session.get(_session_key(campaign))
+    if not isinstance(data, dict):
+        return None
+    participant_id = data.get("participant_id")
+    values = data.get("values")
+    if not isinstance(participant_id, int) or not isinstance(values, dict):
+        return None
+    token = data.get("auto_submit_token")
+    if not isinstance(token, str) or not token:
+        # Written by other code than prefill_set: give it its per-login token now.
+        token = secrets.token_urlsafe(32)
+        request.session[_session_key(campaign)] = {**data, "auto_submit_token": token}
+    return Prefill(
+        participant_id=participant_id,
+        values=values,
+        integration_name=str(data.get("integration_name") or ""),
+        auto_submit_token=token,
+    )
+
+
+def prefill_clear(request, campaign: Campaign) -> None:
+    request.session.pop(_session_key(campaign), None)

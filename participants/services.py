@@ -1,0 +1,61 @@
+"""What the public does that spans models: submitting a campaign form."""
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from campaigns.models import Campaign, ParticipationLimit
+
+from .models import Participant, Participation
+
+
+class AlreadyParticipatedError(Exception):
+    """The campaign allows one participation and this participant already took part."""
+
+
+def participation_changed(*, values: dict[str, Any], prefilled: dict[str, Any]) -> list[str]:
+    """The variables whose submitted value differs from the one the IdP supplied."""
+    return sorted(v for v, before in prefilled.items() if v in values and values[v] != before)
+
+
+def participation_create(
+    *,
+    campaign: Campaign,
+    values: dict[str, Any],
+    prefilled: dict[str, Any],
+    participant: Participant | None = None,
+    language: str,
+    submission_token: str,
+    once_key: str | None,
+) -> Participation:
+    """Store a submitted form; idempotent per submission token.
+
+    A second call with the same token (double click, refresh, resend after a timeout) returns
+    the participation the first one created. When the campaign allows one participation per
+    participant, `once_key` (see `participants.views`) is unique per campaign and a second
+    participation raises AlreadyParticipatedError.
+    """
+    if campaign.participation_limit != ParticipationLimit.ONCE:
+        once_key = None
+    try:
+        with transaction.atomic():
+            # Anything that must commit or roll back with the participation (the webhook
+            # outbox) belongs in this block.
+            return Participation.objects.create(
+                campaign=campaign,
+                participant=participant,
+                values=values,
+                prefilled=prefilled,
+                changed=participation_changed(values=values, prefilled=prefilled),
+                language=language,
+                submission_token=submission_token,
+                once_key=once_key,
+            )
+    except IntegrityError:
+        # The unique constraints decide races that a look-up before the insert would lose.
+        existing = Participation.objects.filter(submission_token=submission_token).first()
+        if existing is not None and existing.campaign_id == campaign.pk:
+            return existing
+        if once_key and Participation.objects.filter(campaign=campaign, once_key=once_key).exists():
+            raise AlreadyParticipatedError from None
+        raise

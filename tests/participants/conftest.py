@@ -1,0 +1,34 @@
+import pytest
+from django.urls import reverse
+
+from tests.factories import make_form_campaign
+
+
+@pytest.fixture
+def campaign(account):
+    return make_form_campaign(account=account, title="Summer contest", slug="summer")
+
+
+def form_url(campaign, **query):
+    url = reverse("participants:form", args=[campaign.slug])
+    if query:
+        url += "?" + "&".join(f"{k}={v}" for k, v in query.items())
+    return url
+
+
+def form_token(response) -> str:
+    """The one-time token of the form a GET served."""
+    marker = 'name="form_token" value="'
+    start = response.text.index(marker) + len(marker)
+    return response.text[start : response.text.index('"', start)]
+
+
+def answers(token, **values):
+    data = {
+        "form_token": token,
+        "f-firstname": "Ada",
+        "f-lastname": "Lovelace",
+        "f-email": "ada@example.com",
+    }
+    data.update({f"f-{k}": v for k, v in values.items()})
+    return data
