@@ -120,6 +120,7 @@ def login_attempt_start(
     integration: OAuthIntegration,
     campaign: Campaign | None,
     return_to: str,
+    redirect_uri: str,
     language: str = "",
     test_user=None,
 ) -> StartedLogin:
@@ -134,7 +135,8 @@ def login_attempt_start(
         account_id=integration.account_id,
         integration=integration,
         campaign=campaign,
-        snapshot=snapshot_of(integration),
+        # The token request must repeat the redirect_uri byte for byte (RFC 6749 §4.1.3).
+        snapshot={**snapshot_of(integration), "redirect_uri": redirect_uri},
         nonce=nonce,
         code_verifier=verifier,
         return_to=return_to,
