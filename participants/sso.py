@@ -54,10 +54,15 @@ def profile_parts(
 
 
 def userinfo_matches(*, id_token_claims: dict | None, userinfo: dict) -> bool:
-    """OIDC Core §5.3.2: a userinfo `sub` other than the id_token's makes the userinfo unusable."""
-    if not id_token_claims:
+    """OIDC Core §5.3.2: a userinfo `sub` other than the id_token's makes the userinfo unusable.
+
+    A profile without any `sub` is a REST "get profile" answer (Salesforce's identity URL, SAP
+    CDC's account info), not OIDC userinfo: it is kept, having been fetched with the access
+    token of this very exchange.
+    """
+    if not id_token_claims or "sub" not in userinfo:
         return True
-    return userinfo.get("sub") == id_token_claims.get("sub")
+    return userinfo["sub"] == id_token_claims.get("sub")
 
 
 def _subject(value: Any) -> str | None:

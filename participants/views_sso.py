@@ -514,14 +514,17 @@ def _profile(attempt, config, keys, *, code: str, timer: dict) -> dict[str, dict
             except TokenError as exc:
                 kind = "idp_unavailable" if exc.code == "jwks_unavailable" else "id_token_invalid"
                 raise FlowError(kind, step="id_token", code=exc.code, detail=exc.detail) from exc
-        at_claims = access_token_claims(
-            token=tokens["access_token"], source=keys, issuer=snapshot.get("issuer", "")
+        access_token = tokens.get("access_token")
+        at_claims = (
+            access_token_claims(token=access_token, source=keys, issuer=snapshot.get("issuer", ""))
+            if access_token
+            else None
         )
 
         userinfo = None
-        if config.profile_endpoint:
+        if config.profile_endpoint and access_token:
             try:
-                userinfo = oauth_fetch_profile(config, access_token=tokens["access_token"])
+                userinfo = oauth_fetch_profile(config, access_token=access_token)
             except OAuthError as exc:
                 if id_claims is None:
                     # The profile endpoint is the only source of identity: nothing to go on.
