@@ -64,13 +64,14 @@ class CampaignAdmin(AccountScopedAdmin):
     ]
 
     def get_fieldsets(self, request, obj=None):
-        fieldsets = super().get_fieldsets(request, obj)
-        if self._single_account(request) is None:
-            return fieldsets
-        # Users with one account do not pick it (see AccountScopedAdmin.get_exclude).
+        hidden = set()
+        if self._single_account(request) is not None:
+            hidden.add("account")  # users with one account do not pick it (see get_exclude)
+        if obj is None:
+            hidden.add("statistics")  # nothing to count yet
         return [
-            (name, {**options, "fields": [f for f in options["fields"] if f != "account"]})
-            for name, options in fieldsets
+            (name, {**options, "fields": [f for f in options["fields"] if f not in hidden]})
+            for name, options in super().get_fieldsets(request, obj)
         ]
 
     def get_queryset(self, request):

@@ -47,7 +47,9 @@ class Campaign(models.Model):
         blank=True,
         help_text="Leave blank to use the English one.",
     )
-    slug = models.SlugField(max_length=80, unique=True, help_text="Public address: /c/<slug>/")
+    slug = models.SlugField(
+        max_length=80, unique=True, help_text="The public address becomes /c/this-slug/."
+    )
     description = models.TextField(
         "description (English)", blank=True, help_text="Shown on the campaign's landing page."
     )

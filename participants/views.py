@@ -81,7 +81,7 @@ def _page(request, template: str, context: dict, *, status: int = 200) -> HttpRe
             explicit,
             max_age=BROWSER_COOKIE_MAX_AGE,
             samesite="Lax",
-            secure=not settings.DEBUG,
+            secure=settings.SESSION_COOKIE_SECURE,
         )
     return response
 
@@ -112,7 +112,7 @@ def _remember_browser(response: HttpResponse, key: str) -> HttpResponse:
         max_age=BROWSER_COOKIE_MAX_AGE,
         httponly=True,
         samesite="Lax",
-        secure=not settings.DEBUG,
+        secure=settings.SESSION_COOKIE_SECURE,
     )
     return response
 

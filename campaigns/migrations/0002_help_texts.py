@@ -65,4 +65,9 @@ class Migration(migrations.Migration):
             name='when_prefilled',
             field=models.CharField(choices=[('show', 'Show (editable)'), ('hide', 'Hide when prefilled'), ('readonly', 'Read-only when prefilled')], default='show', help_text='What participants see when their identity provider supplied the value. A value the provider left empty is always shown and editable.', max_length=10, verbose_name='when prefilled'),
         ),
+        migrations.AlterField(
+            model_name='campaign',
+            name='slug',
+            field=models.SlugField(help_text='The public address becomes /c/this-slug/.', max_length=80, unique=True),
+        ),
     ]

@@ -1,0 +1,132 @@
+"""Statistics: the participations of the campaigns a user manages, read-only, and their export."""
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.shortcuts import get_object_or_404
+from django.urls import path
+from django.utils.html import format_html, format_html_join
+
+from accounts.admin import AccountScopedAdmin
+from accounts.permissions import Capability, accounts_for, can, is_platform_staff
+from campaigns.models import Campaign
+
+from .exports import participations_csv_response
+from .models import Participation
+
+
+class _FlagFilter(admin.SimpleListFilter):
+    """Yes/no on a JSON field that is empty ({} or []) when the flag is off."""
+
+    empty: object = None
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Yes"), ("no", "No")]
+
+    def queryset(self, request, queryset):
+        empty = Q(**{self.parameter_name: self.empty})
+        if self.value() == "yes":
+            return queryset.exclude(empty)
+        if self.value() == "no":
+            return queryset.filter(empty)
+        return queryset
+
+
+class PrefilledFilter(_FlagFilter):
+    title = "prefilled by SSO"
+    parameter_name = "prefilled"
+    empty = {}
+
+
+class ChangedFilter(_FlagFilter):
+    title = "prefilled value changed"
+    parameter_name = "changed"
+    empty = []
+
+
+@admin.register(Participation)
+class ParticipationAdmin(AccountScopedAdmin):
+    capability = Capability.MANAGE_CAMPAIGNS
+    account_path = "campaign__account"
+    list_display = [
+        "submitted_at",
+        "campaign",
+        "participant_subject",
+        "language",
+        "was_prefilled",
+        "was_changed",
+    ]
+    list_filter = [
+        ("campaign", admin.RelatedOnlyFieldListFilter),
+        "submitted_at",
+        PrefilledFilter,
+        ChangedFilter,
+        "language",
+    ]
+    list_select_related = ["campaign", "participant"]
+    search_fields = ["campaign__title", "campaign__slug", "participant__subject", "values"]
+    date_hierarchy = "submitted_at"
+    fields = ["campaign", "submitted_at", "language", "participant_subject", "answers"]
+    readonly_fields = fields
+
+    # Statistics are a record: nobody adds or edits a participation by hand.
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        export = self.admin_site.admin_view(self.export_view)
+        return [
+            path(
+                "export/<int:campaign_id>/",
+                export,
+                name="participants_participation_export",
+            ),
+            *super().get_urls(),
+        ]
+
+    def export_view(self, request, campaign_id: int):
+        campaigns = Campaign.objects.all()
+        if not is_platform_staff(request.user):
+            campaigns = campaigns.filter(account__in=accounts_for(request.user, self.capability))
+        campaign = get_object_or_404(campaigns, pk=campaign_id)
+        if not can(request.user, self.capability, campaign.account):
+            raise PermissionDenied
+        return participations_csv_response(campaign)
+
+    @admin.display(description="participant (IdP subject)", ordering="participant__subject")
+    def participant_subject(self, obj):
+        return obj.participant.subject if obj.participant else "—"
+
+    @admin.display(description="prefilled", boolean=True)
+    def was_prefilled(self, obj):
+        return bool(obj.prefilled)
+
+    @admin.display(description="changed", boolean=True)
+    def was_changed(self, obj):
+        return bool(obj.changed)
+
+    @admin.display(description="answers")
+    def answers(self, obj):
+        changed = set(obj.changed or [])
+        prefilled = obj.prefilled or {}
+        rows = format_html_join(
+            "",
+            "<tr><th>{}</th><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    variable,
+                    value,
+                    f"changed (was: {prefilled[variable]})"
+                    if variable in changed
+                    else ("prefilled" if variable in prefilled else ""),
+                )
+                for variable, value in (obj.values or {}).items()
+            ),
+        )
+        return format_html("<table><tbody>{}</tbody></table>", rows)

