@@ -1,8 +1,23 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseRedirect
+from django.urls import NoReverseMatch, path, reverse
+from django.utils.decorators import method_decorator
+from django.utils.html import format_html
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
 from django_tasks_db.admin import DBTaskResultAdmin
 from django_tasks_db.models import DBTaskResult
 
-from accounts.admin import PlatformStaffOnlyMixin
+from accounts.admin import AccountScopedAdmin, PlatformStaffOnlyMixin
+from accounts.permissions import Capability, can_anywhere, is_platform_staff
+
+from .callback import callback_url
+from .diagnostics import integration_test_connection
+from .fields import UndecryptableSecret
+from .forms import OAuthIntegrationForm
+from .models import OAuthIntegration
 
 # The task queue (webhook deliveries run in it) is for platform staff to watch.
 admin.site.unregister(DBTaskResult)
@@ -11,3 +26,275 @@ admin.site.unregister(DBTaskResult)
 @admin.register(DBTaskResult)
 class StaffDBTaskResultAdmin(PlatformStaffOnlyMixin, DBTaskResultAdmin):
     pass
+
+
+# ---------------------------------------------------------------------------- OAuth 2.0
+class IntegrationCategoryFilter(admin.SimpleListFilter):
+    """ "SSO" / "Webhooks", like the original's Settings → Integrations.
+
+    This changelist holds the SSO integrations; "Webhooks" leads to the webhook endpoints.
+    """
+
+    title = "category"
+    parameter_name = "category"
+
+    def __init__(self, request, params, model, model_admin):
+        self.request = request
+        super().__init__(request, params, model, model_admin)
+
+    def lookups(self, request, model_admin):
+        return [("sso", "SSO"), ("webhooks", "Webhooks")]
+
+    def queryset(self, request, queryset):
+        return queryset
+
+    def choices(self, changelist):
+        yield {
+            "selected": True,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": "SSO",
+        }
+        webhooks = webhooks_changelist_url(self.request.user)
+        if webhooks:
+            yield {"selected": False, "query_string": webhooks, "display": "Webhooks"}
+
+
+def webhooks_changelist_url(user) -> str | None:
+    """The webhook endpoints' changelist, once its admin is installed and the user may use it."""
+    if not can_anywhere(user, Capability.MANAGE_WEBHOOKS):
+        return None
+    try:
+        return reverse("admin:integrations_webhookendpoint_changelist")
+    except NoReverseMatch:
+        return None
+
+
+# Admin URL names the profile-mapping tools register (tried in order, with and without the
+# integration's id), so that the links appear as soon as those views exist.
+MAPPING_LINKS = [
+    (
+        "Download the mapping template",
+        [
+            "admin:integrations_oauthintegration_mapping_template",
+            "admin:integrations_mapping_template",
+        ],
+        False,
+    ),
+    (
+        "Upload a mapping table",
+        [
+            "admin:integrations_oauthintegration_mapping_upload",
+            "admin:integrations_mapping_upload",
+        ],
+        True,
+    ),
+    (
+        "Preview the mapping",
+        [
+            "admin:integrations_oauthintegration_mapping_preview",
+            "admin:integrations_mapping_preview",
+        ],
+        False,
+    ),
+]
+
+
+def _reverse_first(names: list[str], pk) -> str | None:
+    for name in names:
+        for args in ([pk], []):
+            try:
+                return reverse(name, args=args)
+            except NoReverseMatch:
+                continue
+    return None
+
+
+def mapping_links(request, integration) -> list[tuple[str, str]]:
+    """(url, label) of the profile-mapping tools this user may open for the integration."""
+    return [
+        (url, label)
+        for label, names, staff_only in MAPPING_LINKS
+        if (not staff_only or is_platform_staff(request.user))
+        and (url := _reverse_first(names, integration.pk))
+    ]
+
+
+@admin.register(OAuthIntegration)
+class OAuthIntegrationAdmin(AccountScopedAdmin):
+    capability = Capability.MANAGE_OAUTH
+    form = OAuthIntegrationForm
+    list_display = [
+        "display_name",
+        "enabled",
+        "client_id",
+        "client_auth_method",
+        "use_pkce",
+        "last_test_status",
+    ]
+    list_display_links = ["display_name"]
+    list_filter = [IntegrationCategoryFilter, "enabled"]
+    search_fields = ["display_name", "client_id"]
+    actions = ["test_connection"]
+    readonly_fields = [
+        "oauth_callback_url",
+        "token_endpoint_auth_methods_supported_hint",
+        "last_test_status",
+        "last_test_at",
+        "last_test_by",
+    ]
+
+    class Media:
+        js = ["integrations/copy_to_clipboard.js"]
+
+    # ------------------------------------------------------------------------ form layout
+    def get_fieldsets(self, request, obj=None):
+        identity = ["display_name", "enabled"]
+        if "account" not in self.get_exclude(request, obj):
+            identity.insert(0, "account")
+        fieldsets = [
+            (
+                "Identity provider",
+                {
+                    "fields": [
+                        *identity,
+                        "discovery_url",
+                        "authorization_endpoint",
+                        "token_endpoint",
+                        "oauth_callback_url",
+                    ],
+                    "description": (
+                        "Register the callback URL below at your identity provider (IdP), then "
+                        "copy its endpoints here, or paste its discovery URL to fill them in."
+                    ),
+                },
+            ),
+            (
+                "Client credentials",
+                {"fields": ["client_id", "client_secret", "client_auth_method"]},
+            ),
+            ("Options", {"fields": ["scope", "use_pkce"]}),
+            (
+                "Advanced",
+                {
+                    "fields": [
+                        "profile_endpoint",
+                        "issuer",
+                        "jwks_uri",
+                        "iss_parameter_supported",
+                        "token_endpoint_auth_methods_supported_hint",
+                        "connect_timeout",
+                        "read_timeout",
+                    ],
+                    "description": "Optional. Usually filled in by the discovery import.",
+                },
+            ),
+        ]
+        if obj is not None:
+            fieldsets += [
+                (
+                    "Connection test",
+                    {"fields": ["last_test_status", "last_test_at", "last_test_by"]},
+                ),
+            ]
+        return fieldsets
+
+    @admin.display(description="Callback URL")
+    def oauth_callback_url(self, obj=None):
+        return format_html(
+            '<code id="oauth-callback-url">{}</code> '
+            '<button type="button" class="button" data-copy-target="oauth-callback-url">'
+            "Copy</button>"
+            '<div class="help">Whitelist this exact URL as the redirect URI at your IdP. It is '
+            "the same for every campaign.</div>",
+            callback_url(),
+        )
+
+    @admin.display(description="Methods your IdP supports")
+    def token_endpoint_auth_methods_supported_hint(self, obj=None):
+        methods = obj.token_endpoint_auth_methods_supported if obj else []
+        if not methods:
+            return "Unknown (import from a discovery URL to find out)."
+        return ", ".join(str(method) for method in methods)
+
+    @admin.display(description="Last test")
+    def last_test_status(self, obj):
+        if obj is None or obj.last_test_at is None:
+            return "Never tested"
+        return format_html(
+            '<span class="{}">{}</span> {}',
+            "oauth-test-ok" if obj.last_test_ok else "oauth-test-failed",
+            "✔ Passed" if obj.last_test_ok else "✘ Failed",
+            obj.last_test_message,
+        )
+
+    # ------------------------------------------------------------------------ views
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            # Outside the user's accounts (or gone): a plain 404 on every URL, rather than the
+            # admin's redirect with a "doesn't exist" message.
+            raise Http404("No such integration.")
+        return obj
+
+    def changelist_view(self, request, extra_context=None):
+        if request.GET.get(IntegrationCategoryFilter.parameter_name) == "webhooks":
+            url = webhooks_changelist_url(request.user)
+            if url:
+                return HttpResponseRedirect(url)
+        return super().changelist_view(request, extra_context)
+
+    @method_decorator(sensitive_post_parameters("client_secret"))
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.pk:
+            context["test_connection_url"] = reverse(
+                "admin:integrations_oauthintegration_test_connection", args=[obj.pk]
+            )
+            context["secret_undecryptable"] = isinstance(obj.client_secret, UndecryptableSecret)
+            context["mapping_links"] = mapping_links(request, obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        for warning in getattr(form, "warnings", []):
+            messages.warning(request, warning)
+        if not obj.use_pkce:
+            messages.info(
+                request,
+                "PKCE is off. Turn it on if your IdP supports it: it protects logins against "
+                "stolen authorization codes.",
+            )
+
+    def get_urls(self):
+        urls = [
+            path(
+                "<path:object_id>/test-connection/",
+                self.admin_site.admin_view(self.test_connection_view),
+                name="integrations_oauthintegration_test_connection",
+            ),
+        ]
+        return urls + super().get_urls()
+
+    @method_decorator(require_POST)
+    def test_connection_view(self, request, object_id):
+        obj = self.get_object(request, unquote(object_id))
+        if not self.has_change_permission(request, obj):
+            raise PermissionDenied
+        self._report_test(request, obj)
+        return HttpResponseRedirect(
+            reverse("admin:integrations_oauthintegration_change", args=[obj.pk])
+        )
+
+    @admin.action(description="Test connection", permissions=["change"])
+    def test_connection(self, request, queryset):
+        for obj in queryset:
+            if self.has_change_permission(request, obj):
+                self._report_test(request, obj)
+
+    def _report_test(self, request, obj) -> None:
+        result = integration_test_connection(integration=obj, user=request.user)
+        level = messages.SUCCESS if result.ok else messages.ERROR
+        outcome = "Connection test passed" if result.ok else "Connection test failed"
+        self.message_user(request, f"{obj.display_name}: {outcome}. {result.message}", level)

@@ -1,0 +1,298 @@
+"""The OAuth 2.0 integration form an account administrator fills in the admin.
+
+Network calls (discovery) happen here, in `clean()`, never in `Model.save()`. The client secret
+is write-only: rendered as an empty password input, kept when left blank on edit, and never
+part of the form's initial data (so the admin history cannot see a "change" that did not
+happen, and the decrypted value is never at hand for a template).
+"""
+
+import re
+import unicodedata
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.text import capfirst
+
+from .discovery import DEFAULT_TIMEOUT, DiscoveryError, DiscoveryResult, discover
+from .egress import DisallowedURLError, Purpose, check_url
+from .fields import UndecryptableSecret
+from .models import ClientAuthMethod, OAuthIntegration
+from .oauth import OAuthError, check_authorization_endpoint
+
+# RFC 6749 §3.3: scope-token = 1*NQCHAR, NQCHAR = %x21 / %x23-5B / %x5D-7E
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+ENDPOINT_FIELDS = ("authorization_endpoint", "token_endpoint", "profile_endpoint", "jwks_uri")
+REQUIRED_ENDPOINTS = ("authorization_endpoint", "token_endpoint")
+MIN_TIMEOUT, MAX_TIMEOUT = 1.0, 30.0
+
+
+def _has_control_characters(value: str) -> bool:
+    return any(unicodedata.category(char) == "Cc" for char in value)
+
+
+def validate_endpoint(value: str) -> None:
+    """An absolute https:// URL we may call (see integrations.egress.check_url)."""
+    try:
+        check_url(value, purpose=Purpose.IDP)
+    except DisallowedURLError as exc:
+        raise ValidationError(str(exc), code="disallowed_url") from None
+
+
+def _model_field(name: str):
+    return OAuthIntegration._meta.get_field(name)
+
+
+def _url_field(name: str, *, required: bool) -> forms.CharField:
+    # A CharField rather than a URLField: URLField would quietly prepend "http://" to input
+    # without a scheme, and our own check gives the clearer message.
+    model_field = _model_field(name)
+    return forms.CharField(
+        label=capfirst(model_field.verbose_name),
+        help_text=model_field.help_text,
+        max_length=model_field.max_length,
+        required=required,
+        validators=[validate_endpoint],
+        widget=forms.URLInput(attrs={"class": "vURLField", "size": 70}),
+    )
+
+
+def _timeout_field(name: str) -> forms.FloatField:
+    model_field = _model_field(name)
+    return forms.FloatField(
+        label=capfirst(model_field.verbose_name),
+        help_text=f"{model_field.help_text} Between {MIN_TIMEOUT:g} and {MAX_TIMEOUT:g}.",
+        min_value=MIN_TIMEOUT,
+        max_value=MAX_TIMEOUT,
+        initial=model_field.default,
+    )
+
+
+class OAuthIntegrationForm(forms.ModelForm):
+    discovery_url = forms.CharField(
+        label="Import from discovery URL",
+        required=False,
+        max_length=500,
+        widget=forms.URLInput(attrs={"class": "vURLField", "size": 70}),
+        help_text=(
+            "Optional. Paste your IdP's issuer (e.g. https://login.example.com/realms/main) or "
+            "its …/.well-known/openid-configuration address: when you save, we read it and fill "
+            "in the endpoints, issuer and JWKS URI you leave empty here."
+        ),
+    )
+    client_secret = forms.CharField(
+        label="Client secret",
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+    authorization_endpoint = _url_field("authorization_endpoint", required=True)
+    token_endpoint = _url_field("token_endpoint", required=True)
+    profile_endpoint = _url_field("profile_endpoint", required=False)
+    jwks_uri = _url_field("jwks_uri", required=False)
+    connect_timeout = _timeout_field("connect_timeout")
+    read_timeout = _timeout_field("read_timeout")
+
+    class Meta:
+        model = OAuthIntegration
+        fields = [
+            "account",
+            "display_name",
+            "enabled",
+            "authorization_endpoint",
+            "token_endpoint",
+            "client_id",
+            "client_auth_method",
+            "scope",
+            "use_pkce",
+            "profile_endpoint",
+            "issuer",
+            "jwks_uri",
+            "iss_parameter_supported",
+            "connect_timeout",
+            "read_timeout",
+        ]
+        widgets = {
+            "client_auth_method": forms.RadioSelect,
+            "scope": forms.TextInput(attrs={"size": 70}),
+            "issuer": forms.TextInput(attrs={"size": 70}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Notes for the administrator after a successful save (e.g. from discovery).
+        self.warnings: list[str] = []
+        self.discovered: DiscoveryResult | None = None
+        # Never carry the stored secret in the form, not even as initial data.
+        self.initial.pop("client_secret", None)
+        stored = self.instance.client_secret if self.instance.pk else ""
+        secret = self.fields["client_secret"]
+        if isinstance(stored, UndecryptableSecret):
+            secret.required = True
+            secret.help_text = (
+                "The stored client secret can no longer be decrypted (the encryption key "
+                "changed). Enter the client secret again."
+            )
+            secret.error_messages["required"] = (
+                "The stored client secret can no longer be decrypted. Enter the client secret "
+                "again."
+            )
+        elif stored:
+            secret.help_text = (
+                "A secret is stored; it is never shown again. Leave this empty to keep it, or "
+                "enter a new one to replace it."
+            )
+        else:
+            secret.required = True
+            secret.help_text = "As generated by your identity provider. Stored encrypted."
+        if "discovery_url" in self.fields and self._raw("discovery_url").strip():
+            # Discovery may fill these in; they are checked again in clean().
+            for name in REQUIRED_ENDPOINTS:
+                if name in self.fields:
+                    self.fields[name].required = False
+
+    def _raw(self, name: str) -> str:
+        value = self.data.get(self.add_prefix(name), "") if self.is_bound else ""
+        return value if isinstance(value, str) else ""
+
+    # ------------------------------------------------------------------------ fields
+    def clean_client_id(self):
+        value = self.cleaned_data["client_id"]
+        if _has_control_characters(value):
+            raise ValidationError("The client ID must not contain control characters.")
+        return value
+
+    def clean_client_secret(self):
+        value = self.cleaned_data.get("client_secret", "")
+        if value:
+            if _has_control_characters(value):
+                raise ValidationError(
+                    "The client secret must not contain control characters (line breaks, "
+                    "tabs…); copy it again from your IdP."
+                )
+            return value
+        stored = self.instance.client_secret if self.instance.pk else ""
+        if isinstance(stored, UndecryptableSecret):
+            raise ValidationError(
+                "The stored client secret can no longer be decrypted. Enter the client secret "
+                "again.",
+                code="undecryptable",
+            )
+        if not stored:
+            raise ValidationError("Enter the client secret.", code="required")
+        # Blank on edit: keep the stored secret.
+        return stored
+
+    def clean_authorization_endpoint(self):
+        value = self.cleaned_data["authorization_endpoint"].strip()
+        if value:
+            self._check_authorization_endpoint(value)
+        return value
+
+    def _check_authorization_endpoint(self, value: str) -> None:
+        try:
+            check_authorization_endpoint(value)
+        except OAuthError as exc:
+            raise ValidationError(str(exc)) from None
+
+    def clean_scope(self):
+        value = self.cleaned_data["scope"]
+        tokens = [token for token in value.strip(" ").split(" ") if token]
+        for token in tokens:
+            if not _SCOPE_TOKEN.fullmatch(token):
+                raise ValidationError(
+                    "“%(token)s” is not a valid scope: scopes are separated by single spaces "
+                    'and use visible ASCII characters other than " and \\.',
+                    params={"token": token},
+                )
+        return " ".join(tokens)
+
+    def clean_issuer(self):
+        value = self.cleaned_data["issuer"].strip()
+        if not value:
+            return value
+        try:
+            check_url(value, purpose=Purpose.IDP, resolve=False)
+        except DisallowedURLError as exc:
+            raise ValidationError(str(exc)) from None
+        if "?" in value:
+            # RFC 8414 §2: an issuer has no query or fragment.
+            raise ValidationError("The issuer must not contain a query (?…).")
+        return value
+
+    def clean_discovery_url(self):
+        return self.cleaned_data["discovery_url"].strip()
+
+    # ------------------------------------------------------------------------ form
+    def clean(self):
+        cleaned = super().clean()
+        url = cleaned.get("discovery_url")
+        if url and not self.has_error("discovery_url"):
+            timeout = (
+                cleaned.get("connect_timeout") or DEFAULT_TIMEOUT[0],
+                cleaned.get("read_timeout") or DEFAULT_TIMEOUT[1],
+            )
+            try:
+                self.discovered = discover(url, timeout=timeout)
+            except DiscoveryError as exc:
+                self.add_error("discovery_url", str(exc))
+            else:
+                self._apply_discovery(cleaned, self.discovered)
+        for name in REQUIRED_ENDPOINTS:
+            if name in self.fields and not cleaned.get(name) and not self.has_error(name):
+                self.add_error(
+                    name,
+                    ValidationError(
+                        "This field is required (or import it from a discovery URL).",
+                        code="required",
+                    ),
+                )
+        return cleaned
+
+    def _fill(self, cleaned: dict, name: str, value) -> bool:
+        """Take the discovered value unless the administrator typed one in this submission."""
+        if name not in self.fields or self.has_error(name):
+            return False
+        if cleaned.get(name) and name in self.changed_data:
+            return False
+        cleaned[name] = value
+        return True
+
+    def _apply_discovery(self, cleaned: dict, found: DiscoveryResult) -> None:
+        typed_issuer = cleaned.get("issuer")
+        if typed_issuer and "issuer" in self.changed_data and typed_issuer != found.issuer:
+            self.add_error(
+                "issuer",
+                "The discovery document names another issuer; leave this empty to take it "
+                "from there.",
+            )
+        if self._fill(cleaned, "authorization_endpoint", found.authorization_endpoint):
+            try:
+                self._check_authorization_endpoint(found.authorization_endpoint)
+            except ValidationError as exc:
+                self.add_error("discovery_url", exc)
+        self._fill(cleaned, "token_endpoint", found.token_endpoint)
+        if found.userinfo_endpoint:
+            self._fill(cleaned, "profile_endpoint", found.userinfo_endpoint)
+        if found.jwks_uri:
+            self._fill(cleaned, "jwks_uri", found.jwks_uri)
+        self._fill(cleaned, "issuer", found.issuer)
+        self._fill(
+            cleaned, "iss_parameter_supported", found.authorization_response_iss_parameter_supported
+        )
+        # Not a form field: a hint shown read-only, refreshed by every import.
+        self.instance.token_endpoint_auth_methods_supported = list(
+            found.token_endpoint_auth_methods_supported
+        )
+
+        method = cleaned.get("client_auth_method")
+        supported = found.token_endpoint_auth_methods_supported
+        if method and method not in supported:
+            labels = [m for m in supported if m in ClientAuthMethod.values] or list(supported)
+            self.warnings.append(
+                f"Your IdP lists {', '.join(labels) or 'no'} client authentication method(s); "
+                f"“{ClientAuthMethod(method).label}” may be refused. Test the connection."
+            )
+        if cleaned.get("use_pkce") and "S256" not in found.code_challenge_methods_supported:
+            self.warnings.append(
+                "Your IdP does not list PKCE with S256 among its supported methods; logins may "
+                "fail with PKCE on."
+            )

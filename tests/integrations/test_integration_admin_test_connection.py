@@ -1,0 +1,181 @@
+"""Test connection: the button and the action, for each answer an IdP can give."""
+
+import base64
+from urllib.parse import parse_qsl
+
+import pytest
+import requests
+import responses
+from cryptography.fernet import Fernet
+from django.urls import reverse
+
+from tests.factories import OAuthIntegrationFactory
+
+from .oauth_admin_helpers import CHANGELIST_URL, change_url, connection_test_url
+
+pytestmark = pytest.mark.django_db
+
+AUTHORIZE = "https://idp.example.com/authorize"
+TOKEN = "https://idp.example.com/token"
+SECRET = "p:a%s+s/w=o rd-é"
+
+
+@pytest.fixture
+def integration(account):
+    integration = OAuthIntegrationFactory(account=account, client_secret=SECRET)
+    integration.refresh_from_db()
+    return integration
+
+
+@pytest.fixture
+def logged_in(client, admin_user_a):
+    client.force_login(admin_user_a)
+    return client
+
+
+def _run(client, integration):
+    response = client.post(connection_test_url(integration), follow=True)
+    assert response.status_code == 200
+    assert response.redirect_chain[-1][0] == change_url(integration)
+    integration.refresh_from_db()
+    messages = [str(m) for m in response.context["messages"]]
+    return response, " ".join(messages)
+
+
+ANSWERS = [
+    (
+        {"status": 400, "json": {"error": "invalid_grant"}},
+        True,
+        "accepted the client credentials",
+    ),
+    (
+        {"status": 400, "json": {"error": "invalid_client", "error_description": "bad secret"}},
+        False,
+        "the IdP rejected the client credentials: check the secret and the authentication method",
+    ),
+    (
+        {"status": 401, "body": "Unauthorized"},
+        False,
+        "the IdP rejected the client credentials: check the secret and the authentication method",
+    ),
+    ({"body": requests.exceptions.ConnectTimeout()}, False, "could not be reached in time"),
+    ({"body": requests.exceptions.ReadTimeout()}, False, "did not answer in time"),
+    ({"body": requests.exceptions.SSLError()}, False, "TLS certificate could not be verified"),
+    ({"body": requests.exceptions.ConnectionError()}, False, "connection to the token endpoint"),
+    ({"status": 200, "body": "<html><h1>Sign in</h1></html>"}, False, "did not answer with JSON"),
+    ({"status": 502, "body": "<html>Bad gateway</html>"}, False, "HTTP 502"),
+    ({"status": 400, "json": {"error": "unauthorized_client"}}, False, "unauthorized_client"),
+]
+
+
+@responses.activate
+@pytest.mark.parametrize(("answer", "ok", "words"), ANSWERS)
+def test_each_idp_answer_is_said_in_plain_words(
+    logged_in, admin_user_a, integration, answer, ok, words
+):
+    responses.get(AUTHORIZE, status=200, body="<html>login</html>")
+    responses.post(TOKEN, **answer)
+    response, messages = _run(logged_in, integration)
+    assert words.lower() in messages.lower()
+    assert integration.last_test_ok is ok
+    assert integration.last_test_by == admin_user_a
+    assert integration.last_test_at is not None
+    assert words.lower() in integration.last_test_message.lower()
+    for leaked in (SECRET, "bad secret", "<html>", "Sign in", "Bad gateway"):
+        assert leaked not in messages and leaked not in integration.last_test_message
+        assert leaked not in response.text
+    # The recorded result is shown on the change page.
+    assert ("Passed" if ok else "Failed") in response.text
+
+
+@responses.activate
+def test_an_unreachable_authorization_endpoint_is_reported(logged_in, integration):
+    responses.get(AUTHORIZE, status=503)
+    responses.post(TOKEN, status=400, json={"error": "invalid_grant"})
+    _, messages = _run(logged_in, integration)
+    assert integration.last_test_ok is False
+    assert "authorization endpoint answered with a server error (HTTP 503)" in messages
+
+
+@responses.activate
+def test_basic_auth_sends_the_exact_rfc6749_header(logged_in, integration):
+    integration.client_auth_method = "client_secret_basic"
+    integration.client_id = "id:with+odd/chars=% é"
+    integration.save()
+    responses.get(AUTHORIZE, status=200)
+    responses.post(TOKEN, status=400, json={"error": "invalid_grant"})
+    _run(logged_in, integration)
+    request = responses.calls[1].request
+    # By hand, RFC 6749 §2.3.1: form-urlencode each part (UTF-8), join with ":", Base64.
+    userpass = "id%3Awith%2Bodd%2Fchars%3D%25+%C3%A9:p%3Aa%25s%2Bs%2Fw%3Do+rd-%C3%A9"
+    assert request.headers["Authorization"] == "Basic " + base64.b64encode(
+        userpass.encode("ascii")
+    ).decode("ascii")
+    body = dict(parse_qsl(request.body.decode()))
+    assert "client_secret" not in body and "client_id" not in body
+    assert body["grant_type"] == "authorization_code"
+    assert body["redirect_uri"] == "https://sso.example.test/oauth/callback"
+    assert integration.last_test_ok is True
+
+
+@responses.activate
+def test_post_auth_sends_credentials_only_in_the_body(logged_in, integration):
+    responses.get(AUTHORIZE, status=200)
+    responses.post(TOKEN, status=400, json={"error": "invalid_grant"})
+    _run(logged_in, integration)
+    request = responses.calls[1].request
+    assert "Authorization" not in request.headers
+    body = dict(parse_qsl(request.body.decode()))
+    assert (body["client_id"], body["client_secret"]) == (integration.client_id, SECRET)
+
+
+@responses.activate
+def test_with_pkce_on_a_verifier_is_sent_with_the_invalid_code(logged_in, integration):
+    integration.use_pkce = True
+    integration.save()
+    responses.get(AUTHORIZE, status=200)
+    responses.post(TOKEN, status=400, json={"error": "invalid_grant"})
+    _run(logged_in, integration)
+    body = dict(parse_qsl(responses.calls[1].request.body.decode()))
+    assert 43 <= len(body["code_verifier"]) <= 128
+
+
+@responses.activate
+def test_an_undecryptable_secret_is_never_sent(logged_in, integration, settings):
+    settings.FIELD_ENCRYPTION_KEY = [Fernet.generate_key().decode()]
+    responses.get(AUTHORIZE, status=200)
+    responses.post(TOKEN, status=400, json={"error": "invalid_grant"})
+    _, messages = _run(logged_in, integration)
+    assert len(responses.calls) == 0
+    assert integration.last_test_ok is False
+    assert "Enter the client secret again" in messages
+
+
+@responses.activate
+def test_the_admin_action_tests_the_selected_integrations(logged_in, integration, account):
+    second = OAuthIntegrationFactory(
+        account=account,
+        display_name="Second",
+        authorization_endpoint="https://login.example.com/authorize",
+        token_endpoint="https://login.example.com/token",
+    )
+    responses.get(AUTHORIZE, status=200)
+    responses.post(TOKEN, status=400, json={"error": "invalid_grant"})
+    responses.get("https://login.example.com/authorize", status=200)
+    responses.post("https://login.example.com/token", status=401)
+    response = logged_in.post(
+        reverse(CHANGELIST_URL),
+        {"action": "test_connection", "_selected_action": [integration.pk, second.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    integration.refresh_from_db()
+    second.refresh_from_db()
+    assert (integration.last_test_ok, second.last_test_ok) == (True, False)
+
+
+def test_the_change_page_has_a_post_button_with_csrf(logged_in, integration):
+    html = logged_in.get(change_url(integration)).text
+    assert f'action="{connection_test_url(integration)}"' in html
+    assert 'name="csrfmiddlewaretoken"' in html
+    assert "Never tested" in html

@@ -1,0 +1,145 @@
+"""Importing an IdP's settings from its OpenID Connect discovery document."""
+
+import pytest
+import requests
+import responses
+
+from integrations.discovery import DiscoveryError, discover, discovery_urls
+
+ISSUER = "https://idp.example.com/realms/main"
+WELL_KNOWN = ISSUER + "/.well-known/openid-configuration"
+METADATA = {
+    "issuer": ISSUER,
+    "authorization_endpoint": ISSUER + "/protocol/openid-connect/auth",
+    "token_endpoint": ISSUER + "/protocol/openid-connect/token",
+    "userinfo_endpoint": ISSUER + "/protocol/openid-connect/userinfo",
+    "jwks_uri": ISSUER + "/protocol/openid-connect/certs",
+    "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt"],
+    "authorization_response_iss_parameter_supported": True,
+    "code_challenge_methods_supported": ["plain", "S256"],
+    "scopes_supported": ["openid", "email"],
+}
+
+
+@pytest.mark.parametrize(
+    ("given", "document", "issuer"),
+    [
+        (ISSUER, WELL_KNOWN, ISSUER),
+        (WELL_KNOWN, WELL_KNOWN, ISSUER),
+        (" " + ISSUER + " ", WELL_KNOWN, ISSUER),
+        (
+            "https://tenant.example.com/",
+            "https://tenant.example.com" + "/.well-known/openid-configuration",
+            "https://tenant.example.com/",
+        ),
+    ],
+)
+def test_discovery_urls(given, document, issuer):
+    assert discovery_urls(given) == (document, issuer)
+
+
+@responses.activate
+@pytest.mark.parametrize("given", [ISSUER, WELL_KNOWN])
+def test_discover_returns_the_endpoints(given):
+    responses.get(WELL_KNOWN, json=METADATA)
+    result = discover(given)
+    assert result.issuer == ISSUER
+    assert result.authorization_endpoint == METADATA["authorization_endpoint"]
+    assert result.token_endpoint == METADATA["token_endpoint"]
+    assert result.userinfo_endpoint == METADATA["userinfo_endpoint"]
+    assert result.jwks_uri == METADATA["jwks_uri"]
+    assert result.token_endpoint_auth_methods_supported == (
+        "client_secret_post",
+        "private_key_jwt",
+    )
+    assert result.authorization_response_iss_parameter_supported is True
+    assert result.code_challenge_methods_supported == ("plain", "S256")
+    assert responses.calls[0].request.headers["Accept"] == "application/json"
+
+
+@responses.activate
+def test_optional_metadata_gets_the_specified_defaults():
+    minimal = {k: METADATA[k] for k in ("issuer", "authorization_endpoint", "token_endpoint")}
+    responses.get(WELL_KNOWN, json=minimal)
+    result = discover(ISSUER)
+    assert result.userinfo_endpoint == "" and result.jwks_uri == ""
+    assert result.token_endpoint_auth_methods_supported == ("client_secret_basic",)
+    assert result.authorization_response_iss_parameter_supported is False
+    assert result.code_challenge_methods_supported == ()
+
+
+FAILURES = [
+    ({"status": 404, "body": "Not Found"}, "HTTP 404"),
+    ({"status": 500, "body": "oops"}, "HTTP 500"),
+    ({"status": 302, "headers": {"Location": "https://evil.example.com/"}}, "HTTP 302"),
+    ({"status": 200, "body": "<!doctype html><p>Login</p>"}, "did not return JSON"),
+    ({"status": 200, "body": '{"issuer": '}, "did not return JSON"),
+    ({"status": 200, "body": b"\xff\xfe"}, "did not return JSON"),
+    ({"status": 200, "json": ["not", "an", "object"]}, "not a JSON object"),
+    ({"status": 200, "json": {**METADATA, "issuer": ISSUER + "/"}}, "another issuer"),
+    ({"status": 200, "json": {**METADATA, "issuer": "https://idp.example.com"}}, "another issuer"),
+    ({"status": 200, "json": {**METADATA, "issuer": ISSUER.upper()}}, "another issuer"),
+    ({"status": 200, "json": {k: v for k, v in METADATA.items() if k != "issuer"}}, "no issuer"),
+    (
+        {"status": 200, "json": {k: v for k, v in METADATA.items() if k != "token_endpoint"}},
+        "no token_endpoint",
+    ),
+    (
+        {"status": 200, "json": {**METADATA, "token_endpoint": "http://idp.example.com/token"}},
+        "token_endpoint is not allowed",
+    ),
+    (
+        {"status": 200, "json": {**METADATA, "userinfo_endpoint": "https://10.1.2.3/userinfo"}},
+        "userinfo_endpoint is not allowed",
+    ),
+    (
+        {"status": 200, "json": {**METADATA, "jwks_uri": "https://169.254.169.254/keys"}},
+        "jwks_uri is not allowed",
+    ),
+    (
+        {"status": 200, "json": {**METADATA, "authorization_endpoint": 42}},
+        "authorization_endpoint is not a URL",
+    ),
+    (
+        {"status": 200, "json": {**METADATA, "token_endpoint_auth_methods_supported": "basic"}},
+        "not a list",
+    ),
+    (
+        {"status": 200, "json": {**METADATA, "authorization_response_iss_parameter_supported": 1}},
+        "true or false",
+    ),
+    ({"body": requests.exceptions.ConnectTimeout()}, "did not answer in time"),
+    ({"body": requests.exceptions.ReadTimeout()}, "did not answer in time"),
+    ({"body": requests.exceptions.SSLError()}, "TLS certificate"),
+    ({"body": requests.exceptions.ConnectionError()}, "connection to the discovery URL failed"),
+    ({"status": 200, "body": b'{"x": "' + b"a" * (600 * 1024) + b'"}'}, "too large"),
+]
+
+
+@responses.activate
+@pytest.mark.parametrize(("answer", "words"), FAILURES)
+def test_discovery_failures_are_plain_words(answer, words):
+    responses.get(WELL_KNOWN, **answer)
+    with pytest.raises(DiscoveryError) as excinfo:
+        discover(ISSUER)
+    assert words in str(excinfo.value)
+    assert "<" not in str(excinfo.value)
+    assert len(responses.calls) == 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://idp.example.com",
+        "https://10.0.0.1",
+        "https://idp.internal",
+        "https://169.254.169.254/.well-known/openid-configuration",
+        "not a url",
+    ],
+)
+def test_disallowed_discovery_addresses_are_never_fetched(url, settings):
+    settings.ALLOW_HTTP_LOOPBACK_ENDPOINTS = False
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        with pytest.raises(DiscoveryError, match="not allowed"):
+            discover(url)
+        assert len(mock.calls) == 0
