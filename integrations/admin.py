@@ -19,6 +19,8 @@ from .fields import UndecryptableSecret
 from .forms import OAuthIntegrationForm
 from .models import OAuthIntegration
 
+from . import admin_mapping  # noqa: F401 - registers the mapping admin and its pages
+
 # The task queue (webhook deliveries run in it) is for platform staff to watch.
 admin.site.unregister(DBTaskResult)
 

