@@ -55,3 +55,18 @@ check: lint .env messages
 
 clean-venv:
 	rm -rf $(VENV)
+
+# The development IdP (devidp/): an OpenID Connect provider for the demo and end-to-end tests,
+# with its own database and key in devidp/.data/. Seeds the demo participants and one client.
+DEVIDP_PORT ?= 9000
+DEVIDP_CLIENT_ID ?= campaign-sso
+DEVIDP_CLIENT_SECRET ?= campaign-sso-dev-secret
+DEVIDP_REDIRECT_URI ?= http://$(HOST):$(PORT)/oauth/callback
+
+.PHONY: devidp
+devidp: $(VENV)/.installed-dev
+	$(PY) devidp/manage.py migrate --noinput --verbosity 0
+	$(PY) devidp/manage.py devidp_seed --client-id "$(DEVIDP_CLIENT_ID)" \
+		--client-secret "$(DEVIDP_CLIENT_SECRET)" --redirect-uri "$(DEVIDP_REDIRECT_URI)" \
+		--base-url http://127.0.0.1:$(DEVIDP_PORT)
+	$(PY) devidp/manage.py runserver 127.0.0.1:$(DEVIDP_PORT)

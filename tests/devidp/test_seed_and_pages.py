@@ -1,0 +1,63 @@
+"""The seed command (through the fixture's add_client) and the IdP's own pages."""
+
+import pytest
+import requests
+
+from tests.devidp.flows import TIMEOUT, authorization_url, callback_params, token_request
+from tests.devidp_server import DevIdPError
+
+pytestmark = pytest.mark.e2e
+
+REDIRECT_URI = "https://sso.example.test/oauth/callback"
+
+
+def exchange_status(devidp, client_id, client_secret):
+    location = devidp.login_and_authorize(
+        authorization_url(devidp, client_id, REDIRECT_URI), "bob", devidp.password
+    )
+    return token_request(
+        devidp,
+        code=callback_params(location)["code"],
+        redirect_uri=REDIRECT_URI,
+        client_id=client_id,
+        client_secret=client_secret,
+    ).status_code
+
+
+def test_seeding_a_client_again_resets_its_secret(devidp):
+    devidp.add_client("reseeded", "first-secret", REDIRECT_URI, pkce_required=False)
+    devidp.add_client("reseeded", "second-secret", REDIRECT_URI, pkce_required=False)
+
+    assert exchange_status(devidp, "reseeded", "first-secret") == 401
+    assert exchange_status(devidp, "reseeded", "second-secret") == 200
+
+
+def test_seeding_a_client_again_can_turn_pkce_off(devidp):
+    devidp.add_client("toggled", "secret", REDIRECT_URI, pkce_required=True)
+    devidp.add_client("toggled", "secret", REDIRECT_URI, pkce_required=False)
+
+    assert exchange_status(devidp, "toggled", "secret") == 200
+
+
+def test_seeding_a_client_with_an_invalid_redirect_uri_fails(devidp):
+    with pytest.raises(DevIdPError, match="Invalid client"):
+        devidp.add_client("broken", "secret", "ftp://127.0.0.1/cb", pkce_required=False)
+
+
+def test_home_page_shows_the_issuer_and_the_demo_logins(devidp):
+    page = requests.get(devidp.base_url + "/", timeout=TIMEOUT)
+
+    assert page.status_code == 200
+    assert devidp.discovery_url in page.text
+    assert devidp.password in page.text
+    for username in devidp.usernames:
+        assert f"<td>{username}</td>" in page.text
+
+
+def test_login_page_labels_its_fields(devidp):
+    page = requests.get(devidp.base_url + "/accounts/login/", timeout=TIMEOUT)
+
+    assert page.status_code == 200
+    assert '<label for="id_username">' in page.text
+    assert '<label for="id_password">' in page.text
+    assert 'autocomplete="current-password"' in page.text
