@@ -18,6 +18,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from integrations.mapping import Profile, mapping_apply
+from integrations.mapping.store import mapping_rules_for
 from integrations.models import OAuthIntegration
 
 from .models import Participant
@@ -107,68 +109,22 @@ def identity_of(*, parts: dict[str, dict], issuer: str, integration_id: int) -> 
 @dataclass
 class MappedProfile:
     values: dict[str, Any] = field(default_factory=dict)
-    # Variables the mapping marks required that the IdP did not supply.
+    # Variables of required rules that gave no usable value: the login cannot go on.
     missing_required: list[str] = field(default_factory=list)
+    # Every problem, in words for staff (test login page, logs); may quote profile values.
     problems: list[str] = field(default_factory=list)
 
 
-def _lookup(parts: dict[str, dict], path: str) -> Any:
-    """Minimal claim path lookup: `a.b`, `a[0]`, optional source prefix; keys may hold ':'."""
-    source = None
-    head, _, rest = path.partition(".")
-    if head in parts and rest:
-        source, path = head, rest
-    sources = [source] if source else ["id_token", "userinfo", "access_token", "token"]
-    for name in sources:
-        value: Any = parts.get(name, {})
-        if path in value:  # claim names such as "cognito:username" or URL-named claims
-            value = value[path]
-        else:
-            for segment in re.findall(r"[^.\[\]]+|\[\d+\]", path):
-                if segment.startswith("["):
-                    index = int(segment[1:-1])
-                    value = value[index] if isinstance(value, list) and index < len(value) else None
-                else:
-                    value = value.get(segment) if isinstance(value, dict) else None
-                if value is None:
-                    break
-        if value not in (None, "", [], {}):
-            return value
-    return None
-
-
 def profile_map(*, parts: dict[str, dict], integration: OAuthIntegration) -> MappedProfile:
-    """Apply the integration's mapping to the profile: the one call into the mapping.
-
-    Uses the mapping engine (`integrations.mapping.mapping_apply`) when it is installed; until
-    then a minimal lookup of `source` and `fallback` without transforms.
-    """
-    rules = list(integration.mapping_rules.all())
-    try:
-        from integrations.mapping import mapping_apply
-    except ImportError:
-        mapping_apply = None
-    if mapping_apply is not None:
-        result = mapping_apply(profile=parts, rules=rules)
-        missing = [
-            p.target for p in result.problems if getattr(p, "code", "") == "required_missing"
-        ]
-        return MappedProfile(
-            values=dict(result.values),
-            missing_required=missing,
-            problems=[str(p) for p in result.problems],
-        )
-    mapped = MappedProfile()
-    for rule in rules:
-        value = _lookup(parts, rule.source)
-        if value is None and rule.fallback:
-            value = _lookup(parts, rule.fallback)
-        if value is None:
-            if rule.required:
-                mapped.missing_required.append(rule.target)
-            continue
-        mapped.values[rule.target] = value
-    return mapped
+    """Apply the integration's mapping to the profile: the one call into the mapping."""
+    result = mapping_apply(
+        profile=Profile(**parts), rules=mapping_rules_for(integration=integration)
+    )
+    return MappedProfile(
+        values=dict(result.values),
+        missing_required=[problem.variable for problem in result.blocking_problems],
+        problems=[problem.message for problem in result.problems],
+    )
 
 
 # ---------------------------------------------------------------------------- participant
