@@ -1,6 +1,7 @@
 import pytest
 from django.urls import reverse
 
+from tests.devidp_server import devidp  # noqa: F401  (session fixture for the e2e tests)
 from tests.factories import make_form_campaign
 
 
