@@ -11,7 +11,6 @@ import logging
 import time
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
@@ -24,6 +23,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.permissions import Capability, can
 from campaigns.models import Campaign, SSOMode
+from integrations.callback import callback_url
 from integrations.models import IntegrationConfigurationError, OAuthIntegration
 from integrations.oauth import ClientConfig, OAuthError, authorization_url, exchange_code
 from integrations.oauth import fetch_profile as oauth_fetch_profile
@@ -190,11 +190,6 @@ def _oauth_failure_kind(exc: OAuthError) -> str:
 
 
 # ---------------------------------------------------------------------------- helpers
-def callback_url() -> str:
-    """The one redirect URI: built from a setting, never from the request's Host header."""
-    return settings.PUBLIC_BASE_URL + reverse("participants:oauth_callback")
-
-
 def _no_referrer(response: HttpResponse) -> HttpResponse:
     # The callback URL holds a code and a state; nothing may leak them onwards (RFC 9700 §4.2.4).
     response["Referrer-Policy"] = "no-referrer"
