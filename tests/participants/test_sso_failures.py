@@ -530,3 +530,12 @@ def test_undecryptable_secret_fails_cleanly(client, integration, campaign, idp, 
         assert len(rsps.calls) == 0
     assert response.status_code == 503
     assert "gAAAA" not in response.text
+
+
+def test_the_error_reference_is_in_the_page_the_log_and_the_attempt(client, campaign, caplog):
+    started = login_start(client, campaign)
+    response = client.get(CALLBACK, {"error": "server_error", "state": started.state})
+    reference = attempt().error_reference
+    assert len(reference) == 8
+    assert reference in response.text
+    assert f"ref={reference}" in caplog.text and "step=authorize" in caplog.text

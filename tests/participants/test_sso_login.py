@@ -1,6 +1,7 @@
 """Login start and the callback's happy path (OF-01…OF-04, OF-10, HH-02, HH-04, HH-05)."""
 
 import base64
+import logging
 from datetime import timedelta
 from urllib.parse import parse_qs
 
@@ -287,3 +288,25 @@ def test_prefill_is_kept_server_side(client, campaign, idp, rf):
     prefill = prefill_get(request, campaign)
     assert prefill.values["firstname"] == "Ada"
     assert prefill.integration_name == "Example ID"
+
+
+def test_form_page_after_login_sends_a_referrer_policy(client, campaign, idp):
+    started = login_start(client, campaign)
+    with mock() as rsps:
+        idp_answers(rsps, idp, started, claims={"given_name": "Ada"})
+        location = callback(client, started)["Location"]
+    assert client.get(location)["Referrer-Policy"] in ("no-referrer", "same-origin")
+
+
+def test_a_successful_login_logs_no_code_token_or_secret(client, campaign, idp, caplog):
+    caplog.set_level(logging.DEBUG)
+    started = login_start(client, campaign)
+    id_token = idp.sign(idp.claims(nonce=started.nonce, given_name="Ada"))
+    body = {"access_token": "opaque-access-token", "token_type": "Bearer", "id_token": id_token}
+    with mock() as rsps:
+        idp_answers(rsps, idp, started, token_body=body)
+        assert callback(client, started).status_code == 303
+    assert "sso login succeeded" in caplog.text
+    for secret in ("the-code", "opaque-access-token", "s3cr3t", started.state, started.nonce):
+        assert secret not in caplog.text
+    assert id_token not in caplog.text
