@@ -5,7 +5,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint check install install-dev messages clean-venv
+.PHONY: run serve-prod test lint check install install-dev messages clean-venv
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -33,13 +33,23 @@ install-dev: $(VENV)/.installed-dev
 	print('PUBLIC_BASE_URL=http://$(HOST):$(PORT)')" > .env
 	@echo "Wrote .env with fresh keys."
 
+# Compiled catalogues are committed; rebuild them when gettext is there.
 messages: $(VENV)/.installed
-	$(PY) manage.py compilemessages --ignore=.venv >/dev/null
+	@if [ -d locale ] && command -v msgfmt >/dev/null; then \
+		$(PY) manage.py compilemessages --ignore=.venv >/dev/null; fi
 
 run: $(VENV)/.installed .env messages
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	$(PY) manage.py runserver $(HOST):$(PORT)
+
+# The production server (gunicorn, config/gunicorn.conf.py) with static files collected for
+# WhiteNoise. Production settings come from the environment: DJANGO_DEBUG=0 and the required keys;
+# on plain http add DJANGO_SECURE_SSL_REDIRECT=0 DJANGO_SECURE_COOKIES=0.
+serve-prod: $(VENV)/.installed .env messages
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput -v0
+	HOST=$(HOST) PORT=$(PORT) $(VENV)/bin/gunicorn -c config/gunicorn.conf.py config.wsgi
 
 test: $(VENV)/.installed-dev .env messages
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -105,16 +105,30 @@ class AccountScopedAdmin(AccountScopedMixin, admin.ModelAdmin):
 
 
 class AccountScopedInline(AccountScopedMixin):
-    """Inlines follow their parent's account; use with admin.TabularInline / StackedInline."""
+    """Inlines follow their parent's account; use with admin.TabularInline / StackedInline.
+
+    Django hands an inline's permission hooks the *parent* object (or None), never the inline's
+    own rows, so the account is the parent's, not the one `account_path` leads to.
+    """
+
+    def has_view_permission(self, request, obj=None):
+        return self._parent_allows(request, obj, self.capability)
 
     def has_add_permission(self, request, obj=None):
-        if obj is None:
-            return can_anywhere(request.user, self._edit_capability())
-        return self.has_change_permission(request, None) and self._parent_allows(request, obj)
+        return self._parent_allows(request, obj, self._edit_capability())
 
-    def _parent_allows(self, request, parent) -> bool:
+    def has_change_permission(self, request, obj=None):
+        return self._parent_allows(request, obj, self._edit_capability())
+
+    def has_delete_permission(self, request, obj=None):
+        return self.has_change_permission(request, obj)
+
+    def _parent_allows(self, request, parent, capability: Capability) -> bool:
         account = parent if isinstance(parent, Account) else getattr(parent, "account", None)
-        return account is None or can(request.user, self._edit_capability(), account)
+        if account is None:
+            # No parent yet (add view) or one without an account: any account of the user's.
+            return can_anywhere(request.user, capability)
+        return can(request.user, capability, account)
 
 
 # ---------------------------------------------------------------------------- platform staff only

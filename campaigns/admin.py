@@ -18,7 +18,10 @@ class CampaignFieldInline(AccountScopedInline, admin.TabularInline):
     account_path = "campaign__account"
     extra = 0
     verbose_name = "form field"
-    verbose_name_plural = "form fields (shown in the order of their position)"
+    verbose_name_plural = "form fields (drag ↕ or edit the positions to reorder them)"
+
+    class Media:
+        js = ["campaigns/admin/field_order.js"]
 
     def get_extra(self, request, obj=None, **kwargs):
         # A new campaign proposes firstname, lastname and e-mail (see `get_formset_kwargs`).

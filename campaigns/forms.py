@@ -122,6 +122,16 @@ class CampaignFieldAdminForm(forms.ModelForm):
         }
 
     def has_changed(self):
-        # The proposed default fields arrive as initial data: saved as proposed unless the
-        # editor removes them (Django would otherwise skip an "unchanged" extra form).
-        return super().has_changed() or (self.instance.pk is None and bool(self.initial))
+        if self.instance.pk is not None:
+            return super().has_changed()
+        # A new row counts when it differs from a blank row, not from its initial data: the
+        # proposed default fields are then saved as proposed (Django would skip them as
+        # "unchanged"), and a row added but left blank is ignored even though the ordering
+        # script gave it a position.
+        for name, field in self.fields.items():
+            if name in ("id", "campaign", "position"):
+                continue
+            posted = field.widget.value_from_datadict(self.data, self.files, self.add_prefix(name))
+            if field.has_changed(field.initial, posted):
+                return True
+        return False

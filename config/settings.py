@@ -4,6 +4,7 @@ Every variable is documented in `.env.example`. Required values have no default 
 a missing one stops start-up with a message naming it.
 """
 
+import re
 from pathlib import Path
 
 import environ
@@ -24,6 +25,14 @@ def _required(name: str, *, debug_default: str | None = None) -> str:
     if DEBUG and debug_default is not None:
         return debug_default
     raise ImproperlyConfigured(f"The environment variable {name} is required (see .env.example).")
+
+
+def _rate(name: str, default: str) -> str:
+    # Checked here so that a typo stops start-up instead of failing every login.
+    value = env.str(name, default=default)
+    if not re.fullmatch(r"\s*[1-9]\d*\s*/\s*([1-9]\d*)?\s*[smhd]\s*", value):
+        raise ImproperlyConfigured(f"{name} must be a rate like 30/m or 100/10m, not {value!r}.")
+    return value
 
 
 # ---------------------------------------------------------------------------- core
@@ -51,6 +60,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that every log line written while serving a request carries its id.
+    "config.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -93,7 +104,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # ---------------------------------------------------------------------------- cache
+# Shared by every web process in production (rate limits, JWKS): `redis://host:6379/1`.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://campaign-sso")}
+if CACHES["default"]["BACKEND"].endswith(".RedisCache"):
+    # django-environ picks django-redis whenever that package happens to be installed; we want
+    # Django's own Redis backend, so that no third dependency decides how the cache behaves.
+    CACHES["default"]["BACKEND"] = "django.core.cache.backends.redis.RedisCache"
+    # A Redis that stops answering must fail a request quickly, not hold a thread for ever.
+    # Overridable in the URL: `redis://host:6379/1?socket_timeout=0.5`.
+    CACHES["default"].setdefault("OPTIONS", {})
+    CACHES["default"]["OPTIONS"].setdefault("socket_connect_timeout", 2)
+    CACHES["default"]["OPTIONS"].setdefault("socket_timeout", 2)
 
 # ---------------------------------------------------------------------------- tasks
 # "database" (django-tasks-db, worker: `manage.py db_worker`) or "rq" (django-tasks-rq on Redis,
@@ -185,6 +206,10 @@ CONTENT_SECURITY_POLICY = {
         "base-uri": ["'self'"],
     },
 }
+# Load balancers probe over plain http, often by IP address: `/healthz` answers without the
+# https redirect. The Host header is still validated, so DJANGO_ALLOWED_HOSTS must list the
+# name or address the probe uses.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
@@ -210,13 +235,43 @@ JWKS_REFETCH_COOLDOWN_SECONDS = env.int("JWKS_REFETCH_COOLDOWN_SECONDS", default
 # Largest mapping table accepted (bytes).
 MAPPING_UPLOAD_MAX_BYTES = env.int("MAPPING_UPLOAD_MAX_BYTES", default=5 * 1024 * 1024)
 
+# ---------------------------------------------------------------------------- rate limits
+# "<count>/<period>", period s, m, h or d, optionally with a multiple ("100/10m"). Counted in the
+# default cache, so that all web processes share them (participants/ratelimit.py).
+RATE_LIMITS = {
+    "login": {
+        "ip": _rate("RATE_LIMIT_LOGIN_PER_IP", "60/m"),
+        "campaign": _rate("RATE_LIMIT_LOGIN_PER_CAMPAIGN", "600/m"),
+    },
+}
+# How many reverse proxies in front of the app append to X-Forwarded-For. 0: the client address
+# is REMOTE_ADDR and X-Forwarded-For is ignored (anyone can send one).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
 # ---------------------------------------------------------------------------- logging
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# json: one object per line for the log collector (default in production); plain: for reading.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or plain, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "config.logging.JsonFormatter"},
+    },
+    "filters": {
+        "redact_secrets": {"()": "config.logging.RedactSecretsFilter"},
+        "request_id": {"()": "config.logging.RequestIdFilter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id", "redact_secrets"],
+        },
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False}},
 }

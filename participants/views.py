@@ -46,7 +46,7 @@ def _activate_language(request, campaign: Campaign | None) -> str:
 
     An unknown or unoffered code is ignored, never an error.
     """
-    offered = campaign.offered_languages if campaign else [code for code in LANGUAGE_NAMES]
+    offered = campaign.offered_languages if campaign else list(LANGUAGE_NAMES)
     requested = request.GET.get("lang", "")
     if requested in offered:
         language = requested

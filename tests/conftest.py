@@ -3,6 +3,7 @@ import re
 import socket
 
 import pytest
+from django.core.cache import cache
 
 from accounts.models import Role
 from tests.factories import PASSWORD, AccountFactory, make_member, make_staff
@@ -20,6 +21,13 @@ def _test_settings(settings):
     settings.WHITENOISE_AUTOREFRESH = True
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    # Each test starts with an empty cache: rate-limit counters and cached JWKS of one test must
+    # not leak into the next (the local-memory cache lives as long as the test process).
+    cache.clear()
 
 
 @pytest.fixture

@@ -289,6 +289,44 @@ def test_change_page_links_to_the_public_page_and_statistics(client, editor_a, a
     page = client.get(reverse("admin:campaigns_campaign_change", args=[campaign.pk]))
     assert page.status_code == 200
     assert "View on site" in page.text
+    # The existing fields are there to edit (inline permissions follow the parent campaign).
+    assert 'name="fields-0-variable"' in page.text and 'value="firstname"' in page.text
     assert reverse("admin:participants_participation_export", args=[campaign.pk]) in page.text
     changelist = client.get(reverse("admin:campaigns_campaign_changelist"))
     assert f"/c/{campaign.slug}/" in changelist.text
+
+
+def test_a_row_added_but_left_blank_is_ignored(client, editor_a):
+    client.force_login(editor_a)
+    data = campaign_post(fields=[{"variable": "city", "label_en": "City"}])
+    data.update({"fields-TOTAL_FORMS": "2", "fields-1-position": "20"})
+    data.update({f"fields-1-{name}": "" for name in ("variable", "label_en", "options")})
+    data.update({"fields-1-field_type": "text", "fields-1-when_prefilled": "show"})
+    response = client.post(ADD_URL, data)
+    assert response.status_code == 302, errors_of(response)
+    assert list(CampaignField.objects.values_list("variable", flat=True)) == ["city"]
+
+
+def test_reordering_existing_fields_is_saved(client, editor_a, account):
+    campaign = CampaignFactory(account=account, slug="win-a-bike")
+    first = CampaignFieldFactory(campaign=campaign, variable="firstname", position=10)
+    second = CampaignFieldFactory(campaign=campaign, variable="lastname", position=20)
+    client.force_login(editor_a)
+    data = campaign_post()
+    rows = [(first, 20), (second, 10)]
+    data.update({"fields-TOTAL_FORMS": "2", "fields-INITIAL_FORMS": "2"})
+    for index, (field, position) in enumerate(rows):
+        data.update(
+            {
+                f"fields-{index}-id": str(field.pk),
+                f"fields-{index}-campaign": str(campaign.pk),
+                f"fields-{index}-variable": field.variable,
+                f"fields-{index}-label_en": field.label_en,
+                f"fields-{index}-field_type": "text",
+                f"fields-{index}-when_prefilled": "show",
+                f"fields-{index}-position": str(position),
+            }
+        )
+    response = client.post(reverse("admin:campaigns_campaign_change", args=[campaign.pk]), data)
+    assert response.status_code == 302, errors_of(response)
+    assert list(campaign.fields.values_list("variable", flat=True)) == ["lastname", "firstname"]

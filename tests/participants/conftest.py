@@ -1,8 +1,12 @@
 import pytest
+from django.test import RequestFactory
 from django.urls import reverse
 
+from participants.prefill import prefill_set
 from tests.devidp_server import devidp  # noqa: F401  (session fixture for the e2e tests)
 from tests.factories import make_form_campaign
+
+IDP_VALUES = {"firstname": "Ada", "lastname": "Lovelace", "email": "ada@idp.example"}
 
 
 @pytest.fixture
@@ -33,3 +37,17 @@ def answers(token, **values):
     }
     data.update({f"f-{k}": v for k, v in values.items()})
     return data
+
+
+def log_in(client, campaign, participant, values=None):
+    """What the SSO callback does: keep the IdP's values in the participant's session."""
+    request = RequestFactory().get("/")
+    request.session = client.session
+    prefill_set(
+        request,
+        campaign,
+        participant_id=participant.pk,
+        values=IDP_VALUES if values is None else values,
+        integration_name="Acme ID",
+    )
+    request.session.save()

@@ -162,8 +162,13 @@ def test_wrong_csrf_token_gets_a_clear_page_and_stores_nothing(campaign):
 
 def test_csrf_failure_outside_a_campaign_form_is_a_plain_clear_page(campaign):
     client = Client(enforce_csrf_checks=True)
-    response = client.post(reverse("participants:landing", args=[campaign.slug]) + "x/", {})
-    assert response.status_code in (403, 404)
+    response = client.post(
+        reverse("participants:landing", args=[campaign.slug]),
+        {"x": "1"},
+        HTTP_ACCEPT_LANGUAGE="fr",
+    )
+    assert response.status_code == 403
+    assert "Veuillez réessayer" in response.text
 
 
 def test_a_post_without_form_token_is_not_stored_and_gets_the_form_back(client, campaign):
@@ -231,3 +236,21 @@ def test_thanks_page_without_participation_leads_to_the_campaign(client, campaig
     response = client.get(reverse("participants:thanks", args=[campaign.slug]))
     assert response.status_code == 302
     assert response["Location"] == reverse("participants:landing", args=[campaign.slug])
+
+
+def test_a_required_checkbox_left_unticked_is_named(client, campaign):
+    campaign.fields.filter(variable="optin_newsletter").update(required=True)
+    response = _post_bad(client, campaign)
+    assert 'id="id_f-optin_newsletter-error"' in response.text
+    assert "This field is required." in response.text
+
+
+def test_the_form_accepts_a_european_date_and_a_french_national_phone(client, campaign):
+    page = client.get(form_url(campaign, lang="fr"))
+    client.post(
+        form_url(campaign, lang="fr"),
+        answers(form_token(page), birthdate="17/05/1990", phone="06 12 34 56 78"),
+    )
+    values = Participation.objects.get().values
+    assert values["birthdate"] == "1990-05-17"
+    assert values["phone"] == "+33612345678"

@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from campaigns.models import CampaignStatus
 from participants.models import Participation
-from tests.factories import CampaignFactory, CampaignFieldFactory
-from tests.participants.conftest import answers, form_token, form_url
+from tests.factories import CampaignFactory, CampaignFieldFactory, ParticipantFactory
+from tests.participants.conftest import answers, form_token, form_url, log_in
 
 pytestmark = pytest.mark.django_db
 
@@ -180,3 +180,36 @@ def test_saving_a_participation_uses_a_constant_number_of_queries(
         response = client.post(form_url(campaign), data)
     assert response.status_code == 303
     assert len(Participation.objects.get().values) == count
+
+
+@pytest.mark.parametrize("count", [3, 30])
+def test_a_prefilled_form_renders_and_saves_in_constant_queries(
+    client, account, django_assert_max_num_queries, count
+):
+    campaign = _campaign_with_fields(account, count)
+    participant = ParticipantFactory(account=account)
+    log_in(
+        client, campaign, participant, values={f"question_{i}": f"idp {i}" for i in range(count)}
+    )
+    with django_assert_max_num_queries(MAX_QUERIES_RENDER):
+        page = client.get(form_url(campaign))
+    data = {"form_token": form_token(page), **{f"f-question_{i}": f"new {i}" for i in range(count)}}
+    with django_assert_max_num_queries(MAX_QUERIES_SUBMIT):
+        client.post(form_url(campaign), data)
+    assert len(Participation.objects.get().changed) == count
+
+
+def test_the_rate_limit_page_speaks_french_in_the_public_layout(rf):
+    from django.utils import translation
+
+    from participants.ratelimit import RateLimitResult, rate_limited_response
+
+    request = rf.get("/c/summer/login/")
+    with translation.override("fr"):
+        result = RateLimitResult(allowed=False, count=31, limit=30, retry_after_seconds=30)
+        response = rate_limited_response(request, result)
+    text = response.content.decode()
+    assert response.status_code == 429
+    assert "Trop de tentatives de connexion" in text
+    assert "Veuillez réessayer dans 30 secondes." in text
+    assert "css/public.css" in text

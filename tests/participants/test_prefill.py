@@ -8,11 +8,9 @@ from campaigns.models import PrefillMode, SSOMode, WhenPrefilled
 from participants.models import Participation
 from participants.prefill import Prefill, prefill_clear, prefill_get, prefill_set
 from tests.factories import OAuthIntegrationFactory, ParticipantFactory
-from tests.participants.conftest import answers, form_token, form_url
+from tests.participants.conftest import IDP_VALUES, answers, form_token, form_url, log_in
 
 pytestmark = pytest.mark.django_db
-
-IDP_VALUES = {"firstname": "Ada", "lastname": "Lovelace", "email": "ada@idp.example"}
 
 
 @pytest.fixture
@@ -30,20 +28,6 @@ def sso_campaign(campaign, integration):
     campaign.oauth_integration = integration
     campaign.save()
     return campaign
-
-
-def log_in(client, campaign, participant, values=None):
-    """What the SSO callback does: keep the IdP's values in the participant's session."""
-    request = RequestFactory().get("/")
-    request.session = client.session
-    prefill_set(
-        request,
-        campaign,
-        participant_id=participant.pk,
-        values=IDP_VALUES if values is None else values,
-        integration_name="Acme ID",
-    )
-    request.session.save()
 
 
 def set_behaviour(campaign, variable, behaviour):

@@ -1,0 +1,55 @@
+"""gunicorn settings for production: `gunicorn -c config/gunicorn.conf.py config.wsgi`.
+
+Sized for a login that mostly waits: the callback spends most of its time on the IdP's token
+and userinfo endpoints, not on our CPU. Threads wait cheaply, so each process runs several
+(`gthread`); processes give the CPU-bound part real parallelism past the GIL. Every value can be
+overridden from the environment (documented in README, "Running in production").
+"""
+
+import multiprocessing
+import os
+
+import environ
+
+env = environ.Env()
+
+# ---------------------------------------------------------------------------- socket
+bind = [f"{env.str('HOST', default='0.0.0.0')}:{env.int('PORT', default=8000)}"]  # noqa: S104
+# Behind a load balancer, keep idle connections open a little longer than the balancer does
+# (AWS ALB: 60 s), or it will reuse a connection we just closed and answer 502.
+keepalive = env.int("GUNICORN_KEEPALIVE", default=5)
+# The proxies whose X-Forwarded-Proto gunicorn believes; the app's own view of the client
+# address is TRUSTED_PROXY_COUNT.
+forwarded_allow_ips = env.str("FORWARDED_ALLOW_IPS", default="127.0.0.1,::1")
+
+# ---------------------------------------------------------------------------- workers
+worker_class = "gthread"
+workers = env.int("WEB_CONCURRENCY", default=2 * multiprocessing.cpu_count() + 1)
+threads = env.int("GUNICORN_THREADS", default=8)
+# With gthread the worker's heartbeat comes from its main loop, not from the request threads,
+# so this does not cut a slow IdP call short (the OAuth client's own timeouts do); it restarts
+# a worker whose main loop is stuck.
+timeout = env.int("GUNICORN_TIMEOUT", default=30)
+# On restart or deploy, requests in flight (a participant waiting for their IdP) may finish.
+graceful_timeout = env.int("GUNICORN_GRACEFUL_TIMEOUT", default=30)
+# Recycle each process now and then against slow leaks; the jitter keeps them from all
+# restarting at once.
+max_requests = env.int("GUNICORN_MAX_REQUESTS", default=2000)
+max_requests_jitter = env.int("GUNICORN_MAX_REQUESTS_JITTER", default=200)
+# The heartbeat file on tmpfs: a container's overlay filesystem can stall a heartbeat write.
+# gunicorn creates its own private file there; nothing is read back from a shared name.
+if os.path.isdir("/dev/shm"):  # noqa: S108
+    worker_tmp_dir = "/dev/shm"  # noqa: S108
+
+# gunicorn's runtime control socket (`gunicornc`, gunicorn 25.1+) is off: the process manager
+# already steers it with signals, and two instances on one host would fight over the default
+# path in $HOME, which a hardened service user may not even have.
+control_socket_disable = True
+
+# ---------------------------------------------------------------------------- logs
+# Both to stdout/stderr for the process manager (journald, the container runtime). The access
+# log goes through config.access_log: one JSON object per request, path without query string.
+accesslog = "-"
+errorlog = "-"
+loglevel = env.str("LOG_LEVEL", default="info").lower()
+logger_class = "config.access_log.AccessLogger"

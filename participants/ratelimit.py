@@ -1,0 +1,206 @@
+"""Rate limits on the public login pages, per client address and per campaign.
+
+Fixed windows counted in the default cache (Redis in production, so every web process shares
+the counts): the first hit of a window creates its counter with `cache.add`, every hit bumps it
+with `cache.incr`, both atomic in Redis and in the local-memory cache. A fixed window lets a
+client spend up to twice the limit across a window boundary; for stopping floods of logins that
+is good enough, and it costs one counter per key and window.
+
+Limits are configured in `settings.RATE_LIMITS` (`RATE_LIMIT_LOGIN_PER_IP`,
+`RATE_LIMIT_LOGIN_PER_CAMPAIGN`).
+"""
+
+import functools
+import ipaddress
+import logging
+import math
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import caches
+from django.shortcuts import render
+from django.utils.cache import add_never_cache_headers
+
+logger = logging.getLogger(__name__)
+
+_RATE = re.compile(r"^\s*(?P<limit>\d+)\s*/\s*(?P<multiple>\d*)\s*(?P<unit>[smhd])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class RateError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Rate:
+    limit: int
+    period_seconds: int
+
+    @classmethod
+    def parse(cls, text: str) -> "Rate":
+        """`"30/m"` → 30 per minute; `"100/10m"` → 100 per ten minutes."""
+        match = _RATE.match(text)
+        multiple = int(match["multiple"] or 1) if match else 0
+        if not match or int(match["limit"]) < 1 or multiple < 1:
+            raise RateError(f"{text!r} is not a rate like '30/m' or '100/10m'.")
+        return cls(
+            limit=int(match["limit"]), period_seconds=multiple * _UNIT_SECONDS[match["unit"]]
+        )
+
+
+@dataclass(frozen=True)
+class RateLimitResult:
+    allowed: bool
+    count: int
+    limit: int
+    retry_after_seconds: int
+
+
+def rate_limit_hit(*, cache, key: str, rate: Rate, now: float) -> RateLimitResult:
+    """Count one hit on `key` in the window that contains `now`, and say whether it is allowed."""
+    window = int(now // rate.period_seconds)
+    window_end = (window + 1) * rate.period_seconds
+    counter = f"ratelimit:{key}:{window}"
+    # Kept one second past the window so a late `incr` still finds it; the window number in the
+    # key, not the expiry, is what starts a new window.
+    timeout = math.ceil(window_end - now) + 1
+    cache.add(counter, 0, timeout=timeout)
+    try:
+        count = cache.incr(counter)
+    except ValueError:
+        # Expired between add and incr: this hit opens the counter again.
+        cache.add(counter, 1, timeout=timeout)
+        count = 1
+    return RateLimitResult(
+        allowed=count <= rate.limit,
+        count=count,
+        limit=rate.limit,
+        retry_after_seconds=max(1, math.ceil(window_end - now)),
+    )
+
+
+def client_address(request, *, trusted_proxy_count: int) -> str:
+    """The address of the client, as far as the trusted proxies in front of us can tell.
+
+    With N trusted proxies, each appends the address it received the request from to
+    X-Forwarded-For, so the right-most N entries are theirs and the N-th from the right is the
+    client: anything further left was written by the client and proves nothing.
+    """
+    address = request.META.get("REMOTE_ADDR", "")
+    if trusted_proxy_count > 0:
+        hops = [
+            hop.strip()
+            for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+            if hop.strip()
+        ]
+        if hops:
+            address = hops[-min(trusted_proxy_count, len(hops))]
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address or "unknown"
+    if parsed.version == 6:
+        if parsed.ipv4_mapped:
+            return str(parsed.ipv4_mapped)
+        # One IPv6 subscriber usually holds a whole /64: count the network, not each address.
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
+
+
+def request_rate_limit(
+    request, *, scope: str, keys: dict[str, str], now: float | None = None
+) -> RateLimitResult | None:
+    """Count this request against each of `keys` (`{"ip": …, "campaign": …}`) for `scope`.
+
+    Returns the first exceeded limit, or None when the request may go on. Every key is counted
+    even after one is exceeded, so a flood from one address also counts towards its campaign.
+    A cache that fails lets the request through: a Redis outage must not lock every participant
+    out of every campaign.
+    """
+    now = time.time() if now is None else now
+    cache = caches["default"]
+    exceeded = None
+    for kind, value in keys.items():
+        rate = Rate.parse(settings.RATE_LIMITS[scope][kind])
+        try:
+            result = rate_limit_hit(cache=cache, key=f"{scope}:{kind}:{value}", rate=rate, now=now)
+        # Cache clients raise their own errors (redis.exceptions.*), not Django ones.
+        except Exception:
+            logger.warning(
+                "Rate limit not checked: the cache is unavailable.",
+                exc_info=True,
+                extra={"step": scope, "rate_limit": kind},
+            )
+            continue
+        if not result.allowed and exceeded is None:
+            exceeded = result
+            logger.warning(
+                "Rate limit exceeded.",
+                extra={
+                    "step": scope,
+                    "rate_limit": kind,
+                    "limit": result.limit,
+                    # The campaign, never the address: that is personal data.
+                    "campaign": keys.get("campaign"),
+                },
+            )
+    return exceeded
+
+
+def rate_limited_response(request, result: RateLimitResult):
+    """The friendly page shown instead of the login, with `Retry-After`."""
+    response = render(
+        request,
+        "participants/rate_limited.html",
+        {"retry_after_seconds": result.retry_after_seconds},
+        status=429,
+    )
+    response["Retry-After"] = str(result.retry_after_seconds)
+    add_never_cache_headers(response)
+    return response
+
+
+CampaignKey = Callable[..., object]
+
+
+def rate_limited(
+    scope: str,
+    *,
+    per: tuple[str, ...] = ("ip", "campaign"),
+    campaign: CampaignKey | None = None,
+):
+    """Decorate a view so that it answers 429 once `scope`'s limits are exceeded.
+
+    `per` names the limits in `settings.RATE_LIMITS[scope]` to apply. "campaign" needs
+    `campaign`, a function of the view's arguments `(request, *args, **kwargs)` returning what
+    identifies the campaign (slug or pk); when it returns None, only the other limits apply.
+    """
+    unknown = set(per) - {"ip", "campaign"}
+    if unknown:
+        raise ValueError(f"Unknown rate limit kinds: {', '.join(sorted(unknown))}.")
+    if "campaign" in per and campaign is None:
+        raise ValueError('per=("campaign",) needs campaign=<function of the view arguments>.')
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(request, *args, **kwargs):
+            keys = {}
+            if "ip" in per:
+                keys["ip"] = client_address(
+                    request, trusted_proxy_count=settings.TRUSTED_PROXY_COUNT
+                )
+            if "campaign" in per:
+                campaign_key = campaign(request, *args, **kwargs)
+                if campaign_key is not None:
+                    keys["campaign"] = str(campaign_key)
+            exceeded = request_rate_limit(request, scope=scope, keys=keys)
+            if exceeded is not None:
+                return rate_limited_response(request, exceeded)
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator

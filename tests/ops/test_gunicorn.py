@@ -1,0 +1,107 @@
+import datetime
+import io
+import json
+import multiprocessing
+import runpy
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from gunicorn.config import Config
+
+from config.access_log import AccessLogger
+
+CONF = Path(__file__).resolve().parents[2] / "config" / "gunicorn.conf.py"
+
+
+def _load(environment: dict[str, str]) -> dict:
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("PORT", "HOST", "WEB_CONCURRENCY", "GUNICORN_THREADS", "GUNICORN_TIMEOUT"):
+            patch.delenv(name, raising=False)
+        for name, value in environment.items():
+            patch.setenv(name, value)
+        return runpy.run_path(str(CONF))
+
+
+def test_defaults_are_sized_for_logins_that_wait_on_the_idp():
+    conf = _load({})
+    assert conf["worker_class"] == "gthread"
+    assert conf["workers"] == 2 * multiprocessing.cpu_count() + 1
+    assert conf["threads"] == 8
+    assert conf["bind"] == ["0.0.0.0:8000"]
+    assert conf["timeout"] == 30
+    assert conf["graceful_timeout"] == 30
+    assert conf["max_requests"] > 0
+    assert 0 < conf["max_requests_jitter"] < conf["max_requests"]
+    assert conf["accesslog"] == "-"
+    assert conf["logger_class"] == "config.access_log.AccessLogger"
+
+
+def test_the_environment_sizes_and_binds_it():
+    conf = _load(
+        {"PORT": "9001", "HOST": "127.0.0.1", "WEB_CONCURRENCY": "3", "GUNICORN_THREADS": "16"}
+    )
+    assert conf["bind"] == ["127.0.0.1:9001"]
+    assert conf["workers"] == 3
+    assert conf["threads"] == 16
+
+
+def test_every_setting_is_one_gunicorn_knows():
+    known = set(Config().settings)
+    conf = _load({})
+    ours = {name for name in conf if not name.startswith("_") and name.islower()}
+    ours -= {"env", "environ", "multiprocessing", "os"}
+    assert ours <= known, ours - known
+
+
+@pytest.fixture
+def gunicorn_logger(monkeypatch):
+    """gunicorn's logger as gunicorn.conf.py sets it up, writing into buffers."""
+    monkeypatch.setenv("LOG_FORMAT", "json")
+    config = Config()
+    config.set("accesslog", "-")
+    config.set("errorlog", "-")
+    logger = AccessLogger(config)
+    streams = {"access": io.StringIO(), "error": io.StringIO()}
+    for name, log in (("access", logger.access_log), ("error", logger.error_log)):
+        [handler] = [h for h in log.handlers if getattr(h, "_gunicorn", False)]
+        handler.setStream(streams[name])
+    yield logger, streams
+    for log in (logger.access_log, logger.error_log):
+        for handler in [h for h in log.handlers if getattr(h, "_gunicorn", False)]:
+            log.removeHandler(handler)
+
+
+def test_access_log_is_one_json_object_without_the_query_string(gunicorn_logger):
+    logger, streams = gunicorn_logger
+    response = SimpleNamespace(
+        status="302 Found", headers=[("X-Request-ID", "req-12345678")], sent=0
+    )
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/oauth/callback",
+        "QUERY_STRING": "code=the-authorization-code&state=s",
+        "RAW_URI": "/oauth/callback?code=the-authorization-code&state=s",
+        "REMOTE_ADDR": "10.0.0.2",
+        "HTTP_USER_AGENT": "Mozilla/5.0",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+    }
+    logger.access(response, SimpleNamespace(headers=[]), environ, datetime.timedelta(0, 0, 42500))
+    line = streams["access"].getvalue().strip()
+    assert "the-authorization-code" not in line
+    entry = json.loads(line)
+    assert entry["logger"] == "gunicorn.access"
+    assert entry["level"] == "INFO"
+    assert entry["method"] == "GET"
+    assert entry["path"] == "/oauth/callback"
+    assert entry["status"] == 302
+    assert entry["duration_ms"] == 42.5
+    assert entry["request_id"] == "req-12345678"
+    assert entry["message"] == "GET /oauth/callback 302 42.5ms"
+
+
+def test_gunicorn_error_log_is_json_and_redacts_secrets(gunicorn_logger):
+    logger, streams = gunicorn_logger
+    logger.error("Worker failed with client_secret=abc")
+    entry = json.loads(streams["error"].getvalue())
+    assert entry["message"] == "Worker failed with client_secret=[redacted]"
