@@ -11,9 +11,10 @@ from django_tasks_db.admin import DBTaskResultAdmin
 from django_tasks_db.models import DBTaskResult
 
 from accounts.admin import AccountScopedAdmin, PlatformStaffOnlyMixin
-from accounts.permissions import Capability, can_anywhere, is_platform_staff
+from accounts.permissions import Capability, is_platform_staff
 
 from . import admin_mapping  # noqa: F401 - registers the mapping admin and its pages
+from .admin_filters import IntegrationCategoryFilter, other_category_redirect
 from .callback import callback_url
 from .diagnostics import integration_test_connection
 from .fields import UndecryptableSecret
@@ -30,46 +31,6 @@ class StaffDBTaskResultAdmin(PlatformStaffOnlyMixin, DBTaskResultAdmin):
 
 
 # ---------------------------------------------------------------------------- OAuth 2.0
-class IntegrationCategoryFilter(admin.SimpleListFilter):
-    """ "SSO" / "Webhooks", like the original's Settings → Integrations.
-
-    This changelist holds the SSO integrations; "Webhooks" leads to the webhook endpoints.
-    """
-
-    title = "category"
-    parameter_name = "category"
-
-    def __init__(self, request, params, model, model_admin):
-        self.request = request
-        super().__init__(request, params, model, model_admin)
-
-    def lookups(self, request, model_admin):
-        return [("sso", "SSO"), ("webhooks", "Webhooks")]
-
-    def queryset(self, request, queryset):
-        return queryset
-
-    def choices(self, changelist):
-        yield {
-            "selected": True,
-            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
-            "display": "SSO",
-        }
-        webhooks = webhooks_changelist_url(self.request.user)
-        if webhooks:
-            yield {"selected": False, "query_string": webhooks, "display": "Webhooks"}
-
-
-def webhooks_changelist_url(user) -> str | None:
-    """The webhook endpoints' changelist, once its admin is installed and the user may use it."""
-    if not can_anywhere(user, Capability.MANAGE_WEBHOOKS):
-        return None
-    try:
-        return reverse("admin:integrations_webhookendpoint_changelist")
-    except NoReverseMatch:
-        return None
-
-
 # Admin URL names the profile-mapping tools register (tried in order, with and without the
 # integration's id), so that the links appear as soon as those views exist.
 MAPPING_LINKS = [
@@ -130,7 +91,7 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
         "client_id",
         "client_auth_method",
         "use_pkce",
-        "last_test_status",
+        "last_test_summary",
     ]
     list_display_links = ["display_name"]
     list_filter = [IntegrationCategoryFilter, "enabled"]
@@ -141,11 +102,12 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
         "token_endpoint_auth_methods_supported_hint",
         "last_test_status",
         "last_test_at",
-        "last_test_by",
+        "last_test_by_name",
     ]
 
     class Media:
         js = ["integrations/copy_to_clipboard.js"]
+        css = {"all": ["integrations/oauth_admin.css"]}
 
     # ------------------------------------------------------------------------ form layout
     def get_fieldsets(self, request, obj=None):
@@ -194,7 +156,7 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
             fieldsets += [
                 (
                     "Connection test",
-                    {"fields": ["last_test_status", "last_test_at", "last_test_by"]},
+                    {"fields": ["last_test_status", "last_test_at", "last_test_by_name"]},
                 ),
             ]
         return fieldsets
@@ -218,6 +180,21 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
         return ", ".join(str(method) for method in methods)
 
     @admin.display(description="Last test")
+    def last_test_summary(self, obj):
+        if obj.last_test_at is None:
+            return "Never tested"
+        return format_html(
+            '<span class="{}">{}</span>',
+            "oauth-test-ok" if obj.last_test_ok else "oauth-test-failed",
+            "✔ Passed" if obj.last_test_ok else "✘ Failed",
+        )
+
+    @admin.display(description="Tested by")
+    def last_test_by_name(self, obj):
+        # The name only: a link to the user admin would lead customers to a page they may not see.
+        return obj.last_test_by.get_username() if obj and obj.last_test_by else "—"
+
+    @admin.display(description="Last test")
     def last_test_status(self, obj):
         if obj is None or obj.last_test_at is None:
             return "Never tested"
@@ -238,10 +215,11 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
         return obj
 
     def changelist_view(self, request, extra_context=None):
-        if request.GET.get(IntegrationCategoryFilter.parameter_name) == "webhooks":
-            url = webhooks_changelist_url(request.user)
-            if url:
-                return HttpResponseRedirect(url)
+        # Only for those who may see this changelist: to the others, every URL here is a 403.
+        if self.has_view_or_change_permission(request) and (
+            url := other_category_redirect(request, "sso")
+        ):
+            return HttpResponseRedirect(url)
         return super().changelist_view(request, extra_context)
 
     @method_decorator(sensitive_post_parameters("client_secret"))

@@ -9,6 +9,7 @@ refused) rather than `invalid_client`. The outcome is recorded on the integratio
 from dataclasses import dataclass
 
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from .callback import callback_url
 from .models import IntegrationConfigurationError, OAuthIntegration
@@ -31,6 +32,7 @@ class ConnectionTestResult:
         return " ".join(check.message for check in self.checks)
 
 
+@sensitive_variables("config")
 def integration_test_connection(*, integration: OAuthIntegration, user) -> ConnectionTestResult:
     """Run the checks, record the outcome on the integration, and return it."""
     try:

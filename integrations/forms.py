@@ -12,6 +12,7 @@ import unicodedata
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.text import capfirst
+from django.views.decorators.debug import sensitive_variables
 
 from .discovery import DEFAULT_TIMEOUT, DiscoveryError, DiscoveryResult, discover
 from .egress import DisallowedURLError, Purpose, check_url
@@ -116,11 +117,17 @@ class OAuthIntegrationForm(forms.ModelForm):
             "issuer": forms.TextInput(attrs={"size": 70}),
         }
 
+    @sensitive_variables("stored")
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # Notes for the administrator after a successful save (e.g. from discovery).
         self.warnings: list[str] = []
         self.discovered: DiscoveryResult | None = None
+        if "display_name" in self.fields:
+            # The model's help text has "<display name>", which the admin would read as a tag.
+            self.fields[
+                "display_name"
+            ].help_text = "Shown to participants on the login button: “Log in with …”."
         # Never carry the stored secret in the form, not even as initial data.
         self.initial.pop("client_secret", None)
         stored = self.instance.client_secret if self.instance.pk else ""
@@ -160,6 +167,7 @@ class OAuthIntegrationForm(forms.ModelForm):
             raise ValidationError("The client ID must not contain control characters.")
         return value
 
+    @sensitive_variables("value", "stored")
     def clean_client_secret(self):
         value = self.cleaned_data.get("client_secret", "")
         if value:

@@ -16,7 +16,8 @@ follows redirects, never retries and caps response bodies.
   "Test connection".
 
 `str(OAuthError)` is written for an administrator: it never contains the client secret, a
-token or the IdP's answer body.
+token or the IdP's answer body. Functions that hold a secret or a token in a local variable are
+marked `sensitive_variables()`, so that error reports do not show it.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
+
+from django.views.decorators.debug import sensitive_variables
 
 from .egress import EgressError, Purpose, send
 
@@ -94,6 +97,7 @@ class ClientConfig:
             raise ValueError(f"Unknown client authentication method {self.auth_method!r}.")
 
     @classmethod
+    @sensitive_variables()
     def from_integration(cls, integration) -> ClientConfig:
         """Build from an OAuthIntegration.
 
@@ -215,6 +219,7 @@ def authorization_url(
 
 
 # ---------------------------------------------------------------------------- token request
+@sensitive_variables()
 def basic_authorization(client_id: str, client_secret: str) -> str:
     """The `Authorization` header value for client_secret_basic (RFC 6749 §2.3.1, App. B).
 
@@ -308,7 +313,8 @@ def _token_error(data: dict, status: int) -> OAuthError:
             f"The IdP refused the token request with the error “{error}”.",
             code="token_error",
             step="token",
-            retryable=status >= 500,
+            # Some IdPs borrow these authorization-response codes (RFC 6749 §4.1.2.1) here.
+            retryable=status >= 500 or error in ("server_error", "temporarily_unavailable"),
             status_code=status,
         )
     return OAuthError(
@@ -320,6 +326,7 @@ def _token_error(data: dict, status: int) -> OAuthError:
     )
 
 
+@sensitive_variables()
 def _token_response(status: int, content: bytes) -> dict:
     """Parse a token endpoint answer strictly (RFC 6749 §5.1, §5.2)."""
     data = _json_object(content)
@@ -372,6 +379,7 @@ def _token_response(status: int, content: bytes) -> dict:
     return data
 
 
+@sensitive_variables()
 def _token_request(config: ClientConfig, params: list[tuple[str, str]]) -> tuple[int, bytes, str]:
     headers = {
         "Accept": "application/json",
@@ -396,6 +404,7 @@ def _token_request(config: ClientConfig, params: list[tuple[str, str]]) -> tuple
     return response.status_code, response.content, response.headers.get("Content-Type", "")
 
 
+@sensitive_variables()
 def exchange_code(
     config: ClientConfig, *, code: str, redirect_uri: str, code_verifier: str | None = None
 ) -> dict:
@@ -425,6 +434,7 @@ def exchange_code(
 
 
 # ---------------------------------------------------------------------------- profile
+@sensitive_variables()
 def fetch_profile(config: ClientConfig, *, access_token: str) -> dict:
     """GET the profile endpoint with the access token as a Bearer header; a JSON object."""
     if not config.profile_endpoint:
@@ -538,6 +548,7 @@ _PROBE_MESSAGES = {
 }
 
 
+@sensitive_variables()
 def token_endpoint_probe(
     config: ClientConfig, *, redirect_uri: str, code_verifier: str | None = None
 ) -> ProbeResult:

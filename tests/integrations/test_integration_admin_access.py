@@ -4,7 +4,7 @@ import pytest
 import responses
 from django.urls import reverse
 
-from accounts.models import Role
+from accounts.models import Membership, Role
 from integrations.models import OAuthIntegration
 from tests.factories import AccountFactory, OAuthIntegrationFactory, make_member
 
@@ -212,3 +212,82 @@ def test_webhooks_category_leads_to_the_webhook_endpoints_when_installed(
     else:
         assert response.status_code == 302
         assert response["Location"] == webhooks
+
+
+# ---------------------------------------------------------------------------- the account field
+def test_staff_choose_the_account(client, staff_user, other_account):
+    client.force_login(staff_user)
+    page = client.get(reverse(ADD_URL))
+    assert 'name="account"' in page.text
+    response = client.post(reverse(ADD_URL), form_data(account=other_account.pk))
+    assert response.status_code == 302
+    assert OAuthIntegration.objects.get().account == other_account
+
+
+def test_a_multi_account_administrator_picks_among_entitled_accounts_only(client, account):
+    user = make_member(account, Role.ADMINISTRATOR, username="two-hats")
+    second = AccountFactory(name="Second entitled")
+    unentitled = AccountFactory(name="Not entitled", sso_oauth_enabled=False)
+    editor_only = AccountFactory(name="Editor only")
+    Membership.objects.create(user=user, account=second, role=Role.ADMINISTRATOR)
+    Membership.objects.create(user=user, account=unentitled, role=Role.ADMINISTRATOR)
+    Membership.objects.create(user=user, account=editor_only, role=Role.EDITOR)
+    client.force_login(user)
+    form = client.get(reverse(ADD_URL)).context["adminform"].form
+    assert set(form.fields["account"].queryset) == {account, second}
+    response = client.post(reverse(ADD_URL), form_data(account=unentitled.pk))
+    assert "account" in response.context["adminform"].form.errors
+    assert not OAuthIntegration.objects.exists()
+
+
+def test_the_secret_cannot_be_used_as_a_to_field(client, admin_user_a, integration_a):
+    client.force_login(admin_user_a)
+    response = client.get(reverse(CHANGELIST_URL) + "?_to_field=client_secret")
+    assert response.status_code == 400
+
+
+@pytest.mark.urls("tests.integrations.urls_with_webhooks_admin")
+def test_the_category_filter_links_sso_and_webhooks_both_ways(client, admin_user_a, integration_a):
+    client.force_login(admin_user_a)
+    sso = reverse(CHANGELIST_URL)
+    webhooks = reverse("admin:integrations_webhookendpoint_changelist")
+    assert f'href="{webhooks}"' in client.get(sso).text
+    assert client.get(sso + "?category=webhooks")["Location"] == webhooks
+    assert f'href="{sso}"' in client.get(webhooks).text
+
+
+@pytest.mark.urls("tests.integrations.urls_with_webhooks_admin")
+def test_the_category_filter_hides_sso_from_administrators_without_the_entitlement(
+    client, unentitled_admin
+):
+    user, _ = unentitled_admin
+    client.force_login(user)
+    webhooks = reverse("admin:integrations_webhookendpoint_changelist")
+    page = client.get(webhooks)
+    assert page.status_code == 200
+    assert reverse(CHANGELIST_URL) not in page.text
+    assert client.get(reverse(CHANGELIST_URL) + "?category=webhooks").status_code == 403
+    assert client.get(reverse(CHANGELIST_URL)).status_code == 403
+
+
+# ---------------------------------------------------------------------------- mapping links
+def test_the_change_page_has_a_profile_mapping_section(client, admin_user_a, integration_a):
+    client.force_login(admin_user_a)
+    html = client.get(change_url(integration_a)).text
+    assert 'id="oauth-profile-mapping"' in html
+    assert "staff upload it for you" in html
+
+
+@pytest.mark.urls("tests.integrations.urls_with_webhooks_admin")
+def test_mapping_links_appear_once_the_mapping_views_exist(
+    client, admin_user_a, staff_user, integration_a
+):
+    upload = reverse("admin:integrations_mapping_upload", args=[integration_a.pk])
+    template = reverse("admin:integrations_mapping_template")
+    client.force_login(admin_user_a)
+    html = client.get(change_url(integration_a)).text
+    assert f'href="{template}"' in html
+    assert f'href="{upload}"' not in html  # uploading is platform staff's job
+    client.force_login(staff_user)
+    html = client.get(change_url(integration_a)).text
+    assert f'href="{template}"' in html and f'href="{upload}"' in html

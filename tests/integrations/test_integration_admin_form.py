@@ -380,3 +380,12 @@ def test_saving_with_an_undecryptable_secret_requires_a_new_one(logged_in, undec
     assert response.status_code == 302
     undecryptable.refresh_from_db()
     assert undecryptable.client_secret == "fr3sh"
+
+
+def test_error_reports_of_the_admin_views_mask_the_secret(logged_in, integration_a):
+    from django.views.debug import SafeExceptionReporterFilter
+
+    response = logged_in.post(change_url(integration_a), form_data(display_name=""))
+    shown = SafeExceptionReporterFilter().get_post_parameters(response.wsgi_request)
+    assert shown["client_secret"] == "********************"
+    assert shown["display_name"] == ""

@@ -258,6 +258,8 @@ TOKEN_FAILURES = [
     (400, {"error": "unsupported_grant_type"}, "unsupported_grant_type", False),
     (400, {"error": "invalid_scope"}, "invalid_scope", False),
     (400, {"error": "slow_down_please"}, "token_error", False),
+    (400, {"error": "temporarily_unavailable"}, "token_error", True),
+    (503, {"error": "server_error"}, "token_error", True),
     (400, {"error": "<script>alert(1)</script>"}, "token_http", False),
     (200, {"error": "invalid_grant"}, "invalid_grant", True),
     (400, "<html>Bad request</html>", "token_invalid_json", False),
@@ -440,3 +442,30 @@ def test_authorization_endpoint_probe(answer, ok):
     result = authorization_endpoint_probe(_config())
     assert result.ok is ok
     assert "authorization endpoint" in result.message
+
+
+# ---------------------------------------------------------------------------- error reports
+@responses.activate
+@pytest.mark.parametrize("auth_method", ["client_secret_post", "client_secret_basic"])
+def test_an_error_report_from_inside_the_token_call_hides_the_secret(auth_method):
+    import sys
+
+    from django.views.debug import ExceptionReporter
+
+    # Something unexpected breaks mid-request: Django's error report (DEBUG page, admin
+    # e-mails) lists the local variables of every frame.
+    responses.post(TOKEN_URL, body=ValueError("unexpected"))
+    try:
+        exchange_code(_config(auth_method=auth_method), code="c0de", redirect_uri=REDIRECT_URI)
+    except ValueError:
+        frames = ExceptionReporter(None, *sys.exc_info()).get_traceback_frames()
+    else:
+        pytest.fail("the error was expected to propagate")
+    assert {"exchange_code", "_token_request", "send"} <= {frame["function"] for frame in frames}
+    # Django hides the variables of a marked function and of everything it calls (egress,
+    # requests), where the request body and headers sit.
+    for frame in frames:
+        shown = repr(frame["vars"])
+        assert SECRET not in shown
+        assert "s3%3Ac" not in shown  # nor its form-encoded form
+        assert "Basic " not in shown  # nor the Authorization header
