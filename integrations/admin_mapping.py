@@ -19,17 +19,20 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import Http404, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.views.decorators.csrf import csrf_protect
 
-from accounts.admin import AccountScopedAdmin, AccountScopedInline
+from accounts.admin import AccountScopedAdmin
 from accounts.permissions import Capability, can
 from integrations.fields import UndecryptableSecret
 
 from .mapping import Profile, mapping_explain
 from .mapping.store import (
+    ImportOutcome,
     ImportStatus,
     custom_variables_for,
     mapping_rules_for,
@@ -52,6 +55,27 @@ from .models import MappingRule, MappingTableVersion, OAuthIntegration
 PREVIEW_MAX_CHARS = 200_000
 RULES_SHOWN = 300
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+# ---------------------------------------------------------------------------- uploads
+class UploadSizeCapHandler(FileUploadHandler):
+    """Stops receiving uploaded files past `limit` bytes and flags the request; the rest of the
+    body is read and dropped (no connection reset, so the browser shows our message)."""
+
+    flag = "_upload_size_cap_exceeded"
+
+    def __init__(self, request=None, *, limit: int) -> None:
+        super().__init__(request)
+        self.limit = limit
+
+    def receive_data_chunk(self, raw_data, start):
+        if start + len(raw_data) > self.limit:
+            setattr(self.request, self.flag, True)
+            raise StopUpload(connection_reset=False)
+        return raw_data
+
+    def file_complete(self, file_size):
+        return None
 
 
 # ---------------------------------------------------------------------------- forms
@@ -200,18 +224,6 @@ class MappingRuleAdmin(_RecordsVersionMixin, AccountScopedAdmin):
         return format_html('<a href="{}">{}</a>', url, obj.integration.display_name)
 
 
-class MappingRuleInline(_RecordsVersionMixin, AccountScopedInline, admin.TabularInline):
-    """For the integration page: the rules, read-only to administrators."""
-
-    model = MappingRule
-    form = MappingRuleForm
-    capability = Capability.VIEW_MAPPING
-    edit_capability = Capability.EDIT_MAPPING
-    account_path = "integration__account"
-    fields = ["target", "source", "transform", "fallback", "required", "notes"]
-    extra = 0
-
-
 # ---------------------------------------------------------------------------- history and pages
 @admin.register(MappingTableVersion)
 class MappingTableVersionAdmin(AccountScopedAdmin):
@@ -314,10 +326,26 @@ class MappingTableVersionAdmin(AccountScopedAdmin):
         return TemplateResponse(request, "admin/integrations/mapping/overview.html", context)
 
     def upload_view(self, request, integration_id: int):
+        # Before anything reads the body: stop receiving the file once it passes the cap, so
+        # an oversized upload is never spooled whole. CSRF is then checked here, not by
+        # admin_view, because checking it reads the body (and would freeze the handlers).
+        limit = settings.MAPPING_UPLOAD_MAX_BYTES
+        request.upload_handlers.insert(0, UploadSizeCapHandler(request, limit=limit))
+        return csrf_protect(self._upload)(request, integration_id)
+
+    upload_view.csrf_exempt = True  # checked inside, see above
+
+    def _upload(self, request, integration_id: int):
         integration = self._integration(request, integration_id, edit=True)
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         form = MappingUploadForm(request.POST, request.FILES)
+        if getattr(request, UploadSizeCapHandler.flag, False):
+            limit = _size_text(settings.MAPPING_UPLOAD_MAX_BYTES)
+            outcome = ImportOutcome(
+                ImportStatus.INVALID, f"The file is larger than {limit}, the limit."
+            )
+            return self.overview_view(request, integration_id, outcome=outcome)
         if not form.is_valid():
             return self.overview_view(request, integration_id, upload_form=form)
         upload = form.cleaned_data["table"]

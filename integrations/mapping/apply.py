@@ -19,7 +19,6 @@ from .transforms import (
     TransformStep,
     is_empty,
     transforms_parse,
-    transforms_run,
 )
 
 PROFILE_PARTS = ("id_token", "access_token", "userinfo", "token")
@@ -221,42 +220,45 @@ class RuleOutcome:
     problem: Problem | None
 
 
-def _rule_run(rule: Rule, parts: dict[str, Mapping[str, Any]]) -> RuleOutcome:
+def _rule_run(rule: Rule, parts: dict[str, Mapping[str, Any]]) -> tuple:
+    """(found, found_at, value, problem) for one rule; plain tuples keep the login path cheap."""
     target = rule.target
     if rule.broken:
         problem = Problem(target, ProblemCode.INVALID_RULE, rule.broken, rule.required)
-        return RuleOutcome(rule, None, "", None, problem)
+        return None, "", None, problem
     found = path_lookup(path=rule.source, parts=parts)
     found_at = rule.source.text
-    if is_empty(found) and rule.fallback is not None:
-        found = path_lookup(path=rule.fallback, parts=parts)
-        found_at = rule.fallback.text
     if is_empty(found):
         found_at = ""
+        if rule.fallback is not None:
+            found = path_lookup(path=rule.fallback, parts=parts)
+            found_at = "" if is_empty(found) else rule.fallback.text
     try:
-        value = transforms_run(steps=rule.transforms, value=found)
+        value = found
+        for step in rule.transforms:
+            value = step.function(value)
     except TransformFailedError as error:
         problem = Problem(target, ProblemCode.TRANSFORM_FAILED, str(error), rule.required)
-        return RuleOutcome(rule, found, found_at, None, problem)
+        return found, found_at, None, problem
     try:
         value = value_coerce(value=value, variable=rule.variable)
     except CoercionError as error:
         message = f"{target}: {error}"
         problem = Problem(target, ProblemCode.COERCE_FAILED, message, rule.required)
-        return RuleOutcome(rule, found, found_at, None, problem)
+        return found, found_at, None, problem
     if value is None and rule.required:
         sources = rule.source.text + (f" or {rule.fallback.text}" if rule.fallback else "")
         problem = Problem(
             target, ProblemCode.MISSING_REQUIRED, f"no value for {target} in {sources}", True
         )
-        return RuleOutcome(rule, found, found_at, None, problem)
-    return RuleOutcome(rule, found, found_at, value, None)
+        return found, found_at, None, problem
+    return found, found_at, value, None
 
 
 def mapping_explain(*, profile: Profile, rules: Sequence[Rule]) -> list[RuleOutcome]:
     """Every rule's outcome, in order (for the preview)."""
     parts = profile.as_parts()
-    return [_rule_run(rule, parts) for rule in rules]
+    return [RuleOutcome(rule, *_rule_run(rule, parts)) for rule in rules]
 
 
 def mapping_apply(*, profile: Profile, rules: Sequence[Rule]) -> MappingResult:
@@ -267,10 +269,11 @@ def mapping_apply(*, profile: Profile, rules: Sequence[Rule]) -> MappingResult:
     """
     parts = profile.as_parts()
     result = MappingResult()
+    values, problems = result.values, result.problems
     for rule in rules:
-        outcome = _rule_run(rule, parts)
-        if outcome.problem is not None:
-            result.problems.append(outcome.problem)
-        if outcome.value is not None:
-            result.values[rule.target] = outcome.value
+        _found, _found_at, value, problem = _rule_run(rule, parts)
+        if problem is not None:
+            problems.append(problem)
+        elif value is not None:
+            values[rule.target] = value
     return result

@@ -8,9 +8,6 @@ import re
 from datetime import date, datetime
 from typing import Any
 
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
-
 from integrations.variables import Variable, VariableType
 
 from .countries import country_code
@@ -18,6 +15,7 @@ from .transforms import boolean_parse, is_empty
 
 _PHONE_CHARACTERS = re.compile(r"^\+?[0-9 ()./\-]{3,}$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
 
 
 class CoercionError(ValueError):
@@ -53,49 +51,53 @@ def _fits(text: str, variable: Variable) -> str:
     return text
 
 
+def _email(text: str, variable: Variable) -> str:
+    # A cheap shape check: the campaign form validates the address fully when submitted.
+    if not _EMAIL.match(text):
+        raise CoercionError(f"{_shown(text)} is not an e-mail address")
+    return _fits(text, variable)
+
+
+def _phone(text: str, variable: Variable) -> str:
+    if not _PHONE_CHARACTERS.match(text):
+        raise CoercionError(f"{_shown(text)} is not a phone number")
+    return _fits(text, variable)
+
+
+def _country(text: str, variable: Variable) -> str:
+    code = country_code(value=text)
+    if code is None:
+        raise CoercionError(f"{_shown(text)} is not a known country")
+    return code
+
+
+def _language(text: str, variable: Variable) -> str:
+    language = text.replace("_", "-").partition("-")[0].lower()
+    if not _LANGUAGE.match(language):
+        raise CoercionError(f"{_shown(text)} is not a language code")
+    return _fits(language, variable)
+
+
+def _capped_text(text: str, variable: Variable) -> str:
+    return text[: variable.max_length]  # text is capped, never dropped
+
+
 def value_coerce(*, value: Any, variable: Variable) -> Any:
     """The value as `variable` stores it, or None when empty; raises CoercionError."""
     if is_empty(value):
         return None
-    kind = variable.type
-    if kind == VariableType.BOOLEAN:
+    if variable.type == VariableType.BOOLEAN:
         result = boolean_parse(value=value)
         if result is None:
             raise CoercionError(f"{_shown(value)} is not yes/no")
         return result
-    text = _text(value)
-    if text == "":
+    text = value.strip() if type(value) is str else _text(value)
+    if not text:
         return None
-    if kind == VariableType.TEXT:
-        return text[: variable.max_length]  # text is capped, never dropped
-    if kind == VariableType.EMAIL:
-        try:
-            validate_email(text)
-        except ValidationError:
-            raise CoercionError(f"{_shown(text)} is not an e-mail address") from None
-        return _fits(text, variable)
-    if kind == VariableType.DATE:
-        return _date(text)
-    if kind == VariableType.PHONE:
-        if not _PHONE_CHARACTERS.match(text):
-            raise CoercionError(f"{_shown(text)} is not a phone number")
-        return _fits(text, variable)
-    if kind == VariableType.CHOICE:
-        return _choice(text, variable)
-    if kind == VariableType.COUNTRY:
-        code = country_code(value=text)
-        if code is None:
-            raise CoercionError(f"{_shown(text)} is not a known country")
-        return code
-    if kind == VariableType.LANGUAGE:
-        language = re.split(r"[-_]", text, maxsplit=1)[0].lower()
-        if not _LANGUAGE.match(language):
-            raise CoercionError(f"{_shown(text)} is not a language code")
-        return _fits(language, variable)
-    return text[: variable.max_length]
+    return _COERCERS.get(variable.type, _capped_text)(text, variable)
 
 
-def _date(text: str) -> str:
+def _date(text: str, variable: Variable) -> str:
     try:
         return date.fromisoformat(text).isoformat()
     except ValueError:
@@ -116,3 +118,14 @@ def _choice(text: str, variable: Variable) -> str:
             "add a map:<from>=<to> transform"
         )
     return _fits(text, variable)
+
+
+_COERCERS = {
+    VariableType.TEXT: _capped_text,
+    VariableType.EMAIL: _email,
+    VariableType.DATE: _date,
+    VariableType.PHONE: _phone,
+    VariableType.CHOICE: _choice,
+    VariableType.COUNTRY: _country,
+    VariableType.LANGUAGE: _language,
+}

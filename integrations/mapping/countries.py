@@ -51,4 +51,10 @@ def _index() -> dict[str, str]:
 
 def country_code(*, value: str) -> str | None:
     """The ISO alpha-2 code for a code or a name in one of the known languages, else None."""
+    return _country_code(value)
+
+
+# Participants share a handful of countries: caching the folded lookup is worth it.
+@lru_cache(maxsize=2048)
+def _country_code(value: str) -> str | None:
     return _index().get(_fold(value))

@@ -164,12 +164,16 @@ def mapping_version_restore(*, version: MappingTableVersion, user) -> MappingTab
 def mapping_version_record(*, integration: OAuthIntegration, user, label: str) -> None:
     """Record the rules as they are now (after an edit in the admin) as the current version."""
     specs = mapping_specs_for(integration=integration)
+    rules = [spec.as_dict() for spec in specs]
+    current = _current_version(integration)
+    if current is not None and current.rules == rules:
+        return  # saved without a change
     integration.mapping_versions.filter(is_current=True).update(is_current=False)
     MappingTableVersion.objects.create(
         integration=integration,
         uploaded_by=user if getattr(user, "pk", None) else None,
         filename=label[:255],
         sha256=_specs_sha256(specs),
-        rules=[spec.as_dict() for spec in specs],
+        rules=rules,
         is_current=True,
     )

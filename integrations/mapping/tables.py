@@ -7,6 +7,7 @@ SECURITY-CHECKLIST §3.8 (UP-01…UP-10).
 
 import csv
 import io
+import re
 import unicodedata
 import zipfile
 from dataclasses import asdict, dataclass, field
@@ -142,6 +143,11 @@ def csv_decode(*, data: bytes) -> str:
         encoding = "utf-16"
     else:
         encoding = "utf-8"
+        if data.startswith(b"PK\x03\x04"):
+            raise TableError(
+                "This is a ZIP file (an XLSX workbook?), not a CSV. Upload workbooks with the "
+                ".xlsx extension."
+            )
         if b"\x00" in data:
             if data[1:200:2].count(0) > 50 or data[0:200:2].count(0) > 50:
                 raise TableError(
@@ -175,13 +181,18 @@ def csv_read(*, data: bytes) -> list[TableRow]:
     if not text.strip():
         raise TableError("The file is empty.")
     first_line = text.lstrip("\r\n").splitlines()[0]
-    reader = csv.reader(
-        io.StringIO(text, newline=""), delimiter=csv_delimiter(header_line=first_line)
-    )
+    # Excel may write a "sep=;" line before the header: it names the delimiter.
+    excel_hint = re.fullmatch(r"sep=([,;\t])", first_line.strip(" "))
+    delimiter = excel_hint.group(1) if excel_hint else csv_delimiter(header_line=first_line)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     records: list[tuple[int, list[str]]] = []
     previous_end = 0
     try:
         for cells in reader:
+            if excel_hint and not records and cells and cells[0].startswith("sep="):
+                previous_end = reader.line_num
+                excel_hint = None
+                continue
             records.append((previous_end + 1, cells))
             previous_end = reader.line_num
             if len(records) > MAX_ROWS + 1:
@@ -198,7 +209,7 @@ def xlsx_check(*, data: bytes) -> None:
         raise TableError("The file is not an XLSX workbook (not a ZIP archive).")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError, ValueError):
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError):
         raise TableError("The file is not an XLSX workbook (damaged ZIP archive).") from None
     with archive:
         entries = archive.infolist()

@@ -38,13 +38,23 @@ class TransformFailedError(ValueError):
 class TransformStep:
     text: str
     function: Callable[[Any], Any]
+    # Templates show `step.text`; without this they would call the step with no value.
+    do_not_call_in_templates = True
 
     def __call__(self, value: Any) -> Any:
         return self.function(value)
 
 
 def is_empty(value: Any) -> bool:
-    return value is None or value == "" or value == [] or value == {}
+    """None, "", [] and {} are "no value" (and trigger the fallback and default:)."""
+    if value is None:
+        return True
+    if type(value) in _CONTAINERS:
+        return not value
+    return False
+
+
+_CONTAINERS = frozenset({str, list, dict})
 
 
 def _shown(value: Any) -> str:
@@ -225,6 +235,10 @@ def _to_country(value: Any) -> Any:
     return code
 
 
+_PHONE_SEPARATORS = str.maketrans("", "", " .-\u00a0")
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+
+
 def _build_phone(argument: str | None) -> Callable[[Any], Any]:
     region = None
     if argument is not None:
@@ -241,6 +255,11 @@ def _build_phone(argument: str | None) -> Callable[[Any], Any]:
             value = str(value)
         if not isinstance(value, str):
             raise TransformFailedError(f"phone needs text, got {_shown(value)}")
+        # Already international ("+32 470 12 34 56"): only the separators go. Same result as
+        # phonenumbers for these, at a fraction of its cost; anything else goes through it.
+        compact = value.strip().translate(_PHONE_SEPARATORS)
+        if _E164.match(compact):
+            return compact
         try:
             number = phonenumbers.parse(value, region)
         except phonenumbers.NumberParseException:

@@ -7,8 +7,10 @@ from pathlib import Path
 import openpyxl
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from django.urls import reverse
 
+from integrations.admin_mapping import MappingUploadForm
 from integrations.mapping.store import mapping_rules_for, mapping_table_import
 from integrations.models import MappingRule, MappingTableVersion
 from tests.factories import OAuthIntegrationFactory
@@ -250,11 +252,35 @@ def test_an_upload_over_the_size_cap_is_refused_before_reading(
     before = rule_rows(mapped)
     data = csv_bytes([[f"custom_{i}", "claim", "", "", "no", "x" * 50] for i in range(40)])
     response = upload(client, mapped, "big.csv", data)
-    assert (
-        "the limit is 0.0 MB" in response.content.decode()
-        or "limit is" in response.content.decode()
-    )
+    assert "The file is larger than 1 KB, the limit." in response.content.decode()
     assert rule_rows(mapped) == before
+
+
+@pytest.mark.django_db
+def test_the_upload_form_checks_the_size_django_counted_too(settings):
+    settings.MAPPING_UPLOAD_MAX_BYTES = 1024
+    form = MappingUploadForm(files={"table": SimpleUploadedFile("big.csv", b"x" * 2048)})
+    assert form.errors["table"] == ["The file is 2 KB; the limit is 1 KB."]
+
+
+@pytest.mark.django_db
+def test_upload_still_requires_the_csrf_token(staff_user, mapped):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff_user)
+    response = client.post(
+        url("upload", mapped), {"table": SimpleUploadedFile("t.csv", csv_bytes(GOOD_ROWS))}
+    )
+    assert response.status_code == 403
+    assert mapped.mapping_versions.count() == 1
+
+    client.get(url("overview", mapped))  # sets the CSRF cookie
+    token = client.cookies["csrftoken"].value
+    response = client.post(
+        url("upload", mapped),
+        {"csrfmiddlewaretoken": token, "table": SimpleUploadedFile("t.csv", csv_bytes(GOOD_ROWS))},
+    )
+    assert response.status_code == 302
+    assert mapped.mapping_versions.count() == 2
 
 
 @pytest.mark.django_db
@@ -363,6 +389,8 @@ def test_staff_edit_a_rule_in_the_admin_and_it_is_a_new_version(client, staff_us
         "required": False,
         "notes": "",
     } in current.rules
+    client.post(change_url, form)  # saved again without a change: no new version
+    assert mapped.mapping_versions.count() == 2
     duplicate = client.post(
         reverse("admin:integrations_mappingrule_add"), {**form, "transform": ""}
     )
@@ -391,6 +419,7 @@ def test_preview_a_pasted_fixture_profile(client, admin_user_a, mapped):
     assert "<strong>1987-03-14</strong>" in content
     assert "<strong>+32470123456</strong>" in content
     assert "<strong>BE</strong>" in content
+    assert "<code>map:Belgique=BE;België=BE;Belgien=BE|country</code>" in content
 
 
 @pytest.mark.django_db

@@ -144,7 +144,9 @@ def test_values_are_coerced_to_the_variable_type(target, claim, expected):
     ("target", "claim", "message"),
     [
         ("email", "not-an-email", "not an e-mail address"),
-        ("email", "a@" + "b" * 260 + ".com", "not an e-mail address"),
+        ("email", "a@" + "b" * 260 + ".com", "longer than 254"),
+        ("email", "two@at@example.com", "not an e-mail address"),
+        ("email", "no-domain-dot@example", "not an e-mail address"),
         ("birthdate", "14/03/1987", "not an ISO date"),
         ("birthdate", "0000-07-02", "not an ISO date"),
         ("gender", "male", "is not one of m, f, x"),

@@ -1,5 +1,6 @@
 """Reading and validating mapping tables: every bad file gets a clear answer, never a crash."""
 
+import contextlib
 import csv
 import io
 import re
@@ -225,6 +226,16 @@ def test_whole_file_refusals(filename, data, message):
     assert message in refusal(filename, data)
 
 
+def test_excel_sep_line_names_the_delimiter_and_lines_still_count():
+    data = b"sep=;\r\n" + csv_bytes([["fristname", "given_name", "", "", "no", ""]], delimiter=";")
+    (error,) = validate("t.csv", data).errors
+    assert error.line == 3
+
+
+def test_a_workbook_renamed_to_csv_gets_a_helpful_message():
+    assert "Upload workbooks with the .xlsx extension" in refusal("t.csv", xlsx_bytes(GOOD_ROWS))
+
+
 def test_renamed_binary_as_csv_is_refused():
     binary = bytes(range(256)) * 4
     assert "NUL" in refusal("t.csv", binary)
@@ -381,3 +392,46 @@ def test_template_xlsx_has_the_reference_sheet():
 )
 def test_display_names_are_sanitised(name, shown):
     assert filename_display(name=name) == shown
+
+
+SAMPLES = sorted(
+    (Path(__file__).resolve().parents[2] / "integrations" / "sample_tables").glob("*.csv")
+)
+
+
+@pytest.mark.parametrize("path", SAMPLES, ids=[p.name for p in SAMPLES])
+def test_sample_tables_validate(path):
+    assert validate(path.name, path.read_bytes(), frozenset()).is_valid
+
+
+def test_the_oidc_sample_is_the_starter_table():
+    path = (
+        Path(__file__).resolve().parents[2] / "integrations" / "sample_tables" / "oidc-standard.csv"
+    )
+    assert path.read_bytes() == table_csv(specs=STARTER_SPECS)
+
+
+def damaged_workbooks():
+    import random
+
+    base = xlsx_bytes(GOOD_ROWS)
+    yield "truncated", base[: len(base) // 2]
+    yield "garbage sheet", xlsx_with_part(base, "xl/worksheets/sheet1.xml", b"<not xml")
+    yield "garbage workbook", xlsx_with_part(base, "xl/workbook.xml", b"\xff\xfe garbage")
+    yield (
+        "shared strings bomb",
+        xlsx_with_part(base, "xl/sharedStrings.xml", BILLION_LAUGHS.replace(b"worksheet", b"sst")),
+    )
+    generator = random.Random(5)
+    for number in range(300):
+        flipped = bytearray(base)
+        for _ in range(20):
+            flipped[generator.randrange(len(flipped))] = generator.randrange(256)
+        yield f"flipped {number}", bytes(flipped)
+
+
+def test_damaged_files_are_refused_never_crash():
+    for _name, data in damaged_workbooks():
+        for filename in ("t.xlsx", "t.csv"):
+            with contextlib.suppress(TableError):
+                table_validate(rows=table_read(filename=filename, data=data))

@@ -142,3 +142,21 @@ def test_bad_transform_cells_are_refused_at_upload(spec, code, message):
 def test_a_transform_name_is_case_insensitive_and_a_bare_colon_is_ignored():
     assert run("LOWER|Strip", " A ") == "a"
     assert run("lower:", "A") == "a"
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "+32 470 12 34 56",
+        "+33 6 12 34 56 78",
+        "+1-202-555-0143",
+        "+44 20 7946 0958",
+        "+32.2.555.01.47",
+    ],
+)
+def test_the_phone_shortcut_agrees_with_phonenumbers(number):
+    import phonenumbers
+
+    parsed = phonenumbers.parse(number, None)
+    expected = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    assert run("phone", number) == expected
