@@ -19,6 +19,8 @@ DATA_DIR.mkdir(parents=True, exist_ok=True)
 DEBUG = os.environ.get("DEVIDP_DEBUG", "1") == "1"
 SECRET_KEY = os.environ.get("DEVIDP_SECRET_KEY") or "devidp-insecure-development-only-key"
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+# Enables POST /devidp/clients/ (client registration over HTTP) for callers holding this token.
+DEVIDP_ADMIN_TOKEN = os.environ.get("DEVIDP_ADMIN_TOKEN", "")
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -41,6 +43,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "devidp.urls"
+WSGI_APPLICATION = "devidp.wsgi.application"
 
 TEMPLATES = [
     {

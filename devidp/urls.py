@@ -17,6 +17,8 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Tests only, and only with DEVIDP_ADMIN_TOKEN set.
+    path("devidp/clients/", views.client_registration, name="client-registration"),
     # The issuer is <base>/o: discovery at /o/.well-known/openid-configuration.
     path("o/authorize/", views.AuthorizationView.as_view(), name="authorize"),
     path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),

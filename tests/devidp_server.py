@@ -11,15 +11,17 @@ Use it from any conftest or test module::
 
 The IdP has its own SQLite database and RSA key in a temporary directory, migrated and seeded
 once per test session. It is a separate process with its own settings, so it never touches the
-product's test database.
+product's test database. `running_devidp()` starts another one with other settings.
 """
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -32,7 +34,8 @@ from devidp.accounts.demo import DEMO_PARTICIPANTS, DEMO_PASSWORD
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MANAGE_PY = REPO_ROOT / "devidp" / "manage.py"
-STARTUP_TIMEOUT_SECONDS = 30
+# Generous: CI machines under load take several times the usual ~3 s.
+STARTUP_TIMEOUT_SECONDS = 60
 COMMAND_TIMEOUT_SECONDS = 60
 HTTP_TIMEOUT_SECONDS = 10
 MAX_IDP_REDIRECTS = 5
@@ -90,10 +93,11 @@ class DevIdP:
     base_url: str
     data_dir: Path
     log_path: Path
-    env: dict[str, str]
+    # Out of the repr (shown in test failures): the environment holds the admin token.
+    env: dict[str, str] = field(repr=False)
     usernames: tuple[str, ...] = tuple(DEMO_PARTICIPANTS)
     password: str = DEMO_PASSWORD
-    participants: dict = field(default_factory=lambda: DEMO_PARTICIPANTS)
+    participants: dict = field(default_factory=lambda: DEMO_PARTICIPANTS, repr=False)
 
     @property
     def issuer(self) -> str:
@@ -121,15 +125,18 @@ class DevIdP:
 
     def manage(self, *args: str) -> str:
         """Run a management command of the IdP against its data; returns its output."""
-        result = subprocess.run(  # noqa: S603 - fixed interpreter and script, our arguments
-            [sys.executable, str(MANAGE_PY), *args, "--skip-checks"],
-            env=self.env,
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=COMMAND_TIMEOUT_SECONDS,
-            check=False,
-        )
+        try:
+            result = subprocess.run(  # noqa: S603 - fixed interpreter and script, our arguments
+                [sys.executable, str(MANAGE_PY), *args, "--skip-checks"],
+                env=self.env,
+                cwd=REPO_ROOT,
+                capture_output=True,
+                text=True,
+                timeout=COMMAND_TIMEOUT_SECONDS,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as error:
+            raise DevIdPError(f"devidp {args[0]} took over {error.timeout}s") from error
         if result.returncode != 0:
             raise DevIdPError(f"devidp {args[0]} failed:\n{result.stdout}\n{result.stderr}")
         return result.stdout
@@ -143,22 +150,25 @@ class DevIdP:
         pkce_required: bool,
         algorithm: str = "RS256",
     ) -> None:
-        """Register (or reset) a confidential authorization-code client with one exact URI."""
-        self.manage(
-            "devidp_seed",
-            "--skip-participants",
-            "--client-id",
-            client_id,
-            "--client-secret",
-            client_secret,
-            "--redirect-uri",
-            redirect_uri,
-            "--pkce-required" if pkce_required else "--no-pkce-required",
-            "--algorithm",
-            algorithm,
-            "--verbosity",
-            "0",
+        """Register (or reset) a confidential authorization-code client with one exact URI.
+
+        Same effect as `devidp_seed --client-id …`, over the IdP's test-only HTTP endpoint
+        (a subprocess per client would cost a Django start-up each).
+        """
+        response = requests.post(
+            f"{self.base_url}/devidp/clients/",
+            json={
+                "client_id": client_id,
+                "client_secret": client_secret,
+                "redirect_uris": [redirect_uri],
+                "pkce_required": pkce_required,
+                "algorithm": algorithm,
+            },
+            headers={"Authorization": f"Bearer {self.env['DEVIDP_ADMIN_TOKEN']}"},
+            timeout=HTTP_TIMEOUT_SECONDS,
         )
+        if response.status_code != 200:
+            raise DevIdPError(f"registering {client_id!r} failed: {response.text}", response)
 
     def login_and_authorize(
         self, url: str, username: str, password: str, *, allow: bool = True
@@ -258,27 +268,31 @@ def _stop(process: subprocess.Popen) -> None:
             process.wait(timeout=5)
 
 
-@pytest.fixture(scope="session")
-def devidp(tmp_path_factory) -> Iterator[DevIdP]:
-    """The development IdP, migrated and seeded, listening on a free 127.0.0.1 port."""
-    data_dir = tmp_path_factory.mktemp("devidp")
-    env = {
+@contextmanager
+def running_devidp(data_dir: Path, *, env: dict[str, str] | None = None) -> Iterator[DevIdP]:
+    """Migrate, seed and serve a development IdP whose data lives in `data_dir`; stop it after.
+
+    `env` adds settings, e.g. `{"DEVIDP_AUTHZ_RESPONSE_ISS": "0"}` for an IdP without RFC 9207.
+    """
+    process_env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("DJANGO_", "DEVIDP_"))
     }
-    env.update(
+    process_env.update(
         {
             "DEVIDP_DATA_DIR": str(data_dir),
             "DEVIDP_FAST_PASSWORD_HASHING": "1",
+            "DEVIDP_ADMIN_TOKEN": secrets.token_urlsafe(32),
             "PYTHONUNBUFFERED": "1",
+            **(env or {}),
         }
     )
     idp = DevIdP(
         base_url=f"http://127.0.0.1:{_free_port()}",
         data_dir=data_dir,
         log_path=data_dir / "server.log",
-        env=env,
+        env=process_env,
     )
     idp.manage("migrate", "--noinput", "--verbosity", "0")
     idp.manage("devidp_seed", "--verbosity", "0")
@@ -292,7 +306,7 @@ def devidp(tmp_path_factory) -> Iterator[DevIdP]:
                 "--skip-checks",
                 idp.base_url.removeprefix("http://"),
             ],
-            env=env,
+            env=process_env,
             cwd=REPO_ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -302,3 +316,10 @@ def devidp(tmp_path_factory) -> Iterator[DevIdP]:
         yield idp
     finally:
         _stop(process)
+
+
+@pytest.fixture(scope="session")
+def devidp(tmp_path_factory) -> Iterator[DevIdP]:
+    """The development IdP, migrated and seeded, listening on a free 127.0.0.1 port."""
+    with running_devidp(tmp_path_factory.mktemp("devidp")) as idp:
+        yield idp

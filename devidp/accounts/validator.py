@@ -7,9 +7,21 @@ from devidp.accounts.models import Profile
 
 
 class DevIdPValidator(OAuth2Validator):
-    # DOT releases a claim only when the scope named here was granted.
+    # DOT releases a claim only when the scope named here was granted. Only the claims this IdP
+    # gives are listed, so that discovery's claims_supported is true.
     oidc_claim_scope = {
-        **OAuth2Validator.oidc_claim_scope,
+        "sub": "openid",
+        "preferred_username": "profile",
+        "given_name": "profile",
+        "family_name": "profile",
+        "name": "profile",
+        "gender": "profile",
+        "birthdate": "profile",
+        "locale": "profile",
+        "email": "email",
+        "email_verified": "email",
+        "address": "address",
+        "phone_number": "phone",
         "optin_newsletter": CUSTOM_SCOPE,
         "optin_partners": CUSTOM_SCOPE,
         LOYALTY_ID_CLAIM: CUSTOM_SCOPE,

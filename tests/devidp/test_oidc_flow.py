@@ -21,6 +21,8 @@ REDIRECT_URI = "http://127.0.0.1:8000/oauth/callback"
 PLAIN_CLIENT = ("flow-client", "flow-secret")
 # Every character RFC 6749 §2.3.1's form-urlencoding changes, and a space.
 WEIRD_CLIENT = ("weird-client", "se:cr+et/with=odd%41 chars")
+# The same in the client id too, plus non-ASCII (UTF-8 before form-urlencoding).
+STRANGE_ID_CLIENT = ("id:with+odd/chars=%41 é", "sécret:+/=%41 ü")
 PKCE_CLIENT = ("strict-client", "strict-secret")
 LOYALTY_ID = "https://example.com/claims/loyalty_id"
 
@@ -29,6 +31,7 @@ LOYALTY_ID = "https://example.com/claims/loyalty_id"
 def clients(devidp):
     devidp.add_client(*PLAIN_CLIENT, REDIRECT_URI, pkce_required=False)
     devidp.add_client(*WEIRD_CLIENT, REDIRECT_URI, pkce_required=False)
+    devidp.add_client(*STRANGE_ID_CLIENT, REDIRECT_URI, pkce_required=False)
     devidp.add_client(*PKCE_CLIENT, REDIRECT_URI, pkce_required=True)
 
 
@@ -40,7 +43,7 @@ def jwks(devidp):
 def authorize(devidp, client_id, username="alice", **params):
     """Log in and consent; returns the callback parameters and the state and nonce sent."""
     url = authorization_url(devidp, client_id, REDIRECT_URI, **params)
-    sent = dict(param.split("=", 1) for param in url.split("?", 1)[1].split("&") if "=" in param)
+    sent = callback_params(url)
     params = callback_params(devidp.login_and_authorize(url, username, devidp.password))
     return params, sent
 
@@ -81,7 +84,23 @@ def test_discovery_issuer_and_endpoints_match_the_fixture(devidp):
     }
     assert discovery["code_challenge_methods_supported"] == ["S256"]
     assert "RS256" in discovery["id_token_signing_alg_values_supported"]
-    assert LOYALTY_ID in discovery["claims_supported"]
+    assert set(discovery["claims_supported"]) == {
+        "sub",
+        "preferred_username",
+        "given_name",
+        "family_name",
+        "name",
+        "gender",
+        "birthdate",
+        "locale",
+        "email",
+        "email_verified",
+        "address",
+        "phone_number",
+        "optin_newsletter",
+        "optin_partners",
+        LOYALTY_ID,
+    }
 
 
 def test_jwks_publishes_an_rs256_signing_key_without_private_parts(devidp):
@@ -116,16 +135,19 @@ def test_code_flow_with_client_secret_post_gives_a_verified_id_token(devidp, cli
     assert claims["sub"] == devidp.participants["alice"]["subject"]
 
 
-def test_client_secret_basic_form_urlencodes_id_and_secret(devidp, clients):
-    params, _ = authorize(devidp, WEIRD_CLIENT[0])
+@pytest.mark.parametrize("auth", ["basic", "post"])
+@pytest.mark.parametrize("credentials", [WEIRD_CLIENT, STRANGE_ID_CLIENT], ids=["secret", "id"])
+def test_odd_characters_in_client_credentials_round_trip(devidp, clients, credentials, auth):
+    client_id, client_secret = credentials
+    params, _ = authorize(devidp, client_id)
 
     response = token_request(
         devidp,
         code=params["code"],
         redirect_uri=REDIRECT_URI,
-        client_id=WEIRD_CLIENT[0],
-        client_secret=WEIRD_CLIENT[1],
-        auth="basic",
+        client_id=client_id,
+        client_secret=client_secret,
+        auth=auth,
     )
 
     assert response.status_code == 200, response.text
@@ -149,21 +171,6 @@ def test_client_secret_basic_without_form_urlencoding_is_invalid_client(devidp, 
 
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_client"
-
-
-def test_client_secret_post_with_the_weird_secret(devidp, clients):
-    params, _ = authorize(devidp, WEIRD_CLIENT[0])
-
-    response = token_request(
-        devidp,
-        code=params["code"],
-        redirect_uri=REDIRECT_URI,
-        client_id=WEIRD_CLIENT[0],
-        client_secret=WEIRD_CLIENT[1],
-        auth="post",
-    )
-
-    assert response.status_code == 200, response.text
 
 
 def test_wrong_client_secret_is_invalid_client(devidp, clients):

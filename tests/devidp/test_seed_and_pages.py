@@ -39,9 +39,63 @@ def test_seeding_a_client_again_can_turn_pkce_off(devidp):
     assert exchange_status(devidp, "toggled", "secret") == 200
 
 
-def test_seeding_a_client_with_an_invalid_redirect_uri_fails(devidp):
-    with pytest.raises(DevIdPError, match="Invalid client"):
+def test_registering_a_client_with_an_invalid_redirect_uri_fails(devidp):
+    with pytest.raises(DevIdPError, match="redirect_uris"):
         devidp.add_client("broken", "secret", "ftp://127.0.0.1/cb", pkce_required=False)
+
+
+def test_seed_command_registers_a_client(devidp):
+    output = devidp.manage(
+        "devidp_seed",
+        "--skip-participants",
+        "--client-id",
+        "pkce-seeded",
+        "--client-secret",
+        "seeded-secret",
+        "--redirect-uri",
+        REDIRECT_URI,
+        "--base-url",
+        devidp.base_url,
+    )
+
+    assert f"discovery  {devidp.discovery_url}" in output
+    assert f"client pkce-seeded: redirect URI {REDIRECT_URI}, RS256, PKCE required" in output
+    assert "seeded-secret" not in output
+    location = devidp.login_and_authorize(
+        authorization_url(devidp, "pkce-seeded", REDIRECT_URI), "bob", devidp.password
+    )
+    assert callback_params(location)["error"] == "invalid_request"  # no code_challenge
+
+
+def test_seed_command_refuses_an_invalid_redirect_uri(devidp):
+    with pytest.raises(DevIdPError, match="Invalid client"):
+        devidp.manage(
+            "devidp_seed",
+            "--skip-participants",
+            "--client-id",
+            "broken",
+            "--client-secret",
+            "secret",
+            "--redirect-uri",
+            "ftp://127.0.0.1/cb",
+        )
+
+
+@pytest.mark.parametrize("token", ["", "wrong-token"])
+def test_client_registration_endpoint_wants_the_admin_token(devidp, token):
+    response = requests.post(
+        f"{devidp.base_url}/devidp/clients/",
+        json={
+            "client_id": "intruder",
+            "client_secret": "secret",
+            "redirect_uris": [REDIRECT_URI],
+            "pkce_required": False,
+        },
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=TIMEOUT,
+    )
+
+    assert response.status_code == 401
 
 
 def test_home_page_shows_the_issuer_and_the_demo_logins(devidp):
