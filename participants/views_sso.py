@@ -31,6 +31,7 @@ from integrations.tokens import KeySource, TokenError, access_token_claims, id_t
 
 from .models import AttemptOutcome, LoginAttempt
 from .prefill import prefill_set
+from .ratelimit import rate_limited
 from .session import (
     StateError,
     browser_cookie_set,
@@ -259,6 +260,7 @@ def _repeated_parameter(request) -> bool:
 # ---------------------------------------------------------------------------- login start
 @require_GET
 @never_cache
+@rate_limited("login", per=("ip", "campaign"), campaign=lambda request, slug: slug)
 def login_start(request, slug: str):
     """Send the participant to their IdP; `?next=` is where they come back to (same site)."""
     campaign = _campaign(slug)
@@ -315,6 +317,8 @@ def _redirect_to_idp(request, *, integration, campaign, return_to, language, tes
 # ---------------------------------------------------------------------------- callback
 @require_GET
 @never_cache
+# Per address only: the campaign is known only once the state is looked up.
+@rate_limited("login", per=("ip",))
 def oauth_callback(request):
     """The authorization response (RFC 6749 §4.1.2). GET only: POST answers 405."""
     reference = error_reference_new()

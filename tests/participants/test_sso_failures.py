@@ -539,3 +539,12 @@ def test_the_error_reference_is_in_the_page_the_log_and_the_attempt(client, camp
     assert len(reference) == 8
     assert reference in response.text
     assert f"ref={reference}" in caplog.text and "step=authorize" in caplog.text
+
+
+def test_login_start_and_callback_are_rate_limited(client, campaign, settings):
+    settings.RATE_LIMITS = {"login": {"ip": "2/m", "campaign": "100/m"}}
+    login_start(client, campaign)
+    response = client.get(CALLBACK, {"code": "x", "state": "y"})
+    assert response.status_code == 400
+    assert client.get(CALLBACK, {"code": "x", "state": "y"}).status_code == 429
+    assert client.get(f"/c/{campaign.slug}/login/").status_code == 429
