@@ -4,27 +4,22 @@ The product's views run in the test client; the IdP runs in its own process on 1
 every call to it (token, JWKS, userinfo) goes over real HTTP through the egress guard.
 """
 
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.core.cache import cache
+from django.test import Client
 from django.urls import reverse
 
 from integrations.models import MappingRule
 from participants.models import AttemptOutcome, LoginAttempt, Participant
 from tests.factories import OAuthIntegrationFactory, make_form_campaign
-from tests.participants.sso_flow import login_start
+from tests.participants.sso_flow import CALLBACK, login_start
 
 pytestmark = pytest.mark.e2e
 
 REDIRECT_URI = "https://sso.example.test/oauth/callback"
 SECRET = "e2e secret: with + / = % and é"
 OIDC_SCOPE = "openid profile email phone address"
-
-
-@pytest.fixture(autouse=True)
-def _empty_cache():
-    cache.clear()
 
 
 def make_campaign(account, devidp, *, client_id, auth, pkce, scope, profile):
@@ -160,3 +155,32 @@ def test_replaying_the_callback_is_refused(client, account, devidp):
     again = client.get(f"{parts.path}?{parts.query}")
     assert again.status_code == 400 and "already been used" in again.text
     assert reverse("participants:login_start", args=[campaign.slug]) in again.text
+
+
+@pytest.mark.parametrize(
+    ("pkce", "code"), [(True, "invalid_grant"), (False, "id_token_nonce_mismatch")]
+)
+def test_an_injected_code_from_another_flow_is_refused(client, account, devidp, pkce, code):
+    campaign = make_campaign(
+        account,
+        devidp,
+        client_id=f"e2e-inject-{pkce}",
+        auth="client_secret_post",
+        pkce=pkce,
+        scope=OIDC_SCOPE,
+        profile=False,
+    )
+    attacker = Client()
+    attackers_flow = login_start(attacker, campaign)
+    location = devidp.login_and_authorize(
+        attackers_flow.response["Location"], "bob", devidp.password
+    )
+    stolen_code = parse_qs(urlsplit(location).query)["code"][0]
+    victims_flow = login_start(client, campaign)
+    response = client.get(
+        CALLBACK, {"code": stolen_code, "state": victims_flow.state, "iss": devidp.issuer}
+    )
+    assert response.status_code in (400, 502)
+    victims_attempt = LoginAttempt.objects.get(outcome=AttemptOutcome.FAILED)
+    assert victims_attempt.error_code == code
+    assert not Participant.objects.exists()
