@@ -24,13 +24,6 @@ from tests.idp_stub import CLIENT_ID, ISSUER, JWKS_URI, IdPStub, public_jwk, rsa
 SOURCE = KeySource(jwks_uri=JWKS_URI)
 
 
-@pytest.fixture(autouse=True)
-def _empty_cache():
-    cache.clear()
-    yield
-    cache.clear()
-
-
 @pytest.fixture
 def idp():
     return IdPStub()

@@ -5,7 +5,6 @@ from datetime import timedelta
 
 import pytest
 import requests
-from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 from django.utils.translation import override
@@ -25,11 +24,6 @@ from tests.participants.sso_flow import (
 )
 
 SECRET = "s3cr3t:with+odd/chars=%"
-
-
-@pytest.fixture(autouse=True)
-def _empty_cache():
-    cache.clear()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ import time
 from pathlib import Path
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 
 from participants.models import AttemptOutcome, LoginAttempt, Participant
@@ -36,11 +35,6 @@ RULES = [
     ("lastname", "family_name", "last_name", False),
     ("email", "email", "emails[0]", False),
 ]
-
-
-@pytest.fixture(autouse=True)
-def _empty_cache():
-    cache.clear()
 
 
 def _ours(claims: dict, *, nonce: str | None) -> dict:

@@ -6,7 +6,6 @@ from datetime import timedelta
 from urllib.parse import parse_qs
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 
 from integrations.oauth import pkce_challenge
@@ -22,11 +21,6 @@ from tests.participants.sso_flow import (
     make_sso_campaign,
     mock,
 )
-
-
-@pytest.fixture(autouse=True)
-def _empty_cache():
-    cache.clear()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 
 from integrations.models import OAuthIntegration
@@ -18,11 +17,6 @@ from tests.participants.sso_flow import (
     make_sso_campaign,
     mock,
 )
-
-
-@pytest.fixture(autouse=True)
-def _empty_cache():
-    cache.clear()
 
 
 @pytest.fixture
