@@ -74,13 +74,14 @@ def browser_value(request) -> tuple[str, bool]:
 
 def browser_cookie_set(response, value: str) -> None:
     # Path "/": the cookie must reach /oauth/callback. Lax: it must survive the top-level
-    # redirect back from the IdP, which is cross-site.
+    # redirect back from the IdP, which is cross-site. Secure exactly when the session cookie is
+    # (outside debug unless DJANGO_SECURE_COOKIES is off), like the campaign pages' cookies.
     response.set_cookie(
         BROWSER_COOKIE,
         value,
         max_age=max(settings.LOGIN_ATTEMPT_TTL_SECONDS, 3600),
         path="/",
-        secure=not settings.DEBUG,
+        secure=settings.SESSION_COOKIE_SECURE,
         httponly=True,
         samesite="Lax",
     )

@@ -19,6 +19,7 @@ from django.utils import translation
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET
 
 from accounts.permissions import Capability, can
@@ -378,6 +379,8 @@ def _labels(campaign: Campaign | None, variables: list[str]) -> list[str]:
     return [fields[v].label() if v in fields else v for v in variables]
 
 
+# Kept out of error reports and debug pages should anything unexpected fail here.
+@sensitive_variables("config", "code", "params")
 def _complete(request, attempt: LoginAttempt, timer: dict) -> HttpResponse:
     """Everything after the state check; raises FlowError."""
     snapshot = attempt.snapshot
@@ -481,6 +484,7 @@ def _complete(request, attempt: LoginAttempt, timer: dict) -> HttpResponse:
     return _no_referrer(_HttpResponseSeeOther(target))
 
 
+@sensitive_variables("config", "code", "tokens", "id_token", "access_token")
 def _profile(attempt, config, keys, *, code: str, timer: dict) -> dict[str, dict]:
     """Token, id_token, access token claims and userinfo, as the mapping's profile parts."""
     snapshot = attempt.snapshot

@@ -437,16 +437,27 @@ def test_userinfo_is_called_with_a_bearer_header(client, integration, campaign, 
     assert "opaque-access-token" not in call.request.url
 
 
-def test_userinfo_500_continues_with_the_id_token(client, integration, campaign, idp):
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"status": 500},
+        {"status": 401, "headers": {"WWW-Authenticate": 'Bearer error="invalid_token"'}},
+        {"body": "<html>not json</html>", "content_type": "text/html"},
+        {"body": requests.exceptions.ReadTimeout()},
+        {"body": "eyJhbGciOiJSUzI1NiJ9.e30.sig", "content_type": "application/jwt"},
+    ],
+)
+def test_userinfo_failure_continues_with_the_id_token(client, integration, campaign, idp, answer):
     integration.profile_endpoint = USERINFO_URL
     integration.save()
     started = login_start(client, campaign)
     with mock() as rsps:
         idp_answers(rsps, idp, started, claims={"given_name": "Ada"})
-        userinfo = rsps.get(USERINFO_URL, status=500)
+        userinfo = rsps.get(USERINFO_URL, **answer)
         response = callback(client, started)
-        assert userinfo.call_count == 1
+        assert userinfo.call_count == 1  # no retry loop
     assert response.status_code == 303
+    assert 'value="Ada"' in client.get(response["Location"]).text
 
 
 def test_userinfo_failure_without_id_token_fails_the_login(client, integration, campaign):

@@ -94,7 +94,8 @@ def test_no_nonce_without_openid_and_no_pkce_when_off(client, integration, campa
     assert "nonce" not in started.params and "code_challenge" not in started.params
 
 
-def test_login_start_snapshots_the_configuration_and_binds_the_browser(client, campaign):
+def test_login_start_snapshots_the_configuration_and_binds_the_browser(client, campaign, settings):
+    settings.SESSION_COOKIE_SECURE = True  # as in production
     started = login_start(client, campaign)
     attempt = LoginAttempt.objects.get()
     assert attempt.snapshot["token_endpoint"] == TOKEN_URL
@@ -103,7 +104,7 @@ def test_login_start_snapshots_the_configuration_and_binds_the_browser(client, c
     cookie = started.response.cookies[BROWSER_COOKIE]
     assert attempt.browser_hash == _hash(cookie.value)
     assert cookie["httponly"] and cookie["samesite"] == "Lax" and cookie["path"] == "/"
-    assert cookie["secure"]  # DEBUG is off in tests
+    assert cookie["secure"]
     assert started.response["Referrer-Policy"] == "no-referrer"
     assert (attempt.expires_at - attempt.created_at) <= timedelta(seconds=601)
 
