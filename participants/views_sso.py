@@ -8,6 +8,7 @@ log entry, which names the failing step and never holds a token, a code or a sec
 
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass
 
@@ -156,6 +157,7 @@ FAILURES: dict[str, Failure] = {
         422,
     ),
 }
+_ERROR_CODE = re.compile(r"[a-z0-9_]{1,40}")
 # Authorization error codes (RFC 6749 §4.1.2.1, OIDC Core §3.1.2.6) that may pass on retry.
 _RETRYABLE_IDP_ERRORS = frozenset(
     {
@@ -396,7 +398,8 @@ def _complete(request, attempt: LoginAttempt, timer: dict) -> HttpResponse:
 
     if "error" in params:
         error = params.get("error", "")
-        code = error if error.replace("_", "").isalnum() and len(error) <= 40 else "invalid"
+        # Only a plain RFC 6749 error code is recorded; anything else is the IdP's free text.
+        code = error if _ERROR_CODE.fullmatch(error) else "invalid"
         if code == "access_denied":
             kind = "access_denied"
         elif code in _RETRYABLE_IDP_ERRORS:

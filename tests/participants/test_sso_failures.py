@@ -181,12 +181,15 @@ def test_access_denied_says_sign_in_was_cancelled(client, campaign):
         ("invalid_scope", 502),
         ("unauthorized_client", 502),
         ("something_new", 502),
+        ("<b>évil</b>", 502),
     ],
 )
 def test_other_idp_errors_are_classified(client, campaign, error, status):
     started = login_start(client, campaign)
     response = client.get(CALLBACK, {"error": error, "state": started.state})
-    assert_failed(response, status, step="authorize", code=f"idp_{error}")
+    code = error if error.isidentifier() else "invalid"
+    assert_failed(response, status, step="authorize", code=f"idp_{code}")
+    assert error not in response.text
 
 
 def test_error_with_a_bad_state_gets_the_generic_page(client, campaign):
