@@ -31,6 +31,7 @@ from accounts.permissions import Capability, can
 from integrations.fields import UndecryptableSecret
 
 from .mapping import Profile, mapping_explain
+from .mapping.exports import STARTER_SPECS, table_csv, table_xlsx
 from .mapping.store import (
     ImportOutcome,
     ImportStatus,
@@ -41,14 +42,7 @@ from .mapping.store import (
     mapping_version_record,
     mapping_version_restore,
 )
-from .mapping.tables import (
-    COLUMNS,
-    STARTER_SPECS,
-    TableRow,
-    table_csv,
-    table_validate,
-    table_xlsx,
-)
+from .mapping.tables import COLUMNS, TableRow, table_validate
 from .mapping.transforms import TRANSFORM_REFERENCE
 from .models import MappingRule, MappingTableVersion, OAuthIntegration
 

@@ -1,8 +1,8 @@
 """Profile mapping: rules that turn an IdP profile into campaign variable values.
 
-Pure parts (no database, no HTTP): `paths` (source paths), `transforms`, `coercion`, `apply`
-(`mapping_apply`), `tables` (reading, validating and writing mapping tables). The database side,
-saving a table as rules and versions, is `store`.
+Pure parts (no database, no HTTP): `paths` (source paths), `transforms`, `countries`,
+`coercion`, `apply` (`mapping_apply`), `tables` (validation), `uploads` (reading files safely),
+`exports` (template and exports). The database side, rules and versions, is `store`.
 """
 
 from .apply import (

@@ -16,7 +16,8 @@ from integrations.models import MappingRule, MappingTableVersion, OAuthIntegrati
 from integrations.variables import STANDARD_VARIABLES
 
 from .apply import Rule, rules_from_rows
-from .tables import RowError, RuleSpec, TableError, filename_display, table_read, table_validate
+from .tables import RowError, RuleSpec, TableError, table_validate
+from .uploads import filename_display, table_read
 
 
 def mapping_rules_for(*, integration: OAuthIntegration) -> list[Rule]:

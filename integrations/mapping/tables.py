@@ -1,54 +1,25 @@
-"""Mapping tables: read an uploaded CSV/XLSX safely, validate it whole, write template/exports.
+"""Mapping tables: the columns, the rows read from a file, and the validation of a whole table.
 
-Pure (bytes in, rows or errors out). Every refusal is a `TableError` with a message for staff;
-row faults are `RowError`s with the line number, all reported at once. The limits below follow
-SECURITY-CHECKLIST §3.8 (UP-01…UP-10).
+Pure. Reading files safely is `uploads`; writing the template and exports is `exports`. Row
+faults are `RowError`s with the line number, all reported at once; a file refused as a whole is
+a `TableError`.
 """
 
-import csv
-import io
-import re
-import unicodedata
-import zipfile
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
-from pathlib import PurePosixPath
 from typing import Any
 
-import openpyxl
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-from integrations.variables import CUSTOM_MAX_LENGTH, STANDARD_VARIABLES, is_valid_variable_name
+from integrations.variables import STANDARD_VARIABLES, is_valid_variable_name
 
 from .apply import RuleError, rule_compile
-from .transforms import TRANSFORM_REFERENCE
 
 COLUMNS = ("field", "source", "transform", "fallback", "required", "notes")
-ALLOWED_EXTENSIONS = (".csv", ".xlsx")
-# Spreadsheet formats we never open: macros (.xlsm, .xlsb) or the legacy binary format (.xls).
-REFUSED_EXTENSIONS = (".xlsm", ".xls", ".xlsb", ".xltm", ".xlam")
-
-MAX_ROWS = 100_000
 MAX_COLUMNS = 50
 MAX_NOTES_LENGTH = 2000
-# Zip-bomb limits, checked on the ZIP directory before openpyxl reads anything.
-ZIP_MAX_TOTAL_SIZE = 50 * 1024 * 1024
-ZIP_MAX_ENTRIES = 200
-ZIP_MAX_RATIO = 100
-# Entries this small cannot hurt, whatever their ratio (an empty part compresses "infinitely").
-ZIP_RATIO_FLOOR = 1024 * 1024
-
-# Export: a cell starting with one of these is a formula to a spreadsheet (OWASP CSV injection).
+# A cell starting with one of these is a formula to a spreadsheet (OWASP CSV injection).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\0")
 
 YES = frozenset({"yes", "y", "true", "1", "oui", "x"})
 NO = frozenset({"no", "n", "false", "0", "non", ""})
-
-
-UNREADABLE_XLSX = (
-    "The XLSX workbook cannot be read: it is damaged, or holds unsafe XML (entity declarations). "
-    "Save it again from Excel or LibreOffice as .xlsx."
-)
 
 
 class TableError(ValueError):
@@ -94,190 +65,6 @@ class TableValidation:
         return not self.errors and bool(self.specs)
 
 
-# ---------------------------------------------------------------------------- file names
-def filename_display(*, name: str) -> str:
-    """A harmless display name: the base name, no control or bidi characters, 100 chars max.
-    Uploaded files are never written to disk under any name; this is only shown in history."""
-    base = PurePosixPath((name or "").replace("\\", "/")).name
-    cleaned = "".join(
-        char for char in unicodedata.normalize("NFC", base) if unicodedata.category(char)[0] != "C"
-    ).strip(" .")
-    if len(cleaned) > 100:
-        stem, dot, extension = cleaned.rpartition(".")
-        cleaned = (stem[: 99 - len(extension)] + dot + extension) if dot else cleaned[:100]
-    return cleaned or "mapping"
-
-
-def extension_check(*, filename: str) -> str:
-    """The lower-case extension if allowed; raises TableError otherwise."""
-    suffix = PurePosixPath((filename or "").replace("\\", "/")).suffix.lower()
-    if suffix in REFUSED_EXTENSIONS:
-        raise TableError(
-            f"{suffix} files are not accepted (macros or the old binary Excel format). "
-            "Save the table as .xlsx (Excel Workbook) or .csv (CSV UTF-8) and upload it again."
-        )
-    if suffix not in ALLOWED_EXTENSIONS:
-        raise TableError("Upload a .csv or .xlsx file.")
-    return suffix
-
-
-def table_read(*, filename: str, data: bytes) -> list[TableRow]:
-    """The table's rows, read according to the extension and checked against the content."""
-    suffix = extension_check(filename=filename)
-    if not data:
-        raise TableError("The file is empty.")
-    if suffix == ".xlsx":
-        return xlsx_read(data=data)
-    return csv_read(data=data)
-
-
-# ---------------------------------------------------------------------------- CSV
-def csv_decode(*, data: bytes) -> str:
-    """Text from CSV bytes: UTF-8 (with or without BOM), or UTF-16/32 with a BOM. Anything else
-    is refused rather than guessed, because a wrong guess silently garbles names."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        encoding = "utf-8-sig"
-    elif data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
-        encoding = "utf-32"
-    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        encoding = "utf-16"
-    else:
-        encoding = "utf-8"
-        if data.startswith(b"PK\x03\x04"):
-            raise TableError(
-                "This is a ZIP file (an XLSX workbook?), not a CSV. Upload workbooks with the "
-                ".xlsx extension."
-            )
-        if b"\x00" in data:
-            if data[1:200:2].count(0) > 50 or data[0:200:2].count(0) > 50:
-                raise TableError(
-                    "The file looks like UTF-16 without a byte-order mark. Save it as "
-                    "“CSV UTF-8” and upload it again."
-                )
-            raise TableError("The file contains NUL bytes: it is not a text (CSV) file.")
-    try:
-        text = data.decode(encoding)
-    except UnicodeDecodeError:
-        if encoding == "utf-8":
-            raise TableError(
-                "The file is not UTF-8 text (it may be a Windows-1252 “CSV” export, or not a "
-                "CSV at all). In Excel choose “CSV UTF-8 (Comma delimited)” and upload it again."
-            ) from None
-        raise TableError(f"The file is not valid {encoding.upper()} text.") from None
-    if "\x00" in text:
-        raise TableError("The file contains NUL characters: it is not a text (CSV) file.")
-    return text
-
-
-def csv_delimiter(*, header_line: str) -> str:
-    """`,`, `;` or tab: whichever the header line uses most; comma on a tie or none."""
-    counts = {delimiter: header_line.count(delimiter) for delimiter in (",", ";", "\t")}
-    best = max(counts, key=lambda delimiter: (counts[delimiter], delimiter == ","))
-    return best if counts[best] else ","
-
-
-def csv_read(*, data: bytes) -> list[TableRow]:
-    text = csv_decode(data=data)
-    if not text.strip():
-        raise TableError("The file is empty.")
-    first_line = text.lstrip("\r\n").splitlines()[0]
-    # Excel may write a "sep=;" line before the header: it names the delimiter.
-    excel_hint = re.fullmatch(r"sep=([,;\t])", first_line.strip(" "))
-    delimiter = excel_hint.group(1) if excel_hint else csv_delimiter(header_line=first_line)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    records: list[tuple[int, list[str]]] = []
-    previous_end = 0
-    try:
-        for cells in reader:
-            if excel_hint and not records and cells and cells[0].startswith("sep="):
-                previous_end = reader.line_num
-                excel_hint = None
-                continue
-            records.append((previous_end + 1, cells))
-            previous_end = reader.line_num
-            if len(records) > MAX_ROWS + 1:
-                raise TableError(f"The table has more than {MAX_ROWS:,} rows.")
-    except csv.Error as error:
-        raise TableError(f"Line {previous_end + 1} cannot be read as CSV: {error}.") from None
-    return _rows_from_records(records)
-
-
-# ---------------------------------------------------------------------------- XLSX
-def xlsx_check(*, data: bytes) -> None:
-    """Refuse what is not a plain XLSX, or would expand too much, before openpyxl opens it."""
-    if not data.startswith(b"PK\x03\x04"):
-        raise TableError("The file is not an XLSX workbook (not a ZIP archive).")
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError):
-        raise TableError("The file is not an XLSX workbook (damaged ZIP archive).") from None
-    with archive:
-        entries = archive.infolist()
-        if len(entries) > ZIP_MAX_ENTRIES:
-            raise TableError(f"The workbook has too many parts ({len(entries)}).")
-        total = sum(entry.file_size for entry in entries)
-        if total > ZIP_MAX_TOTAL_SIZE:
-            raise TableError(
-                f"The workbook expands to {total // (1024 * 1024)} MB; the limit is "
-                f"{ZIP_MAX_TOTAL_SIZE // (1024 * 1024)} MB."
-            )
-        for entry in entries:
-            if entry.file_size > ZIP_RATIO_FLOOR and (
-                entry.file_size > ZIP_MAX_RATIO * max(entry.compress_size, 1)
-            ):
-                raise TableError("The workbook is compressed suspiciously well (zip bomb?).")
-        names = {entry.filename for entry in entries}
-        if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
-            raise TableError("The file is not an XLSX workbook (its parts are missing).")
-        if any(name.lower().endswith("vbaproject.bin") for name in names):
-            raise TableError("The workbook contains macros; save it as a plain .xlsx workbook.")
-
-
-def _xlsx_cell_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return str(value)
-
-
-def xlsx_read(*, data: bytes) -> list[TableRow]:
-    xlsx_check(data=data)
-    try:
-        # read_only streams rows; data_only gives cached values, so formulas are never evaluated
-        # and a formula's text never reaches a rule. openpyxl parses XML through defusedxml.
-        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception:  # openpyxl and defusedxml raise many types on damaged or hostile input
-        raise TableError(UNREADABLE_XLSX) from None
-    try:
-        if not workbook.worksheets:
-            raise TableError("The workbook has no sheet.")
-        sheet = workbook.worksheets[0]
-        # The dimension tag is the file's own claim (it can say A1:XFD1048576): ignore it.
-        sheet.reset_dimensions()
-        records: list[tuple[int, list[str]]] = []
-        for number, row in enumerate(
-            sheet.iter_rows(max_col=MAX_COLUMNS + 1, values_only=True), start=1
-        ):
-            if number > MAX_ROWS + 1:
-                raise TableError(f"The table has more than {MAX_ROWS:,} rows.")
-            cells = [_xlsx_cell_text(value) for value in row]
-            if len(cells) > MAX_COLUMNS and any(cells[MAX_COLUMNS:]):
-                raise TableError(f"The table has more than {MAX_COLUMNS} columns.")
-            records.append((number, cells[:MAX_COLUMNS]))
-    except TableError:
-        raise
-    except Exception:  # a damaged sheet surfaces only while iterating
-        raise TableError(UNREADABLE_XLSX) from None
-    finally:
-        workbook.close()
-    return _rows_from_records(records)
-
-
 # ---------------------------------------------------------------------------- header and rows
 def _unquote(cell: str) -> str:
     """Drop the `'` our exports put before formula-like text, so a round trip is lossless."""
@@ -286,7 +73,7 @@ def _unquote(cell: str) -> str:
     return cell
 
 
-def _rows_from_records(records: list[tuple[int, list[str]]]) -> list[TableRow]:
+def rows_from_records(records: list[tuple[int, list[str]]]) -> list[TableRow]:
     records = [(line, cells) for line, cells in records if any(c.strip() for c in cells)]
     if not records:
         raise TableError("The file is empty.")
@@ -439,116 +226,3 @@ def table_validate(
                 RuleSpec(target, source, transform, fallback, bool(required), notes)
             )
     return result
-
-
-# ---------------------------------------------------------------------------- writing
-def cell_neutralise(*, value: Any) -> Any:
-    """A value safe to put in a spreadsheet cell: formula-like text gets a leading `'`."""
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
-        return "'" + value
-    return value
-
-
-# A working starter mapping for a standard OpenID Connect provider, used when the integration
-# has no rules yet; it validates as is.
-STARTER_SPECS = (
-    RuleSpec("firstname", "given_name", "strip", "", True, "OIDC profile scope"),
-    RuleSpec("lastname", "family_name", "strip", "", True, "OIDC profile scope"),
-    RuleSpec("email", "email", "strip|lower", "", True, "OIDC email scope"),
-    RuleSpec("birthdate", "birthdate", "", "", False, "ISO date; else add date:<format>"),
-    RuleSpec("phone", "phone_number", "phone", "", False, "OIDC phone scope"),
-    RuleSpec("street", "address.street_address", "strip", "", False, "OIDC address scope"),
-    RuleSpec("zipcode", "address.postal_code", "strip", "", False, "Kept as text"),
-    RuleSpec("city", "address.locality", "strip", "", False, ""),
-    RuleSpec("country", "address.country", "country", "", False, "Names or codes → ISO alpha-2"),
-    RuleSpec("language", "locale", "lower|split:-:0", "", False, "fr-BE → fr"),
-)
-
-
-def _spec_cells(spec: RuleSpec) -> list[str]:
-    return [
-        spec.target,
-        spec.source,
-        spec.transform,
-        spec.fallback,
-        "yes" if spec.required else "no",
-        spec.notes,
-    ]
-
-
-def table_csv(*, specs: list[RuleSpec] | tuple[RuleSpec, ...]) -> bytes:
-    """The table as CSV (UTF-8 with BOM, so that Excel opens accents correctly)."""
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    for spec in specs:
-        writer.writerow([cell_neutralise(value=cell) for cell in _spec_cells(spec)])
-    return buffer.getvalue().encode("utf-8-sig")
-
-
-def _string_cell(sheet, row: int, column: int, value: str) -> None:
-    cell = sheet.cell(row=row, column=column)
-    # Control characters are illegal in XLSX XML; drop them rather than fail the download.
-    cell.value = ILLEGAL_CHARACTERS_RE.sub("", cell_neutralise(value=value))
-    # openpyxl turns any string starting with "=" into a formula; force a plain string.
-    cell.data_type = "s"
-
-
-def table_xlsx(*, specs: list[RuleSpec] | tuple[RuleSpec, ...]) -> bytes:
-    """The table as XLSX: the rules on the first sheet, a reference sheet on the second."""
-    workbook = openpyxl.Workbook()
-    sheet = workbook.active
-    sheet.title = "Mapping"
-    for column, name in enumerate(COLUMNS, start=1):
-        _string_cell(sheet, 1, column, name)
-    for row, spec in enumerate(specs, start=2):
-        for column, value in enumerate(_spec_cells(spec), start=1):
-            _string_cell(sheet, row, column, value)
-    for letter, width in zip("ABCDEF", (18, 40, 30, 30, 10, 50), strict=True):
-        sheet.column_dimensions[letter].width = width
-    sheet.freeze_panes = "A2"
-
-    reference = workbook.create_sheet("Reference")
-    lines: list[tuple[str, ...]] = [
-        ("Standard variables",),
-        ("field", "type", "max length", "label (English)", "label (French)", "choices"),
-    ]
-    for variable in STANDARD_VARIABLES.values():
-        lines.append(
-            (
-                variable.name,
-                str(variable.type),
-                str(variable.max_length),
-                variable.label_en,
-                variable.label_fr,
-                ", ".join(variable.choices),
-            )
-        )
-    lines += [
-        (
-            "custom names",
-            "text",
-            str(CUSTOM_MAX_LENGTH),
-            "lowercase letters, digits and _, starting with a letter",
-        ),
-        (),
-        ("Transforms (combine with |, applied left to right)",),
-        ("name", "syntax", "example"),
-        *TRANSFORM_REFERENCE,
-        (),
-        ("Source paths",),
-        ("given_name", "a claim of the merged profile (userinfo over id_token over access token)"),
-        ("address.postal_code", "a nested key"),
-        ("emails[0]", "the first item of a list"),
-        ("userinfo.phone_number", "one part only: id_token. access_token. userinfo. token."),
-        ('["https://example.com/loyalty"]', "a claim name with dots or a URL, quoted"),
-        ("required", "yes or no: the login stops with a message when a required value is missing"),
-    ]
-    for row, values in enumerate(lines, start=1):
-        for column, value in enumerate(values, start=1):
-            _string_cell(reference, row, column, value)
-    for letter, width in zip("ABCDEF", (34, 60, 55, 30, 30, 12), strict=True):
-        reference.column_dimensions[letter].width = width
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()

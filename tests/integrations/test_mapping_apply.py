@@ -14,7 +14,8 @@ from integrations.mapping import (
     rule_compile,
     rules_from_rows,
 )
-from integrations.mapping.tables import table_read, table_validate
+from integrations.mapping.tables import table_validate
+from integrations.mapping.uploads import table_read
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 PROFILES = sorted((FIXTURES / "idp-profiles").glob("*.json"))

@@ -11,18 +11,9 @@ import openpyxl
 import openpyxl.xml
 import pytest
 
-from integrations.mapping.tables import (
-    STARTER_SPECS,
-    RuleSpec,
-    TableError,
-    cell_neutralise,
-    csv_delimiter,
-    filename_display,
-    table_csv,
-    table_read,
-    table_validate,
-    table_xlsx,
-)
+from integrations.mapping.exports import STARTER_SPECS, cell_neutralise, table_csv, table_xlsx
+from integrations.mapping.tables import RuleSpec, TableError, table_validate
+from integrations.mapping.uploads import csv_delimiter, filename_display, table_read
 from tests.integrations.mapping_files import (
     BILLION_LAUGHS,
     EXTERNAL_ENTITY,
@@ -258,7 +249,7 @@ def test_ten_thousand_rows_are_fine():
 
 
 def test_more_than_the_row_cap_is_refused(monkeypatch):
-    monkeypatch.setattr("integrations.mapping.tables.MAX_ROWS", 50)
+    monkeypatch.setattr("integrations.mapping.uploads.MAX_ROWS", 50)
     rows = [[f"custom_{index}", "claim", "", "", "no", ""] for index in range(60)]
     assert "more than 50 rows" in refusal("t.csv", csv_bytes(rows))
     assert "more than 50 rows" in refusal("t.xlsx", xlsx_bytes(rows))
