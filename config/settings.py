@@ -224,6 +224,14 @@ if not DEBUG:
 LOGIN_ATTEMPT_TTL_SECONDS = env.int("LOGIN_ATTEMPT_TTL_SECONDS", default=600)
 # How long login attempts are kept for the SSO activity log (`manage.py purge_login_attempts`).
 LOGIN_ATTEMPT_RETENTION_DAYS = env.int("LOGIN_ATTEMPT_RETENTION_DAYS", default=90)
+# Clock difference tolerated with the IdP when checking id_token exp/iat (seconds).
+ID_TOKEN_LEEWAY_SECONDS = env.int("ID_TOKEN_LEEWAY_SECONDS", default=60)
+# An id_token issued longer ago than this is refused (seconds).
+ID_TOKEN_MAX_AGE_SECONDS = env.int("ID_TOKEN_MAX_AGE_SECONDS", default=600)
+# How long an IdP's signing keys (JWKS) are cached, and the minimum time between two refetches
+# triggered by an unknown key id (seconds).
+JWKS_CACHE_SECONDS = env.int("JWKS_CACHE_SECONDS", default=3600)
+JWKS_REFETCH_COOLDOWN_SECONDS = env.int("JWKS_REFETCH_COOLDOWN_SECONDS", default=60)
 # Largest mapping table accepted (bytes).
 MAPPING_UPLOAD_MAX_BYTES = env.int("MAPPING_UPLOAD_MAX_BYTES", default=5 * 1024 * 1024)
 

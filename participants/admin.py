@@ -130,3 +130,6 @@ class ParticipationAdmin(AccountScopedAdmin):
             ),
         )
         return format_html("<table><tbody>{}</tbody></table>", rows)
+
+
+from . import admin_sso  # noqa: E402, F401 - registers the SSO activity admin

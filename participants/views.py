@@ -287,16 +287,6 @@ def already(request, slug: str):
     return _page(request, "participants/already.html", {"campaign": campaign})
 
 
-@require_GET
-def login_start(request, slug: str):
-    """Placeholder until the SSO login flow lands: it replaces this view, same URL name."""
-    campaign = _campaign(slug)
-    _activate_language(request, campaign)
-    if (closed := _closed_page(request, campaign)) is not None:
-        return closed
-    return _page(request, "participants/login_unavailable.html", {"campaign": campaign}, status=503)
-
-
 def csrf_failure(request, reason: str = ""):
     """A clear page, in the participant's language, when the CSRF check refuses a POST.
 

@@ -3,6 +3,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from participants.prefill import prefill_set
+from tests.devidp_server import devidp  # noqa: F401  (session fixture for the e2e tests)
 from tests.factories import make_form_campaign
 
 IDP_VALUES = {"firstname": "Ada", "lastname": "Lovelace", "email": "ada@idp.example"}

@@ -1,0 +1,308 @@
+"""id_token and JWT access token validation, and the JWKS cache behind it.
+
+OpenID Connect Core §3.1.3.7, with these choices:
+
+- Keys come only from the integration's configured (or discovered) `jwks_uri`, fetched through
+  the egress guard. Token headers that name other keys (`jku`, `x5u`, `jwk`, `x5c`) are ignored.
+- Allowed algorithms are the asymmetric ones (RS*, PS*, ES*). `none` and every HS* are refused:
+  an HS256 token "signed" with the IdP's public key (algorithm confusion) never verifies, and we
+  do not offer client-secret-keyed id_tokens.
+- The JWKS is cached per `jwks_uri` in Django's cache (shared by every process when the cache is
+  Redis). An unknown `kid` refetches it once, at most once per cooldown per `jwks_uri`, so a
+  stream of tokens with made-up `kid`s cannot make us hammer the IdP. A warm cache keeps logins
+  working while the JWKS endpoint is down.
+- A token without `kid` is tried against each key of the right type; it is accepted only when
+  one of them verifies it.
+- Keys of an unknown type, or that PyJWT cannot load, are skipped (RFC 7517 §5).
+"""
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from django.conf import settings
+from django.core.cache import cache
+from jwt.exceptions import PyJWKError, PyJWTError
+
+from . import egress
+
+logger = logging.getLogger(__name__)
+
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
+)
+_KEY_TYPE_FOR_ALG_PREFIX = {"RS": "RSA", "PS": "RSA", "ES": "EC"}
+JWKS_MAX_BYTES = 256 * 1024
+SUB_MAX_LENGTH = 255
+
+
+class TokenError(Exception):
+    """A token failed validation. `code` is stable and safe to show; `detail` is for the log."""
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(f"{code}: {detail}" if detail else code)
+        self.code = code
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class KeySource:
+    """Where the keys of one IdP live, and how long we wait for them."""
+
+    jwks_uri: str
+    connect_timeout: float = 5.0
+    read_timeout: float = 10.0
+
+
+# ---------------------------------------------------------------------------- JWKS cache
+def _cache_key(prefix: str, jwks_uri: str) -> str:
+    return f"{prefix}:{hashlib.sha256(jwks_uri.encode()).hexdigest()}"
+
+
+def _jwks_fetch(source: KeySource) -> dict:
+    try:
+        response = egress.send(
+            "GET",
+            source.jwks_uri,
+            purpose=egress.Purpose.IDP,
+            timeout=(source.connect_timeout, source.read_timeout),
+            max_bytes=JWKS_MAX_BYTES,
+            headers={"Accept": "application/json"},
+        )
+    except egress.EgressError as exc:
+        raise TokenError("jwks_unavailable", f"JWKS fetch failed: {exc.reason}") from exc
+    if response.status_code != 200:
+        raise TokenError("jwks_unavailable", f"JWKS answered HTTP {response.status_code}")
+    try:
+        jwks = json.loads(response.content)
+    except ValueError as exc:
+        raise TokenError("jwks_unavailable", "JWKS is not JSON") from exc
+    if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list):
+        raise TokenError("jwks_unavailable", "JWKS has no 'keys' list")
+    return jwks
+
+
+def jwks_get(*, source: KeySource, refresh: bool = False) -> dict:
+    """The JWKS of `source`, from the cache when possible.
+
+    `refresh=True` asks for a fresh copy (unknown `kid`); it is honoured at most once per
+    cooldown per `jwks_uri`, otherwise the cached copy is returned. Raises TokenError.
+    """
+    key = _cache_key("jwks", source.jwks_uri)
+    cached = cache.get(key)
+    if cached is not None and not refresh:
+        return cached
+    if cached is not None:
+        cooldown_key = _cache_key("jwks-refetch", source.jwks_uri)
+        # cache.add is atomic: only one process wins the refetch slot per cooldown.
+        if not cache.add(cooldown_key, True, timeout=settings.JWKS_REFETCH_COOLDOWN_SECONDS):
+            logger.info("jwks refetch skipped: cooldown active")
+            return cached
+    try:
+        jwks = _jwks_fetch(source)
+    except TokenError:
+        if cached is not None:
+            return cached
+        raise
+    cache.set(key, jwks, timeout=settings.JWKS_CACHE_SECONDS)
+    if cached is None:
+        # A first fetch also starts the cooldown: an unknown kid right after it is not refetched.
+        cache.add(
+            _cache_key("jwks-refetch", source.jwks_uri),
+            True,
+            timeout=settings.JWKS_REFETCH_COOLDOWN_SECONDS,
+        )
+    return jwks
+
+
+def _usable_keys(jwks: dict, alg: str) -> list[tuple[str | None, Any]]:
+    """(kid, key) pairs that may verify a token signed with `alg`; unknown keys are skipped."""
+    wanted_kty = _KEY_TYPE_FOR_ALG_PREFIX.get(alg[:2])
+    keys = []
+    for data in jwks.get("keys", []):
+        if not isinstance(data, dict) or data.get("kty") != wanted_kty:
+            continue
+        if data.get("use", "sig") != "sig" or data.get("alg", alg) != alg:
+            continue
+        try:
+            jwk = jwt.PyJWK(data, algorithm=alg)
+        except (PyJWKError, PyJWTError, ValueError, TypeError, KeyError):
+            continue
+        kid = data.get("kid")
+        keys.append((kid if isinstance(kid, str) else None, jwk.key))
+    return keys
+
+
+# ---------------------------------------------------------------------------- signatures
+def _header(token: str) -> dict:
+    if not isinstance(token, str) or token.count(".") != 2:
+        # Five parts would be a JWE: we do not accept encrypted tokens.
+        raise TokenError("id_token_malformed", "not a three-part JWS")
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.exceptions.DecodeError as exc:
+        raise TokenError("id_token_malformed", "header cannot be decoded") from exc
+    return header
+
+
+def _algorithm(header: dict) -> str:
+    alg = header.get("alg")
+    if alg not in ASYMMETRIC_ALGORITHMS:
+        raise TokenError("id_token_unsupported_alg", f"alg {str(alg)[:20]!r} is not allowed")
+    return alg
+
+
+def _verify(token: str, key, alg: str, *, leeway: int) -> dict:
+    """Signature, exp and iat; the claims checks with our own error codes follow."""
+    return jwt.decode(
+        token,
+        key=key,
+        algorithms=[alg],
+        leeway=leeway,
+        options={
+            "verify_aud": False,
+            "verify_iss": False,
+            "require": ["exp", "iat"],
+        },
+    )
+
+
+def _decode_with_keys(token: str, keys, alg: str, *, leeway: int) -> dict:
+    last_error: Exception | None = None
+    for _kid, key in keys:
+        try:
+            return _verify(token, key, alg, leeway=leeway)
+        except jwt.exceptions.InvalidSignatureError as exc:
+            last_error = exc
+    raise TokenError("id_token_invalid_signature", "no key verifies the signature") from last_error
+
+
+def _signed_claims(token: str, *, source: KeySource, leeway: int, refetch: bool) -> dict:
+    header = _header(token)
+    alg = _algorithm(header)
+    kid = header.get("kid")
+    jwks = jwks_get(source=source)
+    keys = _usable_keys(jwks, alg)
+    if kid is not None:
+        keys = [(k, key) for k, key in keys if k == kid]
+        if not keys and refetch:
+            # The IdP may have rotated its keys since we cached them (OIDC Core §10.1.1).
+            jwks = jwks_get(source=source, refresh=True)
+            keys = [(k, key) for k, key in _usable_keys(jwks, alg) if k == kid]
+    if not keys:
+        raise TokenError("id_token_unknown_key", "no key in the JWKS matches kid and alg")
+    try:
+        return _decode_with_keys(token, keys, alg, leeway=leeway)
+    except jwt.exceptions.ExpiredSignatureError as exc:
+        raise TokenError("id_token_expired", "exp has passed (beyond the leeway)") from exc
+    except jwt.exceptions.ImmatureSignatureError as exc:
+        raise TokenError(
+            "id_token_not_yet_valid", "iat or nbf in the future beyond the leeway: clock skew?"
+        ) from exc
+    except jwt.exceptions.MissingRequiredClaimError as exc:
+        raise TokenError("id_token_missing_claim", f"missing {exc.claim}") from exc
+    except jwt.exceptions.InvalidSubjectError as exc:
+        raise TokenError("id_token_invalid_subject", "sub is not a string") from exc
+    except jwt.exceptions.InvalidTokenError as exc:
+        raise TokenError("id_token_malformed", type(exc).__name__) from exc
+
+
+# ---------------------------------------------------------------------------- id_token
+def _check_claims(
+    claims: dict,
+    *,
+    issuer: str,
+    client_id: str,
+    nonce: str | None,
+    max_age: int,
+    leeway: int,
+) -> None:
+    # Simple string comparison, no normalisation (RFC 9207 §2.4 spirit; OIDC Core §3.1.3.7 (2)).
+    if not isinstance(claims.get("iss"), str) or claims["iss"] != issuer:
+        raise TokenError("id_token_wrong_issuer", "iss differs from the expected issuer")
+    aud = claims.get("aud")
+    audiences = [aud] if isinstance(aud, str) else aud
+    if not isinstance(audiences, list) or client_id not in audiences:
+        raise TokenError("id_token_wrong_audience", "aud does not contain our client_id")
+    if any(a != client_id for a in audiences):
+        # We trust no other audience (OIDC Core §3.1.3.7 (3)).
+        raise TokenError("id_token_wrong_audience", "aud contains untrusted audiences")
+    if ("azp" in claims or len(audiences) > 1) and claims.get("azp") != client_id:
+        raise TokenError("id_token_wrong_audience", "azp differs from our client_id")
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub or len(sub) > SUB_MAX_LENGTH:
+        raise TokenError("id_token_invalid_subject", "sub missing, not a string or too long")
+    iat = claims.get("iat")
+    if isinstance(iat, int | float) and iat < time.time() - max_age - leeway:
+        raise TokenError("id_token_expired", "iat too old: clock skew or a replayed token?")
+    if nonce is not None:
+        received = claims.get("nonce")
+        if not isinstance(received, str) or not _equal(received, nonce):
+            raise TokenError("id_token_nonce_mismatch", "nonce missing or different")
+
+
+def _equal(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def id_token_validate(
+    *,
+    token: str,
+    source: KeySource | None,
+    issuer: str,
+    client_id: str,
+    nonce: str | None,
+) -> dict:
+    """The claims of a valid id_token; raises TokenError with a stable `code` otherwise.
+
+    `issuer` is the one bound to the login attempt when it started, `nonce` the one we sent
+    (None when we sent none).
+    """
+    if source is None or not source.jwks_uri:
+        # Policy: always verify, even though the token came straight from the token endpoint.
+        raise TokenError("id_token_no_keys", "the integration has no JWKS URI")
+    if not issuer:
+        raise TokenError("id_token_wrong_issuer", "the integration has no issuer configured")
+    leeway = settings.ID_TOKEN_LEEWAY_SECONDS
+    claims = _signed_claims(token, source=source, leeway=leeway, refetch=True)
+    _check_claims(
+        claims,
+        issuer=issuer,
+        client_id=client_id,
+        nonce=nonce,
+        max_age=settings.ID_TOKEN_MAX_AGE_SECONDS,
+        leeway=leeway,
+    )
+    return claims
+
+
+# ---------------------------------------------------------------------------- access token
+def looks_like_jwt(token: Any) -> bool:
+    return isinstance(token, str) and token.count(".") == 2 and token.startswith("eyJ")
+
+
+def access_token_claims(*, token: str, source: KeySource | None, issuer: str) -> dict | None:
+    """The claims of a JWT access token when we can verify it, else None.
+
+    Access tokens are meant for the resource server, not for us: their claims only feed the
+    profile mapping, never the participant's identity. Unverifiable ones (opaque, foreign keys,
+    no JWKS) are ignored rather than trusted.
+    """
+    if not looks_like_jwt(token) or source is None or not source.jwks_uri:
+        return None
+    try:
+        claims = _signed_claims(
+            token, source=source, leeway=settings.ID_TOKEN_LEEWAY_SECONDS, refetch=False
+        )
+    except TokenError as exc:
+        logger.info("access token claims ignored: %s", exc.code)
+        return None
+    if issuer and claims.get("iss") != issuer:
+        logger.info("access token claims ignored: iss differs")
+        return None
+    return claims

@@ -1,0 +1,24 @@
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.utils import timezone
+
+from participants.models import LoginAttempt
+
+
+class Command(BaseCommand):
+    help = (
+        "Delete login attempts older than LOGIN_ATTEMPT_RETENTION_DAYS, and attempts that "
+        "expired without the participant ever coming back from the IdP."
+    )
+
+    def handle(self, *args, **options):
+        now = timezone.now()
+        cutoff = now - timedelta(days=settings.LOGIN_ATTEMPT_RETENTION_DAYS)
+        old, _ = LoginAttempt.objects.filter(created_at__lt=cutoff).delete()
+        # Abandoned trips to the IdP: their nonce and PKCE verifier serve no one any more.
+        abandoned, _ = LoginAttempt.objects.filter(
+            used_at__isnull=True, expires_at__lt=now
+        ).delete()
+        self.stdout.write(f"Deleted {old} old and {abandoned} abandoned login attempts.")

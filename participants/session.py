@@ -1,0 +1,207 @@
+"""Single-use login state: the server-side half of a trip to the IdP.
+
+A `LoginAttempt` holds everything the callback needs, fixed when the flow starts:
+
+- `state` (256 random bits) is stored only as its SHA-256, so a database read does not yield a
+  usable state;
+- the attempt is bound to this browser by a first-party cookie holding a random value (stored
+  hashed): a state minted in another browser is refused (login CSRF, RFC 9700 §4.7);
+- a `nonce` when the scope has `openid`, a PKCE verifier (encrypted) when enabled;
+- a snapshot of the endpoints, client id, auth method, scope and expected issuer, so that the
+  callback talks to the IdP the flow was started with (mix-up defence, RFC 9700 §4.4.2) even if
+  an administrator edits the integration meanwhile (the secret is read at callback time);
+- the same-origin path to return to.
+
+Attempts are keyed by state, not by a session slot, so logins in several tabs coexist.
+"""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from campaigns.models import Campaign
+from integrations.models import OAuthIntegration
+from integrations.oauth import pkce_pair
+
+from .models import AttemptOutcome, LoginAttempt
+
+BROWSER_COOKIE = "sso_browser"
+STATE_MAX_LENGTH = 512
+
+
+class StateError(Exception):
+    """The callback's `state` does not lead to a usable attempt. `code` names why."""
+
+    def __init__(self, code: str, attempt: LoginAttempt | None = None) -> None:
+        super().__init__(code)
+        self.code = code
+        self.attempt = attempt
+
+
+def _hash(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def error_reference_new() -> str:
+    """A short id shown to the participant and written to the log and the attempt."""
+    return secrets.token_hex(4).upper()
+
+
+def return_to_safe(value: str | None, *, default: str) -> str:
+    """`value` when it is a same-origin relative path, else `default` (never an open redirect)."""
+    if (
+        not value
+        or not value.startswith("/")
+        or value.startswith(("//", "/\\"))
+        or not url_has_allowed_host_and_scheme(value, allowed_hosts=None)
+    ):
+        return default
+    return value
+
+
+def browser_value(request) -> tuple[str, bool]:
+    """(this browser's binding value, whether it is new and must be set as a cookie)."""
+    current = request.COOKIES.get(BROWSER_COOKIE, "")
+    if 32 <= len(current) <= 100:
+        return current, False
+    return secrets.token_urlsafe(32), True
+
+
+def browser_cookie_set(response, value: str) -> None:
+    # Path "/": the cookie must reach /oauth/callback. Lax: it must survive the top-level
+    # redirect back from the IdP, which is cross-site. Secure exactly when the session cookie is
+    # (outside debug unless DJANGO_SECURE_COOKIES is off), like the campaign pages' cookies.
+    response.set_cookie(
+        BROWSER_COOKIE,
+        value,
+        max_age=max(settings.LOGIN_ATTEMPT_TTL_SECONDS, 3600),
+        path="/",
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+    )
+
+
+def snapshot_of(integration: OAuthIntegration) -> dict:
+    """The configuration a flow is bound to when it starts (no secret)."""
+    return {
+        "integration_id": integration.pk,
+        "client_id": integration.client_id,
+        "authorization_endpoint": integration.authorization_endpoint,
+        "token_endpoint": integration.token_endpoint,
+        "profile_endpoint": integration.profile_endpoint,
+        "auth_method": integration.client_auth_method,
+        "scope": integration.scope,
+        "use_pkce": integration.use_pkce,
+        "issuer": integration.issuer,
+        "jwks_uri": integration.jwks_uri,
+        "iss_parameter_supported": integration.iss_parameter_supported,
+        "connect_timeout": integration.connect_timeout,
+        "read_timeout": integration.read_timeout,
+    }
+
+
+@dataclass(frozen=True)
+class StartedLogin:
+    attempt: LoginAttempt
+    state: str
+    code_challenge: str | None
+    browser_value: str
+    browser_is_new: bool
+
+
+def login_attempt_start(
+    *,
+    request,
+    integration: OAuthIntegration,
+    campaign: Campaign | None,
+    return_to: str,
+    redirect_uri: str,
+    language: str = "",
+    test_user=None,
+) -> StartedLogin:
+    """Create the attempt for one trip to the IdP; the caller redirects and sets the cookie."""
+    browser, is_new = browser_value(request)
+    state = secrets.token_urlsafe(32)
+    nonce = secrets.token_urlsafe(32) if integration.is_openid else ""
+    verifier, challenge = pkce_pair() if integration.use_pkce else ("", None)
+    attempt = LoginAttempt.objects.create(
+        state_hash=_hash(state),
+        browser_hash=_hash(browser),
+        account_id=integration.account_id,
+        integration=integration,
+        campaign=campaign,
+        # The token request must repeat the redirect_uri byte for byte (RFC 6749 §4.1.3).
+        snapshot={**snapshot_of(integration), "redirect_uri": redirect_uri},
+        nonce=nonce,
+        code_verifier=verifier,
+        return_to=return_to,
+        language=language[:8],
+        is_test=test_user is not None,
+        test_user=test_user,
+        expires_at=timezone.now() + timedelta(seconds=settings.LOGIN_ATTEMPT_TTL_SECONDS),
+    )
+    return StartedLogin(attempt, state, challenge, browser, is_new)
+
+
+def login_attempt_claim(*, request, state: str) -> LoginAttempt:
+    """The attempt this callback belongs to, marked used; raises StateError otherwise.
+
+    The attempt is marked used *before* any network call, by a conditional UPDATE: of two
+    concurrent callbacks with the same state, exactly one proceeds.
+    """
+    if not state or len(state) > STATE_MAX_LENGTH:
+        raise StateError("state_missing")
+    attempt = (
+        LoginAttempt.objects.select_related("integration", "campaign", "account")
+        .filter(state_hash=_hash(state))
+        .first()
+    )
+    if attempt is None:
+        raise StateError("state_unknown")
+    if attempt.used_at is not None:
+        raise StateError("state_reused", attempt)
+    now = timezone.now()
+    browser = request.COOKIES.get(BROWSER_COOKIE, "")
+    claimed = LoginAttempt.objects.filter(pk=attempt.pk, used_at__isnull=True).update(used_at=now)
+    if not claimed:
+        raise StateError("state_reused", attempt)
+    attempt.used_at = now
+    # Checked after claiming: a state that leaked to another browser is burnt either way.
+    if not browser or not secrets.compare_digest(_hash(browser), attempt.browser_hash):
+        raise StateError("state_other_browser", attempt)
+    if attempt.expires_at <= now:
+        raise StateError("state_expired", attempt)
+    return attempt
+
+
+def login_attempt_finish(
+    *,
+    attempt: LoginAttempt,
+    outcome: str,
+    failed_step: str = "",
+    error_code: str = "",
+    error_reference: str = "",
+    idp_duration_ms: int | None = None,
+    participant=None,
+) -> None:
+    """Record how the attempt ended, for the SSO activity log. Never tokens or codes."""
+    attempt.outcome = outcome
+    attempt.failed_step = failed_step[:40]
+    attempt.error_code = error_code[:60]
+    attempt.error_reference = error_reference
+    attempt.idp_duration_ms = idp_duration_ms
+    attempt.participant = participant
+    attempt.finished_at = timezone.now()
+    fields = ["outcome", "failed_step", "error_code", "error_reference", "idp_duration_ms"]
+    fields += ["participant", "finished_at"]
+    if outcome == AttemptOutcome.SUCCESS or attempt.code_verifier:
+        # The verifier has served its purpose; do not keep it.
+        attempt.code_verifier = ""
+        fields.append("code_verifier")
+    attempt.save(update_fields=fields)

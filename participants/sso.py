@@ -1,0 +1,161 @@
+"""What the callback does with the IdP's answer: profile, identity, mapping, participant.
+
+Kept apart from the views so that each step is one small function:
+
+- `profile_parts()` assembles the validated sources the mapping reads (`id_token`,
+  `access_token`, `userinfo`, `token`), with token strings left out;
+- `identity_of()` picks the stable identity, (issuer or "integration:<id>", sub), never the
+  e-mail (OIDC Core §5.7);
+- `profile_map()` is the one call into the mapping;
+- `participant_upsert()` creates or updates the Participant;
+- `profile_redact()` prepares a profile for an administrator's eyes (test login).
+"""
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from integrations.mapping import Profile, mapping_apply
+from integrations.mapping.store import mapping_rules_for
+from integrations.models import OAuthIntegration
+
+from .models import Participant
+
+SUBJECT_MAX_LENGTH = 255
+# Token response members that are credentials: never kept in the profile.
+_TOKEN_MEMBERS = frozenset({"access_token", "id_token", "refresh_token"})
+# Claim names whose values an administrator must not see in a test login.
+_SECRET_NAME = re.compile(
+    r"(token|secret|password|passwd|^code$|^nonce$|_hash$|^signature$|^session_state$|^sid$)",
+    re.IGNORECASE,
+)
+REDACTED = "[redacted]"
+
+
+class IdentityError(Exception):
+    """The IdP's answer names nobody we can recognise again (no usable `sub`)."""
+
+
+def profile_parts(
+    *,
+    token_response: dict,
+    id_token_claims: dict | None,
+    access_token_claims: dict | None,
+    userinfo: dict | None,
+) -> dict[str, dict]:
+    """The profile the mapping reads, one dict per source (SPEC §4)."""
+    return {
+        "id_token": dict(id_token_claims or {}),
+        "access_token": dict(access_token_claims or {}),
+        "userinfo": dict(userinfo or {}),
+        "token": {k: v for k, v in token_response.items() if k not in _TOKEN_MEMBERS},
+    }
+
+
+def userinfo_matches(*, id_token_claims: dict | None, userinfo: dict) -> bool:
+    """OIDC Core §5.3.2: a userinfo `sub` other than the id_token's makes the userinfo unusable.
+
+    A profile without any `sub` is a REST "get profile" answer (Salesforce's identity URL, SAP
+    CDC's account info), not OIDC userinfo: it is kept, having been fetched with the access
+    token of this very exchange.
+    """
+    if not id_token_claims or "sub" not in userinfo:
+        return True
+    return userinfo["sub"] == id_token_claims.get("sub")
+
+
+def _subject(value: Any) -> str | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip() or len(value) > SUBJECT_MAX_LENGTH:
+        return None
+    return value
+
+
+@dataclass(frozen=True)
+class Identity:
+    issuer_key: str
+    subject: str
+
+
+def identity_of(*, parts: dict[str, dict], issuer: str, integration_id: int) -> Identity:
+    """The participant's stable identity.
+
+    The id_token's `sub` when there is one (validated); otherwise the profile endpoint's `sub`,
+    or the `id` / `UID` of a REST profile (Facebook, GitHub, SAP CDC). Never the access token's
+    claims (meant for an API, not for us) and never an e-mail address.
+    """
+    issuer_key = issuer or f"integration:{integration_id}"
+    if parts["id_token"]:
+        subject = _subject(parts["id_token"].get("sub"))
+    else:
+        userinfo = parts["userinfo"]
+        subject = None
+        for name in ("sub", "id", "UID", "user_id"):
+            subject = _subject(userinfo.get(name))
+            if subject:
+                break
+    if not subject:
+        raise IdentityError("no usable subject")
+    return Identity(issuer_key=issuer_key, subject=subject)
+
+
+# ---------------------------------------------------------------------------- mapping
+@dataclass
+class MappedProfile:
+    values: dict[str, Any] = field(default_factory=dict)
+    # Variables of required rules that gave no usable value: the login cannot go on.
+    missing_required: list[str] = field(default_factory=list)
+    # Every problem, in words for staff (test login page, logs); may quote profile values.
+    problems: list[str] = field(default_factory=list)
+
+
+def profile_map(*, parts: dict[str, dict], integration: OAuthIntegration) -> MappedProfile:
+    """Apply the integration's mapping to the profile: the one call into the mapping."""
+    result = mapping_apply(
+        profile=Profile(**parts), rules=mapping_rules_for(integration=integration)
+    )
+    return MappedProfile(
+        values=dict(result.values),
+        missing_required=[problem.variable for problem in result.blocking_problems],
+        problems=[problem.message for problem in result.problems],
+    )
+
+
+# ---------------------------------------------------------------------------- participant
+def participant_upsert(
+    *, integration: OAuthIntegration, identity: Identity
+) -> tuple[Participant, bool]:
+    """Create or update the participant known by `identity`; (participant, created)."""
+    now = timezone.now()
+    with transaction.atomic():
+        participant, created = Participant.objects.select_for_update().get_or_create(
+            account_id=integration.account_id,
+            issuer_key=identity.issuer_key,
+            subject=identity.subject,
+            defaults={"integration": integration, "last_login_at": now},
+        )
+        if not created:
+            participant.integration = integration
+            participant.last_login_at = now
+            participant.save(update_fields=["integration", "last_login_at"])
+    return participant, created
+
+
+# ---------------------------------------------------------------------------- test login
+def profile_redact(value: Any, *, name: str = "") -> Any:
+    """A copy with the values of token- and secret-like members replaced; names are kept."""
+    if name and _SECRET_NAME.search(name) and not isinstance(value, dict | list):
+        return REDACTED
+    if isinstance(value, dict):
+        return {k: profile_redact(v, name=str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [profile_redact(v, name=name) for v in value]
+    if isinstance(value, str) and value.count(".") == 2 and value.startswith("eyJ"):
+        return REDACTED  # a JWT under an innocent name
+    return value

@@ -1,0 +1,634 @@
+"""Participant SSO: the login start and the one callback URL every account shares.
+
+The callback reads top to bottom: repeated parameters → state → issuer → error answer → token
+→ id_token → profile → mapping → participant → session → prefill. Every failure ends on a page
+for people (in their language, with a retry link and an error reference) and in the attempt's
+log entry, which names the failing step and never holds a token, a code or a secret.
+"""
+
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass
+
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils import translation
+from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_variables
+from django.views.decorators.http import require_GET
+
+from accounts.permissions import Capability, can
+from campaigns.models import Campaign, SSOMode
+from integrations.callback import callback_url
+from integrations.models import IntegrationConfigurationError, OAuthIntegration
+from integrations.oauth import ClientConfig, OAuthError, authorization_url, exchange_code
+from integrations.oauth import fetch_profile as oauth_fetch_profile
+from integrations.tokens import KeySource, TokenError, access_token_claims, id_token_validate
+
+from .models import AttemptOutcome, LoginAttempt
+from .prefill import prefill_set
+from .ratelimit import rate_limited
+from .session import (
+    StateError,
+    browser_cookie_set,
+    error_reference_new,
+    login_attempt_claim,
+    login_attempt_finish,
+    login_attempt_start,
+    return_to_safe,
+)
+from .sso import (
+    IdentityError,
+    identity_of,
+    participant_upsert,
+    profile_map,
+    profile_parts,
+    profile_redact,
+    userinfo_matches,
+)
+from .views import _activate_language, _campaign, _closed_page, _page
+
+logger = logging.getLogger(__name__)
+
+
+class _HttpResponseSeeOther(HttpResponseRedirect):
+    status_code = 303
+
+
+# ---------------------------------------------------------------------------- failures
+@dataclass(frozen=True)
+class Failure:
+    title: str
+    message: str
+    status: int
+    # Offer "try again" (a new login) on the page.
+    retry: bool = True
+
+
+_NOT_MATCHED = Failure(
+    _("This sign-in cannot be completed"),
+    _(
+        "We could not match this answer to a sign-in started in this browser. "
+        "Please go back to the campaign and log in again."
+    ),
+    400,
+    retry=False,
+)
+FAILURES: dict[str, Failure] = {
+    "repeated_parameters": _NOT_MATCHED,
+    "state_missing": _NOT_MATCHED,
+    "state_unknown": _NOT_MATCHED,
+    "state_reused": Failure(
+        _("This sign-in has already been used"),
+        _("This sign-in link can only be used once. Please log in again."),
+        400,
+    ),
+    "state_expired": Failure(
+        _("Your sign-in took too long"),
+        _(
+            "For your security, a sign-in must be completed within a few minutes. "
+            "Please log in again."
+        ),
+        400,
+    ),
+    "state_other_browser": Failure(
+        _("This sign-in was started in another browser"),
+        _("Please log in again from this browser."),
+        400,
+    ),
+    "access_denied": Failure(
+        _("Sign-in was cancelled"),
+        _("You cancelled the sign-in, or did not allow sharing your profile."),
+        400,
+    ),
+    "idp_unavailable": Failure(
+        _("The sign-in service is not available right now"),
+        _("The sign-in service could not complete your request. Please try again in a moment."),
+        503,
+    ),
+    "idp_configuration": Failure(
+        _("Sign-in is not possible at the moment"),
+        _(
+            "The sign-in service refused the request. The organiser has to check the "
+            "settings; please try again later."
+        ),
+        502,
+    ),
+    "issuer_mismatch": Failure(
+        _("We could not verify this sign-in"),
+        _("The answer did not come from the expected sign-in service. Please log in again."),
+        400,
+    ),
+    "integration_unavailable": Failure(
+        _("Sign-in is not available right now"),
+        _("Logging in is not available for this campaign at the moment."),
+        503,
+        retry=False,
+    ),
+    "code_expired": Failure(
+        _("Your sign-in expired"),
+        _("The sign-in was not accepted any more. Please log in again."),
+        400,
+    ),
+    "idp_timeout": Failure(
+        _("The sign-in service did not answer in time"),
+        _("The sign-in service is slow or unreachable right now. Please try again in a moment."),
+        504,
+    ),
+    "id_token_invalid": Failure(
+        _("We could not verify this sign-in"),
+        _("The sign-in service's answer could not be verified. Please log in again."),
+        502,
+    ),
+    "profile_failed": Failure(
+        _("We could not read your profile"),
+        _("The sign-in worked but your profile could not be read. Please try again."),
+        502,
+    ),
+    "mapping_incomplete": Failure(
+        _("Some information is missing from your profile"),
+        _("Your sign-in service did not give us the following information:"),
+        422,
+    ),
+}
+_ERROR_CODE = re.compile(r"[a-z0-9_]{1,40}")
+# Authorization error codes (RFC 6749 §4.1.2.1, OIDC Core §3.1.2.6) that may pass on retry.
+_RETRYABLE_IDP_ERRORS = frozenset(
+    {
+        "server_error",
+        "temporarily_unavailable",
+        "login_required",
+        "interaction_required",
+        "consent_required",
+        "account_selection_required",
+    }
+)
+
+
+class FlowError(Exception):
+    """Ends the callback: `kind` picks the participant's page, `step` and `code` the log."""
+
+    def __init__(self, kind: str, *, step: str, code: str, detail: str = "") -> None:
+        super().__init__(f"{step}:{code}")
+        self.kind = kind
+        self.step = step
+        self.code = code
+        self.detail = detail
+        self.missing: list[str] = []
+
+
+def _oauth_failure_kind(exc: OAuthError) -> str:
+    if exc.code == "invalid_grant":
+        return "code_expired"
+    if exc.code.endswith("_timeout"):
+        return "idp_timeout"
+    if exc.retryable:
+        return "idp_unavailable"
+    return "idp_configuration"
+
+
+# ---------------------------------------------------------------------------- helpers
+def _no_referrer(response: HttpResponse) -> HttpResponse:
+    # The callback URL holds a code and a state; nothing may leak them onwards (RFC 9700 §4.2.4).
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _usable_integration(campaign: Campaign) -> OAuthIntegration | None:
+    integration = campaign.oauth_integration
+    if integration is None or not integration.enabled:
+        return None
+    if integration.account_id != campaign.account_id:
+        return None
+    return integration
+
+
+def _form_url(campaign: Campaign) -> str:
+    return reverse("participants:form", args=[campaign.slug])
+
+
+def _failure_page(
+    request,
+    *,
+    kind: str,
+    reference: str,
+    attempt: LoginAttempt | None = None,
+    missing_labels: list[str] | None = None,
+) -> HttpResponse:
+    failure = FAILURES[kind]
+    campaign = attempt.campaign if attempt is not None else None
+    if campaign is not None:
+        translation.activate(attempt.language or campaign.offered_languages[0])
+        request.LANGUAGE_CODE = translation.get_language()
+    context = {
+        "campaign": campaign,
+        "failure": failure,
+        "reference": reference,
+        "missing_labels": missing_labels or [],
+    }
+    if campaign is not None and campaign.is_open:
+        integration = _usable_integration(campaign)
+        if failure.retry and integration is not None:
+            login = reverse("participants:login_start", args=[campaign.slug])
+            context["retry_url"] = f"{login}?{urlencode({'next': attempt.return_to})}"
+        if campaign.sso_mode == SSOMode.OPTIONAL:
+            context["manual_url"] = _form_url(campaign)
+        context["campaign_url"] = reverse("participants:landing", args=[campaign.slug])
+    response = render(request, "participants/sso_error.html", context, status=failure.status)
+    return _no_referrer(response)
+
+
+def _log_failure(attempt: LoginAttempt | None, error: FlowError, reference: str) -> None:
+    logger.warning(
+        "sso login failed: step=%s code=%s ref=%s attempt=%s integration=%s detail=%s",
+        error.step,
+        error.code,
+        reference,
+        attempt.pk if attempt else "-",
+        attempt.integration_id if attempt else "-",
+        error.detail or "-",
+    )
+
+
+def _repeated_parameter(request) -> bool:
+    return any(len(values) > 1 for _name, values in request.GET.lists())
+
+
+# ---------------------------------------------------------------------------- login start
+@require_GET
+@never_cache
+@rate_limited("login", per=("ip", "campaign"), campaign=lambda request, slug: slug)
+def login_start(request, slug: str):
+    """Send the participant to their IdP; `?next=` is where they come back to (same site)."""
+    campaign = _campaign(slug)
+    language = _activate_language(request, campaign)
+    if (closed := _closed_page(request, campaign)) is not None:
+        return closed
+    integration = _usable_integration(campaign)
+    if integration is None:
+        return _unavailable(request, campaign)
+    return_to = return_to_safe(request.GET.get("next"), default=_form_url(campaign))
+    return _redirect_to_idp(
+        request, integration=integration, campaign=campaign, return_to=return_to, language=language
+    ) or _unavailable(request, campaign)
+
+
+def _unavailable(request, campaign: Campaign) -> HttpResponse:
+    context = {"campaign": campaign}
+    return _page(request, "participants/login_unavailable.html", context, status=503)
+
+
+def _redirect_to_idp(request, *, integration, campaign, return_to, language, test_user=None):
+    """The redirect to the authorization endpoint, or None when the integration is unusable."""
+    try:
+        config = ClientConfig.from_integration(integration)
+    except (IntegrationConfigurationError, ValueError):
+        logger.warning("sso login start refused: integration=%s unusable", integration.pk)
+        return None
+    started = login_attempt_start(
+        request=request,
+        integration=integration,
+        campaign=campaign,
+        return_to=return_to,
+        language=language,
+        redirect_uri=callback_url(),
+        test_user=test_user,
+    )
+    try:
+        url = authorization_url(
+            config,
+            redirect_uri=callback_url(),
+            state=started.state,
+            nonce=started.attempt.nonce or None,
+            code_challenge=started.code_challenge,
+        )
+    except OAuthError:
+        logger.warning("sso login start refused: integration=%s endpoint", integration.pk)
+        return None
+    response = HttpResponseRedirect(url)
+    if started.browser_is_new:
+        browser_cookie_set(response, started.browser_value)
+    return _no_referrer(response)
+
+
+# ---------------------------------------------------------------------------- callback
+@require_GET
+@never_cache
+# Per address only: the campaign is known only once the state is looked up.
+@rate_limited("login", per=("ip",))
+def oauth_callback(request):
+    """The authorization response (RFC 6749 §4.1.2). GET only: POST answers 405."""
+    reference = error_reference_new()
+    params = request.GET
+    if _repeated_parameter(request) or ("code" in params and "error" in params):
+        error = FlowError("repeated_parameters", step="callback", code="invalid_parameters")
+        _log_failure(None, error, reference)
+        return _failure_page(request, kind=error.kind, reference=reference)
+    try:
+        attempt = login_attempt_claim(request=request, state=params.get("state", ""))
+    except StateError as exc:
+        error = FlowError(exc.code, step="state", code=exc.code)
+        attempt = exc.attempt
+        _log_failure(attempt, error, reference)
+        if attempt is not None and exc.code != "state_reused":
+            _finish_failed(attempt, error, reference, idp_ms=None)
+        return _failure_page(request, kind=error.kind, reference=reference, attempt=attempt)
+
+    started = time.monotonic()
+    timer = {"ms": 0}
+    try:
+        result = _complete(request, attempt, timer)
+    except FlowError as error:
+        idp_ms = timer["ms"] or None
+        _log_failure(attempt, error, reference)
+        _finish_failed(attempt, error, reference, idp_ms=idp_ms)
+        if attempt.is_test:
+            return _test_result_redirect(request, attempt, error=error)
+        labels = _labels(attempt.campaign, error.missing)
+        return _failure_page(
+            request, kind=error.kind, reference=reference, attempt=attempt, missing_labels=labels
+        )
+    logger.info(
+        "sso login succeeded: attempt=%s integration=%s ms=%d",
+        attempt.pk,
+        attempt.integration_id,
+        int((time.monotonic() - started) * 1000),
+    )
+    return result
+
+
+def _finish_failed(attempt, error: FlowError, reference: str, *, idp_ms) -> None:
+    login_attempt_finish(
+        attempt=attempt,
+        outcome=AttemptOutcome.FAILED,
+        failed_step=error.step,
+        error_code=error.code,
+        error_reference=reference,
+        idp_duration_ms=idp_ms,
+    )
+
+
+def _labels(campaign: Campaign | None, variables: list[str]) -> list[str]:
+    if not variables:
+        return []
+    fields = {f.variable: f for f in campaign.fields.all()} if campaign else {}
+    return [fields[v].label() if v in fields else v for v in variables]
+
+
+# Kept out of error reports and debug pages should anything unexpected fail here.
+@sensitive_variables("config", "code", "params")
+def _complete(request, attempt: LoginAttempt, timer: dict) -> HttpResponse:
+    """Everything after the state check; raises FlowError."""
+    snapshot = attempt.snapshot
+    params = request.GET
+
+    # Mix-up defence (RFC 9207 §2.4): checked before trusting even an error answer.
+    expected_issuer = snapshot.get("issuer", "")
+    iss = params.get("iss")
+    if iss is not None and iss != expected_issuer:
+        raise FlowError("issuer_mismatch", step="authorize", code="iss_mismatch")
+    if iss is None and snapshot.get("iss_parameter_supported"):
+        raise FlowError("issuer_mismatch", step="authorize", code="iss_missing")
+
+    if "error" in params:
+        error = params.get("error", "")
+        # Only a plain RFC 6749 error code is recorded; anything else is the IdP's free text.
+        code = error if _ERROR_CODE.fullmatch(error) else "invalid"
+        if code == "access_denied":
+            kind = "access_denied"
+        elif code in _RETRYABLE_IDP_ERRORS:
+            kind = "idp_unavailable"
+        else:
+            kind = "idp_configuration"
+        # error_description is the IdP's free text: neither shown nor logged.
+        raise FlowError(kind, step="authorize", code=f"idp_{code}")
+    code = params.get("code", "")
+    if not code or len(code) > 2048:
+        raise FlowError("idp_configuration", step="authorize", code="code_missing")
+
+    integration = attempt.integration
+    if integration is None or (not integration.enabled and not attempt.is_test):
+        raise FlowError("integration_unavailable", step="token", code="integration_unavailable")
+    if not attempt.is_test and (attempt.campaign is None or not attempt.campaign.is_open):
+        raise FlowError("integration_unavailable", step="token", code="campaign_unavailable")
+    try:
+        # The flow's own snapshot, with the secret read now (it may have been rotated).
+        config = ClientConfig(
+            client_id=snapshot["client_id"],
+            client_secret=integration.get_client_secret(),
+            authorization_endpoint=snapshot["authorization_endpoint"],
+            token_endpoint=snapshot["token_endpoint"],
+            auth_method=snapshot["auth_method"],
+            scope=snapshot.get("scope", ""),
+            profile_endpoint=snapshot.get("profile_endpoint", ""),
+            connect_timeout=snapshot.get("connect_timeout", 5.0),
+            read_timeout=snapshot.get("read_timeout", 10.0),
+        )
+    except (IntegrationConfigurationError, KeyError, ValueError) as exc:
+        raise FlowError(
+            "integration_unavailable", step="token", code="integration_unusable"
+        ) from exc
+    keys = (
+        KeySource(
+            jwks_uri=snapshot["jwks_uri"],
+            connect_timeout=config.connect_timeout,
+            read_timeout=config.read_timeout,
+        )
+        if snapshot.get("jwks_uri")
+        else None
+    )
+
+    parts = _profile(attempt, config, keys, code=code, timer=timer)
+    try:
+        identity = identity_of(
+            parts=parts, issuer=expected_issuer, integration_id=snapshot["integration_id"]
+        )
+    except IdentityError as exc:
+        raise FlowError("profile_failed", step="profile", code="subject_missing") from exc
+    mapped = profile_map(parts=parts, integration=integration)
+
+    if attempt.is_test:
+        redacted = profile_redact(parts)
+        integration.last_test_profile = _json(redacted)
+        integration.save(update_fields=["last_test_profile"])
+        login_attempt_finish(
+            attempt=attempt, outcome=AttemptOutcome.SUCCESS, idp_duration_ms=timer["ms"]
+        )
+        return _test_result_redirect(request, attempt, profile=redacted, mapped=mapped)
+
+    if mapped.missing_required:
+        error = FlowError("mapping_incomplete", step="mapping", code="required_missing")
+        error.missing = mapped.missing_required
+        raise error
+
+    participant, _created = participant_upsert(integration=integration, identity=identity)
+    login_attempt_finish(
+        attempt=attempt,
+        outcome=AttemptOutcome.SUCCESS,
+        idp_duration_ms=timer["ms"],
+        participant=participant,
+    )
+    # A new session key: a session id planted before the login gains nothing (fixation).
+    request.session.cycle_key()
+    prefill_set(
+        request,
+        attempt.campaign,
+        participant_id=participant.pk,
+        values=mapped.values,
+        integration_name=integration.display_name,
+    )
+    target = return_to_safe(attempt.return_to, default=_form_url(attempt.campaign))
+    return _no_referrer(_HttpResponseSeeOther(target))
+
+
+@sensitive_variables("config", "code", "tokens", "id_token", "access_token")
+def _profile(attempt, config, keys, *, code: str, timer: dict) -> dict[str, dict]:
+    """Token, id_token, access token claims and userinfo, as the mapping's profile parts."""
+    snapshot = attempt.snapshot
+    started = time.monotonic()
+    try:
+        try:
+            tokens = exchange_code(
+                config,
+                code=code,
+                redirect_uri=snapshot["redirect_uri"],
+                code_verifier=attempt.code_verifier or None,
+            )
+        except OAuthError as exc:
+            raise FlowError(_oauth_failure_kind(exc), step="token", code=exc.code) from exc
+
+        id_claims = None
+        id_token = tokens.get("id_token")
+        if id_token is None and attempt.nonce:
+            # We asked for OpenID Connect: without an id_token the nonce protects nothing.
+            raise FlowError("id_token_invalid", step="id_token", code="id_token_missing")
+        if id_token is not None:
+            try:
+                id_claims = id_token_validate(
+                    token=id_token,
+                    source=keys,
+                    issuer=snapshot.get("issuer", ""),
+                    client_id=config.client_id,
+                    nonce=attempt.nonce or None,
+                )
+            except TokenError as exc:
+                kind = "idp_unavailable" if exc.code == "jwks_unavailable" else "id_token_invalid"
+                raise FlowError(kind, step="id_token", code=exc.code, detail=exc.detail) from exc
+        access_token = tokens.get("access_token")
+        at_claims = (
+            access_token_claims(token=access_token, source=keys, issuer=snapshot.get("issuer", ""))
+            if access_token
+            else None
+        )
+
+        userinfo = None
+        if config.profile_endpoint and access_token:
+            try:
+                userinfo = oauth_fetch_profile(config, access_token=access_token)
+            except OAuthError as exc:
+                if id_claims is None:
+                    # The profile endpoint is the only source of identity: nothing to go on.
+                    raise FlowError("profile_failed", step="userinfo", code=exc.code) from exc
+                # Policy (UI-03): carry on with the id_token's claims alone.
+                logger.warning("sso userinfo failed, continuing: code=%s", exc.code)
+            if userinfo is not None and not userinfo_matches(
+                id_token_claims=id_claims, userinfo=userinfo
+            ):
+                logger.warning(
+                    "sso userinfo discarded: sub differs from the id_token (attempt=%s)",
+                    attempt.pk,
+                )
+                userinfo = None
+    finally:
+        timer["ms"] = int((time.monotonic() - started) * 1000)
+    return profile_parts(
+        token_response=tokens,
+        id_token_claims=id_claims,
+        access_token_claims=at_claims,
+        userinfo=userinfo,
+    )
+
+
+def _json(value) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+# ---------------------------------------------------------------------------- test login
+def _test_session_key(attempt: LoginAttempt) -> str:
+    return f"sso_test:{attempt.pk}"
+
+
+def _test_result_redirect(request, attempt, *, profile=None, mapped=None, error=None):
+    request.session[_test_session_key(attempt)] = {
+        "profile": profile,
+        "values": mapped.values if mapped else {},
+        "missing": mapped.missing_required if mapped else [],
+        "problems": mapped.problems if mapped else [],
+        "error": {"step": error.step, "code": error.code, "detail": error.detail}
+        if error
+        else None,
+    }
+    url = reverse("participants:test_login_result", args=[attempt.pk])
+    return _no_referrer(_HttpResponseSeeOther(url))
+
+
+@require_GET
+@never_cache
+@staff_member_required
+def test_login_start(request, integration_id: int):
+    """Run the real login flow as an administrator; it ends on `test_login_result`."""
+    integration = get_object_or_404(OAuthIntegration, pk=integration_id)
+    if not can(request.user, Capability.MANAGE_OAUTH, integration.account):
+        raise Http404
+    response = _redirect_to_idp(
+        request,
+        integration=integration,
+        campaign=None,
+        return_to="",
+        language=translation.get_language() or "",
+        test_user=request.user,
+    )
+    if response is None:
+        return render(
+            request,
+            "participants/test_login_result.html",
+            {"integration": integration, "unusable": True, "title": _("Test login")},
+            status=409,
+        )
+    return response
+
+
+@require_GET
+@never_cache
+@staff_member_required
+def test_login_result(request, attempt_id: int):
+    attempt = get_object_or_404(
+        LoginAttempt.objects.select_related("integration"),
+        pk=attempt_id,
+        is_test=True,
+        test_user=request.user,
+    )
+    integration = attempt.integration
+    if integration is None or not can(request.user, Capability.MANAGE_OAUTH, integration.account):
+        raise Http404
+    result = request.session.get(_test_session_key(attempt))
+    if result is None:
+        raise Http404
+    context = {
+        "title": _("Test login"),
+        "integration": integration,
+        "attempt": attempt,
+        "result": result,
+        "profile_json": _pretty(result["profile"]) if result.get("profile") else "",
+    }
+    return _no_referrer(render(request, "participants/test_login_result.html", context))
+
+
+def _pretty(value) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True, default=str)

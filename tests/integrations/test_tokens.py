@@ -1,0 +1,301 @@
+import base64
+import hashlib
+import hmac
+import json
+import time
+
+import jwt
+import pytest
+import responses
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from django.core.cache import cache
+
+from integrations.tokens import (
+    KeySource,
+    TokenError,
+    _cache_key,
+    access_token_claims,
+    id_token_validate,
+    jwks_get,
+)
+from tests.idp_stub import CLIENT_ID, ISSUER, JWKS_URI, IdPStub, public_jwk, rsa_key
+
+SOURCE = KeySource(jwks_uri=JWKS_URI)
+
+
+@pytest.fixture
+def idp():
+    return IdPStub()
+
+
+@pytest.fixture
+def jwks(idp):
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.get(JWKS_URI, json=idp.jwks())
+        yield rsps
+
+
+def validate(token, *, nonce="n-1", issuer=ISSUER, client_id=CLIENT_ID):
+    return id_token_validate(
+        token=token, source=SOURCE, issuer=issuer, client_id=client_id, nonce=nonce
+    )
+
+
+def code_of(token, **kwargs) -> str:
+    with pytest.raises(TokenError) as exc_info:
+        validate(token, **kwargs)
+    return exc_info.value.code
+
+
+def test_valid_rs256_id_token_with_known_kid_is_accepted(idp, jwks):
+    claims = validate(idp.id_token(nonce="n-1"))
+    assert claims["sub"] == "user-123"
+
+
+def test_flipped_signature_is_rejected(idp, jwks):
+    token = idp.id_token(nonce="n-1")
+    head, payload, signature = token.split(".")
+    raw = bytearray(base64.urlsafe_b64decode(signature + "=="))
+    raw[10] ^= 0xFF
+    flipped = base64.urlsafe_b64encode(bytes(raw)).rstrip(b"=").decode()
+    assert code_of(f"{head}.{payload}.{flipped}") == "id_token_invalid_signature"
+
+
+def test_alg_none_is_rejected(idp, jwks):
+    token = jwt.encode(idp.claims(nonce="n-1"), None, algorithm="none", headers={"kid": "key-1"})
+    assert code_of(token) == "id_token_unsupported_alg"
+
+
+def test_hs256_keyed_with_the_public_key_is_rejected(idp, jwks):
+    public_pem = idp.key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+    # PyJWT itself refuses PEM keys for HMAC; forge the MAC by hand as an attacker would.
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    header = b64(json.dumps({"alg": "HS256", "kid": "key-1", "typ": "JWT"}).encode())
+    payload = b64(json.dumps(idp.claims(nonce="n-1")).encode())
+    mac = hmac.new(public_pem, f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    assert code_of(f"{header}.{payload}.{b64(mac)}") == "id_token_unsupported_alg"
+
+
+def test_wrong_issuer_is_rejected(idp, jwks):
+    assert code_of(idp.id_token(nonce="n-1", iss="https://evil.example.com")) == (
+        "id_token_wrong_issuer"
+    )
+
+
+@pytest.mark.parametrize("almost", [ISSUER + "/", ISSUER.upper()])
+def test_issuer_is_compared_without_normalisation(idp, jwks, almost):
+    assert code_of(idp.id_token(nonce="n-1", iss=almost)) == "id_token_wrong_issuer"
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"aud": None},
+        {"aud": "another-client"},
+        {"aud": [CLIENT_ID, "untrusted-other"], "azp": CLIENT_ID},
+    ],
+)
+def test_missing_wrong_or_extra_audience_is_rejected(idp, jwks, claims):
+    assert code_of(idp.id_token(nonce="n-1", **claims)) == "id_token_wrong_audience"
+
+
+def test_azp_other_than_our_client_is_rejected(idp, jwks):
+    assert code_of(idp.id_token(nonce="n-1", azp="someone-else")) == "id_token_wrong_audience"
+
+
+def test_audience_list_with_only_us_and_matching_azp_is_accepted(idp, jwks):
+    assert validate(idp.id_token(nonce="n-1", aud=[CLIENT_ID], azp=CLIENT_ID))
+
+
+def test_expired_id_token_is_rejected(idp, jwks):
+    now = int(time.time())
+    token = idp.id_token(nonce="n-1", iat=now - 400, exp=now - 120)
+    assert code_of(token) == "id_token_expired"
+
+
+def test_expiry_within_the_leeway_is_accepted(idp, jwks):
+    now = int(time.time())
+    assert validate(idp.id_token(nonce="n-1", iat=now - 100, exp=now - 30))
+
+
+@pytest.mark.parametrize("missing", ["exp", "iat"])
+def test_missing_exp_or_iat_is_rejected(idp, jwks, missing):
+    assert code_of(idp.id_token(nonce="n-1", **{missing: None})) == "id_token_missing_claim"
+
+
+def test_iat_in_the_future_beyond_leeway_is_rejected_as_clock_skew(idp, jwks):
+    now = int(time.time())
+    with pytest.raises(TokenError) as exc_info:
+        validate(idp.id_token(nonce="n-1", iat=now + 3600, exp=now + 4000))
+    assert exc_info.value.code == "id_token_not_yet_valid"
+    assert "clock skew" in exc_info.value.detail
+
+
+def test_clock_ahead_within_leeway_is_accepted(idp, jwks):
+    now = int(time.time())
+    assert validate(idp.id_token(nonce="n-1", iat=now + 45, exp=now + 345))
+
+
+def test_iat_too_old_is_rejected(idp, jwks):
+    now = int(time.time())
+    token = idp.id_token(nonce="n-1", iat=now - 3600, exp=now + 300)
+    assert code_of(token) == "id_token_expired"
+
+
+@pytest.mark.parametrize("sub", [None, "", "x" * 256, 12345])
+def test_missing_or_overlong_sub_is_rejected(idp, jwks, sub):
+    claims = idp.claims(nonce="n-1")
+    claims["sub"] = sub
+    if sub is None:
+        del claims["sub"]
+    assert code_of(idp.sign(claims)) == "id_token_invalid_subject"
+
+
+def test_sub_of_255_characters_is_accepted(idp, jwks):
+    assert validate(idp.id_token(nonce="n-1", sub="x" * 255))
+
+
+@pytest.mark.parametrize("nonce", ["other", None])
+def test_wrong_or_missing_nonce_is_rejected(idp, jwks, nonce):
+    assert code_of(idp.id_token(nonce=nonce)) == "id_token_nonce_mismatch"
+
+
+def test_no_nonce_expected_when_none_was_sent(idp, jwks):
+    assert validate(idp.id_token(), nonce=None)
+
+
+def test_kid_absent_with_a_single_key_is_accepted(idp, jwks):
+    assert validate(idp.sign(idp.claims(nonce="n-1"), kid=None))
+
+
+def test_kid_absent_with_several_keys_tries_each_and_accepts_the_one_that_verifies(idp):
+    others = [public_jwk(rsa_key(f"other-{i}"), f"other-{i}") for i in range(2)]
+    with responses.RequestsMock() as rsps:
+        rsps.get(JWKS_URI, json={"keys": [*others, public_jwk(idp.key, "key-1")]})
+        assert validate(idp.sign(idp.claims(nonce="n-1"), kid=None))
+
+
+def test_kid_absent_with_no_verifying_key_is_rejected(idp):
+    others = [public_jwk(rsa_key(f"other-{i}"), f"other-{i}") for i in range(2)]
+    with responses.RequestsMock() as rsps:
+        rsps.get(JWKS_URI, json={"keys": others})
+        token = idp.sign(idp.claims(nonce="n-1"), kid=None)
+        assert code_of(token) == "id_token_invalid_signature"
+
+
+def test_unknown_key_types_in_the_jwks_are_ignored(idp):
+    odd = [{"kty": "OKP-X", "kid": "weird", "x": "abc"}, {"kty": "RSA", "kid": "broken", "n": "!"}]
+    with responses.RequestsMock() as rsps:
+        rsps.get(JWKS_URI, json=idp.jwks(*odd))
+        assert validate(idp.id_token(nonce="n-1"))
+
+
+def test_es256_signed_id_token_is_accepted():
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    jwk = jwt.algorithms.ECAlgorithm.to_jwk(ec_key.public_key(), as_dict=True)
+    jwk.update({"kid": "ec-1", "use": "sig"})
+    idp = IdPStub(kid="ec-1")
+    with responses.RequestsMock() as rsps:
+        rsps.get(JWKS_URI, json={"keys": [jwk]})
+        token = idp.sign(idp.claims(nonce="n-1"), key=ec_key, alg="ES256")
+        assert validate(token)["sub"] == "user-123"
+
+
+def test_unknown_kid_refetches_once_then_accepts_the_rotated_key(idp, settings):
+    settings.JWKS_REFETCH_COOLDOWN_SECONDS = 60
+    rotated = public_jwk(rsa_key("rotated"), "key-2")
+    with responses.RequestsMock() as rsps:
+        rsps.get(JWKS_URI, json=idp.jwks())
+        validate(idp.id_token(nonce="n-1"))
+        # The cooldown started with the first fetch has expired when the IdP rotates.
+        cache.delete(_cache_key("jwks-refetch", JWKS_URI))
+        rsps.replace(responses.GET, JWKS_URI, json=idp.jwks(rotated))
+        token = idp.sign(idp.claims(nonce="n-1"), key=rsa_key("rotated"), kid="key-2")
+        assert validate(token)
+        assert len(rsps.calls) == 2
+
+
+def test_random_kids_refetch_at_most_once_per_cooldown(idp):
+    with responses.RequestsMock() as rsps:
+        call = rsps.get(JWKS_URI, json=idp.jwks())
+        validate(idp.id_token(nonce="n-1"))
+        cache.delete(_cache_key("jwks-refetch", JWKS_URI))
+        for i in range(20):
+            token = idp.sign(idp.claims(nonce="n-1"), kid=f"random-{i}")
+            assert code_of(token) == "id_token_unknown_key"
+        assert call.call_count == 2
+
+
+def test_jwks_down_with_a_cold_cache_fails_cleanly(idp):
+    with responses.RequestsMock() as rsps:
+        rsps.get(JWKS_URI, status=503)
+        assert code_of(idp.id_token(nonce="n-1")) == "jwks_unavailable"
+
+
+def test_jwks_down_with_a_warm_cache_keeps_logins_working(idp):
+    with responses.RequestsMock() as rsps:
+        rsps.get(JWKS_URI, json=idp.jwks())
+        validate(idp.id_token(nonce="n-1"))
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.get(JWKS_URI, status=500)
+        assert validate(idp.id_token(nonce="n-1"))
+
+
+def test_jwks_is_cached_per_jwks_uri():
+    with responses.RequestsMock() as rsps:
+        rsps.get("https://a.example.com/jwks", json={"keys": [{"kty": "RSA", "kid": "a"}]})
+        rsps.get("https://b.example.com/jwks", json={"keys": [{"kty": "RSA", "kid": "b"}]})
+        a = jwks_get(source=KeySource(jwks_uri="https://a.example.com/jwks"))
+        b = jwks_get(source=KeySource(jwks_uri="https://b.example.com/jwks"))
+        assert a["keys"][0]["kid"] == "a" and b["keys"][0]["kid"] == "b"
+
+
+@pytest.mark.parametrize("body", [b"<html>oops</html>", b"[]", b'{"keys": "no"}'])
+def test_jwks_that_is_not_a_key_set_is_refused(idp, body):
+    with responses.RequestsMock() as rsps:
+        rsps.get(JWKS_URI, body=body)
+        assert code_of(idp.id_token(nonce="n-1")) == "jwks_unavailable"
+
+
+def test_jku_x5u_and_jwk_headers_are_ignored(idp):
+    attacker = rsa_key("attacker")
+    headers = {
+        "jku": "https://evil.example.com/jwks",
+        "x5u": "https://evil.example.com/cert",
+        "jwk": public_jwk(attacker, "key-1"),
+    }
+    with responses.RequestsMock() as rsps:
+        rsps.get(JWKS_URI, json=idp.jwks())
+        token = idp.sign(idp.claims(nonce="n-1"), key=attacker, headers=headers)
+        assert code_of(token) == "id_token_invalid_signature"
+        assert all("evil" not in call.request.url for call in rsps.calls)
+
+
+def test_five_part_jwe_is_rejected_cleanly(idp, jwks):
+    assert code_of("eyJhbGciOiJSU0EtT0FFUCJ9.a.b.c.d") == "id_token_malformed"
+
+
+def test_without_a_jwks_uri_the_id_token_is_refused(idp):
+    with pytest.raises(TokenError) as exc_info:
+        id_token_validate(
+            token=idp.id_token(), source=None, issuer=ISSUER, client_id=CLIENT_ID, nonce=None
+        )
+    assert exc_info.value.code == "id_token_no_keys"
+
+
+def test_jwt_access_token_claims_are_read_when_verified(idp, jwks):
+    token = idp.sign(idp.claims(aud="https://api.example.com", scp=["openid"]))
+    assert access_token_claims(token=token, source=SOURCE, issuer=ISSUER)["scp"] == ["openid"]
+
+
+def test_unverifiable_access_tokens_are_ignored(idp, jwks):
+    foreign = idp.sign(idp.claims(), key=rsa_key("attacker"))
+    assert access_token_claims(token=foreign, source=SOURCE, issuer=ISSUER) is None
+    assert access_token_claims(token="opaque-token", source=SOURCE, issuer=ISSUER) is None
+    assert access_token_claims(token=idp.sign(idp.claims()), source=None, issuer=ISSUER) is None

@@ -1,0 +1,95 @@
+"""SSO activity admin (read-only, scoped) and the purge command (RF-02)."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+from django.utils import timezone
+
+from participants.models import AttemptOutcome, LoginAttempt
+from tests.factories import OAuthIntegrationFactory
+
+CHANGELIST = "admin:participants_loginattempt_changelist"
+
+
+def make_attempt(account, **kwargs):
+    integration = kwargs.pop("integration", None) or OAuthIntegrationFactory(account=account)
+    defaults = {
+        "state_hash": f"{LoginAttempt.objects.count():064d}",
+        "browser_hash": "b" * 64,
+        "account": account,
+        "integration": integration,
+        "nonce": "nonce-value-secret",
+        "code_verifier": "verifier-value-secret-" + "x" * 30,
+        "expires_at": timezone.now() + timedelta(minutes=10),
+    }
+    defaults.update(kwargs)
+    return LoginAttempt.objects.create(**defaults)
+
+
+@pytest.fixture
+def attempts(account, other_account):
+    mine = make_attempt(
+        account,
+        outcome=AttemptOutcome.FAILED,
+        failed_step="token",
+        error_code="invalid_client",
+        error_reference="AAAA1111",
+        idp_duration_ms=321,
+    )
+    theirs = make_attempt(other_account, error_reference="BBBB2222")
+    return mine, theirs
+
+
+def test_administrator_sees_only_own_accounts_attempts(client, admin_user_a, attempts):
+    client.force_login(admin_user_a)
+    response = client.get(reverse(CHANGELIST))
+    assert response.status_code == 200
+    assert "AAAA1111" in response.text and "BBBB2222" not in response.text
+    assert "invalid_client" in response.text and "321" in response.text
+
+
+def test_another_accounts_attempt_is_404(client, admin_user_a, attempts):
+    client.force_login(admin_user_a)
+    url = reverse("admin:participants_loginattempt_change", args=[attempts[1].pk])
+    assert client.get(url).status_code in (302, 404)
+    assert "BBBB2222" not in client.get(url, follow=True).text
+
+
+def test_detail_shows_no_credentials_and_is_read_only(client, admin_user_a, attempts):
+    client.force_login(admin_user_a)
+    url = reverse("admin:participants_loginattempt_change", args=[attempts[0].pk])
+    response = client.get(url)
+    assert response.status_code == 200
+    for secret in ("nonce-value-secret", "verifier-value-secret", "b" * 64, "0" * 64):
+        assert secret not in response.text
+    assert 'name="_save"' not in response.text
+    assert client.post(url, {}).status_code == 403
+
+
+def test_editor_cannot_see_sso_activity(client, editor_a, attempts):
+    client.force_login(editor_a)
+    assert client.get(reverse(CHANGELIST)).status_code == 403
+
+
+@pytest.mark.parametrize("query", ["outcome__exact=failed", "failed_step=token"])
+def test_filters_by_outcome_and_step(client, admin_user_a, attempts, account, query):
+    make_attempt(account, outcome=AttemptOutcome.SUCCESS, error_reference="CCCC3333")
+    client.force_login(admin_user_a)
+    response = client.get(reverse(CHANGELIST) + "?" + query)
+    assert "AAAA1111" in response.text and "CCCC3333" not in response.text
+
+
+def test_purge_deletes_old_and_abandoned_attempts(account, settings):
+    settings.LOGIN_ATTEMPT_RETENTION_DAYS = 30
+    now = timezone.now()
+    recent = make_attempt(account, used_at=now, outcome=AttemptOutcome.SUCCESS)
+    pending = make_attempt(account)
+    old = make_attempt(account, used_at=now, outcome=AttemptOutcome.SUCCESS)
+    LoginAttempt.objects.filter(pk=old.pk).update(created_at=now - timedelta(days=31))
+    abandoned = make_attempt(account, expires_at=now - timedelta(minutes=1))
+    call_command("purge_login_attempts")
+    remaining = set(LoginAttempt.objects.values_list("pk", flat=True))
+    assert remaining == {recent.pk, pending.pk}
+    assert old.pk not in remaining and abandoned.pk not in remaining
