@@ -231,6 +231,9 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
             context["test_connection_url"] = reverse(
                 "admin:integrations_oauthintegration_test_connection", args=[obj.pk]
             )
+            # The real login flow, run as this administrator: it ends on a page with the
+            # profile the IdP sent (redacted) and what the mapping makes of it.
+            context["test_login_url"] = reverse("participants:test_login_start", args=[obj.pk])
             context["secret_undecryptable"] = isinstance(obj.client_secret, UndecryptableSecret)
             context["mapping_links"] = mapping_links(request, obj)
         return super().render_change_form(request, context, add, change, form_url, obj)
