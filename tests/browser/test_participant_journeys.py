@@ -22,9 +22,12 @@ def open_campaign(page, demo, query: str = ""):
     page.goto(demo.url(f"/c/{demo.campaign.slug}/{query}"))
 
 
-def test_participant_logs_in_finds_the_form_prefilled_corrects_it_and_takes_part(page, demo, idp):
+def test_participant_logs_in_finds_the_form_prefilled_corrects_it_and_takes_part(
+    page, demo, idp, screenshot
+):
     open_campaign(page, demo)
     expect(page.get_by_role("heading", level=1)).to_have_text("Summer contest")
+    screenshot("campaign")
     page.get_by_role("link", name="Log in with Demo IdP").click()
 
     idp.log_in(page, "alice")
@@ -53,6 +56,7 @@ def test_participant_logs_in_finds_the_form_prefilled_corrects_it_and_takes_part
     expect(page.get_by_label("Date of birth")).to_have_count(0)
     assert page.locator("[name='f-birthdate']").count() == 0
 
+    screenshot("prefilled")
     page.get_by_label("City").fill("Namur")
     page.get_by_role("button", name="Submit").click()
 
