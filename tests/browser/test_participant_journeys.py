@@ -74,7 +74,8 @@ def test_participant_logs_in_finds_the_form_prefilled_corrects_it_and_takes_part
 def test_participant_cancels_at_the_idp_and_can_retry_or_go_on_without_logging_in(
     page, demo, idp, screenshot
 ):
-    open_campaign(page, demo, "form/")
+    open_campaign(page, demo)
+    screenshot("campaign")
     page.get_by_role("link", name="Log in with Demo IdP").click()
     idp.log_in(page, "bob")
     page.get_by_role("button", name="Cancel").click()
