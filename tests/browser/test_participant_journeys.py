@@ -37,10 +37,13 @@ def test_participant_logs_in_finds_the_form_prefilled_corrects_it_and_takes_part
     page.wait_for_url(re.compile(re.escape(form_url)))
     expect(page.get_by_text("We filled in what your Demo IdP account told us")).to_be_visible()
 
-    # Read-only: shown, disabled, with the hint.
+    # Read-only: shown, disabled, with the hint saying why.
     first_name = page.get_by_label("First name")
     expect(first_name).to_have_value("Alice")
     expect(first_name).to_be_disabled()
+    expect(first_name).to_have_accessible_description(
+        "From your Demo IdP account, cannot be changed here"
+    )
     expect(page.get_by_label("Last name")).to_have_value("Martin")
     expect(page.get_by_label("Last name")).to_be_disabled()
     # Shown and editable, with a discreet hint tied to the field.
@@ -144,6 +147,9 @@ def test_french_participant_sees_the_campaign_errors_and_prefilled_form_in_frenc
     page.wait_for_url(re.compile(re.escape(demo.url(f"/c/{demo.campaign.slug}/form/"))))
     expect(page.locator("html")).to_have_attribute("lang", "fr")
     expect(page.get_by_label("Prénom")).to_have_value("Chloé")
+    expect(page.get_by_label("Prénom")).to_have_accessible_description(
+        "Issu de votre compte Demo IdP, non modifiable ici"
+    )
     expect(page.get_by_label("Adresse e-mail")).to_have_accessible_description(
         "Issu de votre compte Demo IdP"
     )

@@ -146,6 +146,7 @@ def test_readonly_prefilled_field_ignores_a_tampered_post(client, sso_campaign, 
     page = client.get(form_url(sso_campaign))
     tag = page.text.split('name="f-lastname"')[1].split(">")[0]
     assert "disabled" in tag
+    assert "From your Acme ID account, cannot be changed here" in page.text
     client.post(
         form_url(sso_campaign),
         answers(form_token(page), lastname="Tampered", email="ada@idp.example"),
