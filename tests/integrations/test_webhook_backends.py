@@ -2,6 +2,7 @@
 with its `db_worker`, and django-tasks-rq with an RQ worker against the real Redis."""
 
 import json
+import socket
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -202,3 +203,51 @@ def test_with_redis_flushed_the_relay_still_delivers(
         call_command("relay_webhooks", "--once", "--grace", "0", verbosity=0)
 
     assert {h["webhook-id"] for h, _ in receiver.requests} == {d.event_id for d in deliveries}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_endpoint_that_is_down_does_not_hold_up_another_account(
+    account, other_account, database_tasks, django_capture_on_commit_callbacks
+):
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    dead_url = f"http://127.0.0.1:{closed.getsockname()[1]}/hook"
+    closed.close()  # nothing listens there: connection refused
+    with Receiver(status=204) as receiver:
+        make_endpoint(account, url=dead_url)
+        healthy = make_endpoint(other_account, url=receiver.url)
+        (down,) = _record(account, django_capture_on_commit_callbacks, changed=[])
+        (up,) = _record(other_account, django_capture_on_commit_callbacks, changed=[])
+        assert DBTaskResult.objects.count() == 2  # each delivery is its own task
+
+        _db_worker()
+
+    down.refresh_from_db()
+    up.refresh_from_db()
+    assert down.status == DeliveryStatus.PENDING and down.next_attempt_at > timezone.now()
+    assert up.status == DeliveryStatus.DELIVERED
+    _assert_verified(receiver, healthy, [up])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_corrected_prefilled_field_reaches_the_receiver_as_a_verified_profile_update(
+    account, database_tasks, django_capture_on_commit_callbacks
+):
+    with Receiver(status=200) as receiver:
+        endpoint = make_endpoint(account, url=receiver.url, events=["profile.updated"])
+        _record(
+            account,
+            django_capture_on_commit_callbacks,
+            prefilled={"email": "old@example.com", "city": "Lyon"},
+            values={"email": "new@example.com", "city": "Lyon"},
+            changed=["email"],
+        )
+        _db_worker()
+
+    ((headers, body),) = receiver.requests
+    event = Webhook(endpoint.secret).verify(body, headers)
+    assert_valid_event(event)
+    assert event["type"] == "profile.updated"
+    assert event["data"]["changes"] == {
+        "email": {"before": "old@example.com", "after": "new@example.com"}
+    }
