@@ -52,6 +52,8 @@ LEASE = timedelta(minutes=5)
 TASK_CLOCK_SLACK = timedelta(seconds=2)
 # An endpoint failing for this long without a single success is disabled.
 DISABLE_AFTER_FAILING_FOR = timedelta(days=5)
+# `last_success_at` is kept to this precision.
+SUCCESS_RECORDING_INTERVAL = timedelta(minutes=1)
 USER_AGENT = "CampaignSSO-Webhooks/1.0"
 
 
@@ -228,14 +230,25 @@ def delivery_attempt(*, delivery: WebhookDelivery) -> DeliveryOutcome:
             logger.warning("Webhook delivery %s: lease lost during the attempt", delivery.event_id)
             return outcome
         if outcome is DeliveryOutcome.DELIVERED:
-            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
-                last_success_at=finished_at, failing_since=None
-            )
+            if _success_worth_recording(endpoint, at=finished_at):
+                WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+                    last_success_at=finished_at, failing_since=None
+                )
         else:
             _endpoint_failed(endpoint.pk, at=attempted_at, gone_reason=disable_reason)
     if next_attempt_at is not None:
         delivery_enqueue(delivery_id=delivery.pk, run_after=next_attempt_at)
     return outcome
+
+
+def _success_worth_recording(endpoint: WebhookEndpoint, *, at: datetime) -> bool:
+    """Skip rewriting the endpoint row after every success of a busy endpoint: workers draining
+    a backlog would all queue on that one row's lock."""
+    return (
+        endpoint.failing_since is not None
+        or endpoint.last_success_at is None
+        or at - endpoint.last_success_at > SUCCESS_RECORDING_INTERVAL
+    )
 
 
 def _endpoint_failed(endpoint_id: int, *, at: datetime, gone_reason: str) -> None:
