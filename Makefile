@@ -39,6 +39,11 @@ messages: $(VENV)/.installed
 run: $(VENV)/.installed .env messages
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
+	@# The task worker (webhook deliveries) and the webhook relay run beside the web server
+	@# and stop with it.
+	$(PY) manage.py db_worker --queue-name default,webhooks --no-reload & WORKER=$$!; \
+	$(PY) manage.py relay_webhooks & RELAY=$$!; \
+	trap 'kill $$WORKER $$RELAY 2>/dev/null' EXIT INT TERM; \
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 test: $(VENV)/.installed-dev .env messages
