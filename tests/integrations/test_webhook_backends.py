@@ -251,3 +251,23 @@ def test_a_corrected_prefilled_field_reaches_the_receiver_as_a_verified_profile_
     assert event["data"]["changes"] == {
         "email": {"before": "old@example.com", "after": "new@example.com"}
     }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_queue_that_is_down_fails_nothing_and_the_relay_delivers(
+    account, settings, django_capture_on_commit_callbacks
+):
+    nothing_listens = socket.socket()
+    nothing_listens.bind(("127.0.0.1", 0))
+    port = nothing_listens.getsockname()[1]
+    nothing_listens.close()
+    settings.RQ_QUEUES = {name: {"URL": f"redis://127.0.0.1:{port}/0"} for name in QUEUES}
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": QUEUES}}
+    with Receiver(status=204) as receiver:
+        make_endpoint(account, url=receiver.url)
+        deliveries = _record(account, django_capture_on_commit_callbacks)  # does not raise
+        assert receiver.requests == []
+
+        call_command("relay_webhooks", "--once", "--grace", "0", verbosity=0)
+
+    assert {h["webhook-id"] for h, _ in receiver.requests} == {d.event_id for d in deliveries}
