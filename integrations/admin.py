@@ -21,6 +21,8 @@ from .fields import UndecryptableSecret
 from .forms import OAuthIntegrationForm
 from .models import OAuthIntegration
 
+from . import admin_webhooks  # noqa: F401  (registers the webhook admins)
+
 # The task queue (webhook deliveries run in it) is for platform staff to watch.
 admin.site.unregister(DBTaskResult)
 
