@@ -5,6 +5,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from campaigns.models import Campaign, ParticipationLimit
+from integrations.webhooks import webhook_events_record
 
 from .models import Participant, Participation
 
@@ -16,6 +17,26 @@ class AlreadyParticipatedError(Exception):
 def participation_changed(*, values: dict[str, Any], prefilled: dict[str, Any]) -> list[str]:
     """The variables whose submitted value differs from the one the IdP supplied."""
     return sorted(v for v, before in prefilled.items() if v in values and values[v] != before)
+
+
+def webhook_data(participation: Participation, *, participant: Participant | None) -> dict:
+    """The participation as the webhook events describe it (see `webhook_events_record`)."""
+    campaign = participation.campaign
+    return {
+        "id": participation.pk,
+        "submitted_at": participation.submitted_at,
+        "campaign": {"id": campaign.pk, "slug": campaign.slug, "title": campaign.title},
+        "participant": None
+        if participant is None
+        else {
+            "subject": participant.subject,
+            "issuer": participant.issuer_key,
+            "integration_id": participant.integration_id,
+        },
+        "values": participation.values,
+        "prefilled": participation.prefilled,
+        "changed": participation.changed,
+    }
 
 
 def participation_create(
@@ -41,7 +62,7 @@ def participation_create(
         with transaction.atomic():
             # Anything that must commit or roll back with the participation (the webhook
             # outbox) belongs in this block.
-            return Participation.objects.create(
+            participation = Participation.objects.create(
                 campaign=campaign,
                 participant=participant,
                 values=values,
@@ -51,6 +72,13 @@ def participation_create(
                 submission_token=submission_token,
                 once_key=once_key,
             )
+            # participation.created, and profile.updated when a prefilled value was changed;
+            # sent once this transaction commits.
+            webhook_events_record(
+                account=campaign.account_id,
+                participation=webhook_data(participation, participant=participant),
+            )
+            return participation
     except IntegrityError:
         # The unique constraints decide races that a look-up before the insert would lose.
         existing = Participation.objects.filter(submission_token=submission_token).first()
