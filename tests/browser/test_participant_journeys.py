@@ -12,6 +12,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from accounts.management.commands import seed_demo
 from participants.models import Participation
 from tests.browser.conftest import MOBILE_VIEWPORT
 
@@ -23,8 +24,13 @@ def open_campaign(page, demo, query: str = ""):
 
 
 def test_participant_logs_in_finds_the_form_prefilled_corrects_it_and_takes_part(
-    page, demo, idp, screenshot
+    page, demo, idp, screenshot, webhook_receiver, settings, monkeypatch
 ):
+    # The customer's endpoint, as the demo makes it: signed with the receiver's secret.
+    settings.ALLOW_PRIVATE_WEBHOOK_ADDRESSES = True
+    monkeypatch.setenv("DEMO_WEBHOOK_SECRET", webhook_receiver.secret)
+    seed_demo.seed_webhook(account=demo.account, url=webhook_receiver.url, note=pytest.fail)
+
     open_campaign(page, demo)
     expect(page.get_by_role("heading", level=1)).to_have_text("Summer contest")
     screenshot("campaign")
@@ -71,6 +77,15 @@ def test_participant_logs_in_finds_the_form_prefilled_corrects_it_and_takes_part
     assert participation.values["firstname"] == "Alice"
     assert participation.values["birthdate"] == "1990-04-12"
     assert participation.changed == ["city"]
+
+    # The customer hears of the correction: a signed profile.updated (tasks run at once here).
+    event = webhook_receiver.wait_for_event("profile.updated", timeout=20)
+    assert event["verified"] is True, event["error"]
+    data = event["body"]["data"]
+    assert data["changes"] == {"city": {"before": "Bruxelles", "after": "Namur"}}
+    assert data["participation_id"] == participation.pk
+    assert data["participant"]["subject"] == idp.devidp.participants["alice"]["subject"]
+    assert data["campaign"]["slug"] == demo.campaign.slug
 
 
 @pytest.mark.parametrize("browser_viewport", [MOBILE_VIEWPORT], ids=["mobile"])
