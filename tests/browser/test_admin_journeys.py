@@ -65,6 +65,7 @@ def test_administrator_connects_an_idp_tests_the_connection_and_a_login(
     expect(messages).to_contain_text("Acme ID: Connection test passed.")
     expect(messages).to_contain_text("accepted the client credentials")
     expect(page.locator(".field-last_test_status")).to_contain_text("Passed")
+    screenshot("connection-tested")
 
     # Staff upload the customer's mapping table, as the page says they do.
     mapping_table_import(
@@ -89,6 +90,7 @@ def test_administrator_connects_an_idp_tests_the_connection_and_a_login(
     # The tokens themselves and the token-like claims are never shown.
     expect(profile).to_contain_text('"nonce": "[redacted]"')
     expect(profile).not_to_contain_text("eyJ")
+    screenshot("test-login-result")
     page.get_by_role("link", name="Back to Acme ID").click()
     page.wait_for_url(f"{live_server.url}/admin/integrations/oauthintegration/{integration.pk}/**")
 
