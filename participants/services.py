@@ -19,26 +19,6 @@ def participation_changed(*, values: dict[str, Any], prefilled: dict[str, Any]) 
     return sorted(v for v, before in prefilled.items() if v in values and values[v] != before)
 
 
-def webhook_data(participation: Participation, *, participant: Participant | None) -> dict:
-    """The participation as the webhook events describe it (see `webhook_events_record`)."""
-    campaign = participation.campaign
-    return {
-        "id": participation.pk,
-        "submitted_at": participation.submitted_at,
-        "campaign": {"id": campaign.pk, "slug": campaign.slug, "title": campaign.title},
-        "participant": None
-        if participant is None
-        else {
-            "subject": participant.subject,
-            "issuer": participant.issuer_key,
-            "integration_id": participant.integration_id,
-        },
-        "values": participation.values,
-        "prefilled": participation.prefilled,
-        "changed": participation.changed,
-    }
-
-
 def participation_create(
     *,
     campaign: Campaign,
@@ -60,8 +40,6 @@ def participation_create(
         once_key = None
     try:
         with transaction.atomic():
-            # Anything that must commit or roll back with the participation (the webhook
-            # outbox) belongs in this block.
             participation = Participation.objects.create(
                 campaign=campaign,
                 participant=participant,
@@ -72,11 +50,10 @@ def participation_create(
                 submission_token=submission_token,
                 once_key=once_key,
             )
-            # participation.created, and profile.updated when a prefilled value was changed;
-            # sent once this transaction commits.
+            # The webhook outbox rows commit or roll back with the participation: no event is
+            # lost after a crash, none is sent for a participation that was not stored.
             webhook_events_record(
-                account=campaign.account_id,
-                participation=webhook_data(participation, participant=participant),
+                account=campaign.account_id, participation=_event_data(participation)
             )
             return participation
     except IntegrityError:
@@ -87,3 +64,24 @@ def participation_create(
         if once_key and Participation.objects.filter(campaign=campaign, once_key=once_key).exists():
             raise AlreadyParticipatedError from None
         raise
+
+
+def _event_data(participation: Participation) -> dict[str, Any]:
+    """The participation as plain data for the webhook payloads (no tokens, no raw profile)."""
+    campaign = participation.campaign
+    participant = participation.participant
+    return {
+        "id": participation.pk,
+        "submitted_at": participation.submitted_at,
+        "campaign": {"id": campaign.pk, "slug": campaign.slug, "title": campaign.title},
+        "participant": None
+        if participant is None
+        else {
+            "subject": participant.subject,
+            "issuer": participant.issuer_key,
+            "integration_id": participant.integration_id,
+        },
+        "values": participation.values,
+        "prefilled": participation.prefilled,
+        "changed": participation.changed,
+    }

@@ -3,11 +3,9 @@
 import pytest
 
 from campaigns.models import ParticipationLimit
-from integrations.models import WebhookDelivery
 from participants.models import Participation
 from participants.services import AlreadyParticipatedError, participation_create
 from tests.factories import CampaignFactory, ParticipantFactory
-from tests.integrations.webhook_support import assert_valid_event, make_endpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -60,36 +58,3 @@ def test_the_once_rule_is_per_campaign(account):
     create(CampaignFactory(account=account), token="a" * 43)
     create(CampaignFactory(account=account), token="b" * 43)
     assert Participation.objects.count() == 2
-
-
-def test_a_participation_records_its_webhook_events_valid_against_the_schema(account):
-    endpoint = make_endpoint(account)
-    participant = ParticipantFactory(account=account)
-    participation = create(CampaignFactory(account=account), participant=participant)
-
-    deliveries = {d.event_type: d for d in WebhookDelivery.objects.filter(endpoint=endpoint)}
-    assert set(deliveries) == {"participation.created", "profile.updated"}
-    for delivery in deliveries.values():
-        assert_valid_event(delivery.payload)
-    updated = deliveries["profile.updated"].payload["data"]
-    assert updated["participation_id"] == participation.pk
-    assert updated["changes"] == {
-        "email": {"before": "old@example.com", "after": "new@example.com"}
-    }
-    assert updated["participant"] == {
-        "subject": participant.subject,
-        "issuer": participant.issuer_key,
-        "integration_id": participant.integration_id,
-    }
-
-
-def test_no_profile_updated_without_a_change_and_no_events_for_a_refused_one(account):
-    make_endpoint(account)
-    campaign = CampaignFactory(account=account)
-    create(campaign, token="a" * 43, values={"firstname": "Ada"}, prefilled={})
-    assert list(WebhookDelivery.objects.values_list("event_type", flat=True)) == [
-        "participation.created"
-    ]
-    with pytest.raises(AlreadyParticipatedError):
-        create(campaign, token="b" * 43)
-    assert WebhookDelivery.objects.count() == 1
