@@ -3,7 +3,8 @@ from demo.services import DemoAddresses, demo_banner, demo_services
 ADDRESSES = DemoAddresses(port=8100, idp_port=9200, receiver_port=9300)
 
 
-def test_the_demo_runs_site_worker_idp_and_receiver_on_the_given_ports():
+def test_the_demo_runs_site_worker_idp_and_receiver_on_the_given_ports(monkeypatch):
+    monkeypatch.setenv("TASKS_BACKEND", "database")
     services = {service.name: service for service in demo_services(ADDRESSES, with_devidp=True)}
 
     assert list(services) == ["web", "worker", "relay", "idp", "webhooks"]
