@@ -248,6 +248,10 @@ ID_TOKEN_MAX_AGE_SECONDS = env.int("ID_TOKEN_MAX_AGE_SECONDS", default=600)
 # triggered by an unknown key id (seconds).
 JWKS_CACHE_SECONDS = env.int("JWKS_CACHE_SECONDS", default=3600)
 JWKS_REFETCH_COOLDOWN_SECONDS = env.int("JWKS_REFETCH_COOLDOWN_SECONDS", default=60)
+# Circuit breaker per integration (integrations/breaker.py): after this many consecutive
+# token-endpoint failures (timeouts, refused, 5xx) logins pause for this many seconds.
+IDP_BREAKER_FAILURES = env.int("IDP_BREAKER_FAILURES", default=5)
+IDP_BREAKER_OPEN_SECONDS = env.int("IDP_BREAKER_OPEN_SECONDS", default=30)
 # Largest mapping table accepted (bytes).
 MAPPING_UPLOAD_MAX_BYTES = env.int("MAPPING_UPLOAD_MAX_BYTES", default=5 * 1024 * 1024)
 
