@@ -268,6 +268,11 @@ RATE_LIMITS = {
 # is REMOTE_ADDR and X-Forwarded-For is ignored (anyone can send one).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
+# ---------------------------------------------------------------------------- error reports
+# Debug pages and e-mailed error reports hide the callback's code and state (config/error_reports).
+DEFAULT_EXCEPTION_REPORTER = "config.error_reports.OAuthSafeExceptionReporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.error_reports.OAuthSafeExceptionReporterFilter"
+
 # ---------------------------------------------------------------------------- logging
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 # json: one object per line for the log collector (default in production); plain: for reading.

@@ -346,14 +346,19 @@ def _token_response(status: int, content: bytes) -> dict:
 
     access_token = data.get("access_token")
     token_type = data.get("token_type")
-    if not isinstance(access_token, str) or not access_token:
+    id_token = data.get("id_token")
+    if access_token is None and isinstance(id_token, str) and id_token:
+        # Azure AD B2C answers `scope=openid` with an id_token alone: the login still has an
+        # identity (validated by the caller); there is just no access token to call userinfo with.
+        pass
+    elif not isinstance(access_token, str) or not access_token:
         raise OAuthError(
             "The token endpoint's answer has no access token.",
             code="token_invalid_response",
             step="token",
             status_code=status,
         )
-    if not isinstance(token_type, str) or token_type.lower() != "bearer":
+    elif not isinstance(token_type, str) or token_type.lower() != "bearer":
         raise OAuthError(
             "The token endpoint's answer is not a Bearer token (token_type).",
             code="token_invalid_response",

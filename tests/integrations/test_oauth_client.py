@@ -241,6 +241,14 @@ def test_an_unusable_expires_in_is_dropped_not_fatal():
     assert "expires_in" not in exchange_code(_config(), code="c", redirect_uri=REDIRECT_URI)
 
 
+@responses.activate
+def test_an_id_token_alone_is_a_usable_answer():
+    """Azure AD B2C answers scope=openid with an id_token and no access token."""
+    responses.post(TOKEN_URL, json={"id_token": "h.p.s", "token_type": "Bearer", "scope": "openid"})
+    tokens = exchange_code(_config(), code="c", redirect_uri=REDIRECT_URI)
+    assert tokens["id_token"] == "h.p.s" and "access_token" not in tokens
+
+
 TOKEN_FAILURES = [
     # (status, body or JSON, expected code, retryable)
     (
@@ -269,6 +277,8 @@ TOKEN_FAILURES = [
     (200, {"token_type": "Bearer"}, "token_invalid_response", False),
     (200, {"access_token": "", "token_type": "Bearer"}, "token_invalid_response", False),
     (200, {"access_token": "a"}, "token_invalid_response", False),
+    (200, {"id_token": "", "token_type": "Bearer"}, "token_invalid_response", False),
+    (200, {"access_token": "", "id_token": "x.y.z"}, "token_invalid_response", False),
     (200, {"access_token": "a", "token_type": "mac"}, "token_invalid_response", False),
     (
         200,

@@ -20,16 +20,8 @@ from tests.participants.sso_flow import (
 )
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "idp-profiles"
-# Azure AD B2C answers `scope=openid` with an id_token and no access_token; the OAuth client's
-# strict token parsing (integrations.oauth) refuses that until it accepts id_token-only answers.
-_ID_TOKEN_ONLY = pytest.mark.xfail(
-    reason="integrations.oauth requires access_token even when an id_token is returned",
-    strict=True,
-)
-PROFILES = [
-    pytest.param(p.stem, marks=_ID_TOKEN_ONLY) if p.stem == "azure-ad-b2c" else p.stem
-    for p in sorted(FIXTURES.glob("*.json"))
-]
+# Azure AD B2C answers `scope=openid` with an id_token and no access_token: it must log in too.
+PROFILES = [p.stem for p in sorted(FIXTURES.glob("*.json"))]
 RULES = [
     ("firstname", "given_name", "first_name", False),
     ("lastname", "family_name", "last_name", False),
