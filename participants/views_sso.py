@@ -490,8 +490,11 @@ def _complete(request, attempt: LoginAttempt, timer: dict) -> HttpResponse:
         idp_duration_ms=timer["ms"],
         participant=participant,
     )
-    # A new session key: a session id planted before the login gains nothing (fixation).
-    request.session.cycle_key()
+    # A new session key: a session id planted before the login gains nothing (fixation). A
+    # browser without a session cookie has nothing to fix; its session is created once, when
+    # the response is sent (cycling it would write it twice: 4 queries of the callback's 17).
+    if request.session.session_key is not None:
+        request.session.cycle_key()
     prefill_set(
         request,
         attempt.campaign,
