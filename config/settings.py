@@ -121,8 +121,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://campaign-sso")}
 if CACHES["default"]["BACKEND"].endswith(".RedisCache"):
     # django-environ picks django-redis whenever that package happens to be installed; we want
-    # Django's own Redis backend, so that no third dependency decides how the cache behaves.
-    CACHES["default"]["BACKEND"] = "django.core.cache.backends.redis.RedisCache"
+    # Django's own Redis backend, so that no third dependency decides how the cache behaves
+    # (config/cache.py only keeps its client between calls).
+    CACHES["default"]["BACKEND"] = "config.cache.RedisCache"
     # A Redis that stops answering must fail a request quickly, not hold a thread for ever.
     # Overridable in the URL: `redis://host:6379/1?socket_timeout=0.5`.
     CACHES["default"].setdefault("OPTIONS", {})
