@@ -76,7 +76,7 @@ clean-venv:
 
 # Benchmarks (not part of `make test`): the participant login under gunicorn with production
 # settings against a local IdP stub (SQLite, or PostgreSQL when DATABASE_URL says so; figures
-# into BENCHMARKS.md), then the mapping import/apply benchmark. BENCH_ARGS e.g.
+# into BENCHMARKS.md), then the mapping and webhook drain benchmarks. BENCH_ARGS e.g.
 # "--concurrency 50 --duration 20".
 BENCH_ARGS ?= --concurrency 50 --duration 20
 $(VENV)/.installed-bench: pyproject.toml | $(PY)
@@ -86,6 +86,8 @@ $(VENV)/.installed-bench: pyproject.toml | $(PY)
 bench: $(VENV)/.installed-dev $(VENV)/.installed-bench messages
 	$(PY) bench/login_bench.py $(BENCH_ARGS) --write BENCHMARKS.md
 	DJANGO_SETTINGS_MODULE=config.settings $(PY) bench/mapping_bench.py
+	@# The webhook drain benchmark arrives with webhooks (issue 7); run it when it is there.
+	@if [ -f bench/webhook_bench.py ]; then $(PY) bench/webhook_bench.py -n 2000; fi
 
 # The development IdP (devidp/): an OpenID Connect provider for the demo and end-to-end tests,
 # with its own database and key in devidp/.data/. Seeds the demo participants and one client.

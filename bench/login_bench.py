@@ -321,6 +321,8 @@ def seed(*, idp_base: str) -> None:
 
 
 _CLIENT = None
+# (step name, cProfile.Profile) while `--profile-step` runs.
+_STEP_PROFILER = None
 
 
 def queries_per_step(
@@ -343,8 +345,13 @@ def queries_per_step(
 
     def counted(name, method, path, **kwargs):
         started = time.process_time()
+        profiling = _STEP_PROFILER is not None and name == _STEP_PROFILER[0]
+        if profiling:
+            _STEP_PROFILER[1].enable()
         with CaptureQueriesContext(connection) as queries:
             response = getattr(client, method)(path, **kwargs)
+        if profiling:
+            _STEP_PROFILER[1].disable()
         if cpu is not None:
             cpu.setdefault(name, []).append(time.process_time() - started)
         counts[name] = len(queries)
@@ -373,7 +380,7 @@ def queries_per_step(
     return counts
 
 
-def profile_journeys(idp_base: str, count: int) -> None:
+def profile_journeys(idp_base: str, count: int, step: str = "") -> None:
     """Run `count` journeys in this process under pyinstrument and print where the CPU goes."""
     from pyinstrument import Profiler  # the `bench` extra
 
@@ -383,16 +390,19 @@ def profile_journeys(idp_base: str, count: int) -> None:
         queries_per_step(idp_base, f"unprofiled-{number}")
     cpu = (time.process_time() - started) / count
     print(f"in-process journey (test client, no profiler): {cpu * 1000:.1f} ms CPU each")
-    if os.environ.get("CPROFILE") == "1":
+    if step:
+        # One step only, with cProfile (deterministic: every call counted, CPU-heavy frames
+        # stand out by their own time).
         import cProfile
         import pstats
 
-        with cProfile.Profile() as cprofile:
-            for number in range(count):
-                queries_per_step(idp_base, f"cprofile-{number}")
-        stats = pstats.Stats(cprofile)
-        stats.sort_stats("tottime").print_stats(35)
-        stats.sort_stats("cumulative").print_stats(80)
+        global _STEP_PROFILER
+        _STEP_PROFILER = (step, cProfile.Profile())
+        for number in range(count):
+            queries_per_step(idp_base, f"cprofile-{number}")
+        stats = pstats.Stats(_STEP_PROFILER[1])
+        stats.sort_stats("cumulative").print_stats(60)
+        stats.sort_stats("tottime").print_stats(25)
         return
     profiler = Profiler(interval=0.0005)
     profiler.start()
@@ -522,6 +532,9 @@ def main() -> int:
         "--profile", type=int, default=0, help="profile N journeys in-process instead of the load"
     )
     parser.add_argument(
+        "--profile-step", default="", choices=("", *STEPS), help="with --profile: this step only"
+    )
+    parser.add_argument(
         "--cpu-journeys",
         type=int,
         default=20,
@@ -647,7 +660,7 @@ def bench(args, *, tmp, database: str, database_url: str) -> int:
         wait_for(f"{idp_base}/jwks")
         wait_for(f"{base}/healthz")
         if args.profile:
-            profile_journeys(idp_base, args.profile)
+            profile_journeys(idp_base, args.profile, args.profile_step)
             return 0
         queries = queries_per_step(idp_base)
         step_cpu: dict[str, list[float]] = {}
