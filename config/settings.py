@@ -149,6 +149,8 @@ RQ_QUEUES = {
     "default": {"URL": REDIS_URL},
     "webhooks": {"URL": REDIS_URL},
 }
+# Workers (`manage.py rqworker`) must build django-tasks jobs, or every task fails to run.
+RQ = {"JOB_CLASS": "django_tasks_rq.backend.Job"}
 if TASKS_BACKEND == "rq":
     INSTALLED_APPS.append("django_rq")
 

@@ -50,7 +50,7 @@ def devidp_available() -> bool:
 def demo_services(
     addresses: DemoAddresses, *, python: str = sys.executable, with_devidp: bool | None = None
 ) -> list[Service]:
-    """Web server, task worker, development IdP (when present) and webhook receiver."""
+    """Web server, task worker, webhook relay, development IdP (when present), webhook receiver."""
     if with_devidp is None:
         with_devidp = devidp_available()
     manage = [python, str(BASE_DIR / "manage.py")]
@@ -62,6 +62,8 @@ def demo_services(
             cwd=BASE_DIR,
         ),
         Service("worker", _worker_argv(manage), cwd=BASE_DIR),
+        # Sends outbox deliveries whose task was lost (a worker or the queue was down).
+        Service("relay", [*manage, "relay_webhooks"], cwd=BASE_DIR),
     ]
     if with_devidp:
         idp_manage = [python, str(DEVIDP_MANAGE_PY)]

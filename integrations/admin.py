@@ -13,7 +13,10 @@ from django_tasks_db.models import DBTaskResult
 from accounts.admin import AccountScopedAdmin, PlatformStaffOnlyMixin
 from accounts.permissions import Capability, is_platform_staff
 
-from . import admin_mapping  # noqa: F401 - registers the mapping admin and its pages
+from . import (
+    admin_mapping,  # noqa: F401 - registers the mapping admin and its pages
+    admin_webhooks,  # noqa: F401  (registers the webhook admins)
+)
 from .admin_filters import IntegrationCategoryFilter, other_category_redirect
 from .callback import callback_url
 from .diagnostics import integration_test_connection

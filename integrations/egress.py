@@ -15,8 +15,10 @@ every one is checked twice:
 Errors say "connection failed" in general terms so that they cannot serve as a port scanner.
 """
 
+import contextlib
 import ipaddress
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from enum import Enum
@@ -172,7 +174,42 @@ class _PeerCheckMixin:
         if not address_allowed(peer, self.egress_purpose):
             sock.close()
             raise OSError("connection to a non-public address refused")
+        opened = getattr(_open_sockets, "current", None)
+        if opened is not None:
+            opened.append(sock)
         return sock
+
+
+# The sockets opened by the current `send` call, so that its overall deadline can cut them.
+_open_sockets = threading.local()
+
+
+class _Deadline:
+    """Shuts down a call's sockets after `seconds`: per-read timeouts alone let a receiver that
+    drips one byte at a time hold a worker for hours."""
+
+    def __init__(self, seconds: float | None) -> None:
+        self.sockets: list[socket.socket] = []
+        self.expired = False
+        self._timer = threading.Timer(seconds, self._expire) if seconds else None
+
+    def _expire(self) -> None:
+        self.expired = True
+        for sock in list(self.sockets):
+            with contextlib.suppress(OSError):  # already closed
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def __enter__(self) -> "_Deadline":
+        _open_sockets.current = self.sockets
+        if self._timer is not None:
+            self._timer.daemon = True
+            self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        _open_sockets.current = None
+        if self._timer is not None:
+            self._timer.cancel()
 
 
 def _adapter(purpose: Purpose) -> HTTPAdapter:
@@ -223,30 +260,32 @@ def send(
     data=None,
     auth=None,
     session: requests.Session | None = None,
+    truncate: bool = False,
+    total_timeout: float | None = None,
 ) -> EgressResponse:
-    """One HTTP call to a customer-configured URL. Raises EgressError (never follows redirects)."""
+    """One HTTP call to a customer-configured URL. Raises EgressError (never follows redirects).
+
+    `truncate`: keep the first `max_bytes` of a longer answer instead of raising
+    ResponseTooLargeError. `total_timeout`: seconds the whole call may take, on top of the
+    per-read `timeout`.
+    """
     check_url(url, purpose=purpose)
     session = session or session_for(purpose)
     started = time.monotonic()
+    deadline = _Deadline(total_timeout)
     try:
-        response = session.request(
-            method,
-            url,
-            headers=headers,
-            data=data,
-            auth=auth,
-            timeout=timeout,
-            allow_redirects=False,
-            stream=True,
-        )
-        try:
-            body = bytearray()
-            for chunk in response.iter_content(chunk_size=65536):
-                body.extend(chunk)
-                if len(body) > max_bytes:
-                    raise ResponseTooLargeError(max_bytes)
-        finally:
-            response.close()
+        with deadline:
+            response = _request_and_read(
+                session,
+                method,
+                url,
+                headers=headers,
+                data=data,
+                auth=auth,
+                timeout=timeout,
+                max_bytes=max_bytes,
+                truncate=truncate,
+            )
     except requests.exceptions.ConnectTimeout as exc:
         raise EgressError("The connection timed out.", reason="connect_timeout") from exc
     except requests.exceptions.ReadTimeout as exc:
@@ -254,10 +293,43 @@ def send(
     except requests.exceptions.SSLError as exc:
         raise EgressError("The TLS certificate could not be verified.", reason="tls") from exc
     except requests.exceptions.RequestException as exc:
+        if deadline.expired:
+            raise EgressError("No complete answer in time.", reason="total_timeout") from exc
         raise EgressError("The connection failed.", reason="connection_failed") from exc
+    if deadline.expired:
+        # A cut connection can look like a normal end of the body.
+        raise EgressError("No complete answer in time.", reason="total_timeout")
+    status_code, response_headers, body = response
     return EgressResponse(
-        status_code=response.status_code,
-        headers=response.headers,
-        content=bytes(body),
+        status_code=status_code,
+        headers=response_headers,
+        content=body,
         elapsed_ms=int((time.monotonic() - started) * 1000),
     )
+
+
+def _request_and_read(
+    session, method, url, *, headers, data, auth, timeout, max_bytes, truncate
+) -> tuple[int, requests.structures.CaseInsensitiveDict, bytes]:
+    response = session.request(
+        method,
+        url,
+        headers=headers,
+        data=data,
+        auth=auth,
+        timeout=timeout,
+        allow_redirects=False,
+        stream=True,
+    )
+    try:
+        body = bytearray()
+        for chunk in response.iter_content(chunk_size=min(65536, max_bytes + 1)):
+            body.extend(chunk)
+            if len(body) > max_bytes:
+                if truncate:
+                    del body[max_bytes:]
+                    break
+                raise ResponseTooLargeError(max_bytes)
+    finally:
+        response.close()
+    return response.status_code, response.headers, bytes(body)

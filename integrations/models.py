@@ -290,6 +290,8 @@ class WebhookDelivery(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     # A worker holds the delivery until then (lease); another worker skips it meanwhile.
     locked_until = models.DateTimeField(null=True, blank=True)
+    # Which claim holds the lease: a worker whose lease ran out must not overwrite the outcome.
+    lease_token = models.CharField(max_length=32, blank=True)
     last_status_code = models.PositiveIntegerField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
     is_test = models.BooleanField(default=False)

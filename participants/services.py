@@ -5,6 +5,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from campaigns.models import Campaign, ParticipationLimit
+from integrations.webhooks import webhook_events_record
 
 from .models import Participant, Participation
 
@@ -39,9 +40,7 @@ def participation_create(
         once_key = None
     try:
         with transaction.atomic():
-            # Anything that must commit or roll back with the participation (the webhook
-            # outbox) belongs in this block.
-            return Participation.objects.create(
+            participation = Participation.objects.create(
                 campaign=campaign,
                 participant=participant,
                 values=values,
@@ -51,6 +50,12 @@ def participation_create(
                 submission_token=submission_token,
                 once_key=once_key,
             )
+            # The webhook outbox rows commit or roll back with the participation: no event is
+            # lost after a crash, none is sent for a participation that was not stored.
+            webhook_events_record(
+                account=campaign.account_id, participation=_event_data(participation)
+            )
+            return participation
     except IntegrityError:
         # The unique constraints decide races that a look-up before the insert would lose.
         existing = Participation.objects.filter(submission_token=submission_token).first()
@@ -59,3 +64,24 @@ def participation_create(
         if once_key and Participation.objects.filter(campaign=campaign, once_key=once_key).exists():
             raise AlreadyParticipatedError from None
         raise
+
+
+def _event_data(participation: Participation) -> dict[str, Any]:
+    """The participation as plain data for the webhook payloads (no tokens, no raw profile)."""
+    campaign = participation.campaign
+    participant = participation.participant
+    return {
+        "id": participation.pk,
+        "submitted_at": participation.submitted_at,
+        "campaign": {"id": campaign.pk, "slug": campaign.slug, "title": campaign.title},
+        "participant": None
+        if participant is None
+        else {
+            "subject": participant.subject,
+            "issuer": participant.issuer_key,
+            "integration_id": participant.integration_id,
+        },
+        "values": participation.values,
+        "prefilled": participation.prefilled,
+        "changed": participation.changed,
+    }

@@ -4,9 +4,12 @@ import hashlib
 import logging
 import re
 import secrets
+from functools import reduce
+from operator import or_
 
 from django.conf import settings
 from django.db import OperationalError
+from django.db.models import Q
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import Resolver404, resolve, reverse
@@ -149,11 +152,22 @@ def _finish(request, campaign: Campaign) -> HttpResponse:
     return _HttpResponseSeeOther(_url("thanks", campaign))
 
 
-def _already_taken_part(campaign: Campaign, once_key: str) -> bool:
-    return (
-        campaign.participation_limit == ParticipationLimit.ONCE
-        and Participation.objects.filter(campaign=campaign, once_key=once_key).exists()
-    )
+def _earlier_participations(campaign: Campaign, *, token: str, once_key: str) -> tuple[bool, bool]:
+    """(this form was already submitted, this participant already took part), in one query."""
+    once = campaign.participation_limit == ParticipationLimit.ONCE
+    token = token if FORM_TOKEN_RE.match(token) else ""
+    conditions = [Q(submission_token=token)] if token else []
+    if once:
+        conditions.append(Q(once_key=once_key))
+    if not conditions:
+        return False, False
+    # Both columns are unique (per campaign), so at most two rows can match.
+    rows = Participation.objects.filter(reduce(or_, conditions), campaign=campaign).values_list(
+        "submission_token", "once_key"
+    )[:2]
+    submitted = bool(token) and any(row[0] == token for row in rows)
+    taken_part = once and any(row[1] == once_key for row in rows)
+    return submitted, taken_part
 
 
 # ---------------------------------------------------------------------------- pages
@@ -190,11 +204,9 @@ def campaign_form(request, slug: str):
     context = {"campaign": campaign, "integration": integration, "prefill": prefill}
     token = request.POST.get("form_token", "") if request.method == "POST" else ""
 
+    submitted, taken_part = _earlier_participations(campaign, token=token, once_key=once_key)
     # A form already submitted (double click, refresh, back then submit again): PRG.
-    if (
-        FORM_TOKEN_RE.match(token)
-        and Participation.objects.filter(campaign=campaign, submission_token=token).exists()
-    ):
+    if submitted:
         return respond(_finish(request, campaign))
 
     if campaign.sso_mode == SSOMode.REQUIRED and prefill is None:
@@ -207,7 +219,7 @@ def campaign_form(request, slug: str):
         )
         return respond(_page(request, template, context))
 
-    if _already_taken_part(campaign, once_key):
+    if taken_part:
         return respond(_HttpResponseSeeOther(_url("already", campaign)))
 
     fields = list(campaign.fields.all())

@@ -20,7 +20,13 @@ def _test_settings(settings):
     settings.PUBLIC_BASE_URL = "https://sso.example.test"
     settings.WHITENOISE_AUTOREFRESH = True
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    # Tasks run in-process at enqueue time, on the same queues as in production.
+    settings.TASKS = {
+        "default": {
+            "BACKEND": "django_tasks.backends.immediate.ImmediateBackend",
+            "QUEUES": ["default", "webhooks"],
+        }
+    }
 
 
 @pytest.fixture(autouse=True)

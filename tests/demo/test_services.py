@@ -6,11 +6,12 @@ ADDRESSES = DemoAddresses(port=8100, idp_port=9200, receiver_port=9300)
 def test_the_demo_runs_site_worker_idp_and_receiver_on_the_given_ports():
     services = {service.name: service for service in demo_services(ADDRESSES, with_devidp=True)}
 
-    assert list(services) == ["web", "worker", "idp", "webhooks"]
+    assert list(services) == ["web", "worker", "relay", "idp", "webhooks"]
     assert services["web"].argv[-2:] == ["runserver", "127.0.0.1:8100"]
     assert services["web"].port == 8100
     assert services["worker"].argv[-3:] == ["db_worker", "--queue-name", "*"]
     assert services["worker"].port is None
+    assert services["relay"].argv[-1] == "relay_webhooks"
     idp = services["idp"]
     assert (idp.argv[-1], idp.port) == ("127.0.0.1:9200", 9200)
     assert [command[2] for command in idp.before] == ["migrate", "devidp_seed"]
@@ -22,7 +23,7 @@ def test_the_demo_runs_site_worker_idp_and_receiver_on_the_given_ports():
 def test_without_the_development_idp_the_rest_still_runs():
     names = [service.name for service in demo_services(ADDRESSES, with_devidp=False)]
 
-    assert names == ["web", "worker", "webhooks"]
+    assert names == ["web", "worker", "relay", "webhooks"]
 
 
 def test_the_rq_backend_gets_its_own_worker(monkeypatch):

@@ -1,0 +1,535 @@
+"""Webhooks in the admin: endpoints (Administrators of the account and platform staff), their
+delivery log with payloads and attempts, resend, test events, secret rotation.
+
+Access goes through `AccountScopedAdmin` with Capability.MANAGE_WEBHOOKS: every queryset, object
+lookup and custom view below is limited to the accounts where the user has it.
+"""
+
+import json
+import re
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Count, Q
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.utils.html import format_html
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
+
+from accounts.admin import AccountScopedAdmin, AccountScopedInline
+from accounts.permissions import Capability, accounts_for, can, is_platform_staff
+
+from .egress import DisallowedURLError, Purpose, check_url
+from .models import (
+    DeliveryStatus,
+    WebhookAttempt,
+    WebhookAuthType,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
+from .webhooks import (
+    TestEventRateLimitError,
+    delivery_enqueue,
+    delivery_resend,
+    endpoint_enable,
+    endpoint_secret_rotate,
+    endpoint_secret_set,
+    webhook_test_send,
+)
+from .webhooks.endpoints import ROTATION_WINDOW
+
+# RFC 9110 token characters; the headers we set ourselves cannot be overridden.
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
+_RESERVED_HEADERS = frozenset(
+    {
+        "authorization",
+        "connection",
+        "content-length",
+        "content-type",
+        "host",
+        "transfer-encoding",
+        "user-agent",
+        "webhook-id",
+        "webhook-signature",
+        "webhook-timestamp",
+    }
+)
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(
+        label="receiving URL",
+        max_length=500,
+        assume_scheme="https",
+        help_text="The https:// address we POST events to. Private and internal addresses are "
+        "refused.",
+    )
+    events = forms.MultipleChoiceField(
+        choices=WebhookEvent.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The events sent to this URL.",
+    )
+    auth_secret = forms.CharField(
+        label="password, token or header value",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=(
+            "The Basic password, the Bearer token or the custom header's value. Stored encrypted "
+            "and never shown again; leave blank to keep the current one."
+        ),
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = [
+            "account",
+            "is_active",
+            "description",
+            "url",
+            "events",
+            "auth_type",
+            "auth_username",
+            "auth_header_name",
+            "auth_secret",
+        ]
+        help_texts = {
+            "is_active": "When off, no events are recorded for this URL.",
+            "auth_type": "Optional, on top of the signature every delivery carries.",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.initial["auth_secret"] = ""
+        if self.instance.pk:
+            self.initial["events"] = list(self.instance.events or [])
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data["url"]
+        try:
+            # Resolves the host name: a network call, so here and not in Model.save().
+            check_url(url, purpose=Purpose.WEBHOOK)
+        except DisallowedURLError as exc:
+            raise ValidationError(str(exc)) from exc
+        return url
+
+    def clean_auth_header_name(self) -> str:
+        name = self.cleaned_data.get("auth_header_name", "").strip()
+        if name and not _HEADER_NAME.match(name):
+            raise ValidationError("Use letters, digits and dashes only, e.g. X-Api-Key.")
+        if name.lower() in _RESERVED_HEADERS:
+            raise ValidationError(f"{name} is set by the webhook itself; choose another name.")
+        return name
+
+    def clean(self):
+        cleaned = super().clean()
+        auth_type = cleaned.get("auth_type")
+        secret = cleaned.get("auth_secret") or ""
+        kept = self.instance.auth_secret if self.instance.pk else ""
+        if auth_type == WebhookAuthType.NONE:
+            cleaned["auth_username"] = cleaned["auth_header_name"] = cleaned["auth_secret"] = ""
+            return cleaned
+        if not secret:
+            if not kept or self.instance.auth_type != auth_type:
+                self.add_error("auth_secret", "Enter the password, token or header value.")
+            cleaned["auth_secret"] = kept
+        if auth_type == WebhookAuthType.BASIC and not cleaned.get("auth_username"):
+            self.add_error("auth_username", "Basic authentication needs a user name.")
+        if auth_type == WebhookAuthType.HEADER and not cleaned.get("auth_header_name"):
+            self.add_error("auth_header_name", "Name the header, e.g. X-Api-Key.")
+        if auth_type != WebhookAuthType.BASIC:
+            cleaned["auth_username"] = ""
+        if auth_type != WebhookAuthType.HEADER:
+            cleaned["auth_header_name"] = ""
+        return cleaned
+
+
+def _count_deliveries(status: str) -> Count:
+    return Count("deliveries", filter=Q(deliveries__status=status))
+
+
+def _delivery_log_url(endpoint_id: int, **params) -> str:
+    query = "&".join([f"endpoint={endpoint_id}", *(f"{k}={v}" for k, v in params.items())])
+    return reverse("admin:integrations_webhookdelivery_changelist") + "?" + query
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(AccountScopedAdmin):
+    capability = Capability.MANAGE_WEBHOOKS
+    form = WebhookEndpointForm
+    change_form_template = "admin/integrations/webhookendpoint/change_form.html"
+    list_display = [
+        "__str__",
+        "url",
+        "state",
+        "subscribed_events",
+        "pending_deliveries",
+        "failed_deliveries",
+        "last_success_at",
+    ]
+    list_filter = ["is_active"]
+    search_fields = ["url", "description"]
+    readonly_fields = [
+        "signing_secret",
+        "state",
+        "last_success_at",
+        "failing_since",
+        "delivery_log",
+    ]
+
+    def get_fieldsets(self, request, obj=None):
+        activation = ["is_active", "description"]
+        if "account" not in self.get_exclude(request, obj):
+            activation.insert(0, "account")
+        fieldsets = [
+            ("Activation", {"fields": activation}),
+            ("Receiver", {"fields": ["url", "events"]}),
+            (
+                "Extra authentication",
+                {
+                    "fields": ["auth_type", "auth_username", "auth_header_name", "auth_secret"],
+                    "description": "Every delivery is signed (Standard Webhooks). Add this if "
+                    "your receiver also wants a password, a token or an API key header.",
+                },
+            ),
+        ]
+        if obj is not None:
+            fieldsets.append(
+                (
+                    "Status",
+                    {
+                        "fields": [
+                            "signing_secret",
+                            "state",
+                            "last_success_at",
+                            "failing_since",
+                            "delivery_log",
+                        ]
+                    },
+                )
+            )
+        return fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            readonly.append("account")  # an endpoint never moves to another account
+        return readonly
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("account")
+            .annotate(
+                pending_count=_count_deliveries(DeliveryStatus.PENDING),
+                failed_count=_count_deliveries(DeliveryStatus.FAILED),
+            )
+        )
+
+    # ------------------------------------------------------------------------ columns
+    @admin.display(description="state")
+    def state(self, obj: WebhookEndpoint):
+        if obj.disabled_at is not None:
+            return format_html(
+                '<strong style="color:#ba2121">Disabled on {}: {}</strong>',
+                timezone.localtime(obj.disabled_at).strftime("%Y-%m-%d %H:%M"),
+                obj.disabled_reason,
+            )
+        if not obj.is_active:
+            return "Switched off"
+        if obj.failing_since is not None:
+            return format_html(
+                '<span style="color:#ba2121">Failing since {}</span>',
+                timezone.localtime(obj.failing_since).strftime("%Y-%m-%d %H:%M"),
+            )
+        return "Active"
+
+    @admin.display(description="events")
+    def subscribed_events(self, obj: WebhookEndpoint) -> str:
+        return ", ".join(obj.events or [])
+
+    @admin.display(description="pending", ordering="pending_count")
+    def pending_deliveries(self, obj: WebhookEndpoint):
+        return format_html(
+            '<a href="{}">{}</a>',
+            _delivery_log_url(obj.pk, status=DeliveryStatus.PENDING),
+            obj.pending_count,
+        )
+
+    @admin.display(description="failed", ordering="failed_count")
+    def failed_deliveries(self, obj: WebhookEndpoint):
+        return format_html(
+            '<a href="{}">{}</a>',
+            _delivery_log_url(obj.pk, status=DeliveryStatus.FAILED),
+            obj.failed_count,
+        )
+
+    @admin.display(description="signing secret")
+    def signing_secret(self, obj: WebhookEndpoint) -> str:
+        text = "Set; shown only when created or rotated."
+        expires = obj.previous_secret_expires_at
+        if obj.previous_secret and expires and expires > timezone.now():
+            when = timezone.localtime(expires).strftime("%Y-%m-%d %H:%M")
+            text += f" The previous secret also signs until {when}."
+        return text
+
+    @admin.display(description="delivery log")
+    def delivery_log(self, obj: WebhookEndpoint):
+        return format_html('<a href="{}">Deliveries to this URL</a>', _delivery_log_url(obj.pk))
+
+    # ------------------------------------------------------------------------ views
+    @method_decorator(sensitive_post_parameters("auth_secret"))
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def changelist_view(self, request, extra_context=None):
+        disabled = self.get_queryset(request).filter(disabled_at__isnull=False)
+        for endpoint in disabled[:10]:
+            messages.error(
+                request,
+                f"Deliveries to {endpoint.url} are stopped: {endpoint.disabled_reason} "
+                "Fix the receiver, then open the webhook and enable it again.",
+            )
+        return super().changelist_view(request, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            request._webhook_new_secret = endpoint_secret_set(endpoint=obj)
+        super().save_model(request, obj, form, change)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # The secret is shown in this response and stored nowhere in clear: not in a message,
+        # not in the session.
+        return self._secret_page(request, obj, secret=request._webhook_new_secret, created=True)
+
+    def _secret_page(self, request, obj, *, secret: str, created: bool):
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": obj,
+            "title": "Your webhook signing secret",
+            "secret": secret,
+            "created": created,
+            "rotation_hours": int(ROTATION_WINDOW.total_seconds() // 3600),
+            "change_url": reverse("admin:integrations_webhookendpoint_change", args=[obj.pk]),
+        }
+        response = TemplateResponse(
+            request, "admin/integrations/webhookendpoint/secret.html", context
+        )
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "<path:object_id>/rotate-secret/",
+                view(self.rotate_secret_view),
+                name="integrations_webhookendpoint_rotate_secret",
+            ),
+            path(
+                "<path:object_id>/send-test/",
+                view(require_POST(self.send_test_view)),
+                name="integrations_webhookendpoint_send_test",
+            ),
+            path(
+                "<path:object_id>/enable/",
+                view(require_POST(self.enable_view)),
+                name="integrations_webhookendpoint_enable",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _changeable(self, request, object_id) -> WebhookEndpoint:
+        obj = self.get_object(request, unquote(object_id))  # scoped queryset
+        if obj is None:
+            raise Http404("No such webhook endpoint.")
+        if not self.has_change_permission(request, obj):
+            raise PermissionDenied
+        return obj
+
+    def rotate_secret_view(self, request, object_id):
+        obj = self._changeable(request, object_id)
+        if request.method == "POST":
+            secret = endpoint_secret_rotate(endpoint=obj)
+            return self._secret_page(request, obj, secret=secret, created=False)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": obj,
+            "title": "Rotate the signing secret?",
+            "rotation_hours": int(ROTATION_WINDOW.total_seconds() // 3600),
+        }
+        return TemplateResponse(
+            request, "admin/integrations/webhookendpoint/rotate_secret.html", context
+        )
+
+    def send_test_view(self, request, object_id):
+        obj = self._changeable(request, object_id)
+        try:
+            delivery = webhook_test_send(endpoint=obj)
+        except TestEventRateLimitError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(
+                request,
+                f"A test event ({delivery.event_id}) is on its way; see the delivery log.",
+            )
+        return HttpResponseRedirect(
+            reverse("admin:integrations_webhookendpoint_change", args=[obj.pk])
+        )
+
+    def enable_view(self, request, object_id):
+        obj = self._changeable(request, object_id)
+        with transaction.atomic():
+            waiting = endpoint_enable(endpoint=obj)
+            for delivery_id in obj.deliveries.filter(status=DeliveryStatus.PENDING).values_list(
+                "pk", flat=True
+            ):
+                transaction.on_commit(
+                    lambda pk=delivery_id: delivery_enqueue(delivery_id=pk), robust=True
+                )
+        messages.success(request, f"Webhook enabled; {waiting} waiting events will be sent.")
+        return HttpResponseRedirect(
+            reverse("admin:integrations_webhookendpoint_change", args=[obj.pk])
+        )
+
+
+# ---------------------------------------------------------------------------- delivery log
+class EndpointFilter(admin.SimpleListFilter):
+    title = "endpoint"
+    parameter_name = "endpoint"
+
+    def lookups(self, request, model_admin):
+        endpoints = WebhookEndpoint.objects.order_by("url")
+        if not is_platform_staff(request.user):
+            endpoints = endpoints.filter(
+                account__in=accounts_for(request.user, Capability.MANAGE_WEBHOOKS)
+            )
+        return [(str(e.pk), str(e)) for e in endpoints]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value and value.isdigit():
+            return queryset.filter(endpoint_id=int(value))
+        return queryset
+
+
+class WebhookAttemptInline(AccountScopedInline, admin.TabularInline):
+    model = WebhookAttempt
+    capability = Capability.MANAGE_WEBHOOKS
+    account_path = "delivery__endpoint__account"
+    fields = ["started_at", "status_code", "duration_ms", "error", "response_body"]
+    readonly_fields = fields  # shown escaped, like every read-only value
+    extra = 0
+    can_delete = False
+
+    def has_view_permission(self, request, obj=None):
+        # `obj` is the parent delivery here, not an attempt.
+        if obj is None:
+            return super().has_view_permission(request)
+        return can(request.user, self.capability, obj.endpoint.account)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(AccountScopedAdmin):
+    capability = Capability.MANAGE_WEBHOOKS
+    account_path = "endpoint__account"
+    change_form_template = "admin/integrations/webhookdelivery/change_form.html"
+    list_display = [
+        "created_at",
+        "event_type",
+        "event_id",
+        "endpoint",
+        "status",
+        "attempt_count",
+        "last_status_code",
+        "next_attempt_at",
+    ]
+    list_filter = [EndpointFilter, "status", "event_type", "is_test"]
+    list_select_related = ["endpoint"]
+    search_fields = ["event_id"]
+    date_hierarchy = "created_at"
+    actions = ["resend_deliveries"]
+    inlines = [WebhookAttemptInline]
+    fields = [
+        "endpoint",
+        "event_type",
+        "event_id",
+        "status",
+        "attempt_count",
+        "next_attempt_at",
+        "last_status_code",
+        "last_error",
+        "delivered_at",
+        "created_at",
+        "is_test",
+        "payload_json",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False  # the log is read-only; resend is its own permission
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_resend_permission(self, request, obj=None):
+        return self.has_view_permission(request, obj)
+
+    @admin.display(description="payload")
+    def payload_json(self, obj: WebhookDelivery):
+        return format_html(
+            '<pre style="white-space:pre-wrap">{}</pre>',
+            json.dumps(obj.payload, indent=2, ensure_ascii=False),
+        )
+
+    @admin.action(description="Resend the selected deliveries", permissions=["resend"])
+    def resend_deliveries(self, request, queryset):
+        resent = sum(delivery_resend(delivery=d) for d in queryset)  # queryset is scoped
+        messages.success(request, f"{resent} deliveries queued to be sent again.")
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/resend/",
+                self.admin_site.admin_view(require_POST(self.resend_view)),
+                name="integrations_webhookdelivery_resend",
+            ),
+            *super().get_urls(),
+        ]
+
+    def resend_view(self, request, object_id):
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404("No such delivery.")
+        if not self.has_resend_permission(request, obj):
+            raise PermissionDenied
+        if delivery_resend(delivery=obj):
+            messages.success(request, f"{obj.event_id} will be sent again (same webhook-id).")
+        else:
+            messages.warning(request, "It is being sent right now; try again in a moment.")
+        return HttpResponseRedirect(
+            reverse("admin:integrations_webhookdelivery_change", args=[obj.pk])
+        )

@@ -1,0 +1,51 @@
+"""Outgoing webhooks: signed Standard Webhooks deliveries through an outbox and the task queue.
+
+- payloads.py  — the events' JSON (`{type, timestamp, data}`), matching
+                 integrations/schemas/webhook-event.schema.json
+- signing.py   — `whsec_` secrets, `msg_` ids, the `webhook-*` headers
+- endpoints.py — secret rotation, disabling and re-enabling an endpoint
+- outbox.py    — `webhook_events_record()` (called in the participation's transaction), resend,
+                 test events
+- retries.py   — the retry schedule and Retry-After
+- delivery.py  — claim with a lease, one attempt, the `deliver_webhook` task, the relay
+"""
+
+from .delivery import (
+    DeliveryOutcome,
+    deliver_webhook,
+    deliveries_relay,
+    delivery_attempt,
+    delivery_enqueue,
+)
+from .endpoints import (
+    endpoint_disable,
+    endpoint_enable,
+    endpoint_secret_rotate,
+    endpoint_secret_set,
+)
+from .outbox import (
+    TestEventRateLimitError,
+    WebhookOutboxError,
+    delivery_resend,
+    webhook_events_record,
+    webhook_test_send,
+)
+from .payloads import WebhookEventError
+
+__all__ = [
+    "DeliveryOutcome",
+    "TestEventRateLimitError",
+    "WebhookEventError",
+    "WebhookOutboxError",
+    "deliver_webhook",
+    "deliveries_relay",
+    "delivery_attempt",
+    "delivery_enqueue",
+    "delivery_resend",
+    "endpoint_disable",
+    "endpoint_enable",
+    "endpoint_secret_rotate",
+    "endpoint_secret_set",
+    "webhook_events_record",
+    "webhook_test_send",
+]

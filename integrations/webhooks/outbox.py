@@ -1,0 +1,143 @@
+"""Writing to the outbox: the events API the rest of the product calls, resend and test events.
+
+Rows are written in the caller's transaction; the task is queued only once it commits. If the
+transaction rolls back, there is nothing to send; if the process dies right after the commit,
+the row is still there and `relay_webhooks` sends it.
+"""
+
+from collections.abc import Mapping
+from functools import partial
+
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import Account
+
+from ..models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from .delivery import delivery_enqueue
+from .payloads import (
+    TEST_EVENT,
+    participation_created_payload,
+    profile_updated_payload,
+    webhook_test_payload,
+)
+from .signing import message_id_generate
+
+# "Send test event" clicks allowed per endpoint per minute.
+TEST_EVENTS_PER_MINUTE = 5
+
+
+class WebhookOutboxError(Exception):
+    """Events were recorded outside the transaction that produced them."""
+
+
+class TestEventRateLimitError(Exception):
+    """Too many test events for one endpoint in a minute."""
+
+    __test__ = False  # not a pytest test class, despite the name
+
+
+def _enqueue_on_commit(deliveries: list[WebhookDelivery]) -> None:
+    for delivery in deliveries:
+        # robust: a queue that refuses the task must not fail the caller's request.
+        transaction.on_commit(partial(delivery_enqueue, delivery_id=delivery.pk), robust=True)
+
+
+def webhook_events_record(
+    *, account: Account | int, participation: Mapping
+) -> list[WebhookDelivery]:
+    """Record `participation.created` (and `profile.updated` when the participant changed a
+    prefilled value) for every usable endpoint of the account subscribed to it.
+
+    Call it inside the transaction that saves the participation. `participation` is plain data:
+
+        {"id": 42, "submitted_at": datetime,
+         "campaign": {"id": 7, "slug": "summer", "title": "Summer contest"},
+         "participant": {"subject": "248289761001", "issuer": "https://idp.example.com",
+                         "integration_id": 3} or None,
+         "values": {"firstname": "Jane", "email": "jane@example.com"},   # submitted
+         "prefilled": {"firstname": "Janet"},                              # from the IdP
+         "changed": ["firstname"]}                                        # edited by the person
+
+    Raises WebhookOutboxError outside a transaction, WebhookEventError on incomplete data.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise WebhookOutboxError(
+            "webhook_events_record() must run inside the transaction that saves the "
+            "participation (transaction.atomic), or an event could be lost or sent for nothing."
+        )
+    now = timezone.now()
+    payloads = [
+        participation_created_payload(participation=participation, occurred_at=now),
+        profile_updated_payload(participation=participation, occurred_at=now),
+    ]
+    account_id = account if isinstance(account, int) else account.pk
+    endpoints = WebhookEndpoint.objects.filter(
+        account_id=account_id, is_active=True, disabled_at__isnull=True
+    ).order_by("pk")
+    deliveries = [
+        WebhookDelivery(
+            endpoint=endpoint,
+            event_id=message_id_generate(),
+            event_type=payload["type"],
+            payload=payload,
+            next_attempt_at=now,
+        )
+        for endpoint in endpoints
+        for payload in payloads
+        if payload is not None and payload["type"] in (endpoint.events or [])
+    ]
+    WebhookDelivery.objects.bulk_create(deliveries)
+    _enqueue_on_commit(deliveries)
+    return deliveries
+
+
+@transaction.atomic
+def delivery_resend(*, delivery: WebhookDelivery) -> bool:
+    """Send a delivery again from the start of the schedule, with the same `webhook-id`.
+    False when a worker is sending it right now."""
+    now = timezone.now()
+    resent = (
+        WebhookDelivery.objects.filter(pk=delivery.pk)
+        .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
+        .update(
+            status=DeliveryStatus.PENDING,
+            attempt_count=0,
+            next_attempt_at=now,
+            delivered_at=None,
+            locked_until=None,
+            lease_token="",
+        )
+    )
+    if resent:
+        _enqueue_on_commit([delivery])
+    return bool(resent)
+
+
+@transaction.atomic
+def webhook_test_send(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
+    """Queue a `webhook.test` event to the endpoint; raises TestEventRateLimitError."""
+    key = f"webhooks:test-events:{endpoint.pk}"
+    cache.add(key, 0, timeout=60)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=60)
+        count = 1
+    if count > TEST_EVENTS_PER_MINUTE:
+        raise TestEventRateLimitError(
+            f"At most {TEST_EVENTS_PER_MINUTE} test events per minute; try again shortly."
+        )
+    now = timezone.now()
+    delivery = WebhookDelivery.objects.create(
+        endpoint=endpoint,
+        event_id=message_id_generate(),
+        event_type=TEST_EVENT,
+        payload=webhook_test_payload(endpoint_id=endpoint.pk, occurred_at=now),
+        next_attempt_at=now,
+        is_test=True,
+    )
+    _enqueue_on_commit([delivery])
+    return delivery

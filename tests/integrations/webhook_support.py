@@ -1,0 +1,105 @@
+"""Shared by the webhook tests: endpoints, participation data, a loopback receiver."""
+
+import http.server
+import json
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import jsonschema
+
+from integrations.models import WebhookEndpoint, WebhookEvent
+from integrations.webhooks.payloads import SCHEMA_PATH
+from integrations.webhooks.signing import secret_generate
+
+IMMEDIATE_TASKS = {
+    "default": {
+        "BACKEND": "django_tasks.backends.immediate.ImmediateBackend",
+        "QUEUES": ["default", "webhooks"],
+    }
+}
+HOOK_URL = "https://hooks.example.com/campaign-sso"
+ALL_EVENTS = [WebhookEvent.PARTICIPATION_CREATED, WebhookEvent.PROFILE_UPDATED]
+
+_validator = jsonschema.Draft202012Validator(
+    json.loads(Path(SCHEMA_PATH).read_text()), format_checker=jsonschema.FormatChecker()
+)
+
+
+def assert_valid_event(payload: dict) -> None:
+    _validator.validate(payload)
+
+
+def make_endpoint(account, *, url=HOOK_URL, events=None, **fields) -> WebhookEndpoint:
+    return WebhookEndpoint.objects.create(
+        account=account,
+        url=url,
+        events=list(ALL_EVENTS if events is None else events),
+        secret=fields.pop("secret", None) or secret_generate(),
+        **fields,
+    )
+
+
+def participation_data(**overrides) -> dict:
+    data = {
+        "id": 42,
+        "submitted_at": datetime(2026, 11, 27, 10, 30, 5, tzinfo=UTC),
+        "campaign": {"id": 7, "slug": "summer-contest", "title": "Summer contest"},
+        "participant": {
+            "subject": "248289761001",
+            "issuer": "https://idp.example.com",
+            "integration_id": 3,
+        },
+        "values": {
+            "firstname": "Jane",
+            "lastname": "Doe",
+            "email": "jane@example.com",
+            "optin_newsletter": True,
+        },
+        "prefilled": {"firstname": "Janet", "lastname": "Doe", "email": "jane@example.com"},
+        "changed": ["firstname"],
+    }
+    data.update(overrides)
+    return data
+
+
+class Receiver:
+    """An HTTP server on 127.0.0.1 that records what it receives and answers `status`."""
+
+    def __init__(self, *, status: int = 204, body: bytes = b"", headers: dict | None = None):
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
+        self.requests: list[tuple[dict, bytes]] = []
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", 0))
+                body = self.rfile.read(length)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                with receiver._lock:
+                    receiver.requests.append((headers, body))
+                    status = receiver.status
+                self.send_response(status)
+                for name, value in receiver.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(receiver.body)))
+                self.end_headers()
+                self.wfile.write(receiver.body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "Receiver":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.server.shutdown()
+        self.server.server_close()
