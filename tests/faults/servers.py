@@ -3,7 +3,8 @@
 - `LoopbackIdP`: an IdP whose token and JWKS endpoints answer normally or fail the way a test
   says (`"hang"`, `"down"`, a status code, `"garbage"`, `"huge"`);
 - `silent_port()`: a socket that accepts connections and never answers (a hung IdP);
-- `closed_port()`: a port nothing listens on (connection refused).
+- `closed_port()`: a port nothing listens on (connection refused);
+- `WebhookReceiver`: a webhook receiver that answers late or with a chosen status.
 """
 
 import contextlib
@@ -151,3 +152,43 @@ class LoopbackIdP:
                 self.huge_bytes_sent += len(_CHUNK)
         except OSError:
             pass  # the client closed the connection: it stopped reading
+
+
+class WebhookReceiver:
+    """A webhook receiver on 127.0.0.1: answers `status` (with `headers`) after `delay` seconds
+    and records the `webhook-id` of every request."""
+
+    def __init__(self, *, status: int = 204, delay: float = 0.0, headers: dict | None = None):
+        self.status = status
+        self.delay = delay
+        self.headers = headers or {}
+        self.ids: list[str] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.ids.append(self.headers.get("webhook-id", ""))
+                time.sleep(receiver.delay)
+                self.send_response(receiver.status)
+                for name, value in receiver.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self._server = _Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._server.shutdown()
+        self._server.server_close()
