@@ -86,8 +86,7 @@ $(VENV)/.installed-bench: pyproject.toml | $(PY)
 bench: $(VENV)/.installed-dev $(VENV)/.installed-bench messages
 	$(PY) bench/login_bench.py $(BENCH_ARGS) --write BENCHMARKS.md
 	DJANGO_SETTINGS_MODULE=config.settings $(PY) bench/mapping_bench.py
-	@# The webhook drain benchmark arrives with webhooks (issue 7); run it when it is there.
-	@if [ -f bench/webhook_bench.py ]; then $(PY) bench/webhook_bench.py -n 2000; fi
+	$(PY) bench/webhook_bench.py -n 2000
 
 # The development IdP (devidp/): an OpenID Connect provider for the demo and end-to-end tests,
 # with its own database and key in devidp/.data/. Seeds the demo participants and one client.
