@@ -105,7 +105,7 @@ def demo_services(
 
 def _worker_argv(manage: list[str]) -> list[str]:
     if os.environ.get("TASKS_BACKEND", "database") == "rq":
-        return [*manage, "rqworker", "default", "webhooks"]
+        return [*manage, "rqworker", "--with-scheduler", "default", "webhooks"]
     return [*manage, "db_worker", "--queue-name", "*"]
 
 

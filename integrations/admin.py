@@ -34,54 +34,29 @@ class StaffDBTaskResultAdmin(PlatformStaffOnlyMixin, DBTaskResultAdmin):
 
 
 # ---------------------------------------------------------------------------- OAuth 2.0
-# Admin URL names the profile-mapping tools register (tried in order, with and without the
-# integration's id), so that the links appear as soon as those views exist.
+# The profile-mapping pages (integrations/admin_mapping.py) linked from the change page: label,
+# admin URL name, arguments after the integration's id. Uploading is a form on the mapping page
+# (platform staff only), not a page of its own.
 MAPPING_LINKS = [
-    (
-        "Download the mapping template",
-        [
-            "admin:integrations_oauthintegration_mapping_template",
-            "admin:integrations_mapping_template",
-        ],
-        False,
-    ),
-    (
-        "Upload a mapping table",
-        [
-            "admin:integrations_oauthintegration_mapping_upload",
-            "admin:integrations_mapping_upload",
-        ],
-        True,
-    ),
-    (
-        "Preview the mapping",
-        [
-            "admin:integrations_oauthintegration_mapping_preview",
-            "admin:integrations_mapping_preview",
-        ],
-        False,
-    ),
+    ("Mapping rules and history", "admin:integrations_mapping_overview", []),
+    ("Download the mapping template (XLSX)", "admin:integrations_mapping_template", ["xlsx"]),
+    ("Download the mapping template (CSV)", "admin:integrations_mapping_template", ["csv"]),
+    ("Preview the mapping", "admin:integrations_mapping_preview", []),
 ]
 
 
-def _reverse_first(names: list[str], pk) -> str | None:
-    for name in names:
-        for args in ([pk], []):
-            try:
-                return reverse(name, args=args)
-            except NoReverseMatch:
-                continue
-    return None
-
-
 def mapping_links(request, integration) -> list[tuple[str, str]]:
-    """(url, label) of the profile-mapping tools this user may open for the integration."""
-    return [
-        (url, label)
-        for label, names, staff_only in MAPPING_LINKS
-        if (not staff_only or is_platform_staff(request.user))
-        and (url := _reverse_first(names, integration.pk))
-    ]
+    """(url, label) of the profile-mapping pages, for an integration the user may manage."""
+    links = []
+    for label, name, args in MAPPING_LINKS:
+        try:
+            url = reverse(name, args=[integration.pk, *args])
+        except NoReverseMatch:  # an admin site without the mapping pages
+            continue
+        if name == "admin:integrations_mapping_overview" and is_platform_staff(request.user):
+            label = "Mapping rules, upload and history"
+        links.append((url, label))
+    return links
 
 
 @admin.register(OAuthIntegration)
@@ -234,6 +209,9 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
             context["test_connection_url"] = reverse(
                 "admin:integrations_oauthintegration_test_connection", args=[obj.pk]
             )
+            # The real login flow, run as this administrator: it ends on a page with the
+            # profile the IdP sent (redacted) and what the mapping makes of it.
+            context["test_login_url"] = reverse("participants:test_login_start", args=[obj.pk])
             context["secret_undecryptable"] = isinstance(obj.client_secret, UndecryptableSecret)
             context["mapping_links"] = mapping_links(request, obj)
         return super().render_change_form(request, context, add, change, form_url, obj)

@@ -215,7 +215,13 @@ class ParticipationForm(forms.Form):
             field = bound.field
             hint = ""
             if getattr(field, "prefilled", False) and self.integration_name:
-                hint = gettext("From your %(idp)s account") % {"idp": self.integration_name}
+                if field.disabled:
+                    # Greyed out: say why, or people wonder what is wrong with the field.
+                    hint = gettext("From your %(idp)s account, cannot be changed here") % {
+                        "idp": self.integration_name
+                    }
+                else:
+                    hint = gettext("From your %(idp)s account") % {"idp": self.integration_name}
             auto_id = bound.auto_id
             hint_id, error_id = f"{auto_id}-hint", f"{auto_id}-error"
             described_by = [i for i, on in ((hint_id, hint), (error_id, bound.errors)) if on]

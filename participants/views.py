@@ -104,6 +104,14 @@ def _closed_page(request, campaign: Campaign | None) -> HttpResponse | None:
     return None
 
 
+def _login_integration(campaign: Campaign):
+    """The integration participants may log in with on this campaign, or None."""
+    integration = campaign.oauth_integration
+    if integration is None or not integration.enabled:
+        return None
+    return integration
+
+
 def _browser_key(request) -> tuple[str, bool]:
     """This browser's random key and whether it must be (re)sent as a cookie."""
     key = request.COOKIES.get(BROWSER_COOKIE, "")
@@ -177,7 +185,12 @@ def landing(request, slug: str):
     _activate_language(request, campaign)
     if (closed := _closed_page(request, campaign)) is not None:
         return closed
-    return _page(request, "participants/landing.html", {"campaign": campaign})
+    context = {
+        "campaign": campaign,
+        "integration": _login_integration(campaign),
+        "login_required": campaign.sso_mode == SSOMode.REQUIRED,
+    }
+    return _page(request, "participants/landing.html", context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -188,9 +201,7 @@ def campaign_form(request, slug: str):
     if (closed := _closed_page(request, campaign)) is not None:
         return closed
 
-    integration = campaign.oauth_integration
-    if integration is not None and not integration.enabled:
-        integration = None
+    integration = _login_integration(campaign)
     prefill = prefill_get(request, campaign)
     participant = _participant(campaign, prefill)
     if prefill is not None and participant is None:

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
@@ -621,7 +622,12 @@ def test_login_start(request, integration_id: int):
         return render(
             request,
             "participants/test_login_result.html",
-            {"integration": integration, "unusable": True, "title": _("Test login")},
+            {
+                **admin.site.each_context(request),
+                "integration": integration,
+                "unusable": True,
+                "title": _("Test login"),
+            },
             status=409,
         )
     return response
@@ -644,6 +650,8 @@ def test_login_result(request, attempt_id: int):
     if result is None:
         raise Http404
     context = {
+        # The admin's header, user tools and sidebar: this page is part of the admin.
+        **admin.site.each_context(request),
         "title": _("Test login"),
         "integration": integration,
         "attempt": attempt,

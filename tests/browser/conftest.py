@@ -6,10 +6,13 @@ Fixtures:
   never downloaded). Missing Chromium skips these tests locally and fails them when CI=true.
 - `browser_locale` ("en-GB"): the browser's language; override it with
   `@pytest.mark.parametrize("browser_locale", ["fr-FR"])`.
+- `browser_viewport` (1280×900): override it with `MOBILE_VIEWPORT` the same way.
 - `context` / `page`: a fresh browser context (own cookies) and page per test. When the test
   ends, the page's end state is saved as `test-artifacts/screenshots/<test-name>.png`.
 - `live_server` (pytest-django, session): the site on http://127.0.0.1:<port> (`--liveserver`
   in pyproject.toml); tests using it get `transactional_db`, so the server sees their data.
+- `screenshot(name)`: saves the page now as `<test-name>--<name>.png`, for a step worth seeing
+  besides the end state (e.g. the prefilled form before it is submitted).
 - `admin_login(page, user)`: logs a user in through the admin's login form.
 - `webhook_receiver`: the demo's receiver (demo/webhook_receiver.py) on a free loopback port,
   checking signatures with `webhook_receiver.secret`; point a WebhookEndpoint at `.url` and
@@ -17,6 +20,15 @@ Fixtures:
 - `other_site`: a second loopback origin (http://localhost:<port>) with a consent-like page whose
   button sends the browser back to a URL of ours through a cross-site 302, as the IdP does to
   /oauth/callback.
+- `idp`: the development IdP (tests/devidp_server.py, one process per session) as the browser
+  and the product reach it: http://localhost:<port>, another *site* than the live server on
+  127.0.0.1, so its redirect back to /oauth/callback is a real cross-site navigation (the one
+  the session cookie's SameSite=Lax must survive). `idp.log_in(page, "alice")` fills its login
+  form; the consent page's "Allow" / "Cancel" buttons are the test's to press.
+- `demo`: the `make run` demo data (accounts/management/commands/seed_demo.py: account, staff,
+  admin and editor, the "Demo IdP" integration on `idp`, its mapping, the live "Summer contest"
+  in English and French), with the IdP client registered for `<live_server.url>/oauth/callback`
+  and PUBLIC_BASE_URL = live_server.url.
 
 Chromium is a separate process, so the loopback-only socket guard of tests/conftest.py does not
 apply to it; it only ever opens the 127.0.0.1/localhost URLs these tests give it.
@@ -29,11 +41,14 @@ import re
 import secrets
 import shutil
 import threading
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+
+from tests.devidp_server import DevIdP, devidp  # noqa: F401  (the session-scoped IdP fixture)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT_DIR = REPO_ROOT / "test-artifacts" / "screenshots"
@@ -49,6 +64,9 @@ CHROMIUM_ARGS = [
 # Bounded waits: a step that takes longer than this is a failure, not a hang.
 ACTION_TIMEOUT_MS = 10_000
 NAVIGATION_TIMEOUT_MS = 20_000
+DESKTOP_VIEWPORT = {"width": 1280, "height": 900}
+# A small phone: participant pages are designed for it first.
+MOBILE_VIEWPORT = {"width": 375, "height": 740}
 
 
 def pytest_collection_modifyitems(items):
@@ -120,10 +138,15 @@ def browser_locale() -> str:
 
 
 @pytest.fixture
-def context(browser, browser_locale):
+def browser_viewport() -> dict:
+    return DESKTOP_VIEWPORT
+
+
+@pytest.fixture
+def context(browser, browser_locale, browser_viewport):
     context = browser.new_context(
         locale=browser_locale,
-        viewport={"width": 1280, "height": 900},
+        viewport=browser_viewport,
         extra_http_headers={"Accept-Language": browser_locale},
     )
     context.set_default_timeout(ACTION_TIMEOUT_MS)
@@ -150,6 +173,18 @@ def page(context, request):
         )
     except Exception as error:  # a missing screenshot must not hide the test's own result
         print(f"screenshot of {request.node.name} failed: {error}")
+
+
+@pytest.fixture
+def screenshot(page, request):
+    def save(name: str) -> None:
+        SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOT_DIR / _screenshot_name(request.node.name).replace(
+            ".png", f"--{_screenshot_name(name)}"
+        )
+        page.screenshot(path=str(path), full_page=True, timeout=ACTION_TIMEOUT_MS)
+
+    return save
 
 
 @pytest.fixture
@@ -241,3 +276,82 @@ def other_site():
     server.shutdown()
     server.server_close()
     thread.join(timeout=5)
+
+
+# ---------------------------------------------------------------------------- the IdP and the demo
+JOURNEY_CLIENT_ID = "browser-journeys"
+JOURNEY_CLIENT_SECRET = "browser journeys: + / = % é"
+
+
+@dataclass
+class BrowserIdP:
+    """The development IdP under its `localhost` name: another site than 127.0.0.1."""
+
+    url: str
+    devidp: DevIdP
+
+    @property
+    def issuer(self) -> str:
+        return f"{self.url}/o"
+
+    @property
+    def discovery_url(self) -> str:
+        return f"{self.issuer}/.well-known/openid-configuration"
+
+    @property
+    def password(self) -> str:
+        return self.devidp.password
+
+    def register_client(self, client_id: str, client_secret: str, redirect_uri: str) -> None:
+        self.devidp.add_client(client_id, client_secret, redirect_uri, pkce_required=True)
+
+    def log_in(self, page, username: str) -> None:
+        """On the IdP's login page (the browser was sent there): log in, wait for the consent."""
+        page.wait_for_url(f"{self.url}/**")
+        page.get_by_label("Username").fill(username)
+        page.get_by_label("Password").fill(self.password)
+        page.get_by_role("button", name="Log in").click()
+        page.locator("#consent-form").wait_for()
+
+
+@pytest.fixture
+def idp(devidp) -> BrowserIdP:  # noqa: F811 - the fixture imported above
+    return BrowserIdP(url=devidp.base_url.replace("//127.0.0.1:", "//localhost:"), devidp=devidp)
+
+
+@dataclass
+class Demo:
+    account: object
+    users: dict
+    integration: object
+    campaign: object
+    site: str
+
+    def url(self, path: str) -> str:
+        return self.site + path
+
+
+@pytest.fixture
+def demo(live_server, idp, settings, monkeypatch) -> Demo:
+    from accounts.management.commands import seed_demo
+
+    settings.PUBLIC_BASE_URL = live_server.url
+    callback = f"{live_server.url}/oauth/callback"
+    idp.register_client(JOURNEY_CLIENT_ID, JOURNEY_CLIENT_SECRET, callback)
+    monkeypatch.setenv("DEVIDP_CLIENT_ID", JOURNEY_CLIENT_ID)
+    monkeypatch.setenv("DEVIDP_CLIENT_SECRET", JOURNEY_CLIENT_SECRET)
+
+    def refuse(note: str) -> None:
+        pytest.fail(f"seeding the demo failed: {note}")
+
+    account, users = seed_demo.seed_accounts()
+    integration = seed_demo.seed_integration(account=account, idp_url=idp.url, note=refuse)
+    seed_demo.seed_mapping(integration=integration, user=users["staff"], note=refuse)
+    campaign = seed_demo.seed_campaign(account=account, integration=integration)
+    return Demo(
+        account=account,
+        users=users,
+        integration=integration,
+        campaign=campaign,
+        site=live_server.url,
+    )

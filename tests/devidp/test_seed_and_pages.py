@@ -115,3 +115,22 @@ def test_login_page_labels_its_fields(devidp):
     assert '<label for="id_username">' in page.text
     assert '<label for="id_password">' in page.text
     assert 'autocomplete="current-password"' in page.text
+
+
+def test_login_form_accepts_a_post_with_the_origin_a_browser_sends(devidp):
+    """Under `no-referrer` browsers send `Origin: null` with form posts, which CSRF refuses:
+    the pages keep the referrer to the IdP itself, so the browser sends the IdP's origin."""
+    session = requests.Session()
+    page = session.get(devidp.base_url + "/accounts/login/", timeout=TIMEOUT)
+    assert 'name="referrer" content="same-origin"' in page.text
+    token = page.text.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
+
+    response = session.post(
+        devidp.base_url + "/accounts/login/",
+        data={"csrfmiddlewaretoken": token, "username": "alice", "password": devidp.password},
+        headers={"Origin": devidp.base_url},
+        allow_redirects=False,
+        timeout=TIMEOUT,
+    )
+
+    assert response.status_code == 302

@@ -278,16 +278,18 @@ def test_the_change_page_has_a_profile_mapping_section(client, admin_user_a, int
     assert "staff upload it for you" in html
 
 
-@pytest.mark.urls("tests.integrations.urls_with_webhooks_admin")
-def test_mapping_links_appear_once_the_mapping_views_exist(
-    client, admin_user_a, staff_user, integration_a
-):
+def test_the_change_page_links_the_mapping_pages(client, admin_user_a, staff_user, integration_a):
+    overview = reverse("admin:integrations_mapping_overview", args=[integration_a.pk])
+    template = reverse("admin:integrations_mapping_template", args=[integration_a.pk, "csv"])
+    preview = reverse("admin:integrations_mapping_preview", args=[integration_a.pk])
     upload = reverse("admin:integrations_mapping_upload", args=[integration_a.pk])
-    template = reverse("admin:integrations_mapping_template")
     client.force_login(admin_user_a)
     html = client.get(change_url(integration_a)).text
-    assert f'href="{template}"' in html
-    assert f'href="{upload}"' not in html  # uploading is platform staff's job
+    for url in (overview, template, preview):
+        assert f'href="{url}"' in html
+        assert client.get(url).status_code == 200  # pages, not POST-only endpoints
+    assert f'href="{upload}"' not in html
+    assert "Mapping rules and history" in html
     client.force_login(staff_user)
     html = client.get(change_url(integration_a)).text
-    assert f'href="{template}"' in html and f'href="{upload}"' in html
+    assert f'href="{overview}"' in html and "Mapping rules, upload and history" in html

@@ -179,3 +179,15 @@ def test_the_change_page_has_a_post_button_with_csrf(logged_in, integration):
     assert f'action="{connection_test_url(integration)}"' in html
     assert 'name="csrfmiddlewaretoken"' in html
     assert "Never tested" in html
+
+
+def test_the_change_page_links_the_test_login(logged_in, integration):
+    html = logged_in.get(change_url(integration)).text
+    test_login = reverse("participants:test_login_start", args=[integration.pk])
+    assert f'href="{test_login}"' in html
+    assert ">Test login</a>" in html
+
+
+def test_the_add_page_has_no_test_buttons(logged_in):
+    html = logged_in.get(reverse("admin:integrations_oauthintegration_add")).text
+    assert "Test login" not in html and "Test connection" not in html

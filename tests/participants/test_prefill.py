@@ -67,6 +67,30 @@ def test_optional_sso_offers_the_login_button_and_the_manual_form(client, sso_ca
     assert 'name="f-firstname"' in page.text
 
 
+def test_landing_page_offers_the_login_and_the_manual_form(client, sso_campaign):
+    page = client.get(reverse("participants:landing", args=[sso_campaign.slug]))
+    login_url = reverse("participants:login_start", args=[sso_campaign.slug])
+    assert f'href="{login_url}?lang=en"' in page.text
+    assert "Log in with Acme ID" in page.text
+    assert f'href="{form_url(sso_campaign)}"' in page.text
+
+
+def test_landing_page_of_a_login_only_campaign_offers_only_the_login(client, sso_campaign):
+    sso_campaign.sso_mode = SSOMode.REQUIRED
+    sso_campaign.save()
+    page = client.get(reverse("participants:landing", args=[sso_campaign.slug]))
+    assert "Log in with Acme ID" in page.text
+    assert f'href="{form_url(sso_campaign)}"' not in page.text
+
+
+def test_landing_page_without_a_usable_integration_has_no_login(client, sso_campaign):
+    sso_campaign.oauth_integration.enabled = False
+    sso_campaign.oauth_integration.save()
+    page = client.get(reverse("participants:landing", args=[sso_campaign.slug]))
+    assert "Log in with" not in page.text
+    assert f'href="{form_url(sso_campaign)}"' in page.text
+
+
 def test_required_sso_without_login_shows_only_the_login_button(client, sso_campaign):
     sso_campaign.sso_mode = SSOMode.REQUIRED
     sso_campaign.save()
@@ -122,6 +146,7 @@ def test_readonly_prefilled_field_ignores_a_tampered_post(client, sso_campaign, 
     page = client.get(form_url(sso_campaign))
     tag = page.text.split('name="f-lastname"')[1].split(">")[0]
     assert "disabled" in tag
+    assert "From your Acme ID account, cannot be changed here" in page.text
     client.post(
         form_url(sso_campaign),
         answers(form_token(page), lastname="Tampered", email="ada@idp.example"),

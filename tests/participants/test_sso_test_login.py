@@ -57,6 +57,10 @@ def test_administrator_runs_a_test_login_and_sees_the_redacted_profile(
     assert "nonce" in page.text and started.nonce not in page.text
     assert "[redacted]" in page.text
     assert not Participant.objects.exists()
+    # An admin page: the way back to the integration, the admin's user tools.
+    change = reverse("admin:integrations_oauthintegration_change", args=[integration.pk])
+    assert f'href="{change}"' in page.text
+    assert reverse("admin:logout") in page.text
 
     stored = json.loads(OAuthIntegration.objects.get().last_test_profile)
     assert stored["userinfo"]["family_name"] == "Lovelace"
