@@ -661,6 +661,7 @@ def bench(args, *, tmp, database: str, database_url: str) -> int:
         wait_for(f"{base}/healthz")
         if args.profile:
             profile_journeys(idp_base, args.profile, args.profile_step)
+            shutil.rmtree(tmp, ignore_errors=True)
             return 0
         queries = queries_per_step(idp_base)
         step_cpu: dict[str, list[float]] = {}
