@@ -9,7 +9,7 @@ IDP_PORT ?= 9000
 RECEIVER_PORT ?= 9100
 PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: run serve-prod test lint check install install-demo install-dev messages clean-venv
+.PHONY: run serve-prod test lint check bench install install-demo install-dev messages clean-venv
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -73,6 +73,20 @@ check: lint .env messages
 
 clean-venv:
 	rm -rf $(VENV)
+
+# Benchmarks (not part of `make test`): the participant login under gunicorn with production
+# settings against a local IdP stub (SQLite, or PostgreSQL when DATABASE_URL says so; figures
+# into BENCHMARKS.md), then the mapping and webhook drain benchmarks. BENCH_ARGS e.g.
+# "--concurrency 50 --duration 20".
+BENCH_ARGS ?= --concurrency 50 --duration 20
+$(VENV)/.installed-bench: pyproject.toml | $(PY)
+	$(PIP) install --quiet -e ".[bench]"
+	touch $@
+
+bench: $(VENV)/.installed-dev $(VENV)/.installed-bench messages
+	$(PY) bench/login_bench.py $(BENCH_ARGS) --write BENCHMARKS.md
+	DJANGO_SETTINGS_MODULE=config.settings $(PY) bench/mapping_bench.py
+	$(PY) bench/webhook_bench.py -n 2000
 
 # The development IdP (devidp/): an OpenID Connect provider for the demo and end-to-end tests,
 # with its own database and key in devidp/.data/. Seeds the demo participants and one client.

@@ -1,12 +1,14 @@
 """The public campaign pages: landing, form, thank-you, and the pages for closed campaigns."""
 
 import hashlib
+import logging
 import re
 import secrets
 from functools import reduce
 from operator import or_
 
 from django.conf import settings
+from django.db import OperationalError
 from django.db.models import Q
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -21,6 +23,8 @@ from .forms import ParticipationForm
 from .models import Participant, Participation
 from .prefill import Prefill, prefill_get
 from .services import AlreadyParticipatedError, participation_create
+
+logger = logging.getLogger(__name__)
 
 # A first-party cookie naming this browser, for "once per participant" without a login.
 BROWSER_COOKIE = "campaign_browser"
@@ -232,24 +236,26 @@ def campaign_form(request, slug: str):
     fields = list(campaign.fields.all())
     form_kwargs = {"fields": fields, "prefill": prefill, "language": language}
 
+    status = 200
     if request.method == "GET":
         form = ParticipationForm(**form_kwargs)
+        token = secrets.token_urlsafe(32)
         if prefill is not None and campaign.prefill_mode == PrefillMode.AUTO_SUBMIT:
             values = form.auto_submit_values()
             if values is not None:
-                return respond(
-                    _submit(
-                        request,
-                        campaign,
-                        values=values,
-                        prefilled=form.prefilled,
-                        participant=participant,
-                        language=language,
-                        token=prefill.auto_submit_token,
-                        once_key=once_key,
-                    )
+                submitted = _submit(
+                    request,
+                    campaign,
+                    values=values,
+                    prefilled=form.prefilled,
+                    participant=participant,
+                    language=language,
+                    token=prefill.auto_submit_token,
+                    once_key=once_key,
                 )
-        token = secrets.token_urlsafe(32)
+                if submitted is not None:
+                    return respond(submitted)
+                context["save_failed"], status = True, 503
     else:
         form = ParticipationForm(request.POST, **form_kwargs)
         if not FORM_TOKEN_RE.match(token):
@@ -258,23 +264,26 @@ def campaign_form(request, slug: str):
             form.is_valid()
             token = secrets.token_urlsafe(32)
         elif form.is_valid():
-            return respond(
-                _submit(
-                    request,
-                    campaign,
-                    values=form.submitted_values(),
-                    prefilled=form.prefilled,
-                    participant=participant,
-                    language=language,
-                    token=token,
-                    once_key=once_key,
-                )
+            submitted = _submit(
+                request,
+                campaign,
+                values=form.submitted_values(),
+                prefilled=form.prefilled,
+                participant=participant,
+                language=language,
+                token=token,
+                once_key=once_key,
             )
+            if submitted is not None:
+                return respond(submitted)
+            # Kept: the same token, so that submitting again stores the participation once.
+            context["save_failed"], status = True, 503
     context.update(form=form, form_token=token, rows=form.rows())
-    return respond(_page(request, "participants/form.html", context))
+    return respond(_page(request, "participants/form.html", context, status=status))
 
 
 def _submit(request, campaign, *, values, prefilled, participant, language, token, once_key):
+    """The redirect after storing the participation; None when the database is unavailable."""
     try:
         participation_create(
             campaign=campaign,
@@ -287,6 +296,11 @@ def _submit(request, campaign, *, values, prefilled, participant, language, toke
         )
     except AlreadyParticipatedError:
         return _HttpResponseSeeOther(_url("already", campaign))
+    except OperationalError:
+        # Locked, restarting or unreachable: the transaction rolled back, nothing is stored.
+        # The participant gets their answers back to submit again (503), not an error page.
+        logger.warning("participation not stored: database unavailable", exc_info=True)
+        return None
     return _finish(request, campaign)
 
 

@@ -12,6 +12,7 @@ import re
 import time
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpResponse, HttpResponseRedirect
@@ -26,6 +27,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.permissions import Capability, can
 from campaigns.models import Campaign, SSOMode
+from integrations.breaker import circuit_failure, circuit_is_open, circuit_success
 from integrations.callback import callback_url
 from integrations.models import IntegrationConfigurationError, OAuthIntegration
 from integrations.oauth import ClientConfig, OAuthError, authorization_url, exchange_code
@@ -274,6 +276,9 @@ def login_start(request, slug: str):
     integration = _usable_integration(campaign)
     if integration is None:
         return _unavailable(request, campaign)
+    if circuit_is_open(integration_id=integration.pk):
+        # The IdP keeps failing: do not send the participant on a trip that cannot end well.
+        return _login_paused(request, campaign)
     return_to = return_to_safe(request.GET.get("next"), default=_form_url(campaign))
     return _redirect_to_idp(
         request, integration=integration, campaign=campaign, return_to=return_to, language=language
@@ -283,6 +288,15 @@ def login_start(request, slug: str):
 def _unavailable(request, campaign: Campaign) -> HttpResponse:
     context = {"campaign": campaign}
     return _page(request, "participants/login_unavailable.html", context, status=503)
+
+
+def _login_paused(request, campaign: Campaign) -> HttpResponse:
+    context = {"campaign": campaign, "retry_after_seconds": settings.IDP_BREAKER_OPEN_SECONDS}
+    if campaign.sso_mode == SSOMode.OPTIONAL:
+        context["manual_url"] = _form_url(campaign)
+    response = _page(request, "participants/login_paused.html", context, status=503)
+    response["Retry-After"] = str(settings.IDP_BREAKER_OPEN_SECONDS)
+    return response
 
 
 def _redirect_to_idp(request, *, integration, campaign, return_to, language, test_user=None):
@@ -445,6 +459,8 @@ def _complete(request, attempt: LoginAttempt, timer: dict) -> HttpResponse:
         else None
     )
 
+    if circuit_is_open(integration_id=integration.pk):
+        raise FlowError("idp_unavailable", step="token", code="circuit_open")
     parts = _profile(attempt, config, keys, code=code, timer=timer)
     try:
         identity = identity_of(
@@ -475,8 +491,11 @@ def _complete(request, attempt: LoginAttempt, timer: dict) -> HttpResponse:
         idp_duration_ms=timer["ms"],
         participant=participant,
     )
-    # A new session key: a session id planted before the login gains nothing (fixation).
-    request.session.cycle_key()
+    # A new session key: a session id planted before the login gains nothing (fixation). A
+    # browser without a session cookie has nothing to fix; its session is created once, when
+    # the response is sent (cycling it would write it twice: 4 queries of the callback's 17).
+    if request.session.session_key is not None:
+        request.session.cycle_key()
     prefill_set(
         request,
         attempt.campaign,
@@ -502,7 +521,11 @@ def _profile(attempt, config, keys, *, code: str, timer: dict) -> dict[str, dict
                 code_verifier=attempt.code_verifier or None,
             )
         except OAuthError as exc:
+            if exc.retryable and exc.code != "invalid_grant":
+                # Timeouts, refused connections, 5xx: the IdP, not this participant (RF-04).
+                circuit_failure(integration_id=snapshot["integration_id"])
             raise FlowError(_oauth_failure_kind(exc), step="token", code=exc.code) from exc
+        circuit_success(integration_id=snapshot["integration_id"])
 
         id_claims = None
         id_token = tokens.get("id_token")

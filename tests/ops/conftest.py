@@ -26,7 +26,7 @@ def redis_cache(settings):
         pytest.skip(f"Redis is not running at {TEST_REDIS_URL}")
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.RedisCache",
             "LOCATION": TEST_REDIS_URL,
         }
     }
@@ -41,7 +41,7 @@ def redis_cache(settings):
 def broken_cache(settings):
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.RedisCache",
             "LOCATION": CLOSED_REDIS_URL,
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }

@@ -11,7 +11,12 @@ def _settings_caches(cache_url):
 
 def test_redis_cache_url_uses_djangos_own_redis_backend():
     caches = _settings_caches("redis://127.0.0.1:6379/1")
-    assert caches["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    assert caches["default"]["BACKEND"] == "config.cache.RedisCache"
+    from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
+
+    from config.cache import RedisCache
+
+    assert issubclass(RedisCache, DjangoRedisCache)
     assert caches["default"]["LOCATION"] == "redis://127.0.0.1:6379/1"
     # A Redis that hangs fails a request within seconds instead of holding its thread.
     assert caches["default"]["OPTIONS"]["socket_timeout"] == 2
@@ -47,3 +52,25 @@ def test_incr_on_redis_is_shared(redis_cache, delta):
     redis_cache.add("counter", 0, timeout=60)
     redis_cache.incr("counter", delta)
     assert redis_cache.get("counter") == delta
+
+
+def test_the_redis_client_is_built_once_and_shared_by_threads(redis_cache):
+    import threading
+
+    from config.cache import RedisCache
+
+    cache = RedisCache(TEST_REDIS_URL, {})
+    clients = []
+
+    def work(n):
+        cache.set(f"thread-{n}", n, 30)
+        assert cache.get(f"thread-{n}") == n
+        clients.append(cache._cache.get_client(write=True))
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(clients) == 8
+    assert len({id(client) for client in clients}) == 1

@@ -305,3 +305,32 @@ def test_a_successful_login_logs_no_code_token_or_secret(client, campaign, idp, 
     for secret in ("the-code", "opaque-access-token", "s3cr3t", started.state, started.nonce):
         assert secret not in caplog.text
     assert id_token not in caplog.text
+
+
+def test_a_session_planted_before_the_login_is_replaced(client, campaign, idp):
+    planted = client.session
+    planted["visited"] = True
+    planted.save()
+    client.cookies["sessionid"] = planted.session_key
+    started = login_start(client, campaign)
+    with mock() as rsps:
+        idp_answers(rsps, idp, started, claims={"given_name": "Ada"})
+        assert callback(client, started).status_code == 303
+    assert client.cookies["sessionid"].value != planted.session_key
+    assert client.session.session_key != planted.session_key
+
+
+def test_a_new_browser_gets_one_session_at_the_login(client, campaign, idp):
+    started = login_start(client, campaign)
+    with mock() as rsps:
+        idp_answers(rsps, idp, started, claims={"given_name": "Ada"})
+        assert callback(client, started).status_code == 303
+    assert prefill_get(_request_with(client.session), campaign) is not None
+
+
+def _request_with(session):
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/")
+    request.session = session
+    return request

@@ -1,0 +1,737 @@
+"""Login benchmark: the whole participant journey under gunicorn with production settings.
+
+    make bench                                   # SQLite (a temporary file)
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_sso make bench
+    python bench/login_bench.py --concurrency 50 --duration 20 [--write BENCHMARKS.md]
+
+Starts a fast local IdP (`bench/idp_server.py`, its own process) and the app under gunicorn
+(`config/gunicorn.conf.py`, DJANGO_DEBUG=0, fresh keys, plain http on loopback), migrates and
+seeds one campaign whose integration points at the IdP, then runs N virtual participants (one
+thread and one fresh browser each) through: campaign page → login start → IdP authorize →
+callback → prefilled form → submit → thank-you page, again and again for a fixed time.
+
+Every journey is checked: each step's status and target, the prefilled values on the form, the
+thank-you page; at the end every stored Participation is compared with what its participant
+submitted. A broken flow counts as errors, never as speed.
+
+Prints logins/s, p50/p95/p99 per step, the app's CPU per login (gunicorn master and workers,
+from /proc), the IdP stub's CPU per login, SQL queries per step (one journey through Django's
+test client with CaptureQueriesContext, in this process) and the errors. With --write, the
+figures and the machine go into BENCHMARKS.md (one section per database).
+"""
+
+import argparse
+import contextlib
+import os
+import platform
+import re
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from html import unescape
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from idp_server import profile_of  # noqa: E402
+
+PYTHON = sys.executable
+CLIENT_ID = "campaign-sso-bench"
+CLIENT_SECRET = secrets.token_urlsafe(24)
+SLUG = "bench-contest"
+STEPS = (
+    "landing",
+    "campaign_form",
+    "login_start",
+    "idp_authorize",
+    "callback",
+    "form",
+    "submit",
+    "thanks",
+)
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+# ---------------------------------------------------------------------------- processes
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, *, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(url, timeout=2).status_code < 500:
+                return
+        time.sleep(0.2)
+    raise SystemExit(f"{url} did not come up in {timeout} s")
+
+
+def _stat(pid: int) -> list[str]:
+    # The command name may hold spaces: the fields start after the last ")".
+    text = Path(f"/proc/{pid}/stat").read_text()
+    return text[text.rindex(")") + 2 :].split()
+
+
+def cpu_seconds(pid: int, *, with_children: bool) -> float:
+    """utime + stime of `pid`, plus its live children and (reaped) dead children."""
+    try:
+        fields = _stat(pid)
+    except FileNotFoundError:
+        return 0.0
+    # Fields after the name: state=0 ppid=1 … utime=11 stime=12 cutime=13 cstime=14.
+    ticks = int(fields[11]) + int(fields[12])
+    if with_children:
+        ticks += int(fields[13]) + int(fields[14])  # workers gunicorn recycled and reaped
+        for child in Path("/proc").iterdir():
+            if child.name.isdigit():
+                with contextlib.suppress(FileNotFoundError, ProcessLookupError, IndexError):
+                    child_fields = _stat(int(child.name))
+                    if int(child_fields[1]) == pid:
+                        ticks += int(child_fields[11]) + int(child_fields[12])
+    return ticks / CLK_TCK
+
+
+# ---------------------------------------------------------------------------- journeys
+@dataclass
+class Results:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    latencies: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STEPS})
+    completed: int = 0
+    errors: list[str] = field(default_factory=list)
+    # subject → the values the participant submitted, for the database check at the end.
+    submitted: dict[str, dict] = field(default_factory=dict)
+
+
+class JourneyError(Exception):
+    pass
+
+
+_TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
+_CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+def _input_value(html: str, name: str) -> str | None:
+    match = re.search(rf'<input[^>]*name="{re.escape(name)}"[^>]*>', html)
+    if not match:
+        return None
+    value = re.search(r'value="([^"]*)"', match.group(0))
+    return unescape(value.group(1)) if value else ""
+
+
+def journey(base: str, idp_base: str, subject: str, timings: dict[str, float]) -> dict:
+    """One participant from the campaign page to the thank-you page; returns what they sent."""
+    browser = requests.Session()
+    browser.trust_env = False
+
+    def step(name, method, url, *, expect, **kwargs):
+        started = time.perf_counter()
+        response = browser.request(method, url, allow_redirects=False, timeout=30, **kwargs)
+        timings[name] = time.perf_counter() - started
+        if response.status_code != expect:
+            raise JourneyError(f"{name}: HTTP {response.status_code}, expected {expect}")
+        return response
+
+    landing = step("landing", "GET", f"{base}/c/{SLUG}/", expect=200)
+    if f"/c/{SLUG}/form/" not in landing.text:
+        raise JourneyError("landing: no 'Take part' link")
+    page = step("campaign_form", "GET", f"{base}/c/{SLUG}/form/", expect=200)
+    login = re.search(rf'href="(/c/{SLUG}/login/[^"]*)"', page.text)
+    if not login:
+        raise JourneyError("campaign_form: no login button")
+    start = step("login_start", "GET", base + unescape(login.group(1)), expect=302)
+    authorize = start.headers["Location"]
+    if not authorize.startswith(f"{idp_base}/authorize?"):
+        raise JourneyError(f"login_start: redirected to {authorize[:60]}")
+    # The participant "types their name" at the IdP: login_hint picks the IdP account.
+    back = step("idp_authorize", "GET", f"{authorize}&login_hint={subject}", expect=302)
+    callback = back.headers["Location"]
+    if not callback.startswith(f"{base}/oauth/callback?"):
+        raise JourneyError("idp_authorize: not sent back to the callback")
+    done = step("callback", "GET", callback, expect=303)
+    form_url = done.headers["Location"]
+    if urlsplit(form_url).path != f"/c/{SLUG}/form/":
+        raise JourneyError(f"callback: redirected to {form_url[:60]}")
+    form = step("form", "GET", f"{base}{form_url}", expect=200)
+    profile = profile_of(subject)
+    expected = {
+        "firstname": profile["given_name"],
+        "lastname": profile["family_name"],
+        "email": profile["email"],
+    }
+    for variable, value in expected.items():
+        shown = _input_value(form.text, f"f-{variable}")
+        if shown != value:
+            raise JourneyError(f"form: {variable} prefilled {shown!r}, expected {value!r}")
+    token, csrf = _TOKEN.search(form.text), _CSRF.search(form.text)
+    if not token or not csrf:
+        raise JourneyError("form: no form token or CSRF token")
+    # The participant corrects one value and adds another: the stored row must have both.
+    sent = {**expected, "city": f"Namur {subject[-6:]}", "lastname": expected["lastname"] + "-B"}
+    data = {f"f-{k}": v for k, v in sent.items()}
+    data.update(
+        {
+            "form_token": token.group(1),
+            "csrfmiddlewaretoken": csrf.group(1),
+            "f-optin_newsletter": "on",
+        }
+    )
+    submitted = step(
+        "submit",
+        "POST",
+        f"{base}/c/{SLUG}/form/",
+        data=data,
+        headers={"Referer": f"{base}{form_url}"},
+        expect=303,
+    )
+    thanks_url = submitted.headers["Location"]
+    if urlsplit(thanks_url).path != f"/c/{SLUG}/thanks/":
+        raise JourneyError(f"submit: redirected to {thanks_url[:60]}")
+    thanks = step("thanks", "GET", f"{base}{thanks_url}", expect=200)
+    if "thank" not in thanks.text.lower():
+        raise JourneyError("thanks: not the thank-you page")
+    browser.close()
+    return {**sent, "optin_newsletter": True}
+
+
+def participant_loop(base, idp_base, deadline, results: Results, name: str, *, record: bool):
+    number = 0
+    while time.monotonic() < deadline:
+        number += 1
+        subject = f"{name}-{number}-{secrets.token_hex(3)}"
+        timings: dict[str, float] = {}
+        try:
+            sent = journey(base, idp_base, subject, timings)
+        except (JourneyError, requests.RequestException) as exc:
+            with results.lock:
+                results.errors.append(f"{type(exc).__name__}: {exc}"[:200])
+            continue
+        with results.lock:
+            results.submitted[subject] = sent
+            if record:
+                results.completed += 1
+                for step_name, seconds in timings.items():
+                    results.latencies[step_name].append(seconds)
+
+
+def run_load(base, idp_base, *, concurrency: int, duration: float, results: Results, record):
+    deadline = time.monotonic() + duration
+    threads = [
+        threading.Thread(
+            target=participant_loop,
+            args=(base, idp_base, deadline, results, f"vp{i:03d}"),
+            kwargs={"record": record},
+            daemon=True,
+        )
+        for i in range(concurrency)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(duration + 60)
+
+
+# ---------------------------------------------------------------------------- Django side
+def django_setup(env: dict) -> None:
+    os.environ.update(env)
+    import django
+
+    django.setup()
+
+
+def seed(*, idp_base: str) -> None:
+    from accounts.models import Account
+    from campaigns.models import Campaign, CampaignField, CampaignStatus, FieldType
+    from integrations.models import MappingRule, OAuthIntegration
+
+    account = Account.objects.create(name="Bench Customer", slug="bench", sso_oauth_enabled=True)
+    integration = OAuthIntegration.objects.create(
+        account=account,
+        display_name="Bench IdP",
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        authorization_endpoint=f"{idp_base}/authorize",
+        token_endpoint=f"{idp_base}/token",
+        profile_endpoint=f"{idp_base}/userinfo",
+        jwks_uri=f"{idp_base}/jwks",
+        issuer=idp_base,
+        iss_parameter_supported=True,
+        scope="openid email profile",
+        use_pkce=True,
+        connect_timeout=5,
+        read_timeout=10,
+    )
+    for position, (target, source, transform) in enumerate(
+        [
+            ("firstname", "given_name", "strip"),
+            ("lastname", "family_name", "strip"),
+            ("email", "email", "strip|lower"),
+            ("language", "locale", "lower|split:-:0"),
+        ]
+    ):
+        MappingRule.objects.create(
+            integration=integration,
+            target=target,
+            source=source,
+            transform=transform,
+            position=position,
+        )
+    campaign = Campaign.objects.create(
+        account=account,
+        title="Bench contest",
+        title_fr="Concours de mesure",
+        slug=SLUG,
+        status=CampaignStatus.LIVE,
+        languages=["en", "fr"],
+        oauth_integration=integration,
+    )
+    for position, (variable, field_type, label, required) in enumerate(
+        [
+            ("firstname", FieldType.TEXT, "First name", True),
+            ("lastname", FieldType.TEXT, "Last name", True),
+            ("email", FieldType.EMAIL, "E-mail address", True),
+            ("city", FieldType.TEXT, "City", False),
+            ("optin_newsletter", FieldType.CHECKBOX, "Newsletter", False),
+        ]
+    ):
+        CampaignField.objects.create(
+            campaign=campaign,
+            variable=variable,
+            field_type=field_type,
+            label_en=label,
+            label_fr=label,
+            required=required,
+            position=position,
+        )
+
+
+_CLIENT = None
+# (step name, cProfile.Profile) while `--profile-step` runs.
+_STEP_PROFILER = None
+
+
+def queries_per_step(
+    idp_base: str, subject: str = "query-count", cpu: dict[str, list[float]] | None = None
+) -> dict[str, int]:
+    """One journey through Django's test client, counting SQL per step (this process).
+
+    With `cpu`, each step's CPU time is appended to it: the steps one by one, single-threaded,
+    which the load run cannot tell apart. The client is reused (a new one would load the
+    middleware, WhiteNoise's file scan included, every time) with its cookies cleared.
+    """
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    global _CLIENT
+    client = _CLIENT = _CLIENT or Client()
+    client.cookies.clear()
+    counts: dict[str, int] = {}
+
+    def counted(name, method, path, **kwargs):
+        started = time.process_time()
+        profiling = _STEP_PROFILER is not None and name == _STEP_PROFILER[0]
+        if profiling:
+            _STEP_PROFILER[1].enable()
+        with CaptureQueriesContext(connection) as queries:
+            response = getattr(client, method)(path, **kwargs)
+        if profiling:
+            _STEP_PROFILER[1].disable()
+        if cpu is not None:
+            cpu.setdefault(name, []).append(time.process_time() - started)
+        counts[name] = len(queries)
+        return response
+
+    counted("landing", "get", f"/c/{SLUG}/")
+    counted("campaign_form", "get", f"/c/{SLUG}/form/")
+    start = counted("login_start", "get", f"/c/{SLUG}/login/")
+    back = requests.get(
+        start["Location"] + f"&login_hint={subject}", allow_redirects=False, timeout=10
+    )
+    query = {k: v[0] for k, v in parse_qs(urlsplit(back.headers["Location"]).query).items()}
+    counted("callback", "get", "/oauth/callback", data=query)
+    form = counted("form", "get", f"/c/{SLUG}/form/")
+    profile = profile_of(subject)
+    data = {
+        "form_token": _TOKEN.search(form.text).group(1),
+        "f-firstname": profile["given_name"],
+        "f-lastname": profile["family_name"],
+        "f-email": profile["email"],
+        "f-city": "Namur",
+    }
+    submitted = counted("submit", "post", f"/c/{SLUG}/form/", data=data)
+    assert submitted.status_code == 303, submitted.status_code
+    counted("thanks", "get", submitted["Location"])
+    return counts
+
+
+def profile_journeys(idp_base: str, count: int, step: str = "") -> None:
+    """Run `count` journeys in this process under pyinstrument and print where the CPU goes."""
+    from pyinstrument import Profiler  # the `bench` extra
+
+    queries_per_step(idp_base, "profile-warm")  # imports, templates, the JWKS cache
+    started = time.process_time()
+    for number in range(count):
+        queries_per_step(idp_base, f"unprofiled-{number}")
+    cpu = (time.process_time() - started) / count
+    print(f"in-process journey (test client, no profiler): {cpu * 1000:.1f} ms CPU each")
+    if step:
+        # One step only, with cProfile (deterministic: every call counted, CPU-heavy frames
+        # stand out by their own time).
+        import cProfile
+        import pstats
+
+        global _STEP_PROFILER
+        _STEP_PROFILER = (step, cProfile.Profile())
+        for number in range(count):
+            queries_per_step(idp_base, f"cprofile-{number}")
+        stats = pstats.Stats(_STEP_PROFILER[1])
+        stats.sort_stats("cumulative").print_stats(60)
+        stats.sort_stats("tottime").print_stats(25)
+        return
+    profiler = Profiler(interval=0.0005)
+    profiler.start()
+    for number in range(count):
+        queries_per_step(idp_base, f"profile-{number}")
+    profiler.stop()
+    print(
+        profiler.output_text(
+            unicode=True, color=False, show_all=os.environ.get("PROFILE_ALL") == "1"
+        )
+    )
+
+
+def check_database(results: Results, *, cpu_journeys: int) -> list[str]:
+    """Every journey that reached the thank-you page stored exactly what was submitted."""
+    from participants.models import Participation
+
+    rows = {
+        p.participant.subject: p
+        for p in Participation.objects.filter(campaign__slug=SLUG).select_related("participant")
+    }
+    problems = []
+    for subject, sent in results.submitted.items():
+        row = rows.get(subject)
+        if row is None:
+            problems.append(f"database: no participation for {subject}")
+            continue
+        for variable, value in sent.items():
+            if row.values.get(variable) != value:
+                problems.append(
+                    f"database: {subject} {variable}={row.values.get(variable)!r}, sent {value!r}"
+                )
+        if row.prefilled.get("firstname") != sent["firstname"] or "lastname" not in row.changed:
+            problems.append(f"database: {subject} prefilled/changed flags wrong")
+    # The in-process journeys (query count, CPU per step) are not the load's.
+    extra = len(rows) - len(results.submitted) - 1 - cpu_journeys
+    if extra:
+        problems.append(f"database: {extra} participations nobody reported")
+    return problems
+
+
+# ---------------------------------------------------------------------------- report
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def machine() -> dict[str, str]:
+    import django
+
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return {
+        "cpus": str(os.cpu_count()),
+        "cpu": model or platform.processor(),
+        "python": platform.python_version(),
+        "django": django.get_version(),
+        "load": load,
+    }
+
+
+def report(**figures) -> str:
+    r: Results = figures["results"]
+    logins = r.completed
+    lines = [
+        f"### {figures['database']} — {figures['concurrency']} participants, "
+        f"{figures['duration']:.0f} s",
+        "",
+        f"Machine: {figures['machine']['cpus']} CPUs ({figures['machine']['cpu']}), Python "
+        f"{figures['machine']['python']}, Django {figures['machine']['django']}, "
+        f"{figures['database']}, cache {figures['cache']}; gunicorn {figures['workers']} "
+        f"workers × {figures['threads']} threads; load average before the run "
+        f"{figures['machine']['load']}.",
+        "",
+        f"- complete logins: **{logins}** in {figures['elapsed']:.1f} s = "
+        f"**{logins / figures['elapsed']:.1f} logins/s**",
+        f"- errors: **{len(r.errors)}**" + (f" (first: {r.errors[0]})" if r.errors else ""),
+        f"- database check: {figures['db_problems'] or 'every participation matches'}",
+        f"- app CPU per login (gunicorn master + workers): **{figures['app_cpu_ms']:.1f} ms**",
+        f"- IdP stub CPU per login: {figures['idp_cpu_ms']:.1f} ms "
+        f"(bench client: {figures['client_cpu_ms']:.1f} ms)",
+        "",
+        "| step | p50 ms | p95 ms | p99 ms | SQL queries | CPU ms (alone) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for step_name in STEPS:
+        values = [v * 1000 for v in r.latencies[step_name]]
+        queries = figures["queries"].get(step_name, "–")  # the IdP step is not ours
+        alone = figures["step_cpu"].get(step_name)
+        alone = f"{statistics.median(alone) * 1000:.1f}" if alone else "–"
+        lines.append(
+            f"| {step_name} | {percentile(values, 0.5):.1f} | {percentile(values, 0.95):.1f} | "
+            f"{percentile(values, 0.99):.1f} | {queries} | {alone} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_section(path: Path, database: str, text: str) -> None:
+    """Replace this database's section in BENCHMARKS.md (or add it), keeping the others."""
+    begin, end = f"<!-- login-bench:{database} -->", f"<!-- /login-bench:{database} -->"
+    block = f"{begin}\n{text}{end}\n"
+    current = path.read_text() if path.exists() else ""
+    if begin in current and end in current:
+        head, rest = current.split(begin, 1)
+        current = head + block + rest.split(end, 1)[1].lstrip("\n")
+    else:
+        current = current.rstrip("\n") + ("\n\n" if current else "") + block
+    path.write_text(current)
+
+
+# ---------------------------------------------------------------------------- main
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Participant login benchmark.")
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds measured")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds before measuring")
+    parser.add_argument("--workers", type=int, default=None, help="default: gunicorn config's")
+    parser.add_argument("--threads", type=int, default=None, help="default: gunicorn config's")
+    parser.add_argument(
+        "--profile", type=int, default=0, help="profile N journeys in-process instead of the load"
+    )
+    parser.add_argument(
+        "--profile-step", default="", choices=("", *STEPS), help="with --profile: this step only"
+    )
+    parser.add_argument(
+        "--cpu-journeys",
+        type=int,
+        default=20,
+        help="single-threaded in-process journeys timing each step's CPU",
+    )
+    parser.add_argument("--write", type=Path, default=None, help="e.g. BENCHMARKS.md")
+    args = parser.parse_args()
+
+    # Kept when the run fails, for its process log; removed when it succeeds.
+    tmp = Path(tempfile.mkdtemp(prefix="login-bench-"))
+    database_url = os.environ.get("DATABASE_URL", "") or f"sqlite:///{tmp}/bench.sqlite3"
+    database = "PostgreSQL" if database_url.startswith(("postgres", "pgsql")) else "SQLite"
+    with throwaway_database(database_url) as database_url:
+        return bench(args, tmp=tmp, database=database, database_url=database_url)
+
+
+@contextlib.contextmanager
+def throwaway_database(url: str):
+    """On PostgreSQL, a fresh database beside the one named (created, then dropped): the
+    benchmark never touches that database's data. SQLite: the temporary file as it is."""
+    if not url.startswith(("postgres", "pgsql")):
+        yield url
+        return
+    import psycopg
+
+    parts = urlsplit(url)
+    name = f"{parts.path.lstrip('/') or 'campaign_sso'}_bench_{os.getpid()}"
+    admin = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield parts._replace(path=f"/{name}").geturl()
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def bench(args, *, tmp, database: str, database_url: str) -> int:
+    cache_url = os.environ.get("CACHE_URL", "")
+    if not cache_url:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", 6379), 1):
+            cache_url = "redis://127.0.0.1:6379/9"  # production shares rate limits and JWKS
+    cache_url = cache_url or "locmemcache://login-bench"
+
+    port, idp_port = free_port(), free_port()
+    base, idp_base = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{idp_port}"
+    from cryptography.fernet import Fernet
+
+    env = {
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "DJANGO_SECURE_SSL_REDIRECT": "0",
+        "DJANGO_SECURE_COOKIES": "0",
+        "ALLOW_HTTP_LOOPBACK_ENDPOINTS": "1",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+        "PUBLIC_BASE_URL": base,
+        "DATABASE_URL": database_url,
+        "CACHE_URL": cache_url,
+        # Every virtual participant comes from 127.0.0.1: the per-address limit would stop
+        # the benchmark after 60 logins. The limiter still counts every hit (its cost stays in).
+        "RATE_LIMIT_LOGIN_PER_IP": "1000000/m",
+        "RATE_LIMIT_LOGIN_PER_CAMPAIGN": "1000000/m",
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        # A recycled worker's CPU is still counted (the master's cutime), but its warm-up is not
+        # what we measure.
+        "GUNICORN_MAX_REQUESTS": "0",
+    }
+    if args.workers:
+        env["WEB_CONCURRENCY"] = str(args.workers)
+    if args.threads:
+        env["GUNICORN_THREADS"] = str(args.threads)
+    child_env = {**os.environ, **env}
+
+    print(f"login bench: {database}, cache {cache_url.split(':')[0]}, app {base}, idp {idp_base}")
+    subprocess.run(
+        [PYTHON, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=child_env, check=True
+    )
+    # WhiteNoise's manifest storage needs the collected files (as in the release step).
+    subprocess.run(
+        [PYTHON, "manage.py", "collectstatic", "--noinput", "-v0"],
+        cwd=ROOT,
+        env=child_env,
+        check=True,
+    )
+    django_setup(env)
+    from django.core.cache import cache
+
+    cache.clear()  # the bench's own cache (Redis DB 9): no rate-limit counts or JWKS left over
+    seed(idp_base=idp_base)
+
+    log = open(tmp / "processes.log", "w")  # noqa: SIM115
+    idp = subprocess.Popen(
+        [
+            PYTHON,
+            str(ROOT / "bench" / "idp_server.py"),
+            "--port",
+            str(idp_port),
+            "--client-id",
+            CLIENT_ID,
+            f"--client-secret={CLIENT_SECRET}",  # it may start with "-"
+            "--redirect-uri",
+            f"{base}/oauth/callback",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    web = subprocess.Popen(
+        [PYTHON, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi"],
+        cwd=ROOT,
+        env=child_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_for(f"{idp_base}/jwks")
+        wait_for(f"{base}/healthz")
+        if args.profile:
+            profile_journeys(idp_base, args.profile, args.profile_step)
+            shutil.rmtree(tmp, ignore_errors=True)
+            return 0
+        queries = queries_per_step(idp_base)
+        step_cpu: dict[str, list[float]] = {}
+        for number in range(args.cpu_journeys):
+            queries_per_step(idp_base, f"cpu-{number}", cpu=step_cpu)
+
+        warm = Results()
+        run_load(
+            base,
+            idp_base,
+            concurrency=args.concurrency,
+            duration=args.warmup,
+            results=warm,
+            record=False,
+        )
+        results = Results(submitted=warm.submitted, errors=warm.errors)
+        app_before = cpu_seconds(web.pid, with_children=True)
+        idp_before = cpu_seconds(idp.pid, with_children=False)
+        client_before = time.process_time()
+        started = time.monotonic()
+        run_load(
+            base,
+            idp_base,
+            concurrency=args.concurrency,
+            duration=args.duration,
+            results=results,
+            record=True,
+        )
+        elapsed = time.monotonic() - started
+        app_cpu = cpu_seconds(web.pid, with_children=True) - app_before
+        idp_cpu = cpu_seconds(idp.pid, with_children=False) - idp_before
+        client_cpu = time.process_time() - client_before
+    finally:
+        os.killpg(web.pid, signal.SIGTERM)
+        idp.terminate()
+        web.wait(30)
+        idp.wait(10)
+        log.close()
+
+    db_problems = check_database(results, cpu_journeys=args.cpu_journeys)
+    logins = max(results.completed, 1)
+    text = report(
+        results=results,
+        database=database,
+        cache="Redis" if cache_url.startswith("redis") else "local memory",
+        concurrency=args.concurrency,
+        duration=args.duration,
+        elapsed=elapsed,
+        machine=machine(),
+        workers=args.workers or "2 × cores + 1",
+        threads=args.threads or 8,
+        app_cpu_ms=app_cpu * 1000 / logins,
+        idp_cpu_ms=idp_cpu * 1000 / logins,
+        client_cpu_ms=client_cpu * 1000 / logins,
+        queries=queries,
+        step_cpu=step_cpu,
+        db_problems="; ".join(db_problems[:5]),
+    )
+    print(text)
+    if results.errors:
+        print("errors (first 10):", *results.errors[:10], sep="\n  ")
+        print(f"process log: {tmp / 'processes.log'}")
+    if args.write:
+        write_section(args.write, database, text)
+        print(f"written to {args.write}")
+    failed = bool(results.errors or db_problems or results.completed == 0)
+    if not failed:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,194 @@
+"""Misbehaving servers on 127.0.0.1 for the fault tests: real sockets, no mocks.
+
+- `LoopbackIdP`: an IdP whose token and JWKS endpoints answer normally or fail the way a test
+  says (`"hang"`, `"down"`, a status code, `"garbage"`, `"huge"`);
+- `silent_port()`: a socket that accepts connections and never answers (a hung IdP);
+- `closed_port()`: a port nothing listens on (connection refused);
+- `WebhookReceiver`: a webhook receiver that answers late or with a chosen status.
+"""
+
+import contextlib
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.idp_stub import IdPStub
+
+HUGE_BODY_BYTES = 50 * 1024 * 1024
+_CHUNK = b" " * 65536
+
+
+@contextlib.contextmanager
+def silent_port():
+    """A port whose connections are accepted by the kernel and then never answered."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield listener.getsockname()[1]
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+
+class LoopbackIdP:
+    """A token endpoint, userinfo and JWKS on a real loopback port.
+
+    `token` and `jwks` say how each endpoint behaves: "ok", "hang" (never answers; the client's
+    read timeout ends it), "garbage" (200 with HTML), "huge" (200 streaming 50 MB),
+    "invalid_grant" (400, the code refused), or an HTTP status code (with an HTML page).
+    `nonce` must be set to the login's nonce before the callback.
+    """
+
+    def __init__(self) -> None:
+        self.token: str | int = "ok"
+        self.jwks: str | int = "ok"
+        self.nonce: str | None = None
+        self.calls: dict[str, int] = {"token": 0, "jwks": 0, "userinfo": 0}
+        self.huge_bytes_sent = 0
+        self._release = threading.Event()
+        idp = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                if self.path.startswith("/jwks"):
+                    idp.calls["jwks"] += 1
+                    return idp._answer(self, idp.jwks, lambda: idp.stub.jwks())
+                if self.path.startswith("/userinfo"):
+                    idp.calls["userinfo"] += 1
+                    return idp._json(self, 200, {"sub": "user-123", "given_name": "Ada"})
+                self.send_error(404)
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                idp.calls["token"] += 1
+                return idp._answer(self, idp.token, idp._tokens)
+
+        self._server = _Server(("127.0.0.1", 0), Handler)
+        self.port = self._server.server_address[1]
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.stub = IdPStub(issuer=self.base)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._release.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+    # ------------------------------------------------------------------ answers
+    def _tokens(self) -> dict:
+        return {
+            "access_token": "opaque-access-token",
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "id_token": self.stub.id_token(nonce=self.nonce, given_name="Ada", email="a@b.example"),
+        }
+
+    def _json(self, handler, status: int, data: dict) -> None:
+        body = json.dumps(data).encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    def _answer(self, handler, behaviour, body) -> None:
+        if behaviour == "ok":
+            return self._json(handler, 200, body())
+        if behaviour == "hang":
+            self._release.wait(10)  # far past any read timeout the tests configure
+            return None
+        if behaviour == "garbage":
+            page = b"<html><body>Service temporarily unavailable</body></html>"
+            handler.send_response(200)
+            handler.send_header("Content-Type", "text/html")
+            handler.send_header("Content-Length", str(len(page)))
+            handler.end_headers()
+            handler.wfile.write(page)
+            return None
+        if behaviour == "huge":
+            return self._huge(handler)
+        if behaviour == "invalid_grant":
+            return self._json(handler, 400, {"error": "invalid_grant"})
+        # What a load balancer in front of a broken IdP sends: a status and an HTML page.
+        page = f"<html><body>HTTP {behaviour}</body></html>".encode()
+        handler.send_response(int(behaviour))
+        handler.send_header("Content-Type", "text/html")
+        handler.send_header("Content-Length", str(len(page)))
+        handler.end_headers()
+        handler.wfile.write(page)
+        return None
+
+    def _huge(self, handler) -> None:
+        """200 with a 50 MB JSON-looking body, written until the client stops reading."""
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(HUGE_BODY_BYTES))
+        handler.end_headers()
+        handler.wfile.write(b'{"access_token": "')
+        self.huge_bytes_sent = 0
+        started = time.monotonic()
+        try:
+            while self.huge_bytes_sent < HUGE_BODY_BYTES and time.monotonic() - started < 10:
+                handler.wfile.write(_CHUNK)
+                self.huge_bytes_sent += len(_CHUNK)
+        except OSError:
+            pass  # the client closed the connection: it stopped reading
+
+
+class WebhookReceiver:
+    """A webhook receiver on 127.0.0.1: answers `status` (with `headers`) after `delay` seconds
+    and records the `webhook-id` of every request."""
+
+    def __init__(self, *, status: int = 204, delay: float = 0.0, headers: dict | None = None):
+        self.status = status
+        self.delay = delay
+        self.headers = headers or {}
+        self.ids: list[str] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.ids.append(self.headers.get("webhook-id", ""))
+                time.sleep(receiver.delay)
+                self.send_response(receiver.status)
+                for name, value in receiver.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self._server = _Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._server.shutdown()
+        self._server.server_close()

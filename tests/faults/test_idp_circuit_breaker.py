@@ -1,0 +1,114 @@
+"""RF-04: an IdP whose token endpoint keeps failing is left alone for a while.
+
+After IDP_BREAKER_FAILURES consecutive failures of one integration, login start shows "the
+login service is unavailable" (and "continue without logging in" when the campaign allows it)
+without sending anyone to the IdP, and callbacks fail without calling it. The circuit closes by
+itself after IDP_BREAKER_OPEN_SECONDS.
+"""
+
+import time
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from campaigns.models import SSOMode
+from participants.models import LoginAttempt
+from tests.factories import OAuthIntegrationFactory, make_form_campaign
+from tests.faults.conftest import log_in
+from tests.participants.sso_flow import callback, login_start
+
+
+@pytest.fixture(autouse=True)
+def _breaker(settings):
+    settings.IDP_BREAKER_FAILURES = 3
+    settings.IDP_BREAKER_OPEN_SECONDS = 30
+
+
+def fail_logins(campaign, idp, count):
+    for _ in range(count):
+        assert log_in(Client(), campaign, idp).status_code in (503, 504)
+
+
+def login_page(campaign):
+    return Client().get(reverse("participants:login_start", args=[campaign.slug]))
+
+
+def test_repeated_token_failures_open_the_circuit(campaign, idp):
+    idp.token = 503
+    fail_logins(campaign, idp, 3)
+    response = login_page(campaign)
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"
+    assert "The login service is unavailable" in response.text
+    assert "Continue without logging in" in response.text
+    assert reverse("participants:form", args=[campaign.slug]) in response.text
+    # Nobody was sent to the IdP and no attempt was started.
+    assert LoginAttempt.objects.count() == 3
+    assert idp.calls["token"] == 3
+
+
+def test_a_required_login_offers_no_way_around(campaign, idp):
+    campaign.sso_mode = SSOMode.REQUIRED
+    campaign.save()
+    idp.token = "hang"
+    fail_logins(campaign, idp, 3)
+    response = login_page(campaign)
+    assert response.status_code == 503
+    assert "Continue without logging in" not in response.text
+
+
+def test_a_callback_while_open_does_not_call_the_idp(client, campaign, idp):
+    started = login_start(client, campaign)  # at the IdP when the circuit opens
+    idp.token = 500
+    fail_logins(campaign, idp, 3)
+    idp.token = "ok"
+    idp.nonce = started.nonce
+    response = callback(client, started)
+    assert response.status_code == 503
+    assert idp.calls["token"] == 3
+    attempt = LoginAttempt.objects.order_by("pk").first()
+    assert (attempt.failed_step, attempt.error_code) == ("token", "circuit_open")
+
+
+def test_the_circuit_closes_by_itself(settings, campaign, idp):
+    settings.IDP_BREAKER_OPEN_SECONDS = 1
+    idp.token = 503
+    fail_logins(campaign, idp, 3)
+    assert login_page(campaign).status_code == 503
+    time.sleep(1.2)
+    idp.token = "ok"
+    assert login_page(campaign).status_code == 302
+    assert log_in(Client(), campaign, idp).status_code == 303
+
+
+def test_a_success_resets_the_count(campaign, idp):
+    idp.token = 503
+    fail_logins(campaign, idp, 2)
+    idp.token = "ok"
+    assert log_in(Client(), campaign, idp).status_code == 303
+    idp.token = 503
+    fail_logins(campaign, idp, 2)
+    assert login_page(campaign).status_code == 302
+
+
+def test_refused_codes_are_the_participants_not_an_outage(campaign, idp):
+    # invalid_grant (an expired or reused code) says nothing about the IdP's health.
+    idp.token = "invalid_grant"
+    for _ in range(4):
+        assert log_in(Client(), campaign, idp).status_code == 400
+    assert login_page(campaign).status_code == 302
+
+
+def test_the_circuit_is_per_integration(account, campaign, integration, idp):
+    other = OAuthIntegrationFactory(
+        account=account,
+        issuer=idp.base,
+        token_endpoint=f"{idp.base}/token",
+        jwks_uri=f"{idp.base}/jwks",
+    )
+    other_campaign = make_form_campaign(account=account, slug="other", oauth_integration=other)
+    idp.token = 503
+    fail_logins(campaign, idp, 3)
+    assert login_page(campaign).status_code == 503
+    assert login_page(other_campaign).status_code == 302
