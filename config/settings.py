@@ -200,9 +200,15 @@ ALLOW_HTTP_LOOPBACK_ENDPOINTS = env.bool("ALLOW_HTTP_LOOPBACK_ENDPOINTS", defaul
 # Webhook receivers on private or loopback addresses (development only).
 ALLOW_PRIVATE_WEBHOOK_ADDRESSES = env.bool("ALLOW_PRIVATE_WEBHOOK_ADDRESSES", default=False)
 
-# Sessions are read on nearly every participant request: from the cache (Redis in production)
-# first, written through to the database so that a cache flush logs nobody out.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Sessions are read on nearly every participant request: with a shared cache (Redis), from the
+# cache first, written through to the database so that a cache flush logs nobody out. The local
+# memory cache is per process, so with it a session changed by one worker would be read stale by
+# another: then sessions live in the database only.
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.cached_db"
+    if CACHES["default"]["BACKEND"] == "config.cache.RedisCache"
+    else "django.contrib.sessions.backends.db"
+)
 SESSION_COOKIE_HTTPONLY = True
 # Lax, not Strict: the browser must send the cookie on the redirect back from the IdP.
 SESSION_COOKIE_SAMESITE = "Lax"
