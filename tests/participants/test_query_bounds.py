@@ -23,6 +23,13 @@ BOUNDS = {"login_start": 2, "callback": 14, "form": 4, "submit": 11}
 EXTRA_FIELDS = 15
 
 
+@pytest.fixture(autouse=True)
+def _production_sessions(settings):
+    """Counted as in production, where a shared Redis cache fronts the database sessions
+    (config/settings.py); the test's local cache is shared within this one process."""
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+
+
 def journey_queries(campaign, *, subject: str) -> tuple[dict[str, int], dict[str, list[str]]]:
     """(queries per step, their SQL) for one participant's journey through the campaign."""
     client = Client()
