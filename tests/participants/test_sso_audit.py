@@ -331,3 +331,23 @@ def test_logs_and_activity_log_never_hold_the_code_tokens_or_the_secret(
     # checked against. It is never logged.
     for started, _t, _r in logins:
         assert started.nonce not in caplog.text
+
+
+def test_hostile_claims_are_prefilled_as_inert_text(client, campaign, idp):
+    """UI-05: markup is escaped, oversized and wrongly typed values never break the form."""
+    started = login_start(client, campaign)
+    claims = {
+        "given_name": "<script>alert(1)</script>",
+        "family_name": "L" * 100_000,
+        "email": ["a@example.com", "b@example.com"],
+        "address": {"street_address": None},
+    }
+    with mock() as rsps:
+        idp_answers(rsps, idp, started, claims=claims)
+        response = callback(client, started)
+    assert response.status_code == 303
+    page = client.get(form_url(campaign))
+    assert page.status_code == 200
+    assert "<script>alert(1)</script>" not in page.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+    assert "L" * 100_000 not in page.text
