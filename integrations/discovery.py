@@ -85,13 +85,14 @@ def discover(url: str, *, timeout: tuple[float, float] = DEFAULT_TIMEOUT) -> Dis
             document_url,
             purpose=Purpose.IDP,
             timeout=timeout,
+            total_timeout=sum(timeout),
             max_bytes=MAX_DOCUMENT_BYTES,
             headers={"Accept": "application/json"},
         )
     except DisallowedURLError as exc:
         raise DiscoveryError(f"This address is not allowed: {exc}") from None
     except EgressError as exc:
-        if exc.reason in ("connect_timeout", "read_timeout"):
+        if exc.reason in ("connect_timeout", "read_timeout", "total_timeout"):
             raise DiscoveryError("The discovery URL did not answer in time.") from None
         if exc.reason == "too_large":
             raise DiscoveryError("The discovery document is too large to be one.") from None

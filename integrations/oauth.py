@@ -120,6 +120,11 @@ class ClientConfig:
     def timeout(self) -> tuple[float, float]:
         return (self.connect_timeout, self.read_timeout)
 
+    @property
+    def total_timeout(self) -> float:
+        # Per-read timeouts alone let an IdP that trickles its answer hold a worker for hours.
+        return self.connect_timeout + self.read_timeout
+
 
 class OAuthError(Exception):
     """A step of the OAuth exchange failed.
@@ -240,7 +245,7 @@ _ENDPOINT_NAMES = {
 def _egress_error(exc: EgressError, *, step: str) -> OAuthError:
     what = _ENDPOINT_NAMES[step]
     reason = exc.reason
-    if reason in ("connect_timeout", "read_timeout"):
+    if reason in ("connect_timeout", "read_timeout", "total_timeout"):
         if reason == "connect_timeout":
             message = f"The {what} could not be reached in time (connection timeout)."
         else:
@@ -400,6 +405,7 @@ def _token_request(config: ClientConfig, params: list[tuple[str, str]]) -> tuple
             config.token_endpoint,
             purpose=Purpose.IDP,
             timeout=config.timeout,
+            total_timeout=config.total_timeout,
             max_bytes=MAX_RESPONSE_BYTES,
             headers=headers,
             data=urlencode(params).encode("ascii"),
@@ -460,6 +466,7 @@ def fetch_profile(config: ClientConfig, *, access_token: str) -> dict:
             config.profile_endpoint,
             purpose=Purpose.IDP,
             timeout=config.timeout,
+            total_timeout=config.total_timeout,
             max_bytes=MAX_RESPONSE_BYTES,
             headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
         )
@@ -511,6 +518,7 @@ def authorization_endpoint_probe(config: ClientConfig) -> ProbeResult:
             config.authorization_endpoint,
             purpose=Purpose.IDP,
             timeout=config.timeout,
+            total_timeout=config.total_timeout,
             max_bytes=MAX_RESPONSE_BYTES,
             headers={"Accept": "text/html"},
         )

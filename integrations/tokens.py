@@ -71,6 +71,8 @@ def _jwks_fetch(source: KeySource) -> dict:
             source.jwks_uri,
             purpose=egress.Purpose.IDP,
             timeout=(source.connect_timeout, source.read_timeout),
+            # A JWKS endpoint that trickles its answer must not hold the login for long.
+            total_timeout=source.connect_timeout + source.read_timeout,
             max_bytes=JWKS_MAX_BYTES,
             headers={"Accept": "application/json"},
         )
