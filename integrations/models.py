@@ -322,6 +322,11 @@ class WebhookAttempt(models.Model):
     status_code = models.PositiveIntegerField(null=True, blank=True)
     error = models.CharField(max_length=500, blank=True)
     response_body = models.TextField(blank=True)  # first 2 KB, shown escaped
+    # Written when the delivery is claimed, before anything is sent: a worker killed mid-send
+    # leaves this row in flight, and the next claim marks it interrupted. The attempt counts.
+    in_flight = models.BooleanField(default=False)
+    # The claim this attempt belongs to (the delivery's lease token at the time).
+    lease_token = models.CharField(max_length=32, blank=True)
 
     class Meta:
         ordering = ["-started_at", "-id"]

@@ -35,7 +35,7 @@ from ..models import (
 )
 from .endpoints import endpoint_disable, endpoint_signing_secrets
 from .payloads import body_bytes
-from .retries import THROTTLE_STATUSES, retry_after, retry_delay
+from .retries import MAX_ATTEMPTS, THROTTLE_STATUSES, retry_after, retry_delay
 from .signing import signed_headers
 
 logger = logging.getLogger(__name__)
@@ -55,6 +55,9 @@ DISABLE_AFTER_FAILING_FOR = timedelta(days=5)
 # `last_success_at` is kept to this precision.
 SUCCESS_RECORDING_INTERVAL = timedelta(minutes=1)
 USER_AGENT = "CampaignSSO-Webhooks/1.0"
+INTERRUPTED_ERROR = (
+    "Interrupted: the worker stopped before recording an answer (the receiver may have got it)."
+)
 
 
 class DeliveryOutcome(StrEnum):
@@ -79,33 +82,87 @@ def _due(*, now: datetime, due_by: datetime) -> Q:
 def deliveries_claim(
     *, now: datetime, due_by: datetime, ids: Iterable[int] | None = None, limit: int = 1
 ) -> list[WebhookDelivery]:
-    """Lease up to `limit` due deliveries to this worker; the others skip them meanwhile."""
+    """Lease up to `limit` due deliveries to this worker; the others skip them meanwhile.
+
+    The attempt is counted here, before anything is sent: an "in flight" attempt row is written
+    and `next_attempt_at` is set to when the next attempt would be due if this one never
+    reports back. A worker killed mid-send therefore uses up its attempt like a failure does,
+    and a delivery whose workers keep dying still follows the retry schedule and ends failed.
+    """
     candidates = WebhookDelivery.objects.filter(_due(now=now, due_by=due_by))
     if ids is not None:
         candidates = candidates.filter(pk__in=list(ids))
-    candidates = candidates.order_by("next_attempt_at", "id")
     token = secrets.token_hex(16)
-    lease = {"locked_until": now + LEASE, "lease_token": token}
-    if connection.features.has_select_for_update_skip_locked:
-        with transaction.atomic():
-            locked = list(
-                candidates.select_for_update(skip_locked=True, of=("self",)).values_list(
-                    "pk", flat=True
-                )[:limit]
-            )
-            WebhookDelivery.objects.filter(pk__in=locked).update(**lease)
-    else:
-        # No row locks (SQLite): the UPDATE repeats the conditions, and the database applies
-        # one writer's UPDATE at a time, so a row another worker just leased no longer matches.
-        picked = list(candidates.values_list("pk", flat=True)[:limit])
-        WebhookDelivery.objects.filter(pk__in=picked).filter(_due(now=now, due_by=due_by)).update(
-            **lease
+    locked_until = now + LEASE
+    with transaction.atomic():
+        _deliveries_exhausted_fail(candidates.filter(attempt_count__gte=MAX_ATTEMPTS), now=now)
+        candidates = candidates.filter(attempt_count__lt=MAX_ATTEMPTS).order_by(
+            "next_attempt_at", "id"
         )
+        if connection.features.has_select_for_update_skip_locked:
+            candidates = candidates.select_for_update(skip_locked=True, of=("self",))
+        picked = list(candidates.values_list("pk", "attempt_count")[:limit])
+        for pk, attempt_count in picked:
+            attempts_made = attempt_count + 1
+            delay = retry_delay(attempts_made=attempts_made)
+            # No row locks (SQLite): the UPDATE repeats the conditions, and the database applies
+            # one writer's UPDATE at a time, so a row another worker just leased no longer
+            # matches. On PostgreSQL the row is locked and the conditions hold anyway.
+            leased = (
+                WebhookDelivery.objects.filter(pk=pk, attempt_count=attempt_count)
+                .filter(_due(now=now, due_by=due_by))
+                .update(
+                    locked_until=locked_until,
+                    lease_token=token,
+                    attempt_count=attempts_made,
+                    next_attempt_at=now + delay if delay is not None else now,
+                )
+            )
+            if not leased:
+                continue
+            _attempts_interrupted_mark(pk)
+            WebhookAttempt.objects.create(
+                delivery_id=pk,
+                started_at=now,
+                in_flight=True,
+                lease_token=token,
+                error="In flight: sending.",
+            )
     return list(
         WebhookDelivery.objects.select_related("endpoint")
-        .filter(lease_token=token, locked_until=lease["locked_until"])
+        .filter(lease_token=token, locked_until=locked_until)
         .order_by("next_attempt_at", "id")
     )
+
+
+def _attempts_interrupted_mark(delivery_id: int) -> None:
+    """A previous claim's attempt still in flight: its worker died (or its lease ran out)."""
+    WebhookAttempt.objects.filter(delivery_id=delivery_id, in_flight=True).update(
+        in_flight=False, error=INTERRUPTED_ERROR
+    )
+
+
+def _deliveries_exhausted_fail(deliveries, *, now: datetime) -> None:
+    """Due deliveries that used every attempt: the last one was interrupted (a finished last
+    attempt marks the delivery delivered or failed itself)."""
+    for pk, event_id, endpoint_id in deliveries.values_list("pk", "event_id", "endpoint_id"):
+        failed = (
+            WebhookDelivery.objects.filter(pk=pk)
+            .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
+            .update(
+                status=DeliveryStatus.FAILED,
+                locked_until=None,
+                lease_token="",
+                last_error=INTERRUPTED_ERROR,
+            )
+        )
+        if failed:
+            _attempts_interrupted_mark(pk)
+            logger.warning(
+                "Webhook delivery %s to endpoint %s failed: its last attempt was interrupted",
+                event_id,
+                endpoint_id,
+            )
 
 
 # ---------------------------------------------------------------------------- one attempt
@@ -171,10 +228,10 @@ def delivery_attempt(*, delivery: WebhookDelivery) -> DeliveryOutcome:
     response, error = _request(delivery, attempted_at=attempted_at)
     finished_at = timezone.now()
     status_code = response.status_code if response is not None else None
-    attempts_made = delivery.attempt_count + 1
+    # Counted when it was claimed.
+    attempts_made = delivery.attempt_count
 
     update = {
-        "attempt_count": attempts_made,
         "last_status_code": status_code,
         "locked_until": None,
         "lease_token": "",
@@ -214,16 +271,24 @@ def delivery_attempt(*, delivery: WebhookDelivery) -> DeliveryOutcome:
             update.update(next_attempt_at=next_attempt_at, last_error=error[:500])
 
     with transaction.atomic():
-        WebhookAttempt.objects.create(
-            delivery=delivery,
-            started_at=attempted_at,
-            duration_ms=response.elapsed_ms
+        recorded = {
+            "started_at": attempted_at,
+            "duration_ms": response.elapsed_ms
             if response is not None
             else int((finished_at - attempted_at).total_seconds() * 1000),
-            status_code=status_code,
-            error=error[:500],
-            response_body=response.text[:RESPONSE_BODY_LIMIT] if response is not None else "",
-        )
+            "status_code": status_code,
+            "error": error[:500],
+            "response_body": response.text[:RESPONSE_BODY_LIMIT] if response is not None else "",
+            "in_flight": False,
+        }
+        # The row written at claim time (even if a later claim marked it interrupted: this is
+        # what really happened).
+        if not WebhookAttempt.objects.filter(
+            delivery=delivery, lease_token=delivery.lease_token
+        ).update(**recorded):
+            WebhookAttempt.objects.create(
+                delivery=delivery, lease_token=delivery.lease_token, **recorded
+            )
         kept = WebhookDelivery.objects.filter(pk=delivery.pk, lease_token=delivery.lease_token)
         if not kept.update(**update):
             # Our lease ran out and another worker took over: its outcome stands.
@@ -270,9 +335,20 @@ def _endpoint_failed(endpoint_id: int, *, at: datetime, gone_reason: str) -> Non
 
 
 def _release(delivery: WebhookDelivery) -> None:
-    WebhookDelivery.objects.filter(pk=delivery.pk, lease_token=delivery.lease_token).update(
-        locked_until=None, lease_token=""
-    )
+    """Give back a claim that sent nothing: the attempt it counted did not happen."""
+    with transaction.atomic():
+        released = WebhookDelivery.objects.filter(
+            pk=delivery.pk, lease_token=delivery.lease_token
+        ).update(
+            locked_until=None,
+            lease_token="",
+            attempt_count=F("attempt_count") - 1,
+            next_attempt_at=timezone.now(),
+        )
+        if released:
+            WebhookAttempt.objects.filter(
+                delivery=delivery, lease_token=delivery.lease_token, in_flight=True
+            ).delete()
 
 
 # ---------------------------------------------------------------------------- the task
