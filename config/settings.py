@@ -140,6 +140,10 @@ RQ = {"JOB_CLASS": "django_tasks_rq.backend.Job"}
 if TASKS_BACKEND == "rq":
     INSTALLED_APPS.append("django_rq")
 
+# Webhooks: deliveries of one endpoint sent at the same time, at most (one receiver that hangs
+# never holds every worker).
+WEBHOOK_ENDPOINT_CONCURRENCY = env.int("WEBHOOK_ENDPOINT_CONCURRENCY", default=2)
+
 # ---------------------------------------------------------------------------- auth & i18n
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

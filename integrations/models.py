@@ -301,7 +301,15 @@ class WebhookDelivery(models.Model):
     class Meta:
         verbose_name_plural = "webhook deliveries"
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"]),
+            # Counting an endpoint's leased deliveries at claim time (the concurrency cap).
+            models.Index(
+                fields=["endpoint", "locked_until"],
+                condition=models.Q(locked_until__isnull=False),
+                name="webhookdelivery_leased",
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(status__in=DeliveryStatus.values),

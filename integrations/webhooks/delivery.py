@@ -13,13 +13,17 @@ that runs out, and the relay then sends the event again with the same `webhook-i
 """
 
 import logging
+import random
 import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import LessThan
 from django.utils import timezone
 from django_tasks import task
 from requests.auth import HTTPBasicAuth
@@ -39,6 +43,7 @@ from .retries import MAX_ATTEMPTS, THROTTLE_STATUSES, retry_after, retry_delay
 from .signing import signed_headers
 
 logger = logging.getLogger(__name__)
+_random = random.SystemRandom()
 
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 15.0
@@ -55,6 +60,10 @@ DISABLE_AFTER_FAILING_FOR = timedelta(days=5)
 # `last_success_at` is kept to this precision.
 SUCCESS_RECORDING_INTERVAL = timedelta(minutes=1)
 USER_AGENT = "CampaignSSO-Webhooks/1.0"
+# A delivery refused because its endpoint is at its concurrency cap is tried again after this.
+ENDPOINT_BUSY_DELAY = timedelta(seconds=30)
+# PostgreSQL advisory lock namespace of the per-endpoint claim lock ("WH").
+_ENDPOINT_LOCK_SPACE = 0x5748
 INTERRUPTED_ERROR = (
     "Interrupted: the worker stopped before recording an answer (the receiver may have got it)."
 )
@@ -68,6 +77,8 @@ class DeliveryOutcome(StrEnum):
     SKIPPED = "skipped"
     # Nothing sent: the endpoint is switched off; the delivery waits.
     PAUSED = "paused"
+    # Nothing sent: the endpoint already has its share of deliveries in flight; tried later.
+    BUSY = "busy"
 
 
 # ---------------------------------------------------------------------------- claiming
@@ -79,10 +90,45 @@ def _due(*, now: datetime, due_by: datetime) -> Q:
     )
 
 
+def endpoint_concurrency() -> int:
+    """How many deliveries of one endpoint may be leased at once (RF-08)."""
+    return max(1, int(getattr(settings, "WEBHOOK_ENDPOINT_CONCURRENCY", 2)))
+
+
+def _endpoint_has_room(*, now: datetime) -> LessThan:
+    """The delivery's endpoint has fewer than `endpoint_concurrency()` deliveries leased: one
+    receiver that hangs holds that many workers at most, never all of them."""
+    leased = (
+        WebhookDelivery.objects.filter(endpoint_id=OuterRef("endpoint_id"), locked_until__gt=now)
+        .order_by()
+        .values("endpoint_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return LessThan(Coalesce(Subquery(leased), 0), endpoint_concurrency())
+
+
+def _endpoints_lock(endpoint_ids: Iterable[int]) -> None:
+    """PostgreSQL: claims for the same endpoint take turns until they commit, so that the next
+    one counts the leases the previous one took (the cap holds under concurrency). In endpoint
+    order, so that two claims never wait on each other. SQLite applies one UPDATE at a time."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for endpoint_id in sorted(set(endpoint_ids)):
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", [_ENDPOINT_LOCK_SPACE, endpoint_id % 2**31]
+            )
+
+
 def deliveries_claim(
     *, now: datetime, due_by: datetime, ids: Iterable[int] | None = None, limit: int = 1
 ) -> list[WebhookDelivery]:
     """Lease up to `limit` due deliveries to this worker; the others skip them meanwhile.
+
+    A delivery whose endpoint already has `WEBHOOK_ENDPOINT_CONCURRENCY` deliveries leased is
+    not claimed: it waits for a free slot (its task is queued again a little later, and the
+    relay is there too), while other endpoints' deliveries are claimed as usual.
 
     The attempt is counted here, before anything is sent: an "in flight" attempt row is written
     and `next_attempt_at` is set to when the next attempt would be due if this one never
@@ -96,13 +142,16 @@ def deliveries_claim(
     locked_until = now + LEASE
     with transaction.atomic():
         _deliveries_exhausted_fail(candidates.filter(attempt_count__gte=MAX_ATTEMPTS), now=now)
-        candidates = candidates.filter(attempt_count__lt=MAX_ATTEMPTS).order_by(
-            "next_attempt_at", "id"
+        candidates = (
+            candidates.filter(attempt_count__lt=MAX_ATTEMPTS)
+            .filter(_endpoint_has_room(now=now))
+            .order_by("next_attempt_at", "id")
         )
         if connection.features.has_select_for_update_skip_locked:
             candidates = candidates.select_for_update(skip_locked=True, of=("self",))
-        picked = list(candidates.values_list("pk", "attempt_count")[:limit])
-        for pk, attempt_count in picked:
+        picked = list(candidates.values_list("pk", "attempt_count", "endpoint_id")[:limit])
+        _endpoints_lock(endpoint_id for _, _, endpoint_id in picked)
+        for pk, attempt_count, _ in picked:
             attempts_made = attempt_count + 1
             delay = retry_delay(attempts_made=attempts_made)
             # No row locks (SQLite): the UPDATE repeats the conditions, and the database applies
@@ -111,6 +160,8 @@ def deliveries_claim(
             leased = (
                 WebhookDelivery.objects.filter(pk=pk, attempt_count=attempt_count)
                 .filter(_due(now=now, due_by=due_by))
+                # Counts the leases committed meanwhile and the ones this claim just took.
+                .filter(_endpoint_has_room(now=now))
                 .update(
                     locked_until=locked_until,
                     lease_token=token,
@@ -356,8 +407,16 @@ def _release(delivery: WebhookDelivery) -> None:
 def deliver_webhook(delivery_id: int) -> str:
     """Make one attempt at a delivery, if it is due and nobody else is at it."""
     now = timezone.now()
-    claimed = deliveries_claim(now=now, due_by=now + TASK_CLOCK_SLACK, ids=[delivery_id])
+    due_by = now + TASK_CLOCK_SLACK
+    claimed = deliveries_claim(now=now, due_by=due_by, ids=[delivery_id])
     if not claimed:
+        waiting = WebhookDelivery.objects.filter(
+            _due(now=now, due_by=due_by), pk=delivery_id, attempt_count__lt=MAX_ATTEMPTS
+        )
+        if waiting.exists():  # due and free, so its endpoint is at its cap
+            delay = ENDPOINT_BUSY_DELAY.total_seconds() * _random.uniform(1, 1.5)
+            delivery_enqueue(delivery_id=delivery_id, run_after=now + timedelta(seconds=delay))
+            return DeliveryOutcome.BUSY.value
         return DeliveryOutcome.SKIPPED.value
     return delivery_attempt(delivery=claimed[0]).value
 
