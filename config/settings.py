@@ -143,6 +143,8 @@ if TASKS_BACKEND == "rq":
 # Webhooks: deliveries of one endpoint sent at the same time, at most (one receiver that hangs
 # never holds every worker).
 WEBHOOK_ENDPOINT_CONCURRENCY = env.int("WEBHOOK_ENDPOINT_CONCURRENCY", default=2)
+# Webhooks: an event whose JSON body is larger than this is not recorded (logged warning).
+WEBHOOK_MAX_PAYLOAD_BYTES = env.int("WEBHOOK_MAX_PAYLOAD_BYTES", default=256 * 1024)
 
 # ---------------------------------------------------------------------------- auth & i18n
 AUTH_PASSWORD_VALIDATORS = [

@@ -82,6 +82,38 @@ def test_no_profile_update_event_when_nothing_prefilled_changed(account):
     assert [d.event_type for d in deliveries] == ["participation.created"]
 
 
+@pytest.mark.django_db
+def test_an_event_over_the_size_limit_is_left_out_with_a_warning(account, settings, caplog):
+    settings.WEBHOOK_MAX_PAYLOAD_BYTES = 2_000
+    make_endpoint(account)
+    huge = {"firstname": "Jane", "comment": "x" * 3_000}
+
+    with caplog.at_level("WARNING", logger="integrations.webhooks"):
+        deliveries = _record(account, values=huge, changed=[])
+
+    assert deliveries == []
+    assert not WebhookDelivery.objects.exists()
+    assert "participation.created of participation 42" in caplog.text
+    assert "over WEBHOOK_MAX_PAYLOAD_BYTES=2000" in caplog.text
+    # Under the limit, recorded as usual; the default limit is 256 KiB.
+    assert len(_record(account, changed=[])) == 1
+    del settings.WEBHOOK_MAX_PAYLOAD_BYTES
+    assert len(_record(account, values={"comment": "x" * 200_000}, changed=[])) == 1
+    assert _record(account, values={"comment": "x" * 270_000}, changed=[]) == []
+
+
+@pytest.mark.django_db
+def test_only_the_oversized_event_of_a_participation_is_left_out(account, settings):
+    settings.WEBHOOK_MAX_PAYLOAD_BYTES = 2_000
+    make_endpoint(account)
+    # participation.created carries every value, profile.updated only the changed one.
+    values = {"firstname": "Jane", "comment": "x" * 3_000}
+
+    deliveries = _record(account, values=values, changed=["firstname"])
+
+    assert [d.event_type for d in deliveries] == ["profile.updated"]
+
+
 @responses.activate
 @pytest.mark.django_db
 def test_delivered_after_commit_signed_and_verifiable(account, django_capture_on_commit_callbacks):
