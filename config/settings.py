@@ -145,6 +145,8 @@ if TASKS_BACKEND == "rq":
 WEBHOOK_ENDPOINT_CONCURRENCY = env.int("WEBHOOK_ENDPOINT_CONCURRENCY", default=2)
 # Webhooks: an event whose JSON body is larger than this is not recorded (logged warning).
 WEBHOOK_MAX_PAYLOAD_BYTES = env.int("WEBHOOK_MAX_PAYLOAD_BYTES", default=256 * 1024)
+# Days finished webhook deliveries are kept (`manage.py purge_webhook_deliveries`).
+WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
 
 # ---------------------------------------------------------------------------- auth & i18n
 AUTH_PASSWORD_VALIDATORS = [
