@@ -1,15 +1,18 @@
 """Sending the outbox: claiming a delivery, one signed POST, recording it, planning the retry.
 
-Every delivery is its own task on the "webhooks" queue, so an endpoint that is down or slow only
-ever holds one worker for one bounded attempt (connect 5 s, read 15 s, 30 s in all) and never
-delays another account's deliveries. The task only speeds things up: the outbox row is the source
+Every delivery is its own task on the "webhooks" queue and one attempt is bounded (connect 5 s,
+read 15 s, 30 s in all); an endpoint has at most WEBHOOK_ENDPOINT_CONCURRENCY deliveries leased at
+once, so a receiver that hangs holds that many workers, not all of them, and never delays another
+account's deliveries. The task only speeds things up: the outbox row is the source
 of truth, and `relay_webhooks` sends whatever is due and was not picked up (a process that died
 right after its commit, a worker that was down, a flushed Redis, a worker killed mid-attempt).
 
 A delivery is claimed with a lease (`locked_until` + `lease_token`) before it is sent: with
 `SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL, with a conditional UPDATE elsewhere. Two workers
-or relays therefore never send the same attempt; a worker that dies mid-attempt leaves a lease
-that runs out, and the relay then sends the event again with the same `webhook-id`.
+or relays therefore never send the same attempt. The attempt is counted at claim time (an "in
+flight" attempt row), so a worker that dies mid-attempt leaves a lease that runs out and an
+attempt that counts: the relay then sends the event again with the same `webhook-id`, on the
+retry schedule, until the delivery is delivered or failed.
 """
 
 import logging
