@@ -325,6 +325,11 @@ def delivery_attempt(*, delivery: WebhookDelivery) -> DeliveryOutcome:
             update.update(next_attempt_at=next_attempt_at, last_error=error[:500])
 
     with transaction.atomic():
+        # The delivery row first, then its attempt: the order a claim locks them in, so that a
+        # worker whose lease ran out and the claim that took over never deadlock.
+        kept = WebhookDelivery.objects.filter(
+            pk=delivery.pk, lease_token=delivery.lease_token
+        ).update(**update)
         recorded = {
             "started_at": attempted_at,
             "duration_ms": response.elapsed_ms
@@ -343,8 +348,7 @@ def delivery_attempt(*, delivery: WebhookDelivery) -> DeliveryOutcome:
             WebhookAttempt.objects.create(
                 delivery=delivery, lease_token=delivery.lease_token, **recorded
             )
-        kept = WebhookDelivery.objects.filter(pk=delivery.pk, lease_token=delivery.lease_token)
-        if not kept.update(**update):
+        if not kept:
             # Our lease ran out and another worker took over: its outcome stands.
             logger.warning("Webhook delivery %s: lease lost during the attempt", delivery.event_id)
             return outcome
