@@ -12,7 +12,7 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from integrations.models import DeliveryStatus, WebhookDelivery, WebhookEvent
-from integrations.webhooks import WebhookOutboxError, webhook_events_record
+from integrations.webhooks import DeliveryOutcome, WebhookOutboxError, webhook_events_record
 from integrations.webhooks.delivery import deliveries_claim, delivery_attempt
 from integrations.webhooks.retries import MAX_ATTEMPTS, RETRY_DELAYS
 from tests.integrations.webhook_support import (
@@ -395,3 +395,24 @@ def test_concurrent_relays_on_postgresql_never_send_the_same_attempt(account, se
     assert len(sent) == 40
     assert set(sent.values()) == {1}
     assert WebhookDelivery.objects.filter(status=DeliveryStatus.DELIVERED).count() == 40
+
+
+@responses.activate
+@pytest.mark.django_db
+def test_a_claim_that_sends_nothing_gives_its_attempt_back(
+    account, django_capture_on_commit_callbacks
+):
+    make_endpoint(account)
+    with django_capture_on_commit_callbacks(execute=False):
+        (delivery,) = _record(account, changed=[])
+    now = timezone.now()
+    (claimed,) = deliveries_claim(now=now, due_by=now)
+    claimed.endpoint.disabled_at = timezone.now()  # switched off as the claim read it
+
+    assert delivery_attempt(delivery=claimed) == DeliveryOutcome.PAUSED
+
+    delivery.refresh_from_db()
+    assert (delivery.attempt_count, delivery.lease_token, delivery.locked_until) == (0, "", None)
+    assert not delivery.attempts.exists()
+    assert delivery.next_attempt_at <= timezone.now()
+    assert len(responses.calls) == 0
