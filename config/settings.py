@@ -154,6 +154,14 @@ RQ = {"JOB_CLASS": "django_tasks_rq.backend.Job"}
 if TASKS_BACKEND == "rq":
     INSTALLED_APPS.append("django_rq")
 
+# Webhooks: deliveries of one endpoint sent at the same time, at most (one receiver that hangs
+# never holds every worker).
+WEBHOOK_ENDPOINT_CONCURRENCY = env.int("WEBHOOK_ENDPOINT_CONCURRENCY", default=2)
+# Webhooks: an event whose JSON body is larger than this is not recorded (logged warning).
+WEBHOOK_MAX_PAYLOAD_BYTES = env.int("WEBHOOK_MAX_PAYLOAD_BYTES", default=256 * 1024)
+# Days finished webhook deliveries are kept (`manage.py purge_webhook_deliveries`).
+WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
+
 # ---------------------------------------------------------------------------- auth & i18n
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

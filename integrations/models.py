@@ -301,7 +301,15 @@ class WebhookDelivery(models.Model):
     class Meta:
         verbose_name_plural = "webhook deliveries"
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"]),
+            # Counting an endpoint's leased deliveries at claim time (the concurrency cap).
+            models.Index(
+                fields=["endpoint", "locked_until"],
+                condition=models.Q(locked_until__isnull=False),
+                name="webhookdelivery_leased",
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(status__in=DeliveryStatus.values),
@@ -322,6 +330,11 @@ class WebhookAttempt(models.Model):
     status_code = models.PositiveIntegerField(null=True, blank=True)
     error = models.CharField(max_length=500, blank=True)
     response_body = models.TextField(blank=True)  # first 2 KB, shown escaped
+    # Written when the delivery is claimed, before anything is sent: a worker killed mid-send
+    # leaves this row in flight, and the next claim marks it interrupted. The attempt counts.
+    in_flight = models.BooleanField(default=False)
+    # The claim this attempt belongs to (the delivery's lease token at the time).
+    lease_token = models.CharField(max_length=32, blank=True)
 
     class Meta:
         ordering = ["-started_at", "-id"]

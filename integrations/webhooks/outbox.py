@@ -5,9 +5,11 @@ transaction rolls back, there is nothing to send; if the process dies right afte
 the row is still there and `relay_webhooks` sends it.
 """
 
+import logging
 from collections.abc import Mapping
 from functools import partial
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
@@ -19,14 +21,19 @@ from ..models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from .delivery import delivery_enqueue
 from .payloads import (
     TEST_EVENT,
+    body_bytes,
     participation_created_payload,
     profile_updated_payload,
     webhook_test_payload,
 )
 from .signing import message_id_generate
 
+logger = logging.getLogger(__name__)
+
 # "Send test event" clicks allowed per endpoint per minute.
 TEST_EVENTS_PER_MINUTE = 5
+# An event body larger than this is not recorded (WEBHOOK_MAX_PAYLOAD_BYTES overrides it).
+DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024
 
 
 class WebhookOutboxError(Exception):
@@ -37,6 +44,33 @@ class TestEventRateLimitError(Exception):
     """Too many test events for one endpoint in a minute."""
 
     __test__ = False  # not a pytest test class, despite the name
+
+
+def payload_max_bytes() -> int:
+    """The largest event body recorded (WH-04)."""
+    return int(getattr(settings, "WEBHOOK_MAX_PAYLOAD_BYTES", DEFAULT_MAX_PAYLOAD_BYTES))
+
+
+def _size_acceptable(payload: dict, *, participation: Mapping) -> bool:
+    """False, with a warning, for an event whose body exceeds WEBHOOK_MAX_PAYLOAD_BYTES: it is
+    not recorded, and the participation is stored as usual (it stays in the admin and its
+    exports). Nothing is truncated: a receiver would take a cut value for the
+    participant's answer."""
+    size = len(body_bytes(payload))
+    limit = payload_max_bytes()
+    if size <= limit:
+        return True
+    campaign = participation.get("campaign") or {}
+    logger.warning(
+        "Webhook event %s of participation %s (campaign %s) not recorded: its body is %s bytes, "
+        "over WEBHOOK_MAX_PAYLOAD_BYTES=%s",
+        payload["type"],
+        participation.get("id"),
+        campaign.get("id"),
+        size,
+        limit,
+    )
+    return False
 
 
 def _enqueue_on_commit(deliveries: list[WebhookDelivery]) -> None:
@@ -61,6 +95,7 @@ def webhook_events_record(
          "prefilled": {"firstname": "Janet"},                              # from the IdP
          "changed": ["firstname"]}                                        # edited by the person
 
+    An event whose JSON body exceeds WEBHOOK_MAX_PAYLOAD_BYTES is left out with a warning.
     Raises WebhookOutboxError outside a transaction, WebhookEventError on incomplete data.
     """
     if not transaction.get_connection().in_atomic_block:
@@ -70,8 +105,12 @@ def webhook_events_record(
         )
     now = timezone.now()
     payloads = [
-        participation_created_payload(participation=participation, occurred_at=now),
-        profile_updated_payload(participation=participation, occurred_at=now),
+        payload
+        for payload in (
+            participation_created_payload(participation=participation, occurred_at=now),
+            profile_updated_payload(participation=participation, occurred_at=now),
+        )
+        if payload is not None and _size_acceptable(payload, participation=participation)
     ]
     account_id = account if isinstance(account, int) else account.pk
     endpoints = WebhookEndpoint.objects.filter(
@@ -87,7 +126,7 @@ def webhook_events_record(
         )
         for endpoint in endpoints
         for payload in payloads
-        if payload is not None and payload["type"] in (endpoint.events or [])
+        if payload["type"] in (endpoint.events or [])
     ]
     WebhookDelivery.objects.bulk_create(deliveries)
     _enqueue_on_commit(deliveries)

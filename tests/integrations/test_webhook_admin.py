@@ -4,6 +4,7 @@ import re
 from datetime import timedelta
 
 import pytest
+import responses
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.urls import reverse
@@ -16,7 +17,7 @@ from integrations.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from integrations.webhooks import webhook_events_record
+from integrations.webhooks import deliver_webhook, webhook_events_record
 from integrations.webhooks.outbox import TEST_EVENTS_PER_MINUTE
 from tests.integrations.webhook_support import (
     HOOK_URL,
@@ -286,6 +287,56 @@ def test_resend_puts_a_failed_delivery_back_with_the_same_id(client, admin_user_
     WebhookDelivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.FAILED)
     client.post(reverse("admin:integrations_webhookdelivery_resend", args=[delivery.pk]))
     assert WebhookDelivery.objects.get(pk=delivery.pk).status == DeliveryStatus.PENDING
+
+
+@responses.activate
+@pytest.mark.django_db
+def test_a_huge_script_answer_is_stored_capped_and_shown_escaped(client, admin_user_a, account):
+    client.force_login(admin_user_a)
+    endpoint = make_endpoint(account)
+    responses.post(HOOK_URL, status=500, body=b"<script>alert(3)</script>" + b"y" * 5_000_000)
+    delivery = _delivery(endpoint)
+    deliver_webhook.call(delivery.pk)
+
+    (attempt,) = WebhookAttempt.objects.filter(delivery=delivery)
+    assert len(attempt.response_body) == 2048
+    page = client.get(
+        reverse("admin:integrations_webhookdelivery_change", args=[delivery.pk])
+    ).content.decode()
+    assert "<script>alert(3)" not in page
+    assert "&lt;script&gt;alert(3)&lt;/script&gt;" in page
+    assert "y" * 2100 not in page  # only the first 2 KB is shown
+
+
+@responses.activate
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("status", "failing_for", "reason"),
+    [
+        (410, timedelta(0), "410 Gone"),
+        (500, timedelta(days=5, seconds=1), "No successful delivery for 5 days"),
+    ],
+)
+def test_an_endpoint_disabled_by_deliveries_is_shown_on_its_page_and_the_list(
+    client, admin_user_a, account, status, failing_for, reason
+):
+    client.force_login(admin_user_a)
+    endpoint = make_endpoint(account)
+    if failing_for:
+        endpoint.failing_since = timezone.now() - failing_for
+        endpoint.save()
+    responses.post(HOOK_URL, status=status)
+
+    deliver_webhook.call(_delivery(endpoint).pk)
+
+    endpoint.refresh_from_db()
+    assert endpoint.disabled_at is not None
+    listing = client.get(LIST_URL).content.decode()
+    assert f"Deliveries to {HOOK_URL} are stopped" in listing and reason in listing
+    assert 'class="error"' in listing  # the admin's error message style
+    page = client.get(_change_url(endpoint)).content.decode()
+    assert "errornote" in page and "Deliveries to this URL are stopped" in page
+    assert reason in page and "Enable it again" in page
 
 
 # ---------------------------------------------------------------------------- scoping

@@ -12,8 +12,9 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from integrations.models import DeliveryStatus, WebhookDelivery, WebhookEvent
-from integrations.webhooks import WebhookOutboxError, webhook_events_record
+from integrations.webhooks import DeliveryOutcome, WebhookOutboxError, webhook_events_record
 from integrations.webhooks.delivery import deliveries_claim, delivery_attempt
+from integrations.webhooks.retries import MAX_ATTEMPTS, RETRY_DELAYS
 from tests.integrations.webhook_support import (
     HOOK_URL,
     IMMEDIATE_TASKS,
@@ -79,6 +80,38 @@ def test_no_profile_update_event_when_nothing_prefilled_changed(account):
     make_endpoint(account)
     deliveries = _record(account, changed=[])
     assert [d.event_type for d in deliveries] == ["participation.created"]
+
+
+@pytest.mark.django_db
+def test_an_event_over_the_size_limit_is_left_out_with_a_warning(account, settings, caplog):
+    settings.WEBHOOK_MAX_PAYLOAD_BYTES = 2_000
+    make_endpoint(account)
+    huge = {"firstname": "Jane", "comment": "x" * 3_000}
+
+    with caplog.at_level("WARNING", logger="integrations.webhooks"):
+        deliveries = _record(account, values=huge, changed=[])
+
+    assert deliveries == []
+    assert not WebhookDelivery.objects.exists()
+    assert "participation.created of participation 42" in caplog.text
+    assert "over WEBHOOK_MAX_PAYLOAD_BYTES=2000" in caplog.text
+    # Under the limit, recorded as usual; the default limit is 256 KiB.
+    assert len(_record(account, changed=[])) == 1
+    del settings.WEBHOOK_MAX_PAYLOAD_BYTES
+    assert len(_record(account, values={"comment": "x" * 200_000}, changed=[])) == 1
+    assert _record(account, values={"comment": "x" * 270_000}, changed=[]) == []
+
+
+@pytest.mark.django_db
+def test_only_the_oversized_event_of_a_participation_is_left_out(account, settings):
+    settings.WEBHOOK_MAX_PAYLOAD_BYTES = 2_000
+    make_endpoint(account)
+    # participation.created carries every value, profile.updated only the changed one.
+    values = {"firstname": "Jane", "comment": "x" * 3_000}
+
+    deliveries = _record(account, values=values, changed=["firstname"])
+
+    assert [d.event_type for d in deliveries] == ["profile.updated"]
 
 
 @responses.activate
@@ -206,11 +239,74 @@ def test_worker_killed_mid_delivery_is_redelivered_with_the_same_webhook_id(
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
         locked_until=timezone.now() - timedelta(seconds=1)  # the lease runs out
     )
+    _make_all_due()  # and the retry delay of the interrupted attempt passes
     _relay_once()
 
     assert [c.request.headers["webhook-id"] for c in responses.calls] == [delivery.event_id]
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.DELIVERED
+    # The interrupted attempt counted, and the log says what happened to it.
+    assert delivery.attempt_count == 2
+    interrupted, delivered = delivery.attempts.order_by("id")
+    assert interrupted.error.startswith("Interrupted") and not interrupted.in_flight
+    assert delivered.status_code == 200 and not delivered.in_flight
+
+
+@responses.activate
+@pytest.mark.django_db
+def test_a_claim_counts_the_attempt_before_sending_and_plans_the_retry(
+    account, django_capture_on_commit_callbacks
+):
+    make_endpoint(account)
+    with django_capture_on_commit_callbacks(execute=False):
+        (delivery,) = _record(account, changed=[])
+    now = timezone.now()
+
+    deliveries_claim(now=now, due_by=now)
+
+    delivery.refresh_from_db()
+    assert delivery.attempt_count == 1
+    # If this worker never reports back, attempt 2 is due after the schedule's first delay.
+    wait = (delivery.next_attempt_at - now).total_seconds()
+    assert RETRY_DELAYS[0].total_seconds() * 0.9 <= wait <= RETRY_DELAYS[0].total_seconds() * 1.1
+    (attempt,) = delivery.attempts.all()
+    assert attempt.in_flight and attempt.lease_token == delivery.lease_token
+
+
+@responses.activate
+@pytest.mark.django_db
+def test_a_delivery_whose_worker_keeps_dying_ends_failed_after_the_schedule(
+    account, django_capture_on_commit_callbacks, caplog
+):
+    make_endpoint(account)
+    responses.post(HOOK_URL, status=200)
+    with django_capture_on_commit_callbacks(execute=False):
+        (delivery,) = _record(account, changed=[])
+
+    moment = timezone.now()
+    for n in range(1, MAX_ATTEMPTS + 1):
+        (claimed,) = deliveries_claim(now=moment, due_by=moment)  # ... and the worker dies
+        assert claimed.event_id == delivery.event_id
+        assert claimed.attempt_count == n
+        # Time passes: the lease runs out and the planned retry comes due.
+        moment = max(claimed.locked_until, claimed.next_attempt_at) + timedelta(seconds=1)
+
+    with caplog.at_level("WARNING", logger="integrations.webhooks"):
+        assert deliveries_claim(now=moment, due_by=moment) == []
+
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.FAILED
+    assert delivery.attempt_count == MAX_ATTEMPTS
+    assert delivery.last_error.startswith("Interrupted")
+    assert delivery.lease_token == ""
+    attempts = delivery.attempts.all()
+    assert len(attempts) == MAX_ATTEMPTS
+    assert {a.in_flight for a in attempts} == {False}
+    assert all(a.error.startswith("Interrupted") for a in attempts)
+    assert "interrupted" in caplog.text
+    assert len(responses.calls) == 0
+    _relay_once()  # a failed delivery is never sent again by itself
+    assert len(responses.calls) == 0
 
 
 @responses.activate
@@ -232,8 +328,11 @@ def test_a_worker_whose_lease_ran_out_does_not_overwrite_the_new_owner(
 
     delivery.refresh_from_db()
     assert delivery.lease_token == owner.lease_token
-    assert delivery.attempt_count == 0
-    assert delivery.attempts.count() == 1  # what it did is still on record
+    assert delivery.attempt_count == 2  # both claims counted
+    assert delivery.status == DeliveryStatus.PENDING  # the new owner decides
+    slow_attempt = delivery.attempts.get(lease_token=slow.lease_token)
+    assert slow_attempt.status_code == 500  # what it did is still on record
+    assert delivery.attempts.get(lease_token=owner.lease_token).in_flight
 
 
 @pytest.mark.django_db
@@ -296,3 +395,24 @@ def test_concurrent_relays_on_postgresql_never_send_the_same_attempt(account, se
     assert len(sent) == 40
     assert set(sent.values()) == {1}
     assert WebhookDelivery.objects.filter(status=DeliveryStatus.DELIVERED).count() == 40
+
+
+@responses.activate
+@pytest.mark.django_db
+def test_a_claim_that_sends_nothing_gives_its_attempt_back(
+    account, django_capture_on_commit_callbacks
+):
+    make_endpoint(account)
+    with django_capture_on_commit_callbacks(execute=False):
+        (delivery,) = _record(account, changed=[])
+    now = timezone.now()
+    (claimed,) = deliveries_claim(now=now, due_by=now)
+    claimed.endpoint.disabled_at = timezone.now()  # switched off as the claim read it
+
+    assert delivery_attempt(delivery=claimed) == DeliveryOutcome.PAUSED
+
+    delivery.refresh_from_db()
+    assert (delivery.attempt_count, delivery.lease_token, delivery.locked_until) == (0, "", None)
+    assert not delivery.attempts.exists()
+    assert delivery.next_attempt_at <= timezone.now()
+    assert len(responses.calls) == 0

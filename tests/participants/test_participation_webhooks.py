@@ -117,3 +117,22 @@ def test_a_participation_that_is_not_stored_records_no_event(account, campaign):
         )
     assert Participation.objects.count() == 1
     assert WebhookDelivery.objects.count() == 1
+
+
+def test_an_oversized_event_never_fails_the_participation(account, campaign, settings, caplog):
+    settings.WEBHOOK_MAX_PAYLOAD_BYTES = 500
+    make_endpoint(account)
+
+    with caplog.at_level("WARNING", logger="integrations.webhooks"):
+        participation = participation_create(
+            campaign=campaign,
+            values={"firstname": "A" * 1_000},
+            prefilled={},
+            language="en",
+            submission_token="s" * 43,
+            once_key=None,
+        )
+
+    assert Participation.objects.filter(pk=participation.pk).exists()
+    assert not WebhookDelivery.objects.exists()
+    assert "not recorded" in caplog.text
