@@ -22,6 +22,7 @@ import threading
 import time
 from dataclasses import dataclass
 from enum import Enum
+from functools import cache
 from urllib.parse import urlsplit
 
 import requests
@@ -212,7 +213,10 @@ class _Deadline:
             self._timer.cancel()
 
 
-def _adapter(purpose: Purpose) -> HTTPAdapter:
+@cache
+def _adapter_class(purpose: Purpose) -> type[HTTPAdapter]:
+    """An HTTPAdapter whose connections check their peer address for `purpose`; built once per
+    purpose (building classes on every call cost CPU on each login's IdP calls)."""
     http_conn = type("GuardedHTTPConnection", (_PeerCheckMixin, HTTPConnection), {})
     https_conn = type("GuardedHTTPSConnection", (_PeerCheckMixin, HTTPSConnection), {})
     http_conn.egress_purpose = https_conn.egress_purpose = purpose
@@ -224,8 +228,12 @@ def _adapter(purpose: Purpose) -> HTTPAdapter:
             super().init_poolmanager(*args, **kwargs)
             self.poolmanager.pool_classes_by_scheme = {"http": http_pool, "https": https_pool}
 
+    return GuardedAdapter
+
+
+def _adapter(purpose: Purpose) -> HTTPAdapter:
     # No automatic retries: a token POST that may have reached the IdP must never be repeated.
-    return GuardedAdapter(max_retries=0)
+    return _adapter_class(purpose)(max_retries=0)
 
 
 def session_for(purpose: Purpose) -> requests.Session:
