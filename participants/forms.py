@@ -169,6 +169,10 @@ class ParticipationForm(forms.Form):
                 self.fields[cf.variable] = formfield
 
     def _prefill_field(self, cf: CampaignField, formfield: forms.Field, raw: Any) -> None:
+        if isinstance(formfield, forms.ChoiceField) and isinstance(raw, str):
+            # A mapping table may say "M" where the campaign's option is "m".
+            options = {str(value).casefold(): value for value, _ in formfield.choices if value}
+            raw = options.get(raw.strip().casefold(), raw)
         try:
             value = formfield.clean(raw)
         except ValidationError:

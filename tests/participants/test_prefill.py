@@ -225,3 +225,17 @@ def test_a_prefill_for_a_participant_of_another_account_is_ignored(
     log_in(client, sso_campaign, stranger)
     page = client.get(form_url(sso_campaign))
     assert 'value="Ada"' not in page.text
+
+
+def test_a_select_is_prefilled_whatever_the_case_the_idp_value_has(
+    client, sso_campaign, participant
+):
+    # The campaign's gender options are m / f / x; the mapping table says "M".
+    set_behaviour(sso_campaign, "gender", WhenPrefilled.READONLY)
+    log_in(client, sso_campaign, participant, values={**IDP_VALUES, "gender": "M"})
+    page = client.get(form_url(sso_campaign))
+    select = page.text.split('name="f-gender"')[1].split("</select>")[0]
+    assert '<option value="m" selected>' in select
+    client.post(form_url(sso_campaign), answers(form_token(page), gender="f"))
+    # Read-only once prefilled: the stored value is the IdP's, in the option's own case.
+    assert Participation.objects.get().values["gender"] == "m"
