@@ -12,7 +12,7 @@ from integrations.oauth import pkce_challenge
 from participants.models import AttemptOutcome, LoginAttempt, Participant
 from participants.prefill import prefill_get
 from participants.session import BROWSER_COOKIE, _hash
-from tests.idp_stub import IdPStub
+from tests.participants.conftest import form_url
 from tests.participants.sso_flow import (
     TOKEN_URL,
     callback,
@@ -21,30 +21,6 @@ from tests.participants.sso_flow import (
     make_sso_campaign,
     mock,
 )
-
-
-@pytest.fixture
-def sso(account):
-    return make_sso_campaign(account)
-
-
-@pytest.fixture
-def campaign(sso):
-    return sso[0]
-
-
-@pytest.fixture
-def integration(sso):
-    return sso[1]
-
-
-@pytest.fixture
-def idp():
-    return IdPStub()
-
-
-def form_url(campaign):
-    return reverse("participants:form", args=[campaign.slug])
 
 
 # ---------------------------------------------------------------------------- login start

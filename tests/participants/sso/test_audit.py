@@ -14,8 +14,8 @@ from django.urls import reverse
 
 from participants.models import AttemptOutcome, LoginAttempt, Participant
 from participants.session import BROWSER_COOKIE, return_to_safe
-from tests.idp_stub import IdPStub
 from tests.ops.settings_module import reload_settings
+from tests.participants.conftest import form_url
 from tests.participants.sso_flow import (
     CALLBACK,
     JWKS_URL,
@@ -24,35 +24,10 @@ from tests.participants.sso_flow import (
     callback,
     idp_answers,
     login_start,
-    make_sso_campaign,
     mock,
 )
 
 SECRET = "s3cr3t:with+odd/chars=%"  # the factory's client secret
-
-
-@pytest.fixture
-def sso(account):
-    return make_sso_campaign(account)
-
-
-@pytest.fixture
-def campaign(sso):
-    return sso[0]
-
-
-@pytest.fixture
-def integration(sso):
-    return sso[1]
-
-
-@pytest.fixture
-def idp():
-    return IdPStub()
-
-
-def form_url(campaign):
-    return reverse("participants:form", args=[campaign.slug])
 
 
 def the_attempt() -> LoginAttempt:

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import override
 
 from participants.models import AttemptOutcome, LoginAttempt, Participant
-from tests.idp_stub import IdPStub, rsa_key
+from tests.idp_stub import rsa_key
 from tests.participants.sso_flow import (
     CALLBACK,
     JWKS_URL,
@@ -19,31 +19,10 @@ from tests.participants.sso_flow import (
     callback,
     idp_answers,
     login_start,
-    make_sso_campaign,
     mock,
 )
 
 SECRET = "s3cr3t:with+odd/chars=%"
-
-
-@pytest.fixture
-def sso(account):
-    return make_sso_campaign(account)
-
-
-@pytest.fixture
-def campaign(sso):
-    return sso[0]
-
-
-@pytest.fixture
-def integration(sso):
-    return sso[1]
-
-
-@pytest.fixture
-def idp():
-    return IdPStub()
 
 
 def attempt() -> LoginAttempt:
