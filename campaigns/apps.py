@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class CampaignsConfig(AppConfig):
     name = "campaigns"
     verbose_name = "Campaigns"
+
+    def ready(self):
+        from . import public  # noqa: F401  (connects the cache invalidation)

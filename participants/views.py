@@ -17,7 +17,8 @@ from django.utils import translation
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods
 
-from campaigns.models import Campaign, CampaignStatus, ParticipationLimit, PrefillMode, SSOMode
+from campaigns.models import Campaign, ParticipationLimit, PrefillMode, SSOMode
+from campaigns.public import public_campaign
 
 from .forms import ParticipationForm
 from .models import Participant, Participation
@@ -40,12 +41,7 @@ class _HttpResponseSeeOther(HttpResponseRedirect):
 # ---------------------------------------------------------------------------- helpers
 def _campaign(slug: str) -> Campaign | None:
     """The published campaign with this slug; drafts do not exist for the public."""
-    return (
-        Campaign.objects.select_related("oauth_integration")
-        .exclude(status=CampaignStatus.DRAFT)
-        .filter(slug=slug)
-        .first()
-    )
+    return public_campaign(slug)
 
 
 def _activate_language(request, campaign: Campaign | None) -> str:

@@ -1,0 +1,133 @@
+"""The public pages keep each campaign in the process between changes (campaigns/public.py).
+
+What a participant must never notice: an editor's change, a campaign taken back to draft, a
+field added or an integration switched off shows on the very next request, in this process and
+(through the shared generation token) in every other one.
+"""
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from campaigns import public
+from campaigns.models import Campaign, CampaignStatus, FieldType
+from tests.factories import CampaignFieldFactory, OAuthIntegrationFactory, make_form_campaign
+
+
+@pytest.fixture
+def campaign(account):
+    return make_form_campaign(account=account, title="Summer contest", slug="summer")
+
+
+def landing(client, campaign):
+    return client.get(campaign.get_absolute_url())
+
+
+def form(client, campaign):
+    return client.get(f"/c/{campaign.slug}/form/")
+
+
+def test_the_campaign_is_read_once_then_kept(client, campaign):
+    with CaptureQueriesContext(connection) as cold:
+        assert landing(client, campaign).status_code == 200
+    with CaptureQueriesContext(connection) as warm:
+        assert landing(client, campaign).status_code == 200
+    assert len(cold) == 2  # the campaign with its integration, then its fields
+    assert len(warm) == 0
+
+
+def test_an_edit_shows_on_the_next_request(client, campaign):
+    assert "Summer contest" in landing(client, campaign).text
+    campaign.title = "Winter contest"
+    campaign.save()
+    page = landing(client, campaign).text
+    assert "Winter contest" in page
+    assert "Summer contest" not in page
+
+
+def test_a_campaign_taken_back_to_draft_is_gone_at_once(client, campaign):
+    assert landing(client, campaign).status_code == 200
+    campaign.status = CampaignStatus.DRAFT
+    campaign.save()
+    assert landing(client, campaign).status_code == 404
+    assert form(client, campaign).status_code == 404
+
+
+def test_a_deleted_campaign_is_gone_at_once(client, campaign):
+    assert landing(client, campaign).status_code == 200
+    Campaign.objects.filter(pk=campaign.pk).delete()
+    assert landing(client, campaign).status_code == 404
+
+
+def test_a_new_field_shows_on_the_form_at_once(client, campaign):
+    assert 'name="f-city"' not in form(client, campaign).text
+    CampaignFieldFactory(
+        campaign=campaign, variable="city", field_type=FieldType.TEXT, label_en="Town", position=50
+    )
+    assert 'name="f-city"' in form(client, campaign).text
+
+
+def test_a_deleted_field_leaves_the_form_at_once(client, campaign):
+    assert 'name="f-phone"' in form(client, campaign).text
+    campaign.fields.get(variable="phone").delete()
+    assert 'name="f-phone"' not in form(client, campaign).text
+
+
+def test_switching_the_integration_off_removes_the_login_at_once(client, account, campaign):
+    integration = OAuthIntegrationFactory(account=account, display_name="Acme ID")
+    campaign.oauth_integration = integration
+    campaign.save()
+    login_url = f"/c/{campaign.slug}/login/"
+    assert login_url in landing(client, campaign).text
+    integration.enabled = False
+    integration.save()
+    assert login_url not in landing(client, campaign).text
+    assert client.get(login_url).status_code == 503
+
+
+def test_a_change_made_by_another_process_is_seen_through_the_shared_token(client, campaign):
+    """Another web process saved the campaign: its signal replaced the token in the shared
+    cache; this process has no signal of its own, only the token to go by."""
+    assert "Summer contest" in landing(client, campaign).text
+    Campaign.objects.filter(pk=campaign.pk).update(title="Autumn contest")  # no signal here
+    assert "Summer contest" in landing(client, campaign).text  # kept: nothing said it changed
+    cache.set(public.GENERATION_KEY, "replaced-by-the-other-process", timeout=None)
+    assert "Autumn contest" in landing(client, campaign).text
+
+
+def test_a_cleared_cache_makes_every_process_read_again(client, campaign):
+    assert "Summer contest" in landing(client, campaign).text
+    Campaign.objects.filter(pk=campaign.pk).update(title="Autumn contest")
+    cache.clear()  # a Redis restart: nobody can tell what changed meanwhile
+    assert "Autumn contest" in landing(client, campaign).text
+
+
+def test_the_token_is_replaced_again_when_the_change_commits(
+    campaign, django_capture_on_commit_callbacks
+):
+    """A process that reloads between the save and the commit reads the old rows: the second
+    replacement, at commit, makes it read again."""
+    public.public_campaign(campaign.slug)
+    with django_capture_on_commit_callbacks(execute=True):
+        campaign.title = "Winter contest"
+        campaign.save()
+        before_commit = cache.get(public.GENERATION_KEY)
+    assert cache.get(public.GENERATION_KEY) not in (None, before_commit)
+
+
+def test_unknown_addresses_are_not_remembered(client, campaign):
+    landing(client, campaign)
+    kept = len(public._entries)
+    for number in range(50):
+        assert client.get(f"/c/no-such-campaign-{number}/").status_code == 404
+    assert len(public._entries) == kept
+
+
+def test_the_memory_kept_is_bounded(client, account, monkeypatch):
+    monkeypatch.setattr(public, "MAX_ENTRIES", 3)
+    campaigns = [make_form_campaign(account=account, slug=f"contest-{n}") for n in range(5)]
+    for campaign in campaigns:
+        assert landing(client, campaign).status_code == 200
+        assert len(public._entries) <= 3
+    assert "contest-4" in public._entries
