@@ -397,7 +397,7 @@ def profile_journeys(idp_base: str, count: int, step: str = "") -> None:
         import pstats
 
         global _STEP_PROFILER
-        _STEP_PROFILER = (step, cProfile.Profile())
+        _STEP_PROFILER = (step, cProfile.Profile(time.process_time))
         for number in range(count):
             queries_per_step(idp_base, f"cprofile-{number}")
         stats = pstats.Stats(_STEP_PROFILER[1])

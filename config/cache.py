@@ -1,4 +1,5 @@
-"""Django's own Redis cache backend, keeping its client instead of building one per call.
+"""Django's own Redis cache backend, keeping its client instead of building one per call, and
+counting a rate-limit hit in one round trip.
 
 `django.core.cache.backends.redis.RedisCacheClient.get_client()` builds a new `redis.Redis`
 object around the (shared) connection pool on every cache operation. A participant's callback
@@ -36,3 +37,19 @@ class RedisCache(DjangoRedisCache):
     def __init__(self, server, params) -> None:
         super().__init__(server, params)
         self._class = ReusedClientRedisCacheClient
+
+    def incr_with_expiry(self, key, *, timeout: int, version=None) -> int:
+        """Add one to the counter `key` (created at 1) and make it expire in `timeout` seconds.
+
+        One round trip (INCR and EXPIRE in a MULTI) where Django's `add` then `incr` take three
+        (SET NX, EXISTS, INCRBY). Setting the expiry again on every hit is right for the rate
+        limiter: its keys name their window, and `timeout` is always "one second after this
+        window ends". The counter stays a plain integer, readable by Django's `get` and `incr`.
+        """
+        key = self.make_and_validate_key(key, version=version)
+        client = self._cache.get_client(key, write=True)
+        with client.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, timeout)
+            count, _expiry_set = pipe.execute()
+        return count

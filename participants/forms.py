@@ -15,6 +15,7 @@ from campaigns.models import CampaignField, FieldType, WhenPrefilled
 from integrations.variables import Variable, VariableType, get_variable
 
 from .prefill import Prefill
+from .renderers import ParticipationFormRenderer
 
 FORM_PREFIX = "f"
 DATE_INPUT_FORMATS = ["%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y"]
@@ -132,6 +133,9 @@ class ParticipationForm(forms.Form):
     field is not part of the form at all, a read-only one is `disabled` (Django then ignores the
     posted value and uses the initial one).
     """
+
+    # One instance for every form: a renderer builds its template engine once.
+    default_renderer = ParticipationFormRenderer()
 
     def __init__(
         self,

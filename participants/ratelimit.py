@@ -1,8 +1,10 @@
 """Rate limits on the public login pages, per client address and per campaign.
 
 Fixed windows counted in the default cache (Redis in production, so every web process shares
-the counts): the first hit of a window creates its counter with `cache.add`, every hit bumps it
-with `cache.incr`, both atomic in Redis and in the local-memory cache. A fixed window lets a
+the counts). On Redis each hit is one INCR with its expiry, in one round trip
+(`config.cache.RedisCache.incr_with_expiry`); on other caches the first hit of a window creates
+its counter with `cache.add` and every hit bumps it with `cache.incr`, atomic in the
+local-memory cache too. A fixed window lets a
 client spend up to twice the limit across a window boundary; for stopping floods of logins that
 is good enough, and it costs one counter per key and window.
 
@@ -67,13 +69,16 @@ def rate_limit_hit(*, cache, key: str, rate: Rate, now: float) -> RateLimitResul
     # Kept one second past the window so a late `incr` still finds it; the window number in the
     # key, not the expiry, is what starts a new window.
     timeout = math.ceil(window_end - now) + 1
-    cache.add(counter, 0, timeout=timeout)
-    try:
-        count = cache.incr(counter)
-    except ValueError:
-        # Expired between add and incr: this hit opens the counter again.
-        cache.add(counter, 1, timeout=timeout)
-        count = 1
+    if hasattr(cache, "incr_with_expiry"):  # config.cache.RedisCache: one round trip
+        count = cache.incr_with_expiry(counter, timeout=timeout)
+    else:
+        cache.add(counter, 0, timeout=timeout)
+        try:
+            count = cache.incr(counter)
+        except ValueError:
+            # Expired between add and incr: this hit opens the counter again.
+            cache.add(counter, 1, timeout=timeout)
+            count = 1
     return RateLimitResult(
         allowed=count <= rate.limit,
         count=count,

@@ -157,13 +157,13 @@ def login_attempt_claim(*, request, state: str) -> LoginAttempt:
     """
     if not state or len(state) > STATE_MAX_LENGTH:
         raise StateError("state_missing")
-    attempt = (
-        LoginAttempt.objects.select_related("integration", "campaign", "account")
-        .filter(state_hash=_hash(state))
-        .first()
-    )
-    if attempt is None:
-        raise StateError("state_unknown")
+    try:
+        # state_hash is unique: `get`, not `first`, which would sort for nothing.
+        attempt = LoginAttempt.objects.select_related("integration", "campaign").get(
+            state_hash=_hash(state)
+        )
+    except LoginAttempt.DoesNotExist:
+        raise StateError("state_unknown") from None
     if attempt.used_at is not None:
         raise StateError("state_reused", attempt)
     now = timezone.now()

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from django.db import transaction
+from django.db.models.signals import post_save
 
+from config.process_cache import ProcessCache
 from integrations.models import MappingRule, MappingTableVersion, OAuthIntegration
 from integrations.variables import STANDARD_VARIABLES
 
@@ -19,10 +21,29 @@ from .apply import Rule, rules_from_rows
 from .tables import RowError, RuleSpec, TableError, table_validate
 from .uploads import filename_display, table_read
 
+# Every participant's login reads and compiles its integration's rules: each process keeps them
+# until `_compiled_rules.changed()`, which every function below that writes rules calls, as does
+# saving one rule anywhere (the signal below). Deletes are not followed by a signal: it would
+# turn `mapping_rules_replace`'s one DELETE into a SELECT and a signal per rule.
+_compiled_rules: ProcessCache[tuple[Rule, ...]] = ProcessCache(
+    "mapping-rules", max_entries=10_000, max_age=300
+)
+
 
 def mapping_rules_for(*, integration: OAuthIntegration) -> list[Rule]:
     """The integration's compiled rules, for `mapping_apply` (login flow, preview, test login)."""
-    return rules_from_rows(rows=integration.mapping_rules.all())
+    rules = _compiled_rules.get(
+        integration.pk, lambda: tuple(rules_from_rows(rows=integration.mapping_rules.all()))
+    )
+    return list(rules)
+
+
+def mapping_rules_changed(**_signal_kwargs) -> None:
+    """Rules were written outside this module (a data migration, a shell): reload them."""
+    _compiled_rules.changed()
+
+
+post_save.connect(mapping_rules_changed, sender=MappingRule, dispatch_uid="mapping-rules-saved")
 
 
 def mapping_specs_for(*, integration: OAuthIntegration) -> list[RuleSpec]:
@@ -60,6 +81,7 @@ def mapping_rules_replace(
     """Replace all rules with `specs` and record the version; all or nothing."""
     # Lock the integration row so two uploads at once cannot interleave their rule sets.
     OAuthIntegration.objects.select_for_update().filter(pk=integration.pk).first()
+    _compiled_rules.changed()
     integration.mapping_rules.all().delete()
     MappingRule.objects.bulk_create(
         [
@@ -164,6 +186,7 @@ def mapping_version_restore(*, version: MappingTableVersion, user) -> MappingTab
 
 def mapping_version_record(*, integration: OAuthIntegration, user, label: str) -> None:
     """Record the rules as they are now (after an edit in the admin) as the current version."""
+    _compiled_rules.changed()
     specs = mapping_specs_for(integration=integration)
     rules = [spec.as_dict() for spec in specs]
     current = _current_version(integration)

@@ -1,4 +1,5 @@
-"""The public pages keep each campaign in the process between changes (campaigns/public.py).
+"""The public pages keep each campaign in the process between changes (campaigns/public.py,
+config/process_cache.py).
 
 What a participant must never notice: an editor's change, a campaign taken back to draft, a
 field added or an integration switched off shows on the very next request, in this process and
@@ -92,7 +93,7 @@ def test_a_change_made_by_another_process_is_seen_through_the_shared_token(clien
     assert "Summer contest" in landing(client, campaign).text
     Campaign.objects.filter(pk=campaign.pk).update(title="Autumn contest")  # no signal here
     assert "Summer contest" in landing(client, campaign).text  # kept: nothing said it changed
-    cache.set(public.GENERATION_KEY, "replaced-by-the-other-process", timeout=None)
+    cache.set(public.public_campaigns.generation_key, "replaced-by-the-other-process", timeout=None)
     assert "Autumn contest" in landing(client, campaign).text
 
 
@@ -112,22 +113,22 @@ def test_the_token_is_replaced_again_when_the_change_commits(
     with django_capture_on_commit_callbacks(execute=True):
         campaign.title = "Winter contest"
         campaign.save()
-        before_commit = cache.get(public.GENERATION_KEY)
-    assert cache.get(public.GENERATION_KEY) not in (None, before_commit)
+        before_commit = cache.get(public.public_campaigns.generation_key)
+    assert cache.get(public.public_campaigns.generation_key) not in (None, before_commit)
 
 
 def test_unknown_addresses_are_not_remembered(client, campaign):
     landing(client, campaign)
-    kept = len(public._entries)
+    kept = len(public.public_campaigns)
     for number in range(50):
         assert client.get(f"/c/no-such-campaign-{number}/").status_code == 404
-    assert len(public._entries) == kept
+    assert len(public.public_campaigns) == kept
 
 
 def test_the_memory_kept_is_bounded(client, account, monkeypatch):
-    monkeypatch.setattr(public, "MAX_ENTRIES", 3)
+    monkeypatch.setattr(public.public_campaigns, "max_entries", 3)
     campaigns = [make_form_campaign(account=account, slug=f"contest-{n}") for n in range(5)]
     for campaign in campaigns:
         assert landing(client, campaign).status_code == 200
-        assert len(public._entries) <= 3
-    assert "contest-4" in public._entries
+        assert len(public.public_campaigns) <= 3
+    assert "contest-4" in public.public_campaigns

@@ -98,3 +98,72 @@ def test_a_trickling_discovery_document_is_cut_at_the_budget(trickling_idp):
     with pytest.raises(DiscoveryError):
         discover(trickling_idp, timeout=(0.5, 1.0))
     assert time.monotonic() - started < BUDGET + 2
+
+
+def test_a_shorter_budget_is_cut_on_time_while_a_longer_one_runs(trickling_idp):
+    """One watchdog serves every call: a call due sooner than the one it waits for must not
+    wait behind it."""
+    from integrations.egress import EgressError, Purpose, send
+
+    long_call = threading.Thread(
+        target=lambda: pytest.raises(
+            EgressError,
+            send,
+            "GET",
+            trickling_idp,
+            purpose=Purpose.IDP,
+            timeout=(0.5, 1.0),
+            total_timeout=6,
+        ),
+        daemon=True,
+    )
+    long_call.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    with pytest.raises(EgressError) as excinfo:
+        send("GET", trickling_idp, purpose=Purpose.IDP, timeout=(0.5, 1.0), total_timeout=1.0)
+    assert time.monotonic() - started < 1.0 + 1.5
+    assert excinfo.value.reason == "total_timeout"
+    long_call.join(10)
+    assert not long_call.is_alive()
+
+
+@pytest.fixture
+def quick_server():
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive: the client holds its socket open
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+def test_calls_with_a_budget_leave_no_thread_or_open_socket_behind(quick_server, settings):
+    import gc
+    import os
+
+    from integrations.egress import Purpose, send
+
+    settings.ALLOW_HTTP_LOOPBACK_ENDPOINTS = True
+    send("GET", quick_server, purpose=Purpose.IDP, timeout=(1, 1), total_timeout=60)
+    gc.collect()
+    threads, descriptors = threading.active_count(), len(os.listdir("/proc/self/fd"))
+    for _ in range(40):
+        response = send("GET", quick_server, purpose=Purpose.IDP, timeout=(1, 1), total_timeout=60)
+        assert response.status_code == 200
+    gc.collect()
+    assert threading.active_count() <= threads + 1  # the server may still hold one handler
+    assert len(os.listdir("/proc/self/fd")) <= descriptors + 2

@@ -11,6 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from integrations.admin_mapping import MappingUploadForm
+from integrations.mapping.apply import Profile, mapping_apply
 from integrations.mapping.store import mapping_rules_for, mapping_table_import
 from integrations.models import MappingRule, MappingTableVersion
 from tests.factories import OAuthIntegrationFactory
@@ -467,3 +468,59 @@ def test_preview_with_the_last_test_login_profile(client, staff_user, mapped):
 def test_rules_for_an_integration_are_ready_for_mapping_apply(mapped):
     rules = mapping_rules_for(integration=mapped)
     assert [rule.target for rule in rules][:3] == ["firstname", "lastname", "email"]
+
+
+# ---------------------------------------------------------------------------- rules per process
+# Each login reads its integration's compiled rules from the process (integrations/mapping/
+# store.py); every way staff change them must reach the next login at once.
+def _targets(integration):
+    return [rule.target for rule in mapping_rules_for(integration=integration)]
+
+
+@pytest.mark.django_db
+def test_an_upload_reaches_the_next_login_at_once(client, staff_user, mapped):
+    assert len(_targets(mapped)) == 12  # read, and now kept
+    client.force_login(staff_user)
+    upload(client, mapped, "new.csv", csv_bytes(GOOD_ROWS))
+    assert _targets(mapped) == [row[0] for row in GOOD_ROWS]
+
+
+@pytest.mark.django_db
+def test_a_restore_reaches_the_next_login_at_once(client, staff_user, mapped):
+    first = mapped.mapping_versions.get()
+    client.force_login(staff_user)
+    upload(client, mapped, "new.csv", csv_bytes(GOOD_ROWS))
+    assert len(_targets(mapped)) == 3
+    client.post(url("restore", mapped, first.pk))
+    assert len(_targets(mapped)) == 12
+
+
+@pytest.mark.django_db
+def test_an_edit_or_a_delete_in_the_admin_reaches_the_next_login_at_once(
+    client, staff_user, mapped
+):
+    def city():
+        profile = Profile(userinfo={"address": {"locality": " namur "}})
+        rules = mapping_rules_for(integration=mapped)
+        return mapping_apply(profile=profile, rules=rules).values.get("city")
+
+    assert city() != "NAMUR"
+    client.force_login(staff_user)
+    rule = mapped.mapping_rules.get(target="city")
+    form = {"integration": mapped.pk, "target": "city", "source": "address.locality"}
+    change_url = reverse("admin:integrations_mappingrule_change", args=[rule.pk])
+    assert client.post(change_url, {**form, "transform": "strip|upper"}).status_code == 302
+    assert city() == "NAMUR"
+
+    delete_url = reverse("admin:integrations_mappingrule_delete", args=[rule.pk])
+    assert client.post(delete_url, {"post": "yes"}).status_code == 302
+    assert "city" not in _targets(mapped)
+
+
+@pytest.mark.django_db
+def test_a_rule_saved_outside_the_admin_reaches_the_next_login(mapped):
+    assert "favourite_colour" not in _targets(mapped)
+    MappingRule.objects.create(
+        integration=mapped, target="favourite_colour", source="colour", position=99
+    )
+    assert "favourite_colour" in _targets(mapped)

@@ -1,0 +1,71 @@
+"""Rows every request reads again, kept in each process until anything among them changes.
+
+A `ProcessCache` keeps values in the process's memory, tagged with a *generation*: a random
+token in the default cache (Redis in production, so every web process sees the same one).
+`changed()` replaces the token, and every process loads again on its next read. A read costs one
+cache GET instead of the queries behind the value.
+
+`changed()` replaces the token twice: at once, so that the process that wrote sees its own
+change, and again when the transaction commits, so that a process which loaded in between (still
+reading the old rows) does not keep them. `max_age` bounds what a write that forgot to call
+`changed()` (a `QuerySet.update()` in a shell) can leave behind; `max_entries` bounds memory when
+keys come from URLs. `None` is never kept, so unknown keys cost a load each time and no memory.
+"""
+
+import secrets
+import threading
+import time
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+from django.core.cache import cache
+from django.db import transaction
+
+V = TypeVar("V")
+
+
+class ProcessCache(Generic[V]):
+    def __init__(self, name: str, *, max_entries: int, max_age: float) -> None:
+        self.generation_key = f"process-cache:{name}:generation"
+        self.max_entries = max_entries
+        self.max_age = max_age
+        self._entries: dict[Hashable, tuple[str, float, V]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, load: Callable[[], V | None]) -> V | None:
+        """The value kept for `key`, or `load()`'s (kept unless None). Shared by every thread
+        of the process: callers must treat it as read-only."""
+        generation = self._generation()
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] == generation and time.monotonic() < entry[1]:
+            return entry[2]
+        value = load()
+        if value is not None:
+            with self._lock:
+                if len(self._entries) >= self.max_entries:
+                    self._entries.clear()
+                self._entries[key] = (generation, time.monotonic() + self.max_age, value)
+        return value
+
+    def changed(self) -> None:
+        """Make every process load again: now, and again when the transaction commits."""
+        self._new_generation()
+        transaction.on_commit(self._new_generation)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._entries
+
+    def _generation(self) -> str:
+        generation = cache.get(self.generation_key)
+        if generation is None:
+            # A cleared or restarted cache: nobody can tell what changed meanwhile, so start anew.
+            generation = secrets.token_hex(8)
+            if not cache.add(self.generation_key, generation, timeout=None):
+                generation = cache.get(self.generation_key) or generation
+        return generation
+
+    def _new_generation(self) -> None:
+        cache.set(self.generation_key, secrets.token_hex(8), timeout=None)
