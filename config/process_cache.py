@@ -2,8 +2,10 @@
 
 A `ProcessCache` keeps values in the process's memory, tagged with a *generation*: a random
 token in the default cache (Redis in production, so every web process sees the same one).
-`changed()` replaces the token, and every process loads again on its next read. A read costs one
-cache GET instead of the queries behind the value.
+`changed()` replaces the token, and every process loads again on its next read. A process reads
+the token again at most every `TOKEN_SECONDS` (it sees its own changes at once): the reads of a
+journey's requests cost no query and, mostly, no cache round trip either, and another process's
+change is seen within that second.
 
 `changed()` replaces the token twice: at once, so that the process that wrote sees its own
 change, and again when the transaction commits, so that a process which loaded in between (still
@@ -23,6 +25,8 @@ from django.db import transaction
 
 V = TypeVar("V")
 
+TOKEN_SECONDS = 1.0
+
 
 class ProcessCache(Generic[V]):
     def __init__(self, name: str, *, max_entries: int, max_age: float) -> None:
@@ -31,6 +35,8 @@ class ProcessCache(Generic[V]):
         self.max_age = max_age
         self._entries: dict[Hashable, tuple[str, float, V]] = {}
         self._lock = threading.Lock()
+        # (token, when it was read): the token as this process last saw it.
+        self._token: tuple[str, float] = ("", float("-inf"))
 
     def get(self, key: Hashable, load: Callable[[], V | None]) -> V | None:
         """The value kept for `key`, or `load()`'s (kept unless None). Shared by every thread
@@ -59,13 +65,20 @@ class ProcessCache(Generic[V]):
         return key in self._entries
 
     def _generation(self) -> str:
+        token, read_at = self._token
+        now = time.monotonic()
+        if now - read_at < TOKEN_SECONDS:
+            return token
         generation = cache.get(self.generation_key)
         if generation is None:
             # A cleared or restarted cache: nobody can tell what changed meanwhile, so start anew.
             generation = secrets.token_hex(8)
             if not cache.add(self.generation_key, generation, timeout=None):
                 generation = cache.get(self.generation_key) or generation
+        self._token = (generation, now)
         return generation
 
     def _new_generation(self) -> None:
-        cache.set(self.generation_key, secrets.token_hex(8), timeout=None)
+        generation = secrets.token_hex(8)
+        cache.set(self.generation_key, generation, timeout=None)
+        self._token = (generation, time.monotonic())

@@ -211,11 +211,12 @@ ALLOW_PRIVATE_WEBHOOK_ADDRESSES = env.bool("ALLOW_PRIVATE_WEBHOOK_ADDRESSES", de
 # Sessions are read on nearly every participant request: with a shared cache (Redis), from the
 # cache first, written through to the database so that a cache flush logs nobody out. The local
 # memory cache is per process, so with it a session changed by one worker would be read stale by
-# another: then sessions live in the database only.
+# another: then sessions live in the database only. (Django's stores, minus a lookup per new
+# session: config/sessions/.)
 SESSION_ENGINE = (
-    "django.contrib.sessions.backends.cached_db"
+    "config.sessions.cached_db"
     if CACHES["default"]["BACKEND"] == "config.cache.RedisCache"
-    else "django.contrib.sessions.backends.db"
+    else "config.sessions.db"
 )
 SESSION_COOKIE_HTTPONLY = True
 # Lax, not Strict: the browser must send the cookie on the redirect back from the IdP.

@@ -15,7 +15,7 @@ from campaigns.models import CampaignField, FieldType, WhenPrefilled
 from integrations.variables import Variable, VariableType, get_variable
 
 from .prefill import Prefill
-from .renderers import ParticipationFormRenderer
+from .renderers import ParticipationFormRenderer, field_row_html
 
 FORM_PREFIX = "f"
 DATE_INPUT_FORMATS = ["%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y"]
@@ -124,6 +124,9 @@ class FieldRow:
     hint_id: str
     error_id: str
     is_checkbox: bool
+
+    def html(self) -> str:
+        return field_row_html(self)
 
 
 class ParticipationForm(forms.Form):

@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from campaigns import public
 from campaigns.models import Campaign, CampaignStatus, FieldType
+from config import process_cache
 from tests.factories import CampaignFieldFactory, OAuthIntegrationFactory, make_form_campaign
 
 
@@ -87,20 +88,51 @@ def test_switching_the_integration_off_removes_the_login_at_once(client, account
     assert client.get(login_url).status_code == 503
 
 
-def test_a_change_made_by_another_process_is_seen_through_the_shared_token(client, campaign):
+@pytest.fixture
+def a_second_later(monkeypatch):
+    """Move this process's clock past the interval at which it reads the shared token again."""
+
+    def later():
+        monkeypatch.setattr(
+            process_cache.time, "monotonic", lambda: now() + process_cache.TOKEN_SECONDS
+        )
+
+    now = process_cache.time.monotonic
+    return later
+
+
+def test_a_change_made_by_another_process_is_seen_within_a_second(client, campaign, a_second_later):
     """Another web process saved the campaign: its signal replaced the token in the shared
     cache; this process has no signal of its own, only the token to go by."""
     assert "Summer contest" in landing(client, campaign).text
     Campaign.objects.filter(pk=campaign.pk).update(title="Autumn contest")  # no signal here
-    assert "Summer contest" in landing(client, campaign).text  # kept: nothing said it changed
     cache.set(public.public_campaigns.generation_key, "replaced-by-the-other-process", timeout=None)
+    assert "Summer contest" in landing(client, campaign).text  # the token is not read again yet
+    a_second_later()
     assert "Autumn contest" in landing(client, campaign).text
 
 
-def test_a_cleared_cache_makes_every_process_read_again(client, campaign):
+def test_a_change_nobody_announced_is_kept(client, campaign, a_second_later):
+    assert "Summer contest" in landing(client, campaign).text
+    Campaign.objects.filter(pk=campaign.pk).update(title="Autumn contest")  # no signal here
+    a_second_later()
+    assert "Summer contest" in landing(client, campaign).text  # until max_age (below)
+
+
+def test_a_cleared_cache_makes_every_process_read_again(client, campaign, a_second_later):
     assert "Summer contest" in landing(client, campaign).text
     Campaign.objects.filter(pk=campaign.pk).update(title="Autumn contest")
     cache.clear()  # a Redis restart: nobody can tell what changed meanwhile
+    a_second_later()
+    assert "Autumn contest" in landing(client, campaign).text
+
+
+def test_nothing_is_kept_longer_than_its_max_age(client, campaign, monkeypatch):
+    assert "Summer contest" in landing(client, campaign).text
+    Campaign.objects.filter(pk=campaign.pk).update(title="Autumn contest")  # no signal here
+    now = process_cache.time.monotonic
+    max_age = public.public_campaigns.max_age
+    monkeypatch.setattr(process_cache.time, "monotonic", lambda: now() + max_age)
     assert "Autumn contest" in landing(client, campaign).text
 
 

@@ -1,9 +1,13 @@
-"""Sessions are cached only in a cache that every web process shares."""
+"""Sessions are cached only in a cache that every web process shares; a new one is one insert."""
 
 import subprocess
 import sys
+from importlib import import_module
 
+import pytest
 from django.conf import settings
+
+from config import sessions
 
 
 def _session_engine(cache_url: str | None) -> str:
@@ -23,11 +27,46 @@ def _session_engine(cache_url: str | None) -> str:
 
 
 def test_a_per_process_cache_keeps_sessions_in_the_database_only():
-    assert _session_engine("locmemcache://x") == "django.contrib.sessions.backends.db"
+    assert _session_engine("locmemcache://x") == "config.sessions.db"
 
 
 def test_a_shared_redis_cache_fronts_the_database_sessions():
     # Settings only: nothing connects to Redis here.
-    assert _session_engine("redis://127.0.0.1:6379/1") == (
-        "django.contrib.sessions.backends.cached_db"
-    )
+    assert _session_engine("redis://127.0.0.1:6379/1") == "config.sessions.cached_db"
+
+
+# ---------------------------------------------------------------------------- the stores
+@pytest.fixture(params=["config.sessions.db", "config.sessions.cached_db"])
+def store_class(request):
+    return import_module(request.param).SessionStore
+
+
+@pytest.mark.django_db
+def test_a_new_session_is_one_insert(store_class, django_assert_max_num_queries):
+    session = store_class()
+    session["participated:1"] = True
+    # The INSERT in its atomic block (SAVEPOINT and RELEASE inside the test's transaction).
+    with django_assert_max_num_queries(3) as queries:
+        session.save()
+    statements = [query["sql"].split()[0] for query in queries.captured_queries]
+    assert statements.count("INSERT") == 1 and "SELECT" not in statements
+    assert store_class(session.session_key)["participated:1"] is True
+
+
+@pytest.mark.django_db
+def test_a_new_key_that_is_taken_is_drawn_again_and_the_other_session_is_kept(
+    store_class, monkeypatch
+):
+    existing = store_class()
+    existing["owner"] = "someone else"
+    existing.save()
+    draws = iter([existing.session_key, "k" * 32])
+    monkeypatch.setattr(sessions, "get_random_string", lambda *args: next(draws))
+
+    session = store_class()
+    session["owner"] = "me"
+    session.save()
+
+    assert session.session_key == "k" * 32
+    assert store_class(existing.session_key)["owner"] == "someone else"
+    assert store_class("k" * 32)["owner"] == "me"
