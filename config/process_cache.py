@@ -12,6 +12,10 @@ change, and again when the transaction commits, so that a process which loaded i
 reading the old rows) does not keep them. `max_age` bounds what a write that forgot to call
 `changed()` (a `QuerySet.update()` in a shell) can leave behind; `max_entries` bounds memory when
 keys come from URLs. `None` is never kept, so unknown keys cost a load each time and no memory.
+
+A cache that is not shared between processes (the local-memory default, without `CACHE_URL`)
+cannot carry one process's change to the others: there nothing is kept longer than
+`TOKEN_SECONDS`, so a change still shows everywhere within that second.
 """
 
 import secrets
@@ -20,7 +24,9 @@ import time
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.dummy import DummyCache
+from django.core.cache.backends.locmem import LocMemCache
 from django.db import transaction
 
 V = TypeVar("V")
@@ -47,10 +53,12 @@ class ProcessCache(Generic[V]):
             return entry[2]
         value = load()
         if value is not None:
+            shared = not isinstance(caches["default"], LocMemCache | DummyCache)
+            max_age = self.max_age if shared else min(self.max_age, TOKEN_SECONDS)
             with self._lock:
                 if len(self._entries) >= self.max_entries:
                     self._entries.clear()
-                self._entries[key] = (generation, time.monotonic() + self.max_age, value)
+                self._entries[key] = (generation, time.monotonic() + max_age, value)
         return value
 
     def changed(self) -> None:

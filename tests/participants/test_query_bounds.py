@@ -25,9 +25,10 @@ EXTRA_FIELDS = 15
 
 
 @pytest.fixture(autouse=True)
-def _production_sessions(settings):
-    """Counted as in production, where a shared Redis cache fronts the database sessions
-    (config/settings.py); the test's local cache is shared within this one process."""
+def _production_cache(redis_cache, settings):
+    """Counted as in production: a shared Redis cache fronts the database sessions
+    (config/settings.py) and keeps the campaign between a process's requests (with a
+    per-process cache, campaigns/public.py keeps it only a second)."""
     settings.SESSION_ENGINE = "config.sessions.cached_db"
 
 
