@@ -188,7 +188,7 @@ def login_attempt_finish(
     error_code: str = "",
     error_reference: str = "",
     idp_duration_ms: int | None = None,
-    participant=None,
+    participant_id: int | None = None,
 ) -> None:
     """Record how the attempt ended, for the SSO activity log. Never tokens or codes."""
     attempt.outcome = outcome
@@ -196,7 +196,7 @@ def login_attempt_finish(
     attempt.error_code = error_code[:60]
     attempt.error_reference = error_reference
     attempt.idp_duration_ms = idp_duration_ms
-    attempt.participant = participant
+    attempt.participant_id = participant_id
     attempt.finished_at = timezone.now()
     fields = ["outcome", "failed_step", "error_code", "error_reference", "idp_duration_ms"]
     fields += ["participant", "finished_at"]

@@ -15,7 +15,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
 from integrations.mapping import Profile, mapping_apply
@@ -128,23 +127,27 @@ def profile_map(*, parts: dict[str, dict], integration: OAuthIntegration) -> Map
 
 
 # ---------------------------------------------------------------------------- participant
-def participant_upsert(
-    *, integration: OAuthIntegration, identity: Identity
-) -> tuple[Participant, bool]:
-    """Create or update the participant known by `identity`; (participant, created)."""
-    now = timezone.now()
-    with transaction.atomic():
-        participant, created = Participant.objects.select_for_update().get_or_create(
-            account_id=integration.account_id,
-            issuer_key=identity.issuer_key,
-            subject=identity.subject,
-            defaults={"integration": integration, "last_login_at": now},
-        )
-        if not created:
-            participant.integration = integration
-            participant.last_login_at = now
-            participant.save(update_fields=["integration", "last_login_at"])
-    return participant, created
+def participant_upsert(*, integration: OAuthIntegration, identity: Identity) -> int:
+    """Create or update the participant known by `identity`; returns their id.
+
+    One `INSERT … ON CONFLICT (account, issuer, subject) DO UPDATE` (PostgreSQL, SQLite): two
+    first logins of the same person at once still make one participant, without the lock,
+    read and savepoint a `get_or_create` takes.
+    """
+    participant = Participant(
+        account_id=integration.account_id,
+        integration=integration,
+        issuer_key=identity.issuer_key,
+        subject=identity.subject,
+        last_login_at=timezone.now(),
+    )
+    Participant.objects.bulk_create(
+        [participant],
+        update_conflicts=True,
+        unique_fields=["account", "issuer_key", "subject"],
+        update_fields=["integration", "last_login_at"],
+    )
+    return participant.pk
 
 
 # ---------------------------------------------------------------------------- test login

@@ -484,12 +484,12 @@ def _complete(request, attempt: LoginAttempt, timer: dict) -> HttpResponse:
         error.missing = mapped.missing_required
         raise error
 
-    participant, _created = participant_upsert(integration=integration, identity=identity)
+    participant_id = participant_upsert(integration=integration, identity=identity)
     login_attempt_finish(
         attempt=attempt,
         outcome=AttemptOutcome.SUCCESS,
         idp_duration_ms=timer["ms"],
-        participant=participant,
+        participant_id=participant_id,
     )
     # A new session key: a session id planted before the login gains nothing (fixation). A
     # browser without a session cookie has nothing to fix; its session is created once, when
@@ -499,7 +499,7 @@ def _complete(request, attempt: LoginAttempt, timer: dict) -> HttpResponse:
     prefill_set(
         request,
         attempt.campaign,
-        participant_id=participant.pk,
+        participant_id=participant_id,
         values=mapped.values,
         integration_name=integration.display_name,
     )

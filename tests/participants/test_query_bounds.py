@@ -20,7 +20,7 @@ from tests.participants.sso_flow import callback, idp_answers, login_start, make
 # (campaigns/public.py); a step needing more has grown a query (or an N+1). Counted inside the
 # test's transaction, so `atomic` blocks show as SAVEPOINT/RELEASE pairs (in production they
 # are a BEGIN/COMMIT the connection does not log).
-BOUNDS = {"login_start": 1, "callback": 13, "form": 2, "submit": 9}
+BOUNDS = {"login_start": 1, "callback": 8, "form": 2, "submit": 9}
 EXTRA_FIELDS = 15
 
 

@@ -157,6 +157,33 @@ def test_successful_login_prefills_the_form_and_records_the_participant(client, 
     assert 'value="Ada"' in page.text and 'value="Lovelace"' in page.text
 
 
+def test_a_returning_participant_is_the_same_one_with_the_login_time_updated(client, campaign, idp):
+    def log_in():
+        started = login_start(client, campaign)
+        with mock() as rsps:
+            idp_answers(rsps, idp, started, claims={"given_name": "Ada"})
+            assert callback(client, started).status_code == 303
+
+    log_in()
+    first = Participant.objects.get()
+    log_in()
+    again = Participant.objects.get()
+    assert again.pk == first.pk
+    assert again.created_at == first.created_at
+    assert again.last_login_at > first.last_login_at
+    attempts = LoginAttempt.objects.order_by("pk")
+    assert [attempt.participant_id for attempt in attempts] == [first.pk, first.pk]
+    assert prefill_get(_request_with(client.session), campaign).participant_id == first.pk
+
+
+def _request_with(session):
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/")
+    request.session = session
+    return request
+
+
 def test_session_key_is_cycled_after_login(client, campaign, idp):
     client.get(reverse("participants:landing", args=[campaign.slug]))
     session = client.session
