@@ -726,7 +726,7 @@ def bench(args, *, tmp, database: str, database_url: str) -> int:
         duration=args.duration,
         elapsed=elapsed,
         machine=machine(),
-        workers=args.workers or "2 × cores + 1",
+        workers=args.workers or "cores (at least 2)",
         threads=args.threads or 8,
         app_cpu_ms=app_cpu * 1000 / logins,
         idp_cpu_ms=idp_cpu * 1000 / logins,

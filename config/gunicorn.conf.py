@@ -24,7 +24,10 @@ forwarded_allow_ips = env.str("FORWARDED_ALLOW_IPS", default="127.0.0.1,::1")
 
 # ---------------------------------------------------------------------------- workers
 worker_class = "gthread"
-workers = env.int("WEB_CONCURRENCY", default=2 * multiprocessing.cpu_count() + 1)
+# One process per core (at least two, so that a restart or a stuck process never leaves none):
+# the threads do the waiting. At 50 concurrent logins on 2 cores, 2 processes used about a fifth
+# less CPU per login than 2 × cores + 1 = 5, with a shorter p95 (BENCHMARKS.md, "Sizing").
+workers = env.int("WEB_CONCURRENCY", default=max(2, multiprocessing.cpu_count()))
 threads = env.int("GUNICORN_THREADS", default=8)
 # With gthread the worker's heartbeat comes from its main loop, not from the request threads,
 # so this does not cut a slow IdP call short (the OAuth client's own timeouts do); it restarts
