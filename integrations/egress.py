@@ -19,6 +19,7 @@ import contextlib
 import heapq
 import ipaddress
 import itertools
+import os
 import socket
 import threading
 import time
@@ -228,6 +229,9 @@ class _Watchdog:
     """
 
     def __init__(self) -> None:
+        self._start_afresh()
+
+    def _start_afresh(self) -> None:
         self._due: list[tuple[float, int, _Deadline]] = []
         self._order = itertools.count()
         self._condition = threading.Condition()
@@ -259,6 +263,9 @@ class _Watchdog:
 
 
 _watchdog = _Watchdog()
+# A forked child (an RQ work horse, a gunicorn worker of a preloaded app) has no watchdog
+# thread, and may have copied the lock while the parent's thread held it.
+os.register_at_fork(after_in_child=_watchdog._start_afresh)
 
 
 @cache

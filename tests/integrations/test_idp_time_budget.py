@@ -167,3 +167,40 @@ def test_calls_with_a_budget_leave_no_thread_or_open_socket_behind(quick_server,
     gc.collect()
     assert threading.active_count() <= threads + 1  # the server may still hold one handler
     assert len(os.listdir("/proc/self/fd")) <= descriptors + 2
+
+
+def test_a_forked_process_gets_a_watchdog_of_its_own(trickling_idp):
+    """An RQ work horse is forked from its worker: whatever the parent's watchdog was doing at
+    that moment, the child's calls are still cut at their budget."""
+    import os
+
+    from integrations import egress
+
+    egress._watchdog._condition.acquire()  # the parent's thread held the lock at fork time
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: report through the exit status only
+            code = 1
+            try:
+                started = time.monotonic()
+                egress.send(
+                    "GET",
+                    trickling_idp,
+                    purpose=egress.Purpose.IDP,
+                    timeout=(0.5, 1.0),
+                    total_timeout=1.0,
+                )
+            except egress.EgressError as exc:
+                code = 0 if exc.reason == "total_timeout" and time.monotonic() - started < 3 else 2
+            finally:
+                os._exit(code)
+    finally:
+        egress._watchdog._condition.release()
+    deadline = time.monotonic() + 10
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done[0] == 0:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child hung on the watchdog's lock")
+    assert os.waitstatus_to_exitcode(done[1]) == 0
