@@ -127,7 +127,15 @@ def test_with_a_shared_cache_a_change_nobody_announced_is_kept_until_its_max_age
     assert "Autumn contest" in landing(client, campaign).text
 
 
-def test_with_a_per_process_cache_nothing_is_kept_past_a_second(client, campaign, a_second_later):
+@pytest.fixture
+def local_memory_cache(settings):
+    """The default cache in this process's memory (no CACHE_URL), whatever the run's settings."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+def test_with_a_per_process_cache_nothing_is_kept_past_a_second(
+    local_memory_cache, client, campaign, a_second_later
+):
     """The local-memory cache cannot tell the other processes about a change: an edit made in
     one of them must still reach every page within a second."""
     assert "Summer contest" in landing(client, campaign).text
