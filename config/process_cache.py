@@ -16,8 +16,14 @@ keys come from URLs. `None` is never kept, so unknown keys cost a load each time
 A cache that is not shared between processes (the local-memory default, without `CACHE_URL`)
 cannot carry one process's change to the others: there nothing is kept longer than
 `TOKEN_SECONDS`, so a change still shows everywhere within that second.
+
+When the cache is unavailable (Redis down), nothing is kept: every read loads from the database
+until the cache answers again, and pages and admin saves keep working. A change saved during
+the outage cannot be announced, so a process that kept rows from before may show them until
+`max_age` (it is logged).
 """
 
+import logging
 import secrets
 import threading
 import time
@@ -28,6 +34,8 @@ from django.core.cache import cache, caches
 from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.locmem import LocMemCache
 from django.db import transaction
+
+logger = logging.getLogger(__name__)
 
 V = TypeVar("V")
 
@@ -41,13 +49,16 @@ class ProcessCache(Generic[V]):
         self.max_age = max_age
         self._entries: dict[Hashable, tuple[str, float, V]] = {}
         self._lock = threading.Lock()
-        # (token, when it was read): the token as this process last saw it.
-        self._token: tuple[str, float] = ("", float("-inf"))
+        # (token, when it was read): the token as this process last saw it; None while the
+        # cache is unavailable.
+        self._token: tuple[str | None, float] = ("", float("-inf"))
 
     def get(self, key: Hashable, load: Callable[[], V | None]) -> V | None:
         """The value kept for `key`, or `load()`'s (kept unless None). Shared by every thread
         of the process: callers must treat it as read-only."""
         generation = self._generation()
+        if generation is None:
+            return load()  # the cache is unavailable: nothing is kept meanwhile
         entry = self._entries.get(key)
         if entry is not None and entry[0] == generation and time.monotonic() < entry[1]:
             return entry[2]
@@ -63,8 +74,9 @@ class ProcessCache(Generic[V]):
 
     def changed(self) -> None:
         """Make every process load again: now, and again when the transaction commits."""
-        self._new_generation()
-        transaction.on_commit(self._new_generation)
+        self._entries.clear()
+        self._announce()
+        transaction.on_commit(self._announce)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -72,21 +84,39 @@ class ProcessCache(Generic[V]):
     def __contains__(self, key: Hashable) -> bool:
         return key in self._entries
 
-    def _generation(self) -> str:
+    def _generation(self) -> str | None:
         token, read_at = self._token
         now = time.monotonic()
         if now - read_at < TOKEN_SECONDS:
             return token
-        generation = cache.get(self.generation_key)
-        if generation is None:
-            # A cleared or restarted cache: nobody can tell what changed meanwhile, so start anew.
-            generation = secrets.token_hex(8)
-            if not cache.add(self.generation_key, generation, timeout=None):
-                generation = cache.get(self.generation_key) or generation
+        try:
+            generation = cache.get(self.generation_key)
+            if generation is None:
+                # A cleared or restarted cache: nobody can tell what changed meanwhile, so
+                # start anew.
+                generation = secrets.token_hex(8)
+                if not cache.add(self.generation_key, generation, timeout=None):
+                    generation = cache.get(self.generation_key) or generation
+        # Cache clients raise their own errors (redis.exceptions.*), not Django ones.
+        except Exception:
+            # Asked again in a second, not on every request (a connect timeout each time).
+            logger.warning("%s: cache unavailable, reading from the database", self.generation_key)
+            self._entries.clear()
+            self._token = (None, now)
+            return None
         self._token = (generation, now)
         return generation
 
-    def _new_generation(self) -> None:
+    def _announce(self) -> None:
         generation = secrets.token_hex(8)
-        cache.set(self.generation_key, generation, timeout=None)
+        try:
+            cache.set(self.generation_key, generation, timeout=None)
+        except Exception:
+            logger.warning(
+                "%s: cache unavailable, other processes may show the old rows for up to %d s",
+                self.generation_key,
+                self.max_age,
+            )
+            self._token = (None, time.monotonic())
+            return
         self._token = (generation, time.monotonic())

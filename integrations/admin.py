@@ -1,5 +1,8 @@
+import logging
+
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.urls import NoReverseMatch, path, reverse
@@ -11,7 +14,7 @@ from django_tasks_db.admin import DBTaskResultAdmin
 from django_tasks_db.models import DBTaskResult
 
 from accounts.admin import AccountScopedAdmin, PlatformStaffOnlyMixin
-from accounts.permissions import Capability, is_platform_staff
+from accounts.permissions import Capability, is_platform_staff, role_in
 
 from . import (
     admin_mapping,  # noqa: F401 - registers the mapping admin and its pages
@@ -26,6 +29,24 @@ from .models import OAuthIntegration
 
 # The task queue (webhook deliveries run in it) is for platform staff to watch.
 admin.site.unregister(DBTaskResult)
+
+
+logger = logging.getLogger(__name__)
+
+# Test connection calls the customer's IdP with their credentials: one test per integration in
+# this interval, whoever clicks (shared through the cache by every web process), so that a
+# double click or a hurried administrator cannot hammer the IdP or trip its lockout.
+TEST_CONNECTION_INTERVAL_SECONDS = 10
+
+
+def _test_connection_allowed(integration) -> bool:
+    try:
+        return cache.add(
+            f"oauth-test-connection:{integration.pk}", True, TEST_CONNECTION_INTERVAL_SECONDS
+        )
+    except Exception:  # a cache outage must not take the button away: the IdP's limits remain
+        logger.warning("Test connection not throttled: the cache is unavailable.", exc_info=True)
+        return True
 
 
 @admin.register(DBTaskResult)
@@ -170,7 +191,14 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
     @admin.display(description="Tested by")
     def last_test_by_name(self, obj):
         # The name only: a link to the user admin would lead customers to a page they may not see.
-        return obj.last_test_by.get_username() if obj and obj.last_test_by else "—"
+        # A tester who is not a member of the account is the platform's staff, whose usernames
+        # are not the customer's business.
+        tester = obj.last_test_by if obj else None
+        if tester is None:
+            return "—"
+        if role_in(tester, obj.account_id) is None:
+            return "Platform staff"
+        return tester.get_username()
 
     @admin.display(description="Last test")
     def last_test_status(self, obj):
@@ -254,6 +282,14 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
                 self._report_test(request, obj)
 
     def _report_test(self, request, obj) -> None:
+        if not _test_connection_allowed(obj):
+            self.message_user(
+                request,
+                f"{obj.display_name}: tested less than {TEST_CONNECTION_INTERVAL_SECONDS} seconds "
+                "ago. Wait a moment, then test again.",
+                messages.WARNING,
+            )
+            return
         result = integration_test_connection(integration=obj, user=request.user)
         level = messages.SUCCESS if result.ok else messages.ERROR
         outcome = "Connection test passed" if result.ok else "Connection test failed"

@@ -183,3 +183,28 @@ def test_the_memory_kept_is_bounded(client, account, monkeypatch):
         assert landing(client, campaign).status_code == 200
         assert len(public.public_campaigns) <= 3
     assert "contest-4" in public.public_campaigns
+
+
+@pytest.fixture
+def cache_down(settings):
+    """Redis is down: nothing listens where the cache points."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "config.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+
+
+def test_pages_and_edits_keep_working_while_the_cache_is_down(
+    client, campaign, cache_down, a_second_later, caplog
+):
+    assert "Summer contest" in landing(client, campaign).text
+    campaign.title = "Winter contest"
+    campaign.save()  # the change cannot be announced; the save goes through all the same
+    assert "Winter contest" in landing(client, campaign).text
+    Campaign.objects.filter(pk=campaign.pk).update(title="Autumn contest")
+    a_second_later()
+    assert "Autumn contest" in landing(client, campaign).text  # nothing kept meanwhile
+    assert "cache unavailable" in caplog.text

@@ -7,9 +7,10 @@ import pytest
 import requests
 import responses
 from cryptography.fernet import Fernet
+from django.core.cache import cache
 from django.urls import reverse
 
-from tests.factories import OAuthIntegrationFactory
+from tests.factories import OAuthIntegrationFactory, make_staff
 
 from .oauth_admin_helpers import CHANGELIST_URL, change_url, connection_test_url
 
@@ -191,3 +192,62 @@ def test_the_change_page_links_the_test_login(logged_in, integration):
 def test_the_add_page_has_no_test_buttons(logged_in):
     html = logged_in.get(reverse("admin:integrations_oauthintegration_add")).text
     assert "Test login" not in html and "Test connection" not in html
+
+
+@responses.activate
+def test_the_account_sees_who_tested_but_not_the_platform_staffs_usernames(
+    client, admin_user_a, integration
+):
+    staff_user = make_staff(username="ops-jane")
+    responses.get(AUTHORIZE, status=200, body="<html>login</html>")
+    responses.post(TOKEN, status=400, json={"error": "invalid_grant"})
+    client.force_login(staff_user)
+    _run(client, integration)
+    assert integration.last_test_by == staff_user
+    client.force_login(admin_user_a)
+    page = client.get(change_url(integration)).text
+    assert "Platform staff" in page
+    assert staff_user.get_username() not in page
+
+    cache.clear()  # the interval between two tests has passed
+    _run(client, integration)  # now the account's own administrator
+    page = client.get(change_url(integration)).text
+    assert "Platform staff" not in page
+    assert admin_user_a.get_username() in page
+
+
+@responses.activate
+def test_a_second_test_within_the_interval_is_refused_without_calling_the_idp(
+    logged_in, admin_user_a, integration
+):
+    responses.get(AUTHORIZE, status=200, body="<html>login</html>")
+    token = responses.post(TOKEN, status=400, json={"error": "invalid_grant"})
+    _run(logged_in, integration)
+    tested_at = integration.last_test_at
+
+    response, messages = _run(logged_in, integration)
+
+    assert "tested less than 10 seconds ago" in messages
+    assert token.call_count == 1
+    assert integration.last_test_at == tested_at and integration.last_test_ok is True
+    cache.clear()  # the interval has passed
+    _, messages = _run(logged_in, integration)
+    assert "Connection test passed" in messages and token.call_count == 2
+
+
+@responses.activate
+def test_a_cache_outage_does_not_take_the_button_away(logged_in, integration, settings, caplog):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "config.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    settings.SESSION_ENGINE = "config.sessions.db"
+    settings.MESSAGE_STORAGE = "django.contrib.messages.storage.cookie.CookieStorage"
+    responses.get(AUTHORIZE, status=200, body="<html>login</html>")
+    token = responses.post(TOKEN, status=400, json={"error": "invalid_grant"})
+    _, messages = _run(logged_in, integration)
+    assert "Connection test passed" in messages and token.call_count == 1
+    assert "not throttled" in caplog.text
