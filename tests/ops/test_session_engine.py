@@ -8,6 +8,7 @@ import pytest
 from django.conf import settings
 
 from config import sessions
+from tests.ops.conftest import CLOSED_REDIS_URL
 
 
 def _session_engine(cache_url: str | None) -> str:
@@ -70,3 +71,53 @@ def test_a_new_key_that_is_taken_is_drawn_again_and_the_other_session_is_kept(
     assert session.session_key == "k" * 32
     assert store_class(existing.session_key)["owner"] == "someone else"
     assert store_class("k" * 32)["owner"] == "me"
+
+
+# ---------------------------------------------------------------------------- Redis down
+@pytest.fixture
+def cached_db_sessions_with_the_cache_down(settings):
+    settings.SESSION_ENGINE = "config.sessions.cached_db"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "config.cache.RedisCache",
+            "LOCATION": CLOSED_REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+
+
+@pytest.mark.django_db
+def test_a_participant_goes_on_while_the_cache_is_down(
+    client, account, cached_db_sessions_with_the_cache_down
+):
+    from participants.models import Participation
+    from tests.factories import ParticipantFactory, make_form_campaign
+    from tests.participants.conftest import answers, form_token, form_url, log_in
+
+    campaign = make_form_campaign(account=account)
+    log_in(client, campaign, ParticipantFactory(account=account))  # their session, in the DB
+
+    page = client.get(form_url(campaign))
+    assert page.status_code == 200 and 'value="Ada"' in page.text
+    submitted = client.post(form_url(campaign), answers(form_token(page)))
+    assert submitted.status_code == 303
+    assert client.get(submitted["Location"]).status_code == 200  # the thank-you page
+    assert Participation.objects.get().participant is not None
+
+
+@pytest.mark.django_db
+def test_a_new_key_still_replaces_the_old_one_while_the_cache_is_down(
+    cached_db_sessions_with_the_cache_down,
+):
+    from django.contrib.sessions.models import Session
+
+    from config.sessions.cached_db import SessionStore
+
+    session = SessionStore()
+    session["participated:1"] = True
+    session.save()
+    old_key = session.session_key
+    session.cycle_key()
+    session.save()
+    assert not Session.objects.filter(session_key=old_key).exists()
+    assert SessionStore(session.session_key)["participated:1"] is True
