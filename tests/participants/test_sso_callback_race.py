@@ -4,6 +4,8 @@ The state is claimed by a conditional UPDATE (`used_at IS NULL`) before any netw
 PostgreSQL the race is made certain, not likely: a row lock held by the test keeps every
 callback waiting *after* it has read the still-unused attempt and *before* its UPDATE; once the
 lock is released, only the first UPDATE may match.
+
+Also on PostgreSQL: first logins of one person racing each other make one participant.
 """
 
 import json
@@ -97,3 +99,39 @@ def test_racing_callbacks_with_the_same_state_make_exactly_one_token_call(accoun
     assert token_calls["token"] == 1
     assert sorted(statuses) == [303] + [400] * (RACERS - 1)
     assert Participant.objects.count() == 1
+
+
+def test_first_logins_of_one_person_at_once_make_one_participant(account):
+    """participant_upsert is one INSERT … ON CONFLICT: threads that all find no participant
+    and insert at the same moment end with one row, and every one of them gets its id."""
+    from participants.sso import Identity, participant_upsert
+
+    _campaign, integration = make_sso_campaign(account)
+    people = [Identity(issuer_key="https://idp.example.com", subject=f"ada-{n}") for n in range(20)]
+    start = threading.Barrier(RACERS)
+    returned: list[dict[str, int]] = []
+    errors: list[BaseException] = []
+
+    def racer():
+        ids = {}
+        try:
+            start.wait(timeout=10)
+            for identity in people:
+                ids[identity.subject] = participant_upsert(
+                    integration=integration, identity=identity
+                )
+        except BaseException as exc:  # reported below, not lost in the thread
+            errors.append(exc)
+        finally:
+            connections.close_all()
+        returned.append(ids)
+
+    threads = [threading.Thread(target=racer) for _ in range(RACERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not errors
+    assert Participant.objects.count() == len(people)
+    stored = dict(Participant.objects.values_list("subject", "pk"))
+    assert all(ids == stored for ids in returned) and len(returned) == RACERS
