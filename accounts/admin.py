@@ -131,6 +131,20 @@ class AccountScopedInline(AccountScopedMixin):
         return can(request.user, capability, account)
 
 
+class ReadOnlyAdminMixin:
+    """A record nobody adds, changes or deletes by hand (statistics, logs, history); viewing
+    stays the scoped admin's decision. Put it before the scoped base class."""
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 # ---------------------------------------------------------------------------- platform staff only
 class PlatformStaffOnlyMixin:
     """Django's own user and group admins, opened to platform staff by role, not permission."""

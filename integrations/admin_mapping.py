@@ -26,7 +26,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.csrf import csrf_protect
 
-from accounts.admin import AccountScopedAdmin
+from accounts.admin import AccountScopedAdmin, ReadOnlyAdminMixin
 from accounts.permissions import Capability, can
 from integrations.fields import UndecryptableSecret
 
@@ -220,8 +220,9 @@ class MappingRuleAdmin(_RecordsVersionMixin, AccountScopedAdmin):
 
 # ---------------------------------------------------------------------------- history and pages
 @admin.register(MappingTableVersion)
-class MappingTableVersionAdmin(AccountScopedAdmin):
-    """Upload history (read-only) and the host of the per-integration mapping pages."""
+class MappingTableVersionAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
+    """Upload history (read-only: versions come from uploads, restores and edits only) and the
+    host of the per-integration mapping pages."""
 
     capability = Capability.VIEW_MAPPING
     edit_capability = Capability.EDIT_MAPPING
@@ -231,15 +232,6 @@ class MappingTableVersionAdmin(AccountScopedAdmin):
     list_select_related = ["integration", "uploaded_by"]
     readonly_fields = ["integration", "uploaded_by", "uploaded_at", "filename", "sha256", "rules"]
     fields = readonly_fields + ["is_current"]
-
-    def has_add_permission(self, request, *args):
-        return False  # versions come from uploads, restores and edits only
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="integration")
     def integration_link(self, obj):

@@ -23,7 +23,7 @@ from django.utils.html import format_html
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
-from accounts.admin import AccountScopedAdmin, AccountScopedInline
+from accounts.admin import AccountScopedAdmin, AccountScopedInline, ReadOnlyAdminMixin
 from accounts.permissions import Capability, accounts_for, can, is_platform_staff
 
 from .egress import DisallowedURLError, Purpose, check_url
@@ -424,7 +424,7 @@ class EndpointFilter(admin.SimpleListFilter):
         return queryset
 
 
-class WebhookAttemptInline(AccountScopedInline, admin.TabularInline):
+class WebhookAttemptInline(ReadOnlyAdminMixin, AccountScopedInline, admin.TabularInline):
     model = WebhookAttempt
     capability = Capability.MANAGE_WEBHOOKS
     account_path = "delivery__endpoint__account"
@@ -439,18 +439,10 @@ class WebhookAttemptInline(AccountScopedInline, admin.TabularInline):
             return super().has_view_permission(request)
         return can(request.user, self.capability, obj.endpoint.account)
 
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(AccountScopedAdmin):
+# The log is read-only; resend is its own permission.
+class WebhookDeliveryAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
     capability = Capability.MANAGE_WEBHOOKS
     account_path = "endpoint__account"
     change_form_template = "admin/integrations/webhookdelivery/change_form.html"
@@ -485,15 +477,6 @@ class WebhookDeliveryAdmin(AccountScopedAdmin):
         "payload_json",
     ]
     readonly_fields = fields
-
-    def has_add_permission(self, request, *args):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False  # the log is read-only; resend is its own permission
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_resend_permission(self, request, obj=None):
         return self.has_view_permission(request, obj)

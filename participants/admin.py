@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path
 from django.utils.html import format_html, format_html_join
 
-from accounts.admin import AccountScopedAdmin
+from accounts.admin import AccountScopedAdmin, ReadOnlyAdminMixin
 from accounts.permissions import Capability, accounts_for, can, is_platform_staff
 from campaigns.models import Campaign
 
@@ -45,7 +45,8 @@ class ChangedFilter(_FlagFilter):
 
 
 @admin.register(Participation)
-class ParticipationAdmin(AccountScopedAdmin):
+# Statistics are a record: nobody adds or edits a participation by hand.
+class ParticipationAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
     capability = Capability.MANAGE_CAMPAIGNS
     account_path = "campaign__account"
     list_display = [
@@ -68,16 +69,6 @@ class ParticipationAdmin(AccountScopedAdmin):
     date_hierarchy = "submitted_at"
     fields = ["campaign", "submitted_at", "language", "participant_subject", "answers"]
     readonly_fields = fields
-
-    # Statistics are a record: nobody adds or edits a participation by hand.
-    def has_add_permission(self, request, *args):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_urls(self):
         export = self.admin_site.admin_view(self.export_view)

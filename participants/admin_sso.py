@@ -7,14 +7,14 @@ verifier, code, token or profile.
 
 from django.contrib import admin
 
-from accounts.admin import AccountScopedAdmin
+from accounts.admin import AccountScopedAdmin, ReadOnlyAdminMixin
 from accounts.permissions import Capability
 
 from .models import LoginAttempt
 
 
 @admin.register(LoginAttempt)
-class LoginAttemptAdmin(AccountScopedAdmin):
+class LoginAttemptAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
     capability = Capability.VIEW_SSO_ACTIVITY
     account_path = "account"
     list_display = [
@@ -51,12 +51,3 @@ class LoginAttemptAdmin(AccountScopedAdmin):
         "participant",
     ]
     readonly_fields = fields
-
-    def has_add_permission(self, request, *args):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
