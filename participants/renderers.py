@@ -12,11 +12,11 @@ from django.utils.html import conditional_escape, format_html, format_html_join
 from django.utils.translation import gettext
 
 _WIDGETS = "django/forms/widgets/"
-# Templates that only include `input.html`. (Django strips what a widget template writes, so
-# their line breaks never reach the page.)
-_INPUT_INCLUDES = frozenset(
+# `input.html` and the templates that only include it. (Django strips what a widget template
+# writes, so the includes' line breaks never reach the page.)
+_INPUT_TEMPLATES = frozenset(
     f"{_WIDGETS}{name}.html"
-    for name in ("text", "email", "date", "tel", "number", "url", "password", "checkbox")
+    for name in ("input", "text", "email", "date", "tel", "number", "url", "password", "checkbox")
 )
 
 
@@ -24,7 +24,7 @@ class ParticipationFormRenderer(DjangoTemplates):
     def render(self, template_name, context, request=None):
         widget = context.get("widget")
         if widget is not None and not widget.get("subwidgets"):
-            if template_name in _INPUT_INCLUDES or template_name == f"{_WIDGETS}input.html":
+            if template_name in _INPUT_TEMPLATES:
                 return _input(widget)
             if template_name == f"{_WIDGETS}select.html" and _plain_options(widget):
                 return _select(widget)
