@@ -122,4 +122,13 @@ def can_anywhere(user, capability: Capability) -> bool:
     """Does `user` have `capability` in at least one account? (admin index visibility)"""
     if is_platform_staff(user):
         return True
-    return accounts_for(user, capability).exists()
+    # Cached on the user object (one per request), like its roles: the admin asks once per row
+    # of a changelist.
+    cache = getattr(user, "_can_anywhere_cache", None)
+    if cache is None:
+        cache = {}
+        if user is not None and user.is_authenticated:
+            user._can_anywhere_cache = cache
+    if capability not in cache:
+        cache[capability] = accounts_for(user, capability).exists()
+    return cache[capability]

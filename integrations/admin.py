@@ -25,7 +25,8 @@ from .callback import callback_url
 from .diagnostics import integration_test_connection
 from .fields import UndecryptableSecret
 from .forms import OAuthIntegrationForm
-from .models import OAuthIntegration
+from .models import OAuthIntegration, SignInAlert
+from .sign_in_alerts import activity_log_link, advice_for
 
 # The task queue (webhook deliveries run in it) is for platform staff to watch.
 admin.site.unregister(DBTaskResult)
@@ -80,6 +81,24 @@ def mapping_links(request, integration) -> list[tuple[str, str]]:
     return links
 
 
+def _active_alert(integration) -> SignInAlert | None:
+    if integration is None or integration.pk is None:
+        return None
+    try:
+        alert = integration.sign_in_alert
+    except SignInAlert.DoesNotExist:
+        return None
+    return alert if alert.active else None
+
+
+def _alert_message(integration, alert: SignInAlert) -> str:
+    return (
+        f"Participants cannot log in with {integration.display_name}: {alert.failures} "
+        f"login(s) failed with “{alert.error_code}” since {alert.first_at:%Y-%m-%d %H:%M} UTC. "
+        f"{advice_for(alert.error_code)}"
+    )
+
+
 @admin.register(OAuthIntegration)
 class OAuthIntegrationAdmin(AccountScopedAdmin):
     capability = Capability.MANAGE_OAUTH
@@ -91,7 +110,9 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
         "client_auth_method",
         "use_pkce",
         "last_test_summary",
+        "sign_in_state",
     ]
+    list_select_related = ["sign_in_alert"]
     list_display_links = ["display_name"]
     list_filter = [IntegrationCategoryFilter, "enabled"]
     search_fields = ["display_name", "client_id"]
@@ -102,6 +123,7 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
         "last_test_status",
         "last_test_at",
         "last_test_by_name",
+        "sign_in_alert_status",
     ]
 
     class Media:
@@ -157,6 +179,7 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
                     "Connection test",
                     {"fields": ["last_test_status", "last_test_at", "last_test_by_name"]},
                 ),
+                ("Participants' sign-ins", {"fields": ["sign_in_alert_status"]}),
             ]
         return fieldsets
 
@@ -211,6 +234,40 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
             obj.last_test_message,
         )
 
+    @admin.display(description="Sign-ins")
+    def sign_in_state(self, obj):
+        alert = _active_alert(obj)
+        if alert is None:
+            return "No problem recorded"
+        return format_html('<span class="oauth-test-failed">⚠ Failing: {}</span>', alert.error_code)
+
+    @admin.display(description="Sign-in alert")
+    def sign_in_alert_status(self, obj):
+        link = activity_log_link(obj.pk) if obj else ""
+        alert = _active_alert(obj)
+        if alert is None:
+            text = (
+                "No problem recorded: participants' logins have not failed for a reason that "
+                "needs you since the last successful login."
+            )
+        else:
+            text = format_html(
+                '<strong class="oauth-test-failed">⚠ {} login(s) failed with “{}” since {} '
+                "UTC</strong> (last at {}, error reference {}).<br>{}<br>The alert ends with "
+                "the next successful login; a Test login counts.",
+                alert.failures,
+                alert.error_code,
+                f"{alert.first_at:%Y-%m-%d %H:%M}",
+                f"{alert.last_at:%H:%M}",
+                alert.last_reference or "—",
+                advice_for(alert.error_code),
+            )
+        if not link:
+            return text
+        return format_html(
+            '{}<div class="help"><a href="{}">SSO activity log</a></div>', text, link
+        )
+
     # ------------------------------------------------------------------------ views
     def get_object(self, request, object_id, from_field=None):
         obj = super().get_object(request, object_id, from_field)
@@ -222,10 +279,16 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
 
     def changelist_view(self, request, extra_context=None):
         # Only for those who may see this changelist: to the others, every URL here is a 403.
-        if self.has_view_or_change_permission(request) and (
-            url := other_category_redirect(request, "sso")
-        ):
+        if not self.has_view_or_change_permission(request):
+            return super().changelist_view(request, extra_context)
+        if url := other_category_redirect(request, "sso"):
             return HttpResponseRedirect(url)
+        if request.method == "GET":
+            alerts = SignInAlert.objects.filter(
+                integration__in=self.get_queryset(request), cleared_at__isnull=True
+            ).select_related("integration")
+            for alert in alerts:
+                messages.warning(request, _alert_message(alert.integration, alert))
         return super().changelist_view(request, extra_context)
 
     @method_decorator(sensitive_post_parameters("client_secret"))
@@ -242,6 +305,8 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
             context["test_login_url"] = reverse("participants:test_login_start", args=[obj.pk])
             context["secret_undecryptable"] = isinstance(obj.client_secret, UndecryptableSecret)
             context["mapping_links"] = mapping_links(request, obj)
+            if request.method == "GET" and (alert := _active_alert(obj)) is not None:
+                messages.warning(request, _alert_message(obj, alert))
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def save_model(self, request, obj, form, change):

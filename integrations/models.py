@@ -343,12 +343,46 @@ class WebhookAttempt(models.Model):
         return f"{self.delivery} @ {self.started_at:%Y-%m-%d %H:%M:%S}"
 
 
+# ---------------------------------------------------------------------------- sign-in alerts
+class SignInAlert(models.Model):
+    """Participants' logins with this integration fail for a reason its administrators must fix
+    (a rejected client secret, a refused scope, an id_token for another audience).
+
+    Kept apart from the integration so that neither the admin's save of the integration form
+    nor the process cache of public campaigns ever carries it. Raised by each such failure,
+    cleared by the next successful login (a test login counts); `notified_at` throttles the
+    e-mail to the account's administrators (integrations/sign_in_alerts.py).
+    """
+
+    integration = models.OneToOneField(
+        OAuthIntegration,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="sign_in_alert",
+    )
+    error_code = models.CharField(max_length=60)
+    failures = models.PositiveIntegerField(default=0)
+    first_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+    last_reference = models.CharField(max_length=16, blank=True)
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Sign-in alert for {self.integration_id} ({self.error_code})"
+
+    @property
+    def active(self) -> bool:
+        return self.cleared_at is None
+
+
 __all__ = [
     "ClientAuthMethod",
     "IntegrationConfigurationError",
     "MappingRule",
     "MappingTableVersion",
     "OAuthIntegration",
+    "SignInAlert",
     "UndecryptableSecretError",
     "WebhookAttempt",
     "WebhookDelivery",

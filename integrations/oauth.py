@@ -436,7 +436,7 @@ def exchange_code(
     except OAuthError as exc:
         # Status and content type help support; the body may echo secrets, so it stays out.
         logger.info(
-            "token request failed: code=%s status=%s content_type=%.60s",
+            "token request failed: error=%s status=%s content_type=%.60s",
             exc.code,
             status,
             content_type,

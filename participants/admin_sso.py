@@ -2,7 +2,9 @@
 
 Shows what helps support (time, campaign, outcome, failing step, error code, IdP duration,
 error reference) and nothing that is a credential: no state or browser hash, nonce, PKCE
-verifier, code, token or profile.
+verifier, code, token or profile. Above the list, the last 24 hours in counts per integration:
+logins that worked, and failures by class (participants/sign_in_health.py), with the
+configuration's error codes and what to check for each.
 """
 
 from django.contrib import admin
@@ -11,6 +13,7 @@ from accounts.admin import AccountScopedAdmin, ReadOnlyAdminMixin
 from accounts.permissions import Capability
 
 from .models import LoginAttempt
+from .sign_in_health import sign_in_summary
 
 
 @admin.register(LoginAttempt)
@@ -24,11 +27,12 @@ class LoginAttemptAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
         "outcome",
         "failed_step",
         "error_code",
+        "warning_code",
         "idp_duration_ms",
         "error_reference",
         "is_test",
     ]
-    list_filter = ["outcome", "failed_step", "is_test"]
+    list_filter = ["outcome", "failure_kind", "failed_step", "is_test"]
     search_fields = ["error_reference"]
     date_hierarchy = "created_at"
     list_select_related = ["campaign", "integration"]
@@ -40,6 +44,8 @@ class LoginAttemptAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
         "outcome",
         "failed_step",
         "error_code",
+        "failure_kind",
+        "warning_code",
         "error_reference",
         "idp_duration_ms",
         "expires_at",
@@ -51,3 +57,9 @@ class LoginAttemptAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
         "participant",
     ]
     readonly_fields = fields
+
+    def changelist_view(self, request, extra_context=None):
+        if request.method == "GET" and self.has_view_permission(request):
+            summaries = sign_in_summary(self.get_queryset(request))
+            extra_context = {**(extra_context or {}), "sign_in_summaries": summaries}
+        return super().changelist_view(request, extra_context)

@@ -69,6 +69,12 @@ class LoginAttempt(models.Model):
     )
     failed_step = models.CharField(max_length=40, blank=True)
     error_code = models.CharField(max_length=60, blank=True)
+    # Which page the participant got (FlowError.kind), so failures can be counted by class:
+    # the integration's configuration, the IdP's availability, or the participant's side.
+    failure_kind = models.CharField(max_length=30, blank=True)
+    # A login that succeeded with less than asked: the userinfo call failed (its error code) and
+    # the form was prefilled from the id_token alone (checklist UI-03).
+    warning_code = models.CharField(max_length=60, blank=True)
     error_reference = models.CharField(max_length=16, blank=True, db_index=True)
     idp_duration_ms = models.PositiveIntegerField(null=True, blank=True)
     participant = models.ForeignKey(

@@ -159,9 +159,12 @@ def login_attempt_claim(*, request, state: str) -> LoginAttempt:
         raise StateError("state_missing")
     try:
         # state_hash is unique: `get`, not `first`, which would sort for nothing.
-        attempt = LoginAttempt.objects.select_related("integration", "campaign").get(
-            state_hash=_hash(state)
-        )
+        attempt = LoginAttempt.objects.select_related(
+            # The integration's sign-in alert comes along: a successful login clears it, and
+            # this way finds out there is none without a query of its own.
+            "integration__sign_in_alert",
+            "campaign",
+        ).get(state_hash=_hash(state))
     except LoginAttempt.DoesNotExist:
         raise StateError("state_unknown") from None
     if attempt.used_at is not None:
@@ -186,6 +189,8 @@ def login_attempt_finish(
     outcome: str,
     failed_step: str = "",
     error_code: str = "",
+    failure_kind: str = "",
+    warning_code: str = "",
     error_reference: str = "",
     idp_duration_ms: int | None = None,
     participant_id: int | None = None,
@@ -194,11 +199,14 @@ def login_attempt_finish(
     attempt.outcome = outcome
     attempt.failed_step = failed_step[:40]
     attempt.error_code = error_code[:60]
+    attempt.failure_kind = failure_kind[:30]
+    attempt.warning_code = warning_code[:60]
     attempt.error_reference = error_reference
     attempt.idp_duration_ms = idp_duration_ms
     attempt.participant_id = participant_id
     attempt.finished_at = timezone.now()
-    fields = ["outcome", "failed_step", "error_code", "error_reference", "idp_duration_ms"]
+    fields = ["outcome", "failed_step", "error_code", "failure_kind", "warning_code"]
+    fields += ["error_reference", "idp_duration_ms"]
     fields += ["participant", "finished_at"]
     if outcome == AttemptOutcome.SUCCESS or attempt.code_verifier:
         # The verifier has served its purpose; do not keep it.

@@ -32,6 +32,7 @@ from integrations.callback import callback_url
 from integrations.models import IntegrationConfigurationError, OAuthIntegration
 from integrations.oauth import ClientConfig, OAuthError, authorization_url, exchange_code
 from integrations.oauth import fetch_profile as oauth_fetch_profile
+from integrations.sign_in_alerts import sign_in_alert_clear
 from integrations.tokens import KeySource, TokenError, access_token_claims, id_token_validate
 
 from .models import AttemptOutcome, LoginAttempt
@@ -46,6 +47,7 @@ from .session import (
     login_attempt_start,
     return_to_safe,
 )
+from .sign_in_health import sign_in_failure_noted
 from .sso import (
     IdentityError,
     identity_of,
@@ -184,6 +186,8 @@ class FlowError(Exception):
         self.code = code
         self.detail = detail
         self.missing: list[str] = []
+        # This failure was the one that opened the IdP's circuit breaker (an outage).
+        self.circuit_opened = False
 
 
 def _oauth_failure_kind(exc: OAuthError) -> str:
@@ -249,7 +253,7 @@ def _failure_page(
 
 def _log_failure(attempt: LoginAttempt | None, error: FlowError, reference: str) -> None:
     logger.warning(
-        "sso login failed: step=%s code=%s ref=%s attempt=%s integration=%s detail=%s",
+        "sso login failed: step=%s error=%s ref=%s attempt=%s integration=%s detail=%s",
         error.step,
         error.code,
         reference,
@@ -356,11 +360,11 @@ def oauth_callback(request):
         return _failure_page(request, kind=error.kind, reference=reference, attempt=attempt)
 
     started = time.monotonic()
-    timer = {"ms": 0}
+    trace = {"ms": 0}
     try:
-        result = _complete(request, attempt, timer)
+        result = _complete(request, attempt, trace)
     except FlowError as error:
-        idp_ms = timer["ms"] or None
+        idp_ms = trace["ms"] or None
         _log_failure(attempt, error, reference)
         _finish_failed(attempt, error, reference, idp_ms=idp_ms)
         if attempt.is_test:
@@ -384,8 +388,16 @@ def _finish_failed(attempt, error: FlowError, reference: str, *, idp_ms) -> None
         outcome=AttemptOutcome.FAILED,
         failed_step=error.step,
         error_code=error.code,
+        failure_kind=error.kind,
         error_reference=reference,
         idp_duration_ms=idp_ms,
+    )
+    sign_in_failure_noted(
+        attempt,
+        kind=error.kind,
+        code=error.code,
+        reference=reference,
+        circuit_opened=error.circuit_opened,
     )
 
 
@@ -398,7 +410,7 @@ def _labels(campaign: Campaign | None, variables: list[str]) -> list[str]:
 
 # Kept out of error reports and debug pages should anything unexpected fail here.
 @sensitive_variables("config", "code", "params")
-def _complete(request, attempt: LoginAttempt, timer: dict) -> HttpResponse:
+def _complete(request, attempt: LoginAttempt, trace: dict) -> HttpResponse:
     """Everything after the state check; raises FlowError."""
     snapshot = attempt.snapshot
     params = request.GET
@@ -461,7 +473,7 @@ def _complete(request, attempt: LoginAttempt, timer: dict) -> HttpResponse:
 
     if circuit_is_open(integration_id=integration.pk):
         raise FlowError("idp_unavailable", step="token", code="circuit_open")
-    parts = _profile(attempt, config, keys, code=code, timer=timer)
+    parts = _profile(attempt, config, keys, code=code, trace=trace)
     try:
         identity = identity_of(
             parts=parts, issuer=expected_issuer, integration_id=snapshot["integration_id"]
@@ -475,8 +487,13 @@ def _complete(request, attempt: LoginAttempt, timer: dict) -> HttpResponse:
         integration.last_test_profile = _json(redacted)
         integration.save(update_fields=["last_test_profile"])
         login_attempt_finish(
-            attempt=attempt, outcome=AttemptOutcome.SUCCESS, idp_duration_ms=timer["ms"]
+            attempt=attempt,
+            outcome=AttemptOutcome.SUCCESS,
+            idp_duration_ms=trace["ms"],
+            warning_code=trace.get("warning", ""),
         )
+        # The administrator's own test proves the settings work: any sign-in alert is over.
+        sign_in_alert_clear(integration)
         return _test_result_redirect(request, attempt, profile=redacted, mapped=mapped)
 
     if mapped.missing_required:
@@ -488,9 +505,11 @@ def _complete(request, attempt: LoginAttempt, timer: dict) -> HttpResponse:
     login_attempt_finish(
         attempt=attempt,
         outcome=AttemptOutcome.SUCCESS,
-        idp_duration_ms=timer["ms"],
+        idp_duration_ms=trace["ms"],
+        warning_code=trace.get("warning", ""),
         participant_id=participant_id,
     )
+    sign_in_alert_clear(integration)
     # A new session key: a session id planted before the login gains nothing (fixation). A
     # browser without a session cookie has nothing to fix; its session is created once, when
     # the response is sent (cycling it would write it twice: 4 queries of the callback's 17).
@@ -508,7 +527,7 @@ def _complete(request, attempt: LoginAttempt, timer: dict) -> HttpResponse:
 
 
 @sensitive_variables("config", "code", "tokens", "id_token", "access_token")
-def _profile(attempt, config, keys, *, code: str, timer: dict) -> dict[str, dict]:
+def _profile(attempt, config, keys, *, code: str, trace: dict) -> dict[str, dict]:
     """Token, id_token, access token claims and userinfo, as the mapping's profile parts."""
     snapshot = attempt.snapshot
     started = time.monotonic()
@@ -521,10 +540,11 @@ def _profile(attempt, config, keys, *, code: str, timer: dict) -> dict[str, dict
                 code_verifier=attempt.code_verifier or None,
             )
         except OAuthError as exc:
+            error = FlowError(_oauth_failure_kind(exc), step="token", code=exc.code)
             if exc.retryable and exc.code != "invalid_grant":
                 # Timeouts, refused connections, 5xx: the IdP, not this participant (RF-04).
-                circuit_failure(integration_id=snapshot["integration_id"])
-            raise FlowError(_oauth_failure_kind(exc), step="token", code=exc.code) from exc
+                error.circuit_opened = circuit_failure(integration_id=snapshot["integration_id"])
+            raise error from exc
         circuit_success(integration_id=snapshot["integration_id"])
 
         id_claims = None
@@ -559,8 +579,10 @@ def _profile(attempt, config, keys, *, code: str, timer: dict) -> dict[str, dict
                 if id_claims is None:
                     # The profile endpoint is the only source of identity: nothing to go on.
                     raise FlowError("profile_failed", step="userinfo", code=exc.code) from exc
-                # Policy (UI-03): carry on with the id_token's claims alone.
-                logger.warning("sso userinfo failed, continuing: code=%s", exc.code)
+                # Policy (UI-03): carry on with the id_token's claims alone, and say so in
+                # the activity log (counted per integration above its list).
+                logger.warning("sso userinfo failed, continuing: error=%s", exc.code)
+                trace["warning"] = exc.code
             if userinfo is not None and not userinfo_matches(
                 id_token_claims=id_claims, userinfo=userinfo
             ):
@@ -568,9 +590,10 @@ def _profile(attempt, config, keys, *, code: str, timer: dict) -> dict[str, dict
                     "sso userinfo discarded: sub differs from the id_token (attempt=%s)",
                     attempt.pk,
                 )
+                trace["warning"] = "userinfo_sub_mismatch"
                 userinfo = None
     finally:
-        timer["ms"] = int((time.monotonic() - started) * 1000)
+        trace["ms"] = int((time.monotonic() - started) * 1000)
     return profile_parts(
         token_response=tokens,
         id_token_claims=id_claims,

@@ -17,3 +17,21 @@ def test_changelist_and_add_page_open_for_staff(client, staff_user, model, model
     if model_admin.has_add_permission(changelist.wsgi_request):
         add = client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_add"))
         assert add.status_code == 200
+
+
+@pytest.mark.django_db
+def test_admin_pages_send_the_security_headers(client, admin_user_a):
+    # HH-06: the same headers as the participant pages; the admin is never framed.
+    client.force_login(admin_user_a)
+    for url in (reverse("admin:index"), reverse("admin:participants_loginattempt_changelist")):
+        page = client.get(url)
+        assert page.status_code == 200
+        csp = page["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
+        assert page["X-Frame-Options"] == "DENY"
+        assert page["X-Content-Type-Options"] == "nosniff"
+        assert page["Referrer-Policy"] == "same-origin"
+    client.logout()
+    login = client.get(reverse("admin:login"))
+    assert login.status_code == 200
+    assert "frame-ancestors 'none'" in login["Content-Security-Policy"]

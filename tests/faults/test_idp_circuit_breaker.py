@@ -9,12 +9,15 @@ itself after IDP_BREAKER_OPEN_SECONDS.
 import time
 
 import pytest
+from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
+from accounts.models import Role
 from campaigns.models import SSOMode
+from integrations.models import SignInAlert
 from participants.models import LoginAttempt
-from tests.factories import OAuthIntegrationFactory, make_form_campaign
+from tests.factories import OAuthIntegrationFactory, make_form_campaign, make_member
 from tests.faults.conftest import log_in
 from tests.participants.sso_flow import callback, login_start
 
@@ -112,3 +115,25 @@ def test_the_circuit_is_per_integration(account, campaign, integration, idp):
     fail_logins(campaign, idp, 3)
     assert login_page(campaign).status_code == 503
     assert login_page(other_campaign).status_code == 302
+
+
+def test_an_outage_alerts_the_administrators_once_and_recovery_ends_it(
+    settings, account, campaign, integration, idp, django_capture_on_commit_callbacks
+):
+    # RF-04's "tenant admin alerted": when the circuit opens, not at every failed login.
+    make_member(account, Role.ADMINISTRATOR, username="admin-a")
+    settings.IDP_BREAKER_OPEN_SECONDS = 1
+    idp.token = 503
+    with django_capture_on_commit_callbacks(execute=True):
+        fail_logins(campaign, idp, 2)
+        assert not SignInAlert.objects.exists()
+        fail_logins(campaign, idp, 1)
+    alert = SignInAlert.objects.get(integration=integration)
+    assert alert.active and alert.error_code == "circuit_open"
+    assert len(mail.outbox) == 1 and "Check that your IdP is up" in mail.outbox[0].body
+
+    time.sleep(1.2)  # the circuit closes; the IdP is back
+    idp.token = "ok"
+    assert log_in(Client(), campaign, idp).status_code == 303
+    alert.refresh_from_db()
+    assert not alert.active

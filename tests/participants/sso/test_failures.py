@@ -405,6 +405,8 @@ def test_userinfo_with_another_sub_is_discarded(client, integration, campaign, i
     page = client.get(response["Location"])
     assert "Mallory" not in page.text and 'value="Ada"' in page.text
     assert "sub differs" in caplog.text
+    assert attempt().outcome == AttemptOutcome.SUCCESS
+    assert attempt().warning_code == "userinfo_sub_mismatch"
 
 
 def test_userinfo_is_called_with_a_bearer_header(client, integration, campaign, idp):
@@ -440,6 +442,10 @@ def test_userinfo_failure_continues_with_the_id_token(client, integration, campa
         assert userinfo.call_count == 1  # no retry loop
     assert response.status_code == 303
     assert 'value="Ada"' in client.get(response["Location"]).text
+    # The activity log says the profile came from the id_token alone (counted per integration).
+    row = attempt()
+    assert row.outcome == AttemptOutcome.SUCCESS
+    assert row.warning_code.startswith("userinfo_") and row.error_code == ""
 
 
 def test_userinfo_failure_without_id_token_fails_the_login(client, integration, campaign):

@@ -1,0 +1,135 @@
+"""How participants' logins fare, per integration: each failure's class, and the counts that the
+SSO activity log shows above its list (checklist RF-07, UI-03).
+
+A failure is the **configuration**'s when only the account's administrators can end it (the IdP
+rejects the client secret, an id_token for another audience, a mapping that requires what the
+IdP never sends); those raise a sign-in alert (integrations/sign_in_alerts.py). The **IdP**'s
+when it is down or slow: it passes by itself, and the circuit breaker covers it. The
+**participant**'s when it is one person's: they cancelled at the IdP, their link expired, they
+came back in another browser.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Max
+from django.utils import timezone
+
+from integrations.sign_in_alerts import advice_for, sign_in_alert_raise
+
+from .models import AttemptOutcome, LoginAttempt
+
+CONFIGURATION = "configuration"
+IDP = "idp"
+PARTICIPANT = "participant"
+
+_CONFIGURATION_KINDS = frozenset(
+    {"idp_configuration", "issuer_mismatch", "id_token_invalid", "mapping_incomplete"}
+)
+_IDP_KINDS = frozenset({"idp_unavailable", "idp_timeout"})
+# An id_token whose nonce does not match is a replayed or injected token, not a setting.
+_PARTICIPANT_CODES = frozenset({"id_token_nonce_mismatch"})
+# The profile could not be read: the IdP's fault when it failed to answer, the configuration's
+# when it answered without a subject.
+_IDP_PROFILE_SUFFIXES = ("_timeout", "_connection", "_tls", "_failed", "_http")
+
+
+def failure_class(kind: str, code: str) -> str:
+    if code in _PARTICIPANT_CODES:
+        return PARTICIPANT
+    if kind in _CONFIGURATION_KINDS or code == "integration_unusable":
+        return CONFIGURATION
+    if kind in _IDP_KINDS:
+        return IDP
+    if kind == "profile_failed":
+        return IDP if code.endswith(_IDP_PROFILE_SUFFIXES) else CONFIGURATION
+    return PARTICIPANT
+
+
+def sign_in_failure_noted(
+    attempt: LoginAttempt, *, kind: str, code: str, reference: str, circuit_opened: bool = False
+) -> None:
+    """After a failed login is recorded: a configuration failure of a real login raises the
+    integration's alert, and so does an IdP outage, once it opens the circuit breaker (RF-04).
+    Test logins don't (the administrator is looking at the result)."""
+    if attempt.is_test or attempt.integration_id is None:
+        return
+    if circuit_opened:
+        code = "circuit_open"
+    elif failure_class(kind, code) != CONFIGURATION:
+        return
+    sign_in_alert_raise(integration_id=attempt.integration_id, error_code=code, reference=reference)
+
+
+# ---------------------------------------------------------------------------- summary
+@dataclass
+class CodeCount:
+    code: str
+    count: int
+    last: datetime
+
+    @property
+    def advice(self) -> str:
+        return advice_for(self.code)
+
+
+@dataclass
+class IntegrationSummary:
+    integration_id: int
+    name: str
+    succeeded: int = 0
+    # Succeeded, but the userinfo call failed and the form was prefilled from the id_token.
+    degraded: int = 0
+    failed: dict[str, int] = field(
+        default_factory=lambda: {CONFIGURATION: 0, IDP: 0, PARTICIPANT: 0}
+    )
+    # The configuration's failures by error code, most frequent first.
+    configuration_codes: list[CodeCount] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return self.succeeded + sum(self.failed.values())
+
+
+def sign_in_summary(attempts, *, hours: int = 24) -> list[IntegrationSummary]:
+    """Counts of the finished, real (not test) logins of the last `hours`, per integration, from
+    `attempts` (a LoginAttempt queryset already scoped to what the user may see): one query."""
+    since = timezone.now() - timedelta(hours=hours)
+    rows = (
+        attempts.filter(created_at__gte=since, is_test=False, integration__isnull=False)
+        .exclude(outcome=AttemptOutcome.PENDING)
+        .values(
+            "integration_id",
+            "integration__display_name",
+            "outcome",
+            "failure_kind",
+            "error_code",
+            "warning_code",
+        )
+        .annotate(count=Count("id"), last=Max("created_at"))
+        .order_by()
+    )
+    summaries: dict[int, IntegrationSummary] = {}
+    for row in rows:
+        summary = summaries.setdefault(
+            row["integration_id"],
+            IntegrationSummary(row["integration_id"], row["integration__display_name"]),
+        )
+        if row["outcome"] == AttemptOutcome.SUCCESS:
+            summary.succeeded += row["count"]
+            if row["warning_code"]:
+                summary.degraded += row["count"]
+            continue
+        klass = failure_class(row["failure_kind"], row["error_code"])
+        summary.failed[klass] += row["count"]
+        if klass == CONFIGURATION:
+            codes = summary.configuration_codes
+            known = next((c for c in codes if c.code == row["error_code"]), None)
+            if known is None:  # one row per code and kind: two kinds may share a code
+                codes.append(CodeCount(row["error_code"], row["count"], row["last"]))
+            else:
+                known.count += row["count"]
+                known.last = max(known.last, row["last"])
+    for summary in summaries.values():
+        summary.configuration_codes.sort(key=lambda c: (-c.count, c.code))
+    return sorted(summaries.values(), key=lambda s: s.name.lower())
