@@ -11,12 +11,20 @@ import logging
 
 from django.contrib.sessions.backends import cached_db
 
-from . import NewKeyWithoutLookupMixin
+from . import NewKeyWithoutLookupMixin, database_save
 
 logger = logging.getLogger(__name__)
 
 
 class SessionStore(NewKeyWithoutLookupMixin, cached_db.SessionStore):
+    def save(self, must_create=False):
+        # Django's cached_db save, with the database part in one statement (see `__init__`).
+        database_save(self, must_create, super(cached_db.SessionStore, self).save)
+        try:
+            self._cache.set(self.cache_key, self._session, self.get_expiry_age())
+        except Exception:
+            logger.exception("Error saving to cache (%s)", self._cache)
+
     def load(self):
         try:
             data = self._cache.get(self.cache_key)

@@ -2,8 +2,9 @@
 
 from django.contrib.sessions.backends import db
 
-from . import NewKeyWithoutLookupMixin
+from . import NewKeyWithoutLookupMixin, database_save
 
 
 class SessionStore(NewKeyWithoutLookupMixin, db.SessionStore):
-    pass
+    def save(self, must_create=False):
+        database_save(self, must_create, super().save)

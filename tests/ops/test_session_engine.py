@@ -6,6 +6,10 @@ from importlib import import_module
 
 import pytest
 from django.conf import settings
+from django.contrib.sessions.backends.base import UpdateError
+from django.contrib.sessions.models import Session
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from config import sessions
 from tests.ops.conftest import CLOSED_REDIS_URL
@@ -54,9 +58,15 @@ def test_a_new_session_is_one_insert(store_class, django_assert_max_num_queries)
     assert store_class(session.session_key)["participated:1"] is True
 
 
-@pytest.mark.django_db
+@pytest.fixture(params=["db", "transactional_db"], ids=["in a transaction", "autocommit"])
+def database(request):
+    """Both ways a session is saved: inside a transaction (Django's save) and outside one, as
+    the middleware saves (config/sessions' single statement)."""
+    request.getfixturevalue(request.param)
+
+
 def test_a_new_key_that_is_taken_is_drawn_again_and_the_other_session_is_kept(
-    store_class, monkeypatch
+    store_class, monkeypatch, database
 ):
     existing = store_class()
     existing["owner"] = "someone else"
@@ -71,6 +81,37 @@ def test_a_new_key_that_is_taken_is_drawn_again_and_the_other_session_is_kept(
     assert session.session_key == "k" * 32
     assert store_class(existing.session_key)["owner"] == "someone else"
     assert store_class("k" * 32)["owner"] == "me"
+
+
+# Outside a transaction, as the session middleware saves after the view: one statement each.
+# (SQLite shows Django's BEGIN among the queries; PostgreSQL's is a protocol call, not captured.)
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_a_save_is_one_statement(store_class):
+    session = store_class()
+    session["participated:1"] = True
+    with CaptureQueriesContext(connection) as created:
+        session.save()
+    session["participated:2"] = True
+    with CaptureQueriesContext(connection) as updated:
+        session.save()
+    assert [q["sql"].split()[0] for q in created.captured_queries] == ["INSERT"]
+    assert [q["sql"].split()[0] for q in updated.captured_queries] == ["UPDATE"]
+    reloaded = store_class(session.session_key)
+    assert reloaded["participated:1"] is True and reloaded["participated:2"] is True
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_session_deleted_meanwhile_is_not_written_back(store_class):
+    # Logged out (or purged) by another request while this one ran: Django's UpdateError, which
+    # the session middleware turns into "the session was deleted before the request completed".
+    session = store_class()
+    session["owner"] = "me"
+    session.save()
+    Session.objects.filter(session_key=session.session_key).delete()
+    session["owner"] = "still me"
+    with pytest.raises(UpdateError):
+        session.save()
+    assert not Session.objects.filter(session_key=session.session_key).exists()
 
 
 # ---------------------------------------------------------------------------- Redis down
