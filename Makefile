@@ -87,6 +87,7 @@ bench: $(VENV)/.installed-dev $(VENV)/.installed-bench messages
 	$(PY) bench/login_bench.py $(BENCH_ARGS) --write BENCHMARKS.md
 	DJANGO_SETTINGS_MODULE=config.settings $(PY) bench/mapping_bench.py
 	$(PY) bench/webhook_bench.py -n 2000
+	$(PY) bench/floor_bench.py
 
 # The development IdP (devidp/): an OpenID Connect provider for the demo and end-to-end tests,
 # with its own database and key in devidp/.data/. Seeds the demo participants and one client.
