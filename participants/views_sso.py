@@ -8,9 +8,7 @@ log entry, which names the failing step and never holds a token, a code or a sec
 
 import json
 import logging
-import re
 import time
-from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib import admin
@@ -57,6 +55,13 @@ from .sso import (
     profile_redact,
     userinfo_matches,
 )
+from .sso_failures import (
+    ERROR_CODE,
+    FAILURES,
+    RETRYABLE_IDP_ERRORS,
+    FlowError,
+    oauth_failure_kind,
+)
 from .views import _activate_language, _campaign, _closed_page, _page
 
 logger = logging.getLogger(__name__)
@@ -64,140 +69,6 @@ logger = logging.getLogger(__name__)
 
 class _HttpResponseSeeOther(HttpResponseRedirect):
     status_code = 303
-
-
-# ---------------------------------------------------------------------------- failures
-@dataclass(frozen=True)
-class Failure:
-    title: str
-    message: str
-    status: int
-    # Offer "try again" (a new login) on the page.
-    retry: bool = True
-
-
-_NOT_MATCHED = Failure(
-    _("This sign-in cannot be completed"),
-    _(
-        "We could not match this answer to a sign-in started in this browser. "
-        "Please go back to the campaign and log in again."
-    ),
-    400,
-    retry=False,
-)
-FAILURES: dict[str, Failure] = {
-    "repeated_parameters": _NOT_MATCHED,
-    "state_missing": _NOT_MATCHED,
-    "state_unknown": _NOT_MATCHED,
-    "state_reused": Failure(
-        _("This sign-in has already been used"),
-        _("This sign-in link can only be used once. Please log in again."),
-        400,
-    ),
-    "state_expired": Failure(
-        _("Your sign-in took too long"),
-        _(
-            "For your security, a sign-in must be completed within a few minutes. "
-            "Please log in again."
-        ),
-        400,
-    ),
-    "state_other_browser": Failure(
-        _("This sign-in was started in another browser"),
-        _("Please log in again from this browser."),
-        400,
-    ),
-    "access_denied": Failure(
-        _("Sign-in was cancelled"),
-        _("You cancelled the sign-in, or did not allow sharing your profile."),
-        400,
-    ),
-    "idp_unavailable": Failure(
-        _("The sign-in service is not available right now"),
-        _("The sign-in service could not complete your request. Please try again in a moment."),
-        503,
-    ),
-    "idp_configuration": Failure(
-        _("Sign-in is not possible at the moment"),
-        _(
-            "The sign-in service refused the request. The organiser has to check the "
-            "settings; please try again later."
-        ),
-        502,
-    ),
-    "issuer_mismatch": Failure(
-        _("We could not verify this sign-in"),
-        _("The answer did not come from the expected sign-in service. Please log in again."),
-        400,
-    ),
-    "integration_unavailable": Failure(
-        _("Sign-in is not available right now"),
-        _("Logging in is not available for this campaign at the moment."),
-        503,
-        retry=False,
-    ),
-    "code_expired": Failure(
-        _("Your sign-in expired"),
-        _("The sign-in was not accepted any more. Please log in again."),
-        400,
-    ),
-    "idp_timeout": Failure(
-        _("The sign-in service did not answer in time"),
-        _("The sign-in service is slow or unreachable right now. Please try again in a moment."),
-        504,
-    ),
-    "id_token_invalid": Failure(
-        _("We could not verify this sign-in"),
-        _("The sign-in service's answer could not be verified. Please log in again."),
-        502,
-    ),
-    "profile_failed": Failure(
-        _("We could not read your profile"),
-        _("The sign-in worked but your profile could not be read. Please try again."),
-        502,
-    ),
-    "mapping_incomplete": Failure(
-        _("Some information is missing from your profile"),
-        _("Your sign-in service did not give us the following information:"),
-        422,
-    ),
-}
-_ERROR_CODE = re.compile(r"[a-z0-9_]{1,40}")
-# Authorization error codes (RFC 6749 §4.1.2.1, OIDC Core §3.1.2.6) that may pass on retry.
-_RETRYABLE_IDP_ERRORS = frozenset(
-    {
-        "server_error",
-        "temporarily_unavailable",
-        "login_required",
-        "interaction_required",
-        "consent_required",
-        "account_selection_required",
-    }
-)
-
-
-class FlowError(Exception):
-    """Ends the callback: `kind` picks the participant's page, `step` and `code` the log."""
-
-    def __init__(self, kind: str, *, step: str, code: str, detail: str = "") -> None:
-        super().__init__(f"{step}:{code}")
-        self.kind = kind
-        self.step = step
-        self.code = code
-        self.detail = detail
-        self.missing: list[str] = []
-        # This failure was the one that opened the IdP's circuit breaker (an outage).
-        self.circuit_opened = False
-
-
-def _oauth_failure_kind(exc: OAuthError) -> str:
-    if exc.code == "invalid_grant":
-        return "code_expired"
-    if exc.code.endswith("_timeout"):
-        return "idp_timeout"
-    if exc.retryable:
-        return "idp_unavailable"
-    return "idp_configuration"
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -426,10 +297,10 @@ def _complete(request, attempt: LoginAttempt, trace: dict) -> HttpResponse:
     if "error" in params:
         error = params.get("error", "")
         # Only a plain RFC 6749 error code is recorded; anything else is the IdP's free text.
-        code = error if _ERROR_CODE.fullmatch(error) else "invalid"
+        code = error if ERROR_CODE.fullmatch(error) else "invalid"
         if code == "access_denied":
             kind = "access_denied"
-        elif code in _RETRYABLE_IDP_ERRORS:
+        elif code in RETRYABLE_IDP_ERRORS:
             kind = "idp_unavailable"
         else:
             kind = "idp_configuration"
@@ -540,7 +411,7 @@ def _profile(attempt, config, keys, *, code: str, trace: dict) -> dict[str, dict
                 code_verifier=attempt.code_verifier or None,
             )
         except OAuthError as exc:
-            error = FlowError(_oauth_failure_kind(exc), step="token", code=exc.code)
+            error = FlowError(oauth_failure_kind(exc), step="token", code=exc.code)
             if exc.retryable and exc.code != "invalid_grant":
                 # Timeouts, refused connections, 5xx: the IdP, not this participant (RF-04).
                 error.circuit_opened = circuit_failure(integration_id=snapshot["integration_id"])
