@@ -13,7 +13,24 @@ from accounts.admin import AccountScopedAdmin, ReadOnlyAdminMixin
 from accounts.permissions import Capability
 
 from .models import LoginAttempt
-from .sign_in_health import sign_in_summary
+from .sign_in_health import CONFIGURATION, IDP, PARTICIPANT, failure_class_q, sign_in_summary
+
+
+class FailureClassFilter(admin.SimpleListFilter):
+    title = "failure class"
+    parameter_name = "failure_class"
+
+    def lookups(self, request, model_admin):
+        return [
+            (CONFIGURATION, "Configuration (the administrators must act)"),
+            (IDP, "IdP unavailable"),
+            (PARTICIPANT, "The participant's side"),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() in (CONFIGURATION, IDP, PARTICIPANT):
+            return queryset.filter(failure_class_q(self.value()))
+        return queryset
 
 
 @admin.register(LoginAttempt)
@@ -32,7 +49,7 @@ class LoginAttemptAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
         "error_reference",
         "is_test",
     ]
-    list_filter = ["outcome", "failure_kind", "failed_step", "is_test"]
+    list_filter = ["outcome", FailureClassFilter, "failed_step", "is_test"]
     search_fields = ["error_reference"]
     date_hierarchy = "created_at"
     list_select_related = ["campaign", "integration"]

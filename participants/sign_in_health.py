@@ -11,8 +11,10 @@ came back in another browser.
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import reduce
+from operator import or_
 
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from integrations.sign_in_alerts import advice_for, sign_in_alert_raise
@@ -44,6 +46,31 @@ def failure_class(kind: str, code: str) -> str:
     if kind == "profile_failed":
         return IDP if code.endswith(_IDP_PROFILE_SUFFIXES) else CONFIGURATION
     return PARTICIPANT
+
+
+def failure_class_q(klass: str) -> Q:
+    """The failed attempts of one class, as a filter: `failure_class` in SQL (the SSO activity
+    log's "By failure class")."""
+    profile_idp = Q(failure_kind="profile_failed") & reduce(
+        or_, (Q(error_code__endswith=suffix) for suffix in _IDP_PROFILE_SUFFIXES)
+    )
+    not_participant_code = ~Q(error_code__in=_PARTICIPANT_CODES)
+    configuration = not_participant_code & (
+        Q(failure_kind__in=_CONFIGURATION_KINDS)
+        | Q(error_code="integration_unusable")
+        | (Q(failure_kind="profile_failed") & ~profile_idp)
+    )
+    idp = (
+        not_participant_code
+        & ~Q(error_code="integration_unusable")
+        & (Q(failure_kind__in=_IDP_KINDS) | profile_idp)
+    )
+    failed = Q(outcome=AttemptOutcome.FAILED)
+    if klass == CONFIGURATION:
+        return failed & configuration
+    if klass == IDP:
+        return failed & idp
+    return failed & ~configuration & ~idp
 
 
 def sign_in_failure_noted(

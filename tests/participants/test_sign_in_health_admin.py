@@ -127,7 +127,7 @@ def last_day(account, other_account, broken, fine):
 def summary_row(page: str, name: str) -> list[str]:
     row = re.search(rf"<tr> <th scope=\"row\"><a [^>]*>{name}</a></th>(.*?)</tr>", page)
     assert row, page
-    return re.findall(r"<td>(?:<strong[^>]*>)?(\d+)", row.group(1))
+    return re.findall(r"<td>(?:<a [^>]*>)?(?:<strong[^>]*>)?(\d+)", row.group(1))
 
 
 def test_the_activity_log_counts_the_last_day_by_class(client, admin_user_a, last_day):
@@ -172,3 +172,49 @@ def test_the_counts_cost_one_query(client, admin_user_a, last_day, django_assert
 def test_no_logins_says_so(client, admin_user_a, broken):
     client.force_login(admin_user_a)
     assert "No logins in the last 24 hours." in text_of(client.get(ACTIVITY))
+
+
+# ---------------------------------------------------------------------------- admin home page
+INDEX = reverse("admin:index")
+
+
+def test_the_admin_home_page_shows_the_alert_to_who_can_fix_it(
+    client, admin_user_a, staff_user, broken
+):
+    for user in (admin_user_a, staff_user):
+        client.force_login(user)
+        page = text_of(client.get(INDEX))
+        assert "Participants cannot log in with" in page
+        assert f'<a href="{change_url(broken)}">Broken ID</a> (Account A)' in page
+        assert "client secret" in page
+
+
+def test_the_admin_home_page_keeps_it_from_everyone_else(
+    client, editor_a, admin_user_b, broken, fine
+):
+    for user in (editor_a, admin_user_b):
+        client.force_login(user)
+        response = client.get(INDEX)
+        assert response.status_code == 200
+        assert "Broken ID" not in response.text and "Participants cannot log in" not in (
+            response.text
+        )
+
+
+def test_a_cleared_alert_leaves_the_home_page(client, admin_user_a, broken):
+    SignInAlert.objects.update(cleared_at=timezone.now())
+    client.force_login(admin_user_a)
+    assert "Participants cannot log in" not in client.get(INDEX).text
+
+
+def test_each_class_count_links_to_its_rows(client, admin_user_a, last_day):
+    client.force_login(admin_user_a)
+    broken = SignInAlert.objects.get().integration
+    page = client.get(ACTIVITY).text
+    link = f"?integration__id__exact={broken.pk}&amp;failure_class=configuration"
+    assert link in page
+    listed = client.get(ACTIVITY, {"integration__id__exact": broken.pk, "failure_class": "idp"})
+    assert listed.status_code == 200
+    results = re.search(r'<table id="result_list">.*?</table>', listed.text, re.S).group(0)
+    assert "token_timeout" in results
+    assert "invalid_client" not in results and "idp_access_denied" not in results

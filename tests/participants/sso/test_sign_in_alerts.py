@@ -12,8 +12,14 @@ from django.utils import timezone
 
 from accounts.models import Role
 from integrations.models import SignInAlert
-from participants.models import LoginAttempt
-from participants.sign_in_health import CONFIGURATION, IDP, PARTICIPANT, failure_class
+from participants.models import AttemptOutcome, LoginAttempt
+from participants.sign_in_health import (
+    CONFIGURATION,
+    IDP,
+    PARTICIPANT,
+    failure_class,
+    failure_class_q,
+)
 from tests.factories import make_member
 from tests.participants.sso_flow import (
     CALLBACK,
@@ -25,6 +31,7 @@ from tests.participants.sso_flow import (
     make_sso_campaign,
     mock,
 )
+from tests.participants.test_sso_activity import make_attempt
 
 SECRET = "s3cr3t-that-must-not-travel"
 
@@ -238,28 +245,45 @@ def test_secret_never_reaches_the_alert_logs(
     assert "step=token error=invalid_client" in caplog.text
 
 
-@pytest.mark.parametrize(
-    ("kind", "code", "expected"),
-    [
-        ("idp_configuration", "invalid_client", CONFIGURATION),
-        ("idp_configuration", "idp_invalid_scope", CONFIGURATION),
-        ("issuer_mismatch", "iss_mismatch", CONFIGURATION),
-        ("id_token_invalid", "id_token_wrong_audience", CONFIGURATION),
-        ("mapping_incomplete", "required_missing", CONFIGURATION),
-        ("integration_unavailable", "integration_unusable", CONFIGURATION),
-        ("profile_failed", "subject_missing", CONFIGURATION),
-        ("profile_failed", "userinfo_invalid_json", CONFIGURATION),
-        ("profile_failed", "userinfo_failed", IDP),  # the userinfo endpoint answered 5xx
-        ("profile_failed", "userinfo_timeout", IDP),
-        ("idp_unavailable", "token_http", IDP),
-        ("idp_timeout", "token_timeout", IDP),
-        ("id_token_invalid", "id_token_nonce_mismatch", PARTICIPANT),  # injected, not a setting
-        ("code_expired", "invalid_grant", PARTICIPANT),
-        ("access_denied", "idp_access_denied", PARTICIPANT),
-        ("state_expired", "state_expired", PARTICIPANT),
-        ("integration_unavailable", "campaign_unavailable", PARTICIPANT),
-        ("", "invalid_client", PARTICIPANT),  # attempts recorded before the kind was kept
-    ],
-)
+CLASSES = [
+    ("idp_configuration", "invalid_client", CONFIGURATION),
+    ("idp_configuration", "idp_invalid_scope", CONFIGURATION),
+    ("issuer_mismatch", "iss_mismatch", CONFIGURATION),
+    ("id_token_invalid", "id_token_wrong_audience", CONFIGURATION),
+    ("mapping_incomplete", "required_missing", CONFIGURATION),
+    ("integration_unavailable", "integration_unusable", CONFIGURATION),
+    ("profile_failed", "subject_missing", CONFIGURATION),
+    ("profile_failed", "userinfo_invalid_json", CONFIGURATION),
+    ("profile_failed", "userinfo_failed", IDP),  # the userinfo endpoint answered 5xx
+    ("profile_failed", "userinfo_timeout", IDP),
+    ("idp_unavailable", "token_http", IDP),
+    ("idp_timeout", "token_timeout", IDP),
+    ("id_token_invalid", "id_token_nonce_mismatch", PARTICIPANT),  # injected, not a setting
+    ("code_expired", "invalid_grant", PARTICIPANT),
+    ("access_denied", "idp_access_denied", PARTICIPANT),
+    ("state_expired", "state_expired", PARTICIPANT),
+    ("integration_unavailable", "campaign_unavailable", PARTICIPANT),
+    ("", "invalid_client", PARTICIPANT),  # attempts recorded before the kind was kept
+]
+
+
+@pytest.mark.parametrize(("kind", "code", "expected"), CLASSES)
 def test_failure_classes(kind, code, expected):
     assert failure_class(kind, code) == expected
+
+
+@pytest.mark.django_db
+def test_the_activity_log_filter_agrees_with_the_classes(account):
+    # The "By failure class" filter is failure_class() in SQL: the same row, the same class.
+    rows = {}
+    for kind, code, expected in CLASSES:
+        attempt = make_attempt(
+            account, outcome=AttemptOutcome.FAILED, failure_kind=kind, error_code=code
+        )
+        rows[attempt.pk] = expected
+    make_attempt(account, outcome=AttemptOutcome.SUCCESS)  # in no class
+    for klass in (CONFIGURATION, IDP, PARTICIPANT):
+        found = set(
+            LoginAttempt.objects.filter(failure_class_q(klass)).values_list("pk", flat=True)
+        )
+        assert found == {pk for pk, expected in rows.items() if expected == klass}, klass
