@@ -58,16 +58,19 @@ def test_a_new_session_is_one_insert(store_class, django_assert_max_num_queries)
     assert store_class(session.session_key)["participated:1"] is True
 
 
-@pytest.fixture(params=["db", "transactional_db"], ids=["in a transaction", "autocommit"])
-def database(request):
-    """Both ways a session is saved: inside a transaction (Django's save) and outside one, as
-    the middleware saves (config/sessions' single statement)."""
-    request.getfixturevalue(request.param)
-
-
+# Both ways a session is saved: inside a transaction (Django's save) and outside one, as the
+# middleware saves (config/sessions' single statement).
+@pytest.mark.parametrize(
+    "in_transaction",
+    [
+        pytest.param(True, marks=pytest.mark.django_db, id="in a transaction"),
+        pytest.param(False, marks=pytest.mark.django_db(transaction=True), id="autocommit"),
+    ],
+)
 def test_a_new_key_that_is_taken_is_drawn_again_and_the_other_session_is_kept(
-    store_class, monkeypatch, database
+    store_class, monkeypatch, in_transaction
 ):
+    assert connection.in_atomic_block is in_transaction
     existing = store_class()
     existing["owner"] = "someone else"
     existing.save()
