@@ -122,8 +122,8 @@ def can_anywhere(user, capability: Capability) -> bool:
     """Does `user` have `capability` in at least one account? (admin index visibility)"""
     if is_platform_staff(user):
         return True
-    # Cached on the user object (one per request), like its roles: the admin asks once per row
-    # of a changelist.
+    # Cached on the user object (one per request), like its roles: the admin asks once for each
+    # model of its sidebar, on every page.
     cache = getattr(user, "_can_anywhere_cache", None)
     if cache is None:
         cache = {}
@@ -132,3 +132,13 @@ def can_anywhere(user, capability: Capability) -> bool:
     if capability not in cache:
         cache[capability] = accounts_for(user, capability).exists()
     return cache[capability]
+
+
+def administrator_emails(account: Account) -> list[str]:
+    """Where to tell an account's Administrators something (a webhook disabled, logins failing):
+    the addresses of its active Administrators that have one."""
+    return list(
+        account.memberships.filter(role=Role.ADMINISTRATOR, user__is_active=True)
+        .exclude(user__email="")
+        .values_list("user__email", flat=True)
+    )

@@ -26,7 +26,7 @@ from .diagnostics import integration_test_connection
 from .fields import UndecryptableSecret
 from .forms import OAuthIntegrationForm
 from .models import OAuthIntegration, SignInAlert
-from .sign_in_alerts import activity_log_link, advice_for
+from .sign_in_alerts import active_alert, activity_log_link, advice_for, alert_summary
 
 # The task queue (webhook deliveries run in it) is for platform staff to watch.
 admin.site.unregister(DBTaskResult)
@@ -81,20 +81,9 @@ def mapping_links(request, integration) -> list[tuple[str, str]]:
     return links
 
 
-def _active_alert(integration) -> SignInAlert | None:
-    if integration is None or integration.pk is None:
-        return None
-    try:
-        alert = integration.sign_in_alert
-    except SignInAlert.DoesNotExist:
-        return None
-    return alert if alert.active else None
-
-
 def _alert_message(integration, alert: SignInAlert) -> str:
     return (
-        f"Participants cannot log in with {integration.display_name}: {alert.failures} "
-        f"login(s) failed with “{alert.error_code}” since {alert.first_at:%Y-%m-%d %H:%M} UTC. "
+        f"Participants cannot log in with {integration.display_name}: {alert_summary(alert)}. "
         f"{advice_for(alert.error_code)}"
     )
 
@@ -236,7 +225,7 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
 
     @admin.display(description="Sign-ins")
     def sign_in_state(self, obj):
-        alert = _active_alert(obj)
+        alert = active_alert(obj)
         if alert is None:
             return "No problem recorded"
         return format_html('<span class="oauth-test-failed">⚠ Failing: {}</span>', alert.error_code)
@@ -244,7 +233,7 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
     @admin.display(description="Sign-in alert")
     def sign_in_alert_status(self, obj):
         link = activity_log_link(obj.pk) if obj else ""
-        alert = _active_alert(obj)
+        alert = active_alert(obj)
         if alert is None:
             text = (
                 "No problem recorded: participants' logins have not failed for a reason that "
@@ -252,12 +241,10 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
             )
         else:
             text = format_html(
-                '<strong class="oauth-test-failed">⚠ {} login(s) failed with “{}” since {} '
-                "UTC</strong> (last at {}, error reference {}).<br>{}<br>The alert ends with "
-                "the next successful login; a Test login counts.",
-                alert.failures,
-                alert.error_code,
-                f"{alert.first_at:%Y-%m-%d %H:%M}",
+                '<strong class="oauth-test-failed">⚠ {}</strong> (last at {}, error reference '
+                "{}).<br>{}<br>The alert ends with the next successful login; a Test login "
+                "counts.",
+                alert_summary(alert),
                 f"{alert.last_at:%H:%M}",
                 alert.last_reference or "—",
                 advice_for(alert.error_code),
@@ -305,7 +292,7 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
             context["test_login_url"] = reverse("participants:test_login_start", args=[obj.pk])
             context["secret_undecryptable"] = isinstance(obj.client_secret, UndecryptableSecret)
             context["mapping_links"] = mapping_links(request, obj)
-            if request.method == "GET" and (alert := _active_alert(obj)) is not None:
+            if request.method == "GET" and (alert := active_alert(obj)) is not None:
                 messages.warning(request, _alert_message(obj, alert))
         return super().render_change_form(request, context, add, change, form_url, obj)
 

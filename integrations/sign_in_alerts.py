@@ -21,7 +21,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django_tasks import task
 
-from accounts.models import Role
+from accounts.permissions import administrator_emails
 
 from .models import OAuthIntegration, SignInAlert
 
@@ -150,36 +150,55 @@ def sign_in_alert_raise(*, integration_id: int, error_code: str, reference: str)
         )
 
 
-def sign_in_alert_clear(integration: OAuthIntegration) -> None:
-    """A login worked: the alert, if any, is over. No query when there is none (the callback
-    loads the alert with the integration)."""
+def active_alert(integration: OAuthIntegration | None) -> SignInAlert | None:
+    """The integration's alert while it lasts. No query when the integration was loaded with
+    it (`select_related("sign_in_alert")`, as the callback and the admin's list do)."""
+    if integration is None or integration.pk is None:
+        return None
     try:
         alert = integration.sign_in_alert
     except SignInAlert.DoesNotExist:
-        return
-    if alert.active:
+        return None
+    return alert if alert.active else None
+
+
+def alert_summary(alert: SignInAlert) -> str:
+    """How many logins failed, with what, since when: the sentence every alert shows."""
+    return (
+        f"{alert.failures} login(s) failed with “{alert.error_code}” since "
+        f"{alert.first_at:%Y-%m-%d %H:%M} UTC"
+    )
+
+
+def sign_in_alert_clear(integration: OAuthIntegration) -> None:
+    """A login worked: the alert, if any, is over."""
+    if (alert := active_alert(integration)) is not None:
         SignInAlert.objects.filter(pk=alert.pk, cleared_at__isnull=True).update(
             cleared_at=timezone.now()
         )
 
 
-def admin_link(name: str, *args, query: str = "") -> str:
-    """An absolute admin URL for an e-mail (PUBLIC_BASE_URL, never a request's Host)."""
+def admin_path(name: str, *args, query: str = "") -> str:
+    """An admin page's path, or "" on an admin site without that page."""
     try:
-        path = reverse(name, args=args)
+        return reverse(name, args=args) + query
     except NoReverseMatch:
         return ""
-    return f"{settings.PUBLIC_BASE_URL}{path}{query}"
+
+
+def admin_link(name: str, *args, query: str = "") -> str:
+    """An absolute admin URL for an e-mail (PUBLIC_BASE_URL, never a request's Host)."""
+    path = admin_path(name, *args, query=query)
+    return f"{settings.PUBLIC_BASE_URL}{path}" if path else ""
 
 
 def activity_log_link(integration_id: int, *, absolute: bool = False) -> str:
-    query = f"?integration__id__exact={integration_id}"
-    if absolute:
-        return admin_link("admin:participants_loginattempt_changelist", query=query)
-    try:
-        return reverse("admin:participants_loginattempt_changelist") + query
-    except NoReverseMatch:
-        return ""
+    """The SSO activity log, filtered on the integration."""
+    link = admin_link if absolute else admin_path
+    return link(
+        "admin:participants_loginattempt_changelist",
+        query=f"?integration__id__exact={integration_id}",
+    )
 
 
 @task(queue_name="default")
@@ -195,11 +214,7 @@ def sign_in_alert_notify(integration_id: int) -> int:
         return 0
     integration = alert.integration
     account = integration.account
-    recipients = list(
-        account.memberships.filter(role=Role.ADMINISTRATOR, user__is_active=True)
-        .exclude(user__email="")
-        .values_list("user__email", flat=True)
-    )
+    recipients = administrator_emails(account)
     if not recipients:
         logger.warning(
             "Sign-in alert for integration %s of account %s: no administrator with an e-mail "
@@ -212,8 +227,7 @@ def sign_in_alert_notify(integration_id: int) -> int:
     lines = [
         f"Participants cannot log in with “{integration.display_name}” ({account.name}).",
         "",
-        f"Since {alert.first_at:%Y-%m-%d %H:%M} UTC, {alert.failures} login(s) failed with the "
-        f"error “{alert.error_code}”. The last one has the error reference "
+        f"{alert_summary(alert)}. The last one has the error reference "
         f"{alert.last_reference or '—'}.",
         "",
         f"What to check: {advice_for(alert.error_code)}",

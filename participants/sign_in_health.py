@@ -113,10 +113,6 @@ class IntegrationSummary:
     # The configuration's failures by error code, most frequent first.
     configuration_codes: list[CodeCount] = field(default_factory=list)
 
-    @property
-    def total(self) -> int:
-        return self.succeeded + sum(self.failed.values())
-
 
 def sign_in_summary(attempts, *, hours: int = 24) -> list[IntegrationSummary]:
     """Counts of the finished, real (not test) logins of the last `hours`, per integration, from

@@ -7,7 +7,7 @@ from django.urls import reverse
 from accounts.permissions import Capability, accounts_for
 
 from ..models import SignInAlert
-from ..sign_in_alerts import advice_for
+from ..sign_in_alerts import advice_for, alert_summary
 
 register = template.Library()
 
@@ -33,6 +33,7 @@ def sign_in_alert_banner(context):
     rows = [
         {
             "alert": alert,
+            "summary": alert_summary(alert),
             "advice": advice_for(alert.error_code),
             "url": reverse(
                 "admin:integrations_oauthintegration_change", args=[alert.integration_id]

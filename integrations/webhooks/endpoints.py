@@ -8,7 +8,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Role
+from accounts.permissions import administrator_emails
 
 from ..fields import UndecryptableSecret, UndecryptableSecretError
 from ..models import DeliveryStatus, WebhookEndpoint
@@ -78,11 +78,7 @@ def endpoint_disable(*, endpoint_id: int, reason: str) -> bool:
 
 
 def _notify_disabled(endpoint: WebhookEndpoint) -> None:
-    recipients = list(
-        endpoint.account.memberships.filter(role=Role.ADMINISTRATOR, user__is_active=True)
-        .exclude(user__email="")
-        .values_list("user__email", flat=True)
-    )
+    recipients = administrator_emails(endpoint.account)
     if not recipients:
         return
     send_mail(
