@@ -19,7 +19,7 @@ page), so that the login benchmark's figure can be read against the stack's own 
 
 import argparse
 import os
-import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,7 +32,16 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from login_bench import PYTHON, cpu_seconds, free_port, wait_for  # noqa: E402
+from login_bench import (  # noqa: E402
+    PYTHON,
+    bench_cache_url,
+    cpu_seconds,
+    free_port,
+    production_env,
+    release,
+    throwaway_database,
+    wait_for,
+)
 
 JOURNEY_REQUESTS = 6
 APPS = {
@@ -118,30 +127,26 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    from cryptography.fernet import Fernet
-
     tmp = Path(tempfile.mkdtemp(prefix="floor-bench-"))
+    url = os.environ.get("DATABASE_URL") or f"sqlite:///{tmp}/floor.sqlite3"
+    # On PostgreSQL, a database of its own beside the one named, dropped at the end.
+    with throwaway_database(url) as database_url:
+        try:
+            return _run(args, database_url)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _run(args, database_url: str) -> int:
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "bench.floor_settings",
-        "DJANGO_DEBUG": "0",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-        "FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode(),
-        "DJANGO_SECURE_SSL_REDIRECT": "0",
-        "DJANGO_SECURE_COOKIES": "0",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{tmp}/floor.sqlite3",
-        "CACHE_URL": os.environ.get("CACHE_URL", "redis://127.0.0.1:6379/9"),
-        "LOG_LEVEL": "INFO",
-        "HOST": "127.0.0.1",
-        "GUNICORN_MAX_REQUESTS": "0",
+        **production_env(
+            database_url=database_url,
+            cache_url=bench_cache_url(),
+            settings_module="bench.floor_settings",
+        ),
     }
-    subprocess.run(
-        [PYTHON, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
-    )
-    subprocess.run(
-        [PYTHON, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
-    )
+    release(env)
     print(
         f"floor bench: {args.concurrency} clients, {args.duration:.0f} s per app, "
         f"{os.cpu_count()} CPUs, gunicorn config/gunicorn.conf.py"

@@ -596,47 +596,78 @@ def throwaway_database(url: str):
     try:
         yield parts._replace(path=f"/{name}").geturl()
     finally:
+        from django.conf import settings
         from django.db import connections
 
-        connections.close_all()
+        if settings.configured:  # this process used it too (the login bench's seed)
+            connections.close_all()
         with psycopg.connect(admin, autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def bench(args, *, tmp, database: str, database_url: str) -> int:
+def bench_cache_url() -> str:
+    """CACHE_URL; else Redis DB 9 when Redis runs (production shares rate limits and JWKS
+    through it); else local memory."""
     cache_url = os.environ.get("CACHE_URL", "")
     if not cache_url:
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", 6379), 1):
-            cache_url = "redis://127.0.0.1:6379/9"  # production shares rate limits and JWKS
-    cache_url = cache_url or "locmemcache://login-bench"
+            cache_url = "redis://127.0.0.1:6379/9"
+    return cache_url or "locmemcache://bench"
 
-    port, idp_port = free_port(), free_port()
-    base, idp_base = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{idp_port}"
+
+def production_env(
+    *, database_url: str, cache_url: str, settings_module: str = "config.settings", **extra: str
+) -> dict[str, str]:
+    """The app's environment under gunicorn: production settings (DJANGO_DEBUG=0, fresh keys),
+    plain http on loopback, `config/gunicorn.conf.py`'s sizing unless `extra` says otherwise."""
     from cryptography.fernet import Fernet
 
-    env = {
-        "DJANGO_SETTINGS_MODULE": "config.settings",
+    return {
+        "DJANGO_SETTINGS_MODULE": settings_module,
         "DJANGO_DEBUG": "0",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode(),
         "DJANGO_SECURE_SSL_REDIRECT": "0",
         "DJANGO_SECURE_COOKIES": "0",
-        "ALLOW_HTTP_LOOPBACK_ENDPOINTS": "1",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
-        "PUBLIC_BASE_URL": base,
         "DATABASE_URL": database_url,
         "CACHE_URL": cache_url,
-        # Every virtual participant comes from 127.0.0.1: the per-address limit would stop
-        # the benchmark after 60 logins. The limiter still counts every hit (its cost stays in).
-        "RATE_LIMIT_LOGIN_PER_IP": "1000000/m",
-        "RATE_LIMIT_LOGIN_PER_CAMPAIGN": "1000000/m",
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         "HOST": "127.0.0.1",
-        "PORT": str(port),
         # A recycled worker's CPU is still counted (the master's cutime), but its warm-up is not
         # what we measure.
         "GUNICORN_MAX_REQUESTS": "0",
+        **extra,
     }
+
+
+def release(child_env: dict[str, str]) -> None:
+    """What a deploy's release step does: migrate, and collect the static files (WhiteNoise's
+    manifest storage needs them)."""
+    for command in (["migrate"], ["collectstatic"]):
+        subprocess.run(
+            [PYTHON, "manage.py", *command, "--noinput", "-v0"],
+            cwd=ROOT,
+            env=child_env,
+            check=True,
+        )
+
+
+def bench(args, *, tmp, database: str, database_url: str) -> int:
+    cache_url = bench_cache_url()
+    port, idp_port = free_port(), free_port()
+    base, idp_base = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{idp_port}"
+    env = production_env(
+        database_url=database_url,
+        cache_url=cache_url,
+        ALLOW_HTTP_LOOPBACK_ENDPOINTS="1",
+        PUBLIC_BASE_URL=base,
+        # Every virtual participant comes from 127.0.0.1: the per-address limit would stop
+        # the benchmark after 60 logins. The limiter still counts every hit (its cost stays in).
+        RATE_LIMIT_LOGIN_PER_IP="1000000/m",
+        RATE_LIMIT_LOGIN_PER_CAMPAIGN="1000000/m",
+        PORT=str(port),
+    )
     if args.workers:
         env["WEB_CONCURRENCY"] = str(args.workers)
     if args.threads:
@@ -644,16 +675,7 @@ def bench(args, *, tmp, database: str, database_url: str) -> int:
     child_env = {**os.environ, **env}
 
     print(f"login bench: {database}, cache {cache_url.split(':')[0]}, app {base}, idp {idp_base}")
-    subprocess.run(
-        [PYTHON, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=child_env, check=True
-    )
-    # WhiteNoise's manifest storage needs the collected files (as in the release step).
-    subprocess.run(
-        [PYTHON, "manage.py", "collectstatic", "--noinput", "-v0"],
-        cwd=ROOT,
-        env=child_env,
-        check=True,
-    )
+    release(child_env)
     django_setup(env)
     from django.core.cache import cache
 
