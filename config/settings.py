@@ -43,11 +43,19 @@ PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rs
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[PUBLIC_BASE_URL])
 
 # E-mail to the accounts' administrators (sign-in alerts, a disabled webhook). EMAIL_URL as
-# django-environ reads it, e.g. smtp+tls://user:password@smtp.example.com:587. In debug the
-# default writes each e-mail to the console (the demo's log); otherwise a local MTA on port 25.
-vars().update(
-    env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else "smtp://:@localhost:25")
+# django-environ reads it, e.g. smtp+tls://user:password@smtp.example.com:587. Unset or empty:
+# in debug each e-mail is written to the console (the demo's log), otherwise to a local MTA on
+# port 25. A URL it cannot read stops start-up (its message never holds the password).
+_EMAIL_URL = env.str("EMAIL_URL", default="") or (
+    "consolemail://" if DEBUG else "smtp://:@localhost:25"
 )
+try:
+    vars().update(environ.Env.email_url_config(_EMAIL_URL))
+except ImproperlyConfigured as exc:
+    raise ImproperlyConfigured(
+        f"EMAIL_URL: {exc}. Expected smtp://, smtp+tls://, smtp+ssl:// or consolemail://, e.g. "
+        "smtp+tls://user:password@smtp.example.com:587."
+    ) from None
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Campaign SSO <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
