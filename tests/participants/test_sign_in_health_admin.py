@@ -243,3 +243,14 @@ def test_each_class_count_links_to_its_rows(client, admin_user_a, last_day):
     results = re.search(r'<table id="result_list">.*?</table>', listed.text, re.S).group(0)
     assert "token_timeout" in results
     assert "invalid_client" not in results and "idp_access_denied" not in results
+
+
+@pytest.mark.parametrize("value", ["bogus", "", "configuration'--"])
+def test_an_unknown_failure_class_lists_every_attempt(client, admin_user_a, last_day, value):
+    client.force_login(admin_user_a)
+    everything = client.get(ACTIVITY)
+    response = client.get(ACTIVITY, {"failure_class": value})
+    assert response.status_code == 200
+    results = re.search(r'<table id="result_list">.*?</table>', response.text, re.S).group(0)
+    expected = re.search(r'<table id="result_list">.*?</table>', everything.text, re.S).group(0)
+    assert results.count("<tr") == expected.count("<tr")
