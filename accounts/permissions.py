@@ -21,6 +21,9 @@ class Capability(Enum):
     MANAGE_CAMPAIGNS = "manage_campaigns"
     # Configure the OAuth 2.0 integration (needs the account's entitlement).
     MANAGE_OAUTH = "manage_oauth"
+    # See the account's integrations read-only, with why logins are off: stays with the
+    # Administrators when platform staff switch the account or its entitlement off.
+    VIEW_OAUTH = "view_oauth"
     # Read the profile mapping (and download the template); editing is staff only.
     VIEW_MAPPING = "view_mapping"
     # Upload or edit profile mappings.
@@ -39,6 +42,7 @@ _ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
         {
             Capability.MANAGE_CAMPAIGNS,
             Capability.MANAGE_OAUTH,
+            Capability.VIEW_OAUTH,
             Capability.VIEW_MAPPING,
             Capability.MANAGE_WEBHOOKS,
             Capability.VIEW_SSO_ACTIVITY,
@@ -50,6 +54,10 @@ _ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
 _NEEDS_OAUTH_ENTITLEMENT = frozenset(
     {Capability.MANAGE_OAUTH, Capability.VIEW_MAPPING, Capability.VIEW_SSO_ACTIVITY}
 )
+
+
+# Capabilities that hold in an inactive account too (everything else ends with the account).
+_INACTIVE_ACCOUNT_CAPABILITIES = frozenset({Capability.VIEW_OAUTH})
 
 
 def is_platform_staff(user) -> bool:
@@ -64,15 +72,16 @@ def is_platform_staff(user) -> bool:
     return cached
 
 
-def _roles(user) -> dict[int, str]:
-    """{account_id: role} for the user's active accounts, cached on the user object."""
+def _memberships(user) -> dict[int, tuple[str, bool]]:
+    """{account_id: (role, account is active)}, cached on the user object."""
     cached = getattr(user, "_account_roles_cache", None)
     if cached is None:
-        cached = dict(
-            Membership.objects.filter(user=user, account__is_active=True).values_list(
-                "account_id", "role"
+        cached = {
+            account_id: (role, is_active)
+            for account_id, role, is_active in Membership.objects.filter(user=user).values_list(
+                "account_id", "role", "account__is_active"
             )
-        )
+        }
         user._account_roles_cache = cached
     return cached
 
@@ -81,19 +90,20 @@ def _entitled(account_id: int) -> bool:
     return Account.objects.filter(pk=account_id, sso_oauth_enabled=True).exists()
 
 
-def role_in(user, account: Account | int) -> str | None:
-    """The user's role in the account, or None."""
+def role_in(user, account: Account | int, *, inactive: bool = False) -> str | None:
+    """The user's role in the account (an active one unless `inactive`), or None."""
     if not (user and user.is_authenticated and user.is_active and user.is_staff):
         return None
     account_id = account if isinstance(account, int) else account.pk
-    return _roles(user).get(account_id)
+    role, is_active = _memberships(user).get(account_id, (None, False))
+    return role if is_active or inactive else None
 
 
 def can(user, capability: Capability, account: Account | int) -> bool:
     """May `user` do `capability` in `account`?"""
     if is_platform_staff(user):
         return True
-    role = role_in(user, account)
+    role = role_in(user, account, inactive=capability in _INACTIVE_ACCOUNT_CAPABILITIES)
     if role is None or capability not in _ROLE_CAPABILITIES.get(role, frozenset()):
         return False
     if capability in _NEEDS_OAUTH_ENTITLEMENT:
@@ -110,9 +120,9 @@ def accounts_for(user, capability: Capability) -> QuerySet[Account]:
     if not (user and user.is_authenticated and user.is_active and user.is_staff):
         return Account.objects.none()
     roles = [role for role, caps in _ROLE_CAPABILITIES.items() if capability in caps]
-    accounts = Account.objects.filter(
-        is_active=True, memberships__user=user, memberships__role__in=roles
-    )
+    accounts = Account.objects.filter(memberships__user=user, memberships__role__in=roles)
+    if capability not in _INACTIVE_ACCOUNT_CAPABILITIES:
+        accounts = accounts.filter(is_active=True)
     if capability in _NEEDS_OAUTH_ENTITLEMENT:
         accounts = accounts.filter(sso_oauth_enabled=True)
     return accounts.distinct()

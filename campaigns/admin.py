@@ -86,7 +86,10 @@ class CampaignAdmin(AccountScopedAdmin):
         field = form.base_fields.get("oauth_integration")
         if field is not None:
             account = obj.account if obj is not None else form.default_account
-            integrations = OAuthIntegration.objects.filter(enabled=True)
+            # Only integrations participants may log in with: platform staff's switches too.
+            integrations = OAuthIntegration.objects.filter(
+                enabled=True, account__is_active=True, account__sso_oauth_enabled=True
+            )
             if account is not None:
                 integrations = integrations.filter(account=account)
             elif not is_platform_staff(request.user):

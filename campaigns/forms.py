@@ -85,8 +85,11 @@ class CampaignAdminForm(forms.ModelForm):
     def clean_oauth_integration(self):
         integration = self.cleaned_data.get("oauth_integration")
         changed = integration is not None and integration.pk != self.instance.oauth_integration_id
-        if changed and not integration.enabled:
-            raise forms.ValidationError("This integration is switched off; pick an enabled one.")
+        if changed and (reason := integration.unavailable_reason()):
+            raise forms.ValidationError(
+                "Participants cannot log in with this integration: %(reason)s",
+                params={"reason": reason},
+            )
         return integration
 
     def clean(self):

@@ -143,6 +143,17 @@ class Campaign(models.Model):
         if errors:
             raise ValidationError(errors)
 
+    @property
+    def login_integration(self) -> OAuthIntegration | None:
+        """The integration participants may log in with on this campaign now, or None: none
+        attached, another account's, or one that cannot be used (see unavailable_reason)."""
+        integration = self.oauth_integration
+        if integration is None or integration.account_id != self.account_id:
+            return None
+        if integration.unavailable_reason():
+            return None
+        return integration
+
     def localized_title(self, language: str | None = None) -> str:
         language = language or get_language() or "en"
         return (self.title_fr if language.startswith("fr") else "") or self.title

@@ -2,8 +2,9 @@
 
 Every page of a participant's journey starts with the campaign, its SSO integration and, for the
 form, its fields: the same rows, read again on each of the journey's seven requests. They are
-kept in a `config.process_cache.ProcessCache`, which any save or delete of a campaign, a field or
-an integration makes every process load again.
+kept in a `config.process_cache.ProcessCache`, which any save or delete of an account, a
+campaign, a field or an integration makes every process load again (an account's switches, set
+by platform staff, decide whether its campaigns offer a login).
 
 Invalidation is wired with signals on purpose: it must follow every write, wherever it comes
 from (admin, shell, commands), which is exactly what no explicit call site can promise.
@@ -11,6 +12,7 @@ from (admin, shell, commands), which is exactly what no explicit call site can p
 
 from django.db.models.signals import post_delete, post_save
 
+from accounts.models import Account
 from config.process_cache import ProcessCache
 from integrations.models import OAuthIntegration
 
@@ -29,7 +31,7 @@ def public_campaign(slug: str) -> Campaign | None:
     return public_campaigns.get(
         slug,
         lambda: (
-            Campaign.objects.select_related("oauth_integration")
+            Campaign.objects.select_related("account", "oauth_integration__account")
             .prefetch_related("fields")
             .exclude(status=CampaignStatus.DRAFT)
             .filter(slug=slug)
@@ -42,7 +44,7 @@ def _changed(sender, **kwargs) -> None:
     public_campaigns.changed()
 
 
-for _model in (Campaign, CampaignField, OAuthIntegration):
+for _model in (Account, Campaign, CampaignField, OAuthIntegration):
     post_save.connect(_changed, sender=_model, dispatch_uid=f"public-campaigns-{_model.__name__}")
     post_delete.connect(
         _changed, sender=_model, dispatch_uid=f"public-campaigns-delete-{_model.__name__}"

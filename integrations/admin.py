@@ -14,14 +14,14 @@ from django_tasks_db.admin import DBTaskResultAdmin
 from django_tasks_db.models import DBTaskResult
 
 from accounts.admin import AccountScopedAdmin, PlatformStaffOnlyMixin
-from accounts.permissions import Capability, is_platform_staff, role_in
+from accounts.permissions import Capability, can_anywhere, is_platform_staff, role_in
 
 from . import (
     admin_mapping,  # noqa: F401 - registers the mapping admin and its pages
     admin_webhooks,  # noqa: F401  (registers the webhook admins)
 )
 from .admin_filters import IntegrationCategoryFilter, other_category_redirect
-from .callback import callback_url
+from .callback import own_callback_url, shared_callback_url
 from .diagnostics import integration_test_connection
 from .fields import UndecryptableSecret
 from .forms import OAuthIntegrationForm
@@ -90,24 +90,30 @@ def _alert_message(integration, alert: SignInAlert) -> str:
 
 @admin.register(OAuthIntegration)
 class OAuthIntegrationAdmin(AccountScopedAdmin):
-    capability = Capability.MANAGE_OAUTH
+    # Administrators keep seeing their integrations, read-only with the reason, when platform
+    # staff switch the account or its entitlement off; changing them needs both.
+    capability = Capability.VIEW_OAUTH
+    edit_capability = Capability.MANAGE_OAUTH
     form = OAuthIntegrationForm
     list_display = [
         "display_name",
-        "enabled",
+        "availability_summary",
         "client_id",
         "client_auth_method",
         "use_pkce",
         "last_test_summary",
         "sign_in_state",
     ]
-    list_select_related = ["sign_in_alert"]
+    list_select_related = ["sign_in_alert", "account"]
     list_display_links = ["display_name"]
     list_filter = [IntegrationCategoryFilter, "enabled"]
     search_fields = ["display_name", "client_id"]
     actions = ["test_connection"]
     readonly_fields = [
+        "availability",
         "oauth_callback_url",
+        "issuer_verification",
+        "client_secret_status",
         "token_endpoint_auth_methods_supported_hint",
         "last_test_status",
         "last_test_at",
@@ -121,19 +127,27 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
 
     # ------------------------------------------------------------------------ form layout
     def get_fieldsets(self, request, obj=None):
+        editable = self.has_change_permission(request, obj)
         identity = ["display_name", "enabled"]
+        if obj is not None:
+            identity.insert(0, "availability")
         if "account" not in self.get_exclude(request, obj):
             identity.insert(0, "account")
+        endpoints = ["authorization_endpoint", "token_endpoint"]
+        if editable:
+            endpoints.insert(0, "discovery_url")
         fieldsets = [
             (
                 "Identity provider",
                 {
                     "fields": [
                         *identity,
-                        "discovery_url",
-                        "authorization_endpoint",
-                        "token_endpoint",
-                        "oauth_callback_url",
+                        *endpoints,
+                        # A form field where the page is editable: the add page shows the URL
+                        # the integration will have, before it is saved.
+                        *(["callback_url", "callback_key_token"] if editable else []),
+                        *([] if editable else ["oauth_callback_url"]),
+                        "use_shared_callback",
                     ],
                     "description": (
                         "Register the callback URL below at your identity provider (IdP), then "
@@ -143,7 +157,14 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
             ),
             (
                 "Client credentials",
-                {"fields": ["client_id", "client_secret", "client_auth_method"]},
+                {
+                    "fields": [
+                        "client_id",
+                        # Read-only pages never show the secret, not even decrypted for display.
+                        "client_secret" if editable else "client_secret_status",
+                        "client_auth_method",
+                    ]
+                },
             ),
             ("Options", {"fields": ["scope", "use_pkce"]}),
             (
@@ -152,6 +173,7 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
                     "fields": [
                         "profile_endpoint",
                         "issuer",
+                        "issuer_verification",
                         "jwks_uri",
                         "iss_parameter_supported",
                         "token_endpoint_auth_methods_supported_hint",
@@ -172,15 +194,79 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
             ]
         return fieldsets
 
+    def has_module_permission(self, request):
+        # Listed for those who may configure an integration, and for Administrators whose
+        # account still has integrations after platform staff switched it off (read-only).
+        if can_anywhere(request.user, Capability.MANAGE_OAUTH):
+            return True
+        return can_anywhere(request.user, self.capability) and self.get_queryset(request).exists()
+
+    def has_view_permission(self, request, obj=None):
+        if obj is None:
+            return self.has_module_permission(request)
+        return super().has_view_permission(request, obj)
+
+    @admin.display(description="Participants' logins")
+    def availability(self, obj):
+        reason = obj.unavailable_reason() if obj else ""
+        if not reason:
+            return format_html(
+                '<span class="oauth-test-ok">✔ {}</span>', "Participants can log in."
+            )
+        return format_html(
+            '<strong class="oauth-test-failed">⚠ Participants cannot log in.</strong> {}', reason
+        )
+
+    @admin.display(description="Logins")
+    def availability_summary(self, obj):
+        reason = obj.unavailable_reason()
+        if not reason:
+            return format_html('<span class="oauth-test-ok">{}</span>', "✔ On")
+        return format_html('<span class="oauth-test-failed" title="{}">⚠ Off</span>', reason)
+
+    @admin.display(description="Client secret")
+    def client_secret_status(self, obj):
+        return "Stored (never shown)." if obj and obj.client_secret else "Not set."
+
     @admin.display(description="Callback URL")
     def oauth_callback_url(self, obj=None):
+        """The read-only page's callback URL (the editable form shows it as a field)."""
+        if obj is None:
+            return "—"
         return format_html(
             '<code id="oauth-callback-url">{}</code> '
             '<button type="button" class="button" data-copy-target="oauth-callback-url">'
-            "Copy</button>"
-            '<div class="help">Whitelist this exact URL as the redirect URI at your IdP. It is '
-            "the same for every campaign.</div>",
-            callback_url(),
+            "Copy</button>",
+            own_callback_url(obj),
+        )
+
+    @admin.display(description="Issuer verified")
+    def issuer_verification(self, obj=None):
+        if obj is None or not obj.issuer_verified:
+            return format_html(
+                '<span>{}</span><div class="help">{}</div>',
+                "✘ Not verified.",
+                "Import from the discovery URL to verify the issuer: the endpoints are then read "
+                "from the document your IdP serves at its issuer. A hand edit of the issuer or "
+                "an endpoint removes the mark. Without it, only this integration's own callback "
+                f"URL works; the shared URL {shared_callback_url()} is refused.",
+            )
+        if obj.iss_parameter_supported:
+            allows = (
+                "Your IdP sends the iss parameter: the shared callback URL "
+                f"{shared_callback_url()} may be used, and its answers must carry iss."
+            )
+        else:
+            allows = (
+                "Your IdP does not send the iss parameter, so the shared callback URL cannot be "
+                "used: register this integration's own."
+            )
+        return format_html(
+            '<span class="oauth-test-ok">✔ {}</span><div class="help">{} {}</div>',
+            "Verified",
+            f"The issuer and endpoints are those of {obj.issuer}/.well-known/openid-configuration"
+            ", not edited since.",
+            allows,
         )
 
     @admin.display(description="Methods your IdP supports")
@@ -283,7 +369,10 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
         return super().changeform_view(request, object_id, form_url, extra_context)
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
-        if obj is not None and obj.pk:
+        reason = obj.unavailable_reason() if obj is not None and obj.pk else ""
+        if reason and request.method == "GET":
+            messages.warning(request, f"Participants cannot log in with this integration: {reason}")
+        if obj is not None and obj.pk and self.has_change_permission(request, obj):
             context["test_connection_url"] = reverse(
                 "admin:integrations_oauthintegration_test_connection", args=[obj.pk]
             )

@@ -44,7 +44,9 @@ def integration_test_connection(*, integration: OAuthIntegration, user) -> Conne
         verifier = pkce_pair()[0] if integration.use_pkce else None
         checks = (
             authorization_endpoint_probe(config),
-            token_endpoint_probe(config, redirect_uri=callback_url(), code_verifier=verifier),
+            token_endpoint_probe(
+                config, redirect_uri=callback_url(integration), code_verifier=verifier
+            ),
         )
     result = ConnectionTestResult(ok=all(check.ok for check in checks), checks=checks)
     integration.last_test_at = timezone.now()

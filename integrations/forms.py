@@ -10,14 +10,17 @@ import re
 import unicodedata
 
 from django import forms
+from django.core import signing
 from django.core.exceptions import ValidationError
+from django.utils.html import format_html
 from django.utils.text import capfirst
 from django.views.decorators.debug import sensitive_variables
 
+from .callback import own_callback_url
 from .discovery import DEFAULT_TIMEOUT, DiscoveryError, DiscoveryResult, discover
 from .egress import DisallowedURLError, Purpose, check_url
 from .fields import UndecryptableSecret
-from .models import ClientAuthMethod, OAuthIntegration
+from .models import VERIFIED_SETTINGS, ClientAuthMethod, OAuthIntegration
 from .oauth import OAuthError, check_authorization_endpoint
 
 # RFC 6749 §3.3: scope-token = 1*NQCHAR, NQCHAR = %x21 / %x23-5B / %x5D-7E
@@ -25,6 +28,22 @@ _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 ENDPOINT_FIELDS = ("authorization_endpoint", "token_endpoint", "profile_endpoint", "jwks_uri")
 REQUIRED_ENDPOINTS = ("authorization_endpoint", "token_endpoint")
 MIN_TIMEOUT, MAX_TIMEOUT = 1.0, 30.0
+# The add page shows the new integration's callback URL before it is saved (the IdP often wants
+# it before it hands out the client ID); the key travels signed, so nobody picks their own.
+CALLBACK_KEY_SALT = "integrations.callback-key"
+CALLBACK_KEY_MAX_AGE = 7 * 24 * 3600
+
+
+class CallbackURLWidget(forms.Widget):
+    """The redirect URI to register, with a Copy button; shown, never submitted."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        return format_html(
+            '<code id="oauth-callback-url">{}</code> '
+            '<button type="button" class="button" data-copy-target="oauth-callback-url">'
+            "Copy</button>",
+            value,
+        )
 
 
 def _has_control_characters(value: str) -> bool:
@@ -80,6 +99,32 @@ class OAuthIntegrationForm(forms.ModelForm):
             "in the endpoints, issuer and JWKS URI you leave empty here."
         ),
     )
+    callback_url = forms.CharField(
+        label="Callback URL",
+        required=False,
+        disabled=True,
+        widget=CallbackURLWidget,
+        help_text=(
+            "Register exactly this URL as the redirect URI at your IdP, and select it below. It "
+            "belongs to this integration alone: the address a participant comes back to tells "
+            "us which IdP sent them, so that no other account's settings can receive a code "
+            "your IdP issued (a “mix-up”, RFC 9700 §4.4)."
+        ),
+    )
+    callback_key_token = forms.CharField(required=False, widget=forms.HiddenInput)
+    use_shared_callback = forms.TypedChoiceField(
+        label=capfirst(_model_field("use_shared_callback").verbose_name),
+        help_text=_model_field("use_shared_callback").help_text,
+        choices=[
+            (str(value), label) for value, label in _model_field("use_shared_callback").choices
+        ],
+        coerce=lambda value: value == "True",
+        # Absent from a form posted without it: this integration's own URL.
+        required=False,
+        empty_value=False,
+        initial="False",
+        widget=forms.RadioSelect,
+    )
     client_secret = forms.CharField(
         label="Client secret",
         required=False,
@@ -100,6 +145,7 @@ class OAuthIntegrationForm(forms.ModelForm):
             "enabled",
             "authorization_endpoint",
             "token_endpoint",
+            "use_shared_callback",
             "client_id",
             "client_auth_method",
             "scope",
@@ -128,6 +174,10 @@ class OAuthIntegrationForm(forms.ModelForm):
             self.fields[
                 "display_name"
             ].help_text = "Shown to participants on the login button: “Log in with …”."
+        self._callback_key_refused = ""
+        if not self.instance.pk:
+            self._take_callback_key()
+        self.initial["callback_url"] = own_callback_url(self.instance)
         # Never carry the stored secret in the form, not even as initial data.
         self.initial.pop("client_secret", None)
         stored = self.instance.client_secret if self.instance.pk else ""
@@ -155,6 +205,33 @@ class OAuthIntegrationForm(forms.ModelForm):
             for name in REQUIRED_ENDPOINTS:
                 if name in self.fields:
                     self.fields[name].required = False
+
+    def _take_callback_key(self) -> None:
+        """The add page's key: the one the page showed (signed), or a new one."""
+        token = self._raw("callback_key_token")
+        if token:
+            try:
+                key = signing.loads(token, salt=CALLBACK_KEY_SALT, max_age=CALLBACK_KEY_MAX_AGE)
+            except signing.BadSignature:
+                self._callback_key_refused = (
+                    "This page is too old: the callback URL it shows is no longer reserved. "
+                    "Reload the page, register the URL it then shows, and save again."
+                )
+            else:
+                if OAuthIntegration.objects.filter(callback_key=key).exists():
+                    self._callback_key_refused = (
+                        "This form was already saved: open the integration from the list."
+                    )
+                else:
+                    self.instance.callback_key = key
+        self.initial["callback_key_token"] = signing.dumps(
+            self.instance.callback_key, salt=CALLBACK_KEY_SALT
+        )
+
+    def clean_callback_key_token(self):
+        if self._callback_key_refused:
+            raise ValidationError(self._callback_key_refused)
+        return ""
 
     def _raw(self, name: str) -> str:
         value = self.data.get(self.add_prefix(name), "") if self.is_bound else ""
@@ -253,7 +330,40 @@ class OAuthIntegrationForm(forms.ModelForm):
                         code="required",
                     ),
                 )
+        self._verify_issuer(cleaned)
         return cleaned
+
+    def _verify_issuer(self, cleaned: dict) -> None:
+        """Record what discovery vouched for, drop the mark on a hand edit, and allow the shared
+        callback URL only where a mix-up cannot happen (verified issuer that sends `iss`)."""
+        if self.discovered is not None:
+            found = self.discovered
+            self.instance.discovered_settings = {
+                "issuer": found.issuer,
+                "authorization_endpoint": found.authorization_endpoint,
+                "token_endpoint": found.token_endpoint,
+                "jwks_uri": found.jwks_uri,
+            }
+        elif any(name in self.changed_data for name in VERIFIED_SETTINGS):
+            self.instance.discovered_settings = {}
+        found = self.instance.discovered_settings or {}
+        verified = bool(cleaned.get("issuer")) and all(
+            found.get(name) == cleaned.get(name) for name in VERIFIED_SETTINGS
+        )
+        # A switched-off integration may keep its choice: the administrator may be disabling it.
+        if (
+            cleaned.get("use_shared_callback")
+            and cleaned.get("enabled")
+            and not (verified and cleaned.get("iss_parameter_supported"))
+            and not self.has_error("use_shared_callback")
+        ):
+            self.add_error(
+                "use_shared_callback",
+                "The shared callback URL is only accepted for an issuer verified by the "
+                "discovery import (endpoints not edited by hand since) whose IdP sends the iss "
+                "parameter. Register this integration's own callback URL at your IdP and "
+                "select it, or import from the discovery URL.",
+            )
 
     def _fill(self, cleaned: dict, name: str, value) -> bool:
         """Take the discovered value unless the administrator typed one in this submission."""

@@ -1,3 +1,5 @@
+import secrets
+
 from django.conf import settings
 from django.db import models
 
@@ -14,6 +16,16 @@ class IntegrationConfigurationError(Exception):
 class ClientAuthMethod(models.TextChoices):
     POST = "client_secret_post", "Client secret sent as post"
     BASIC = "client_secret_basic", "Client secret sent as basic auth"
+
+
+def callback_key_new() -> str:
+    """A random, stable, public name for an integration in its redirect URI (128 bits)."""
+    return secrets.token_urlsafe(16)
+
+
+# The settings a discovery document vouches for: when all of them still hold the values read
+# from the document served at the issuer, the issuer is verified (RFC 8414 §3.3).
+VERIFIED_SETTINGS = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri")
 
 
 class OAuthIntegration(models.Model):
@@ -98,6 +110,26 @@ class OAuthIntegration(models.Model):
             "The IdP adds “iss” to its redirect back (RFC 9207); we then refuse answers without it."
         ),
     )
+    # The public name of this integration in its redirect URI, /oauth/callback/<key>. Random, so
+    # that nobody can guess another account's callback; never changed, since the IdP has it.
+    callback_key = models.CharField(
+        max_length=43, unique=True, default=callback_key_new, editable=False
+    )
+    use_shared_callback = models.BooleanField(
+        "Redirect URI registered at your IdP",
+        default=False,
+        choices=[
+            (False, "This integration's own callback URL (recommended)"),
+            (True, "The shared callback URL /oauth/callback (verified issuers that send iss)"),
+        ],
+        help_text=(
+            "The shared URL of the original help article is accepted only for an issuer "
+            "verified by the discovery import whose IdP sends the iss parameter."
+        ),
+    )
+    # What the discovery document served at the issuer said, for the VERIFIED_SETTINGS; empty
+    # when the settings were never imported or were edited by hand since.
+    discovered_settings = models.JSONField(default=dict, blank=True, editable=False)
     token_endpoint_auth_methods_supported = models.JSONField(
         default=list, blank=True, help_text="From discovery: the methods the IdP accepts."
     )
@@ -149,6 +181,42 @@ class OAuthIntegration(models.Model):
         if not secret:
             raise IntegrationConfigurationError("No client secret is set.")
         return secret
+
+    @property
+    def issuer_verified(self) -> bool:
+        """The issuer and endpoints are the ones the issuer's own discovery document names."""
+        found = self.discovered_settings or {}
+        return bool(self.issuer) and all(
+            found.get(name) == getattr(self, name) for name in VERIFIED_SETTINGS
+        )
+
+    @property
+    def shared_callback_allowed(self) -> bool:
+        """The shared /oauth/callback cannot be mixed up for this integration (RFC 9700 §4.4.2):
+        its issuer is verified and the IdP sends `iss`, which the callback then requires."""
+        return self.issuer_verified and self.iss_parameter_supported
+
+    def unavailable_reason(self, *, test_login: bool = False) -> str:
+        """Why logins with this integration cannot happen now, or "" when they can.
+
+        Platform staff's switches come first: an inactive account or a removed entitlement
+        stop every login, the administrators' test logins included. A disabled integration
+        still lets its administrators run a test login (to try it before switching it on).
+        """
+        account = self.account
+        if not account.is_active:
+            return "The account is inactive: platform staff have switched it off."
+        if not account.sso_oauth_enabled:
+            return "Platform staff have switched SSO using OAuth 2.0 off for this account."
+        if not self.enabled and not test_login:
+            return "The integration is disabled (its “Enabled” box is not ticked)."
+        if self.use_shared_callback and not self.shared_callback_allowed:
+            return (
+                "It uses the shared callback URL, which is only accepted for an issuer verified "
+                "by the discovery import whose IdP sends the iss parameter. Register this "
+                "integration's own callback URL at your IdP and select it."
+            )
+        return ""
 
     @property
     def scopes(self) -> list[str]:

@@ -10,7 +10,10 @@ A `LoginAttempt` holds everything the callback needs, fixed when the flow starts
 - a snapshot of the endpoints, client id, auth method, scope and expected issuer, so that the
   callback talks to the IdP the flow was started with (mix-up defence, RFC 9700 §4.4.2) even if
   an administrator edits the integration meanwhile (the secret is read at callback time);
-- the same-origin path to return to.
+- the redirect URI it was sent with: the integration's own `/oauth/callback/<key>`, whose path
+  must name the attempt's integration, or the shared `/oauth/callback` where the integration's
+  issuer was verified and sends `iss` (RFC 9700 §4.4);
+- the campaign page to return to.
 
 Attempts are keyed by state, not by a session slot, so logins in several tabs coexist.
 """
@@ -19,8 +22,10 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.urls import Resolver404, resolve
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -52,16 +57,39 @@ def error_reference_new() -> str:
     return secrets.token_hex(4).upper()
 
 
-def return_to_safe(value: str | None, *, default: str) -> str:
-    """`value` when it is a same-origin relative path, else `default` (never an open redirect)."""
+# The campaign pages a participant may come back to after logging in.
+RETURN_PAGES = frozenset({"landing", "form"})
+
+
+def return_to_safe(value: str | None, *, default: str, campaign_slug: str | None = None) -> str:
+    """`value` when it is a same-origin relative path, else `default` (never an open redirect).
+
+    With `campaign_slug`, only that campaign's own landing or form page (with any query) is
+    accepted: a login started on a campaign never ends on the admin or on another campaign.
+    """
     if (
         not value
         or not value.startswith("/")
         or value.startswith(("//", "/\\"))
+        or "\\" in value
         or not url_has_allowed_host_and_scheme(value, allowed_hosts=None)
     ):
         return default
+    if campaign_slug is not None and not _is_campaign_page(value, campaign_slug):
+        return default
     return value
+
+
+def _is_campaign_page(value: str, campaign_slug: str) -> bool:
+    try:
+        match = resolve(urlsplit(value).path)
+    except Resolver404:
+        return False
+    return (
+        match.namespace == "participants"
+        and match.url_name in RETURN_PAGES
+        and match.kwargs.get("slug") == campaign_slug
+    )
 
 
 def browser_value(request) -> tuple[str, bool]:
@@ -91,6 +119,10 @@ def snapshot_of(integration: OAuthIntegration) -> dict:
     """The configuration a flow is bound to when it starts (no secret)."""
     return {
         "integration_id": integration.pk,
+        # Which callback path may complete this attempt (see login_attempt_claim).
+        "callback_key": integration.callback_key,
+        "shared_callback": integration.use_shared_callback,
+        "shared_callback_allowed": integration.shared_callback_allowed,
         "client_id": integration.client_id,
         "authorization_endpoint": integration.authorization_endpoint,
         "token_endpoint": integration.token_endpoint,
@@ -149,11 +181,38 @@ def login_attempt_start(
     return StartedLogin(attempt, state, challenge, browser, is_new)
 
 
-def login_attempt_claim(*, request, state: str) -> LoginAttempt:
+# StateError codes for a callback path that may not complete the attempt.
+CALLBACK_PATH_REFUSALS = frozenset({"callback_mismatch", "shared_callback_refused"})
+
+
+def callback_path_refusal(attempt: LoginAttempt, *, callback_key: str | None) -> str:
+    """Why this callback path may not complete `attempt` ("" when it may).
+
+    `callback_key` is the key in `/oauth/callback/<key>`, None on the shared `/oauth/callback`.
+    A state arriving on another integration's path is a mix-up in progress (RFC 9700 §4.4): the
+    code in the same URL was issued by the IdP that path belongs to, not by the one the attempt
+    would send it to.
+    """
+    snapshot = attempt.snapshot
+    if callback_key is not None:
+        if snapshot.get("shared_callback") or not secrets.compare_digest(
+            str(snapshot.get("callback_key", "")), callback_key
+        ):
+            return "callback_mismatch"
+        return ""
+    if not snapshot.get("shared_callback"):
+        return "callback_mismatch"
+    if not snapshot.get("shared_callback_allowed"):
+        return "shared_callback_refused"
+    return ""
+
+
+def login_attempt_claim(*, request, state: str, callback_key: str | None) -> LoginAttempt:
     """The attempt this callback belongs to, marked used; raises StateError otherwise.
 
     The attempt is marked used *before* any network call, by a conditional UPDATE: of two
-    concurrent callbacks with the same state, exactly one proceeds.
+    concurrent callbacks with the same state, exactly one proceeds. A state that arrives on a
+    path its attempt was not sent with is burnt and refused (see callback_path_refusal).
     """
     if not state or len(state) > STATE_MAX_LENGTH:
         raise StateError("state_missing")
@@ -161,8 +220,10 @@ def login_attempt_claim(*, request, state: str) -> LoginAttempt:
         # state_hash is unique: `get`, not `first`, which would sort for nothing.
         attempt = LoginAttempt.objects.select_related(
             # The integration's sign-in alert comes along: a successful login clears it, and
-            # this way finds out there is none without a query of its own.
+            # this way finds out there is none without a query of its own. Its account says
+            # whether platform staff still allow logins.
             "integration__sign_in_alert",
+            "integration__account",
             "campaign",
         ).get(state_hash=_hash(state))
     except LoginAttempt.DoesNotExist:
@@ -175,6 +236,8 @@ def login_attempt_claim(*, request, state: str) -> LoginAttempt:
     if not claimed:
         raise StateError("state_reused", attempt)
     attempt.used_at = now
+    if refusal := callback_path_refusal(attempt, callback_key=callback_key):
+        raise StateError(refusal, attempt)
     # Checked after claiming: a state that leaked to another browser is burnt either way.
     if not browser or not secrets.compare_digest(_hash(browser), attempt.browser_hash):
         raise StateError("state_other_browser", attempt)

@@ -7,6 +7,11 @@ IdP never sends); those raise a sign-in alert (integrations/sign_in_alerts.py). 
 when it is down or slow: it passes by itself, and the circuit breaker covers it. The
 **participant**'s when it is one person's: they cancelled at the IdP, their link expired, they
 came back in another browser.
+
+What the callback's query string says (`error=invalid_client`, a wrong `iss`) is never the
+configuration's: anyone can open that URL, so a failure at a front-channel step counts on the
+participant's side, where it cannot raise an alert. The configuration class is reserved for
+what the IdP answered over our own connection (token, id_token, JWKS, profile).
 """
 
 from dataclasses import dataclass, field
@@ -20,6 +25,7 @@ from django.utils import timezone
 from integrations.sign_in_alerts import advice_for, sign_in_alert_raise
 
 from .models import AttemptOutcome, LoginAttempt
+from .sso_failures import FRONT_CHANNEL_STEPS
 
 CONFIGURATION = "configuration"
 IDP = "idp"
@@ -36,8 +42,8 @@ _PARTICIPANT_CODES = frozenset({"id_token_nonce_mismatch"})
 _IDP_PROFILE_SUFFIXES = ("_timeout", "_connection", "_tls", "_failed", "_http")
 
 
-def failure_class(kind: str, code: str) -> str:
-    if code in _PARTICIPANT_CODES:
+def failure_class(kind: str, code: str, step: str) -> str:
+    if code in _PARTICIPANT_CODES or step in FRONT_CHANNEL_STEPS:
         return PARTICIPANT
     if kind in _CONFIGURATION_KINDS or code == "integration_unusable":
         return CONFIGURATION
@@ -54,7 +60,9 @@ def failure_class_q(klass: str) -> Q:
     profile_idp = Q(failure_kind="profile_failed") & reduce(
         or_, (Q(error_code__endswith=suffix) for suffix in _IDP_PROFILE_SUFFIXES)
     )
-    not_participant_code = ~Q(error_code__in=_PARTICIPANT_CODES)
+    not_participant_code = ~Q(error_code__in=_PARTICIPANT_CODES) & ~Q(
+        failed_step__in=FRONT_CHANNEL_STEPS
+    )
     configuration = not_participant_code & (
         Q(failure_kind__in=_CONFIGURATION_KINDS)
         | Q(error_code="integration_unusable")
@@ -74,7 +82,13 @@ def failure_class_q(klass: str) -> Q:
 
 
 def sign_in_failure_noted(
-    attempt: LoginAttempt, *, kind: str, code: str, reference: str, circuit_opened: bool = False
+    attempt: LoginAttempt,
+    *,
+    kind: str,
+    code: str,
+    step: str,
+    reference: str,
+    circuit_opened: bool = False,
 ) -> None:
     """After a failed login is recorded: a configuration failure of a real login raises the
     integration's alert, and so does an IdP outage, once it opens the circuit breaker (RF-04).
@@ -83,7 +97,7 @@ def sign_in_failure_noted(
         return
     if circuit_opened:
         code = "circuit_open"
-    elif failure_class(kind, code) != CONFIGURATION:
+    elif failure_class(kind, code, step) != CONFIGURATION:
         return
     sign_in_alert_raise(integration_id=attempt.integration_id, error_code=code, reference=reference)
 
@@ -127,6 +141,7 @@ def sign_in_summary(attempts, *, hours: int = 24) -> list[IntegrationSummary]:
             "outcome",
             "failure_kind",
             "error_code",
+            "failed_step",
             "warning_code",
         )
         .annotate(count=Count("id"), last=Max("created_at"))
@@ -143,7 +158,7 @@ def sign_in_summary(attempts, *, hours: int = 24) -> list[IntegrationSummary]:
             if row["warning_code"]:
                 summary.degraded += row["count"]
             continue
-        klass = failure_class(row["failure_kind"], row["error_code"])
+        klass = failure_class(row["failure_kind"], row["error_code"], row["failed_step"])
         summary.failed[klass] += row["count"]
         if klass == CONFIGURATION:
             codes = summary.configuration_codes

@@ -34,6 +34,18 @@ _NOT_MATCHED = Failure(
 )
 FAILURES: dict[str, Failure] = {
     "repeated_parameters": _NOT_MATCHED,
+    # The state came back on another integration's callback URL: a mix-up, or a stale bookmark.
+    "callback_mismatch": _NOT_MATCHED,
+    "shared_callback_refused": Failure(
+        _("This sign-in link is not configured"),
+        _(
+            "The sign-in service sent you back to an address that is not set up for this "
+            "campaign, so we cannot accept this sign-in. The organiser has to update its "
+            "settings; you can go back to the campaign meanwhile."
+        ),
+        400,
+        retry=False,
+    ),
     "state_missing": _NOT_MATCHED,
     "state_unknown": _NOT_MATCHED,
     "state_reused": Failure(
@@ -121,6 +133,12 @@ RETRYABLE_IDP_ERRORS = frozenset(
         "account_selection_required",
     }
 )
+
+
+# Steps whose failures the callback's query string decides (`error`, `iss`, `state`, the path):
+# anyone can forge those by opening a URL, so they never raise a sign-in alert or count as the
+# configuration's failures. Only what the IdP says over our own connection to it may.
+FRONT_CHANNEL_STEPS = frozenset({"callback", "state", "authorize"})
 
 
 class FlowError(Exception):

@@ -10,7 +10,9 @@ urlpatterns = [
     path("c/<slug:slug>/thanks/", views.thanks, name="thanks"),
     path("c/<slug:slug>/already/", views.already, name="already"),
     path("c/<slug:slug>/login/", views_sso.login_start, name="login_start"),
-    # integrations.callback.CALLBACK_PATH: the redirect URI every IdP has registered.
+    # integrations/callback.py: each integration's own redirect URI, and the shared one that only
+    # verified issuers sending `iss` may use.
+    path("oauth/callback/<slug:key>", views_sso.oauth_callback, name="oauth_callback_integration"),
     path("oauth/callback", views_sso.oauth_callback, name="oauth_callback"),
     path(
         "sso/test-login/<int:integration_id>/",

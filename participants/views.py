@@ -100,14 +100,6 @@ def _closed_page(request, campaign: Campaign | None) -> HttpResponse | None:
     return None
 
 
-def _login_integration(campaign: Campaign):
-    """The integration participants may log in with on this campaign, or None."""
-    integration = campaign.oauth_integration
-    if integration is None or not integration.enabled:
-        return None
-    return integration
-
-
 def _browser_key(request) -> tuple[str, bool]:
     """This browser's random key and whether it must be (re)sent as a cookie."""
     key = request.COOKIES.get(BROWSER_COOKIE, "")
@@ -183,7 +175,7 @@ def landing(request, slug: str):
         return closed
     context = {
         "campaign": campaign,
-        "integration": _login_integration(campaign),
+        "integration": campaign.login_integration,
         "login_required": campaign.sso_mode == SSOMode.REQUIRED,
     }
     return _page(request, "participants/landing.html", context)
@@ -197,7 +189,7 @@ def campaign_form(request, slug: str):
     if (closed := _closed_page(request, campaign)) is not None:
         return closed
 
-    integration = _login_integration(campaign)
+    integration = campaign.login_integration
     prefill = prefill_get(request, campaign)
     participant = _participant(campaign, prefill)
     if prefill is not None and participant is None:

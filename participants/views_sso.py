@@ -1,9 +1,12 @@
-"""Participant SSO: the login start and the one callback URL every account shares.
+"""Participant SSO: the login start and the callback.
 
-The callback reads top to bottom: repeated parameters → state → issuer → error answer → token
-→ id_token → profile → mapping → participant → session → prefill. Every failure ends on a page
-for people (in their language, with a retry link and an error reference) and in the attempt's
-log entry, which names the failing step and never holds a token, a code or a secret.
+Each integration has its own callback URL, `/oauth/callback/<key>`; the shared `/oauth/callback`
+serves only integrations whose issuer is verified and sends `iss` (integrations/callback.py).
+The callback reads top to bottom: repeated parameters → state and its callback path → issuer →
+error answer → token → id_token → profile → mapping → participant → session → prefill. Every
+failure ends on a page for people (in their language, with a retry link and an error reference)
+and in the attempt's log entry, which names the failing step and never holds a token, a code or
+a secret.
 """
 
 import json
@@ -37,6 +40,7 @@ from .models import AttemptOutcome, LoginAttempt
 from .prefill import prefill_set
 from .ratelimit import rate_limited
 from .session import (
+    CALLBACK_PATH_REFUSALS,
     StateError,
     browser_cookie_set,
     error_reference_new,
@@ -78,15 +82,6 @@ def _no_referrer(response: HttpResponse) -> HttpResponse:
     return response
 
 
-def _usable_integration(campaign: Campaign) -> OAuthIntegration | None:
-    integration = campaign.oauth_integration
-    if integration is None or not integration.enabled:
-        return None
-    if integration.account_id != campaign.account_id:
-        return None
-    return integration
-
-
 def _form_url(campaign: Campaign) -> str:
     return reverse("participants:form", args=[campaign.slug])
 
@@ -111,8 +106,7 @@ def _failure_page(
         "missing_labels": missing_labels or [],
     }
     if campaign is not None and campaign.is_open:
-        integration = _usable_integration(campaign)
-        if failure.retry and integration is not None:
+        if failure.retry and campaign.login_integration is not None:
             login = reverse("participants:login_start", args=[campaign.slug])
             context["retry_url"] = f"{login}?{urlencode({'next': attempt.return_to})}"
         if campaign.sso_mode == SSOMode.OPTIONAL:
@@ -148,13 +142,15 @@ def login_start(request, slug: str):
     language = _activate_language(request, campaign)
     if (closed := _closed_page(request, campaign)) is not None:
         return closed
-    integration = _usable_integration(campaign)
+    integration = campaign.login_integration
     if integration is None:
         return _unavailable(request, campaign)
     if circuit_is_open(integration_id=integration.pk):
         # The IdP keeps failing: do not send the participant on a trip that cannot end well.
         return _login_paused(request, campaign)
-    return_to = return_to_safe(request.GET.get("next"), default=_form_url(campaign))
+    return_to = return_to_safe(
+        request.GET.get("next"), default=_form_url(campaign), campaign_slug=campaign.slug
+    )
     return _redirect_to_idp(
         request, integration=integration, campaign=campaign, return_to=return_to, language=language
     ) or _unavailable(request, campaign)
@@ -187,13 +183,13 @@ def _redirect_to_idp(request, *, integration, campaign, return_to, language, tes
         campaign=campaign,
         return_to=return_to,
         language=language,
-        redirect_uri=callback_url(),
+        redirect_uri=callback_url(integration),
         test_user=test_user,
     )
     try:
         url = authorization_url(
             config,
-            redirect_uri=callback_url(),
+            redirect_uri=callback_url(integration),
             state=started.state,
             nonce=started.attempt.nonce or None,
             code_challenge=started.code_challenge,
@@ -212,8 +208,12 @@ def _redirect_to_idp(request, *, integration, campaign, return_to, language, tes
 @never_cache
 # Per address only: the campaign is known only once the state is looked up.
 @rate_limited("login", per=("ip",))
-def oauth_callback(request):
-    """The authorization response (RFC 6749 §4.1.2). GET only: POST answers 405."""
+def oauth_callback(request, key: str | None = None):
+    """The authorization response (RFC 6749 §4.1.2). GET only: POST answers 405.
+
+    `key` is the integration's callback key from `/oauth/callback/<key>`; None on the shared
+    `/oauth/callback`.
+    """
     reference = error_reference_new()
     params = request.GET
     if _repeated_parameter(request) or ("code" in params and "error" in params):
@@ -221,9 +221,12 @@ def oauth_callback(request):
         _log_failure(None, error, reference)
         return _failure_page(request, kind=error.kind, reference=reference)
     try:
-        attempt = login_attempt_claim(request=request, state=params.get("state", ""))
+        attempt = login_attempt_claim(
+            request=request, state=params.get("state", ""), callback_key=key
+        )
     except StateError as exc:
-        error = FlowError(exc.code, step="state", code=exc.code)
+        step = "callback" if exc.code in CALLBACK_PATH_REFUSALS else "state"
+        error = FlowError(exc.code, step=step, code=exc.code)
         attempt = exc.attempt
         _log_failure(attempt, error, reference)
         if attempt is not None and exc.code != "state_reused":
@@ -267,6 +270,7 @@ def _finish_failed(attempt, error: FlowError, reference: str, *, idp_ms) -> None
         attempt,
         kind=error.kind,
         code=error.code,
+        step=error.step,
         reference=reference,
         circuit_opened=error.circuit_opened,
     )
@@ -291,7 +295,8 @@ def _complete(request, attempt: LoginAttempt, trace: dict) -> HttpResponse:
     iss = params.get("iss")
     if iss is not None and iss != expected_issuer:
         raise FlowError("issuer_mismatch", step="authorize", code="iss_mismatch")
-    if iss is None and snapshot.get("iss_parameter_supported"):
+    # On the shared callback URL, `iss` is what tells one IdP's answer from another's: required.
+    if iss is None and (snapshot.get("iss_parameter_supported") or snapshot.get("shared_callback")):
         raise FlowError("issuer_mismatch", step="authorize", code="iss_missing")
 
     if "error" in params:
@@ -311,7 +316,9 @@ def _complete(request, attempt: LoginAttempt, trace: dict) -> HttpResponse:
         raise FlowError("idp_configuration", step="authorize", code="code_missing")
 
     integration = attempt.integration
-    if integration is None or (not integration.enabled and not attempt.is_test):
+    # Platform staff's switches and the administrators' own hold at the callback too: a login
+    # started before the switch completes nothing, and no code reaches the token endpoint.
+    if integration is None or integration.unavailable_reason(test_login=attempt.is_test):
         raise FlowError("integration_unavailable", step="token", code="integration_unavailable")
     if not attempt.is_test and (attempt.campaign is None or not attempt.campaign.is_open):
         raise FlowError("integration_unavailable", step="token", code="campaign_unavailable")
@@ -393,7 +400,9 @@ def _complete(request, attempt: LoginAttempt, trace: dict) -> HttpResponse:
         values=mapped.values,
         integration_name=integration.display_name,
     )
-    target = return_to_safe(attempt.return_to, default=_form_url(attempt.campaign))
+    target = return_to_safe(
+        attempt.return_to, default=_form_url(attempt.campaign), campaign_slug=attempt.campaign.slug
+    )
     return _no_referrer(_HttpResponseSeeOther(target))
 
 
@@ -501,17 +510,22 @@ def _test_result_redirect(request, attempt, *, profile=None, mapped=None, error=
 @staff_member_required
 def test_login_start(request, integration_id: int):
     """Run the real login flow as an administrator; it ends on `test_login_result`."""
-    integration = get_object_or_404(OAuthIntegration, pk=integration_id)
+    integration = get_object_or_404(
+        OAuthIntegration.objects.select_related("account"), pk=integration_id
+    )
     if not can(request.user, Capability.MANAGE_OAUTH, integration.account):
         raise Http404
-    response = _redirect_to_idp(
-        request,
-        integration=integration,
-        campaign=None,
-        return_to="",
-        language=translation.get_language() or "",
-        test_user=request.user,
-    )
+    reason = integration.unavailable_reason(test_login=True)
+    response = None
+    if not reason:
+        response = _redirect_to_idp(
+            request,
+            integration=integration,
+            campaign=None,
+            return_to="",
+            language=translation.get_language() or "",
+            test_user=request.user,
+        )
     if response is None:
         return render(
             request,
@@ -520,6 +534,7 @@ def test_login_start(request, integration_id: int):
                 **admin.site.each_context(request),
                 "integration": integration,
                 "unusable": True,
+                "unusable_reason": reason,
                 "title": _("Test login"),
             },
             status=409,

@@ -75,18 +75,57 @@ def test_administrator_of_an_entitled_account_sees_only_their_own(
     assert client.get(reverse(ADD_URL)).status_code == 200
 
 
-def test_administrator_without_the_entitlement_gets_nothing(client, unentitled_admin):
-    user, own_integration = unentitled_admin
+def test_administrator_of_an_account_that_never_had_sso_gets_nothing(client, db):
+    account = AccountFactory(sso_oauth_enabled=False)
+    user = make_member(account, Role.ADMINISTRATOR, username="admin-never-entitled")
     client.force_login(user)
     assert not _index_lists_oauth(client)
     assert client.get(reverse(CHANGELIST_URL)).status_code == 403
     assert client.get(reverse(ADD_URL)).status_code == 403
-    for url in _object_urls(own_integration).values():
-        assert client.get(url).status_code in (403, 404), url
-    assert client.post(connection_test_url(own_integration)).status_code in (403, 404)
     response = client.post(reverse(ADD_URL), form_data())
     assert response.status_code == 403
-    assert OAuthIntegration.objects.count() == 2
+    assert not OAuthIntegration.objects.filter(account=account).exists()
+
+
+@pytest.mark.parametrize("switch", ["entitlement", "account"])
+def test_administrator_sees_a_switched_off_integration_read_only_with_the_reason(
+    client, account, admin_user_a, integration_a, switch
+):
+    """Platform staff's kill switch: the customer still sees what they had, and why it is off,
+    but can change nothing (finding 2 of issue 14: they used to get 404)."""
+    if switch == "entitlement":
+        account.sso_oauth_enabled = False
+        reason = "Platform staff have switched SSO using OAuth 2.0 off for this account."
+    else:
+        account.is_active = False
+        reason = "The account is inactive: platform staff have switched it off."
+    account.save()
+    client.force_login(admin_user_a)
+    assert _index_lists_oauth(client)
+    changelist = client.get(reverse(CHANGELIST_URL))
+    assert changelist.status_code == 200
+    assert "A&#x27;s IdP" in changelist.text
+    page = client.get(change_url(integration_a))
+    assert page.status_code == 200
+    html = page.text
+    assert reason in html
+    assert "Participants cannot log in" in html
+    # Read-only: no inputs to submit, and the secret is never rendered, not even as text.
+    assert 'name="client_id"' not in html and 'name="client_secret"' not in html
+    assert "Stored (never shown)." in html
+    assert integration_a.get_client_secret() not in html
+    assert integration_a.callback_key in html
+    # …and nothing can be changed, added, deleted or tested.
+    client.post(change_url(integration_a), form_data(display_name="Changed anyway"))
+    integration_a.refresh_from_db()
+    assert integration_a.display_name == "A's IdP"
+    assert client.get(reverse(ADD_URL)).status_code == 403
+    delete = reverse("admin:integrations_oauthintegration_delete", args=[integration_a.pk])
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+    assert OAuthIntegration.objects.filter(pk=integration_a.pk).exists()
+    assert client.post(connection_test_url(integration_a)).status_code in (403, 404)
+    test_login = reverse("participants:test_login_start", args=[integration_a.pk])
+    assert client.get(test_login).status_code == 404
 
 
 def test_editor_gets_nothing(client, editor_a, integration_a):
@@ -260,7 +299,9 @@ def test_the_category_filter_links_sso_and_webhooks_both_ways(client, admin_user
 def test_the_category_filter_hides_sso_from_administrators_without_the_entitlement(
     client, unentitled_admin
 ):
-    user, _ = unentitled_admin
+    user, own_integration = unentitled_admin
+    # An account that never had an integration: nothing about SSO to show.
+    own_integration.delete()
     client.force_login(user)
     webhooks = reverse("admin:integrations_webhookendpoint_changelist")
     page = client.get(webhooks)

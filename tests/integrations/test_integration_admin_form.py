@@ -62,7 +62,14 @@ def test_add_page_has_the_fieldsets_callback_url_and_copy_button(logged_in):
     html = response.text
     for heading in ["Identity provider", "Client credentials", "Options", "Advanced"]:
         assert f">{heading}<" in html
-    assert '<code id="oauth-callback-url">https://sso.example.test/oauth/callback</code>' in html
+    # The URL the new integration will have, shown before it is saved: the IdP may ask for it
+    # before it hands out the client ID.
+    form = response.context["adminform"].form
+    key = form.instance.callback_key
+    assert (
+        f'<code id="oauth-callback-url">https://sso.example.test/oauth/callback/{key}</code>'
+        in (html)
+    )
     assert 'data-copy-target="oauth-callback-url"' in html
     assert "integrations/copy_to_clipboard.js" in html
     assert 'name="client_secret"' in html and 'type="password"' in html

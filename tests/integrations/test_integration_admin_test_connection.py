@@ -115,7 +115,11 @@ def test_basic_auth_sends_the_exact_rfc6749_header(logged_in, integration):
     body = dict(parse_qsl(request.body.decode()))
     assert "client_secret" not in body and "client_id" not in body
     assert body["grant_type"] == "authorization_code"
-    assert body["redirect_uri"] == "https://sso.example.test/oauth/callback"
+    # The redirect URI the integration's logins send: its own.
+    assert (
+        body["redirect_uri"]
+        == f"https://sso.example.test/oauth/callback/{integration.callback_key}"
+    )
     assert integration.last_test_ok is True
 
 

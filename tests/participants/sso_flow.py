@@ -85,12 +85,21 @@ def idp_answers(
     return token
 
 
-def callback(client, started: Started | None = None, **params):
+def callback_path(started: Started) -> str:
+    """The path of the redirect URI the login was started with."""
+    return urlsplit(started.params["redirect_uri"]).path
+
+
+def callback(client, started: Started | None = None, *, path: str | None = None, **params):
+    """The IdP's redirect back: to the redirect URI the login was started with (the
+    integration's own callback URL), or to `path`, or, without a login, the shared one."""
     query = {"code": "the-code", "state": started.state} if started else {}
     query.update({k: v for k, v in params.items() if v is not None})
     for key in [k for k, v in params.items() if v is None]:
         query.pop(key, None)
-    return client.get(CALLBACK, query)
+    if path is None:
+        path = callback_path(started) if started else CALLBACK
+    return client.get(path, query)
 
 
 def mock():

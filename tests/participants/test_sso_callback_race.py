@@ -20,9 +20,9 @@ from django.test import Client
 from participants.models import LoginAttempt, Participant
 from tests.idp_stub import IdPStub
 from tests.participants.sso_flow import (
-    CALLBACK,
     JWKS_URL,
     TOKEN_URL,
+    callback_path,
     login_start,
     make_sso_campaign,
     mock,
@@ -72,7 +72,9 @@ def test_racing_callbacks_with_the_same_state_make_exactly_one_token_call(accoun
         racer_client = Client()
         racer_client.cookies = browser.cookies  # the same browser, e.g. a double-clicked link
         try:
-            response = racer_client.get(CALLBACK, {"code": "the-code", "state": started.state})
+            response = racer_client.get(
+                callback_path(started), {"code": "the-code", "state": started.state}
+            )
             with lock:
                 statuses.append(response.status_code)
         except Exception as exc:  # surfaced below

@@ -10,20 +10,19 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from integrations.callback import callback_url
 from integrations.models import MappingRule
 from participants.models import AttemptOutcome, LoginAttempt, Participant
 from tests.factories import OAuthIntegrationFactory, make_form_campaign
-from tests.participants.sso_flow import CALLBACK, login_start
+from tests.participants.sso_flow import callback_path, login_start
 
 pytestmark = pytest.mark.e2e
 
-REDIRECT_URI = "https://sso.example.test/oauth/callback"
 SECRET = "e2e secret: with + / = % and é"
 OIDC_SCOPE = "openid profile email phone address"
 
 
 def make_campaign(account, devidp, *, client_id, auth, pkce, scope, profile):
-    devidp.add_client(client_id, SECRET, REDIRECT_URI, pkce_required=pkce)
     integration = OAuthIntegrationFactory(
         account=account,
         display_name="Dev IdP",
@@ -39,6 +38,8 @@ def make_campaign(account, devidp, *, client_id, auth, pkce, scope, profile):
         jwks_uri=devidp.jwks_url,
         iss_parameter_supported=True,
     )
+    # Registered at the IdP: exactly this integration's own callback URL.
+    devidp.add_client(client_id, SECRET, callback_url(integration), pkce_required=pkce)
     for position, (target, source, required) in enumerate(
         [
             ("firstname", "given_name", True),
@@ -64,7 +65,7 @@ def back_from_idp(client, devidp, campaign, *, allow=True):
     location = devidp.login_and_authorize(
         started.response["Location"], "alice", devidp.password, allow=allow
     )
-    assert location.startswith(REDIRECT_URI)
+    assert location.startswith(callback_url(campaign.oauth_integration) + "?")
     parts = urlsplit(location)
     return client.get(f"{parts.path}?{parts.query}")
 
@@ -178,7 +179,8 @@ def test_an_injected_code_from_another_flow_is_refused(client, account, devidp, 
     stolen_code = parse_qs(urlsplit(location).query)["code"][0]
     victims_flow = login_start(client, campaign)
     response = client.get(
-        CALLBACK, {"code": stolen_code, "state": victims_flow.state, "iss": devidp.issuer}
+        callback_path(victims_flow),
+        {"code": stolen_code, "state": victims_flow.state, "iss": devidp.issuer},
     )
     assert response.status_code in (400, 502)
     victims_attempt = LoginAttempt.objects.get(outcome=AttemptOutcome.FAILED)

@@ -4,7 +4,7 @@ import pytest
 from django.test import RequestFactory
 from django.urls import reverse
 
-from integrations.callback import CALLBACK_PATH, callback_url
+from integrations.callback import SHARED_CALLBACK_PATH, callback_url
 from participants.session import (
     BROWSER_COOKIE,
     StateError,
@@ -24,7 +24,7 @@ def started(account):
         integration=integration,
         campaign=None,
         return_to="/c/x/form/",
-        redirect_uri=callback_url(),
+        redirect_uri=callback_url(integration),
     )
 
 
@@ -34,33 +34,46 @@ def callback_request(started, *, browser=None):
     return request
 
 
-def test_the_callback_url_is_the_path_idps_have_registered():
-    assert reverse("participants:oauth_callback") == CALLBACK_PATH
+def claim(request, started, state):
+    """Claim on the callback path the login was started with."""
+    key = started.attempt.integration.callback_key
+    return login_attempt_claim(request=request, state=state, callback_key=key)
+
+
+def test_the_shared_callback_url_is_the_path_of_the_help_article():
+    assert reverse("participants:oauth_callback") == SHARED_CALLBACK_PATH
+
+
+def test_each_integration_has_its_own_callback_url(account):
+    first, second = OAuthIntegrationFactory.create_batch(2, account=account)
+    assert callback_url(first) == f"https://sso.example.test/oauth/callback/{first.callback_key}"
+    assert callback_url(first) != callback_url(second)
+    # Public and random: never the primary key, long enough not to be guessed.
+    assert first.callback_key != str(first.pk)
+    assert len(first.callback_key) >= 22
 
 
 def test_a_state_can_be_claimed_once(started):
-    attempt = login_attempt_claim(request=callback_request(started), state=started.state)
+    attempt = claim(callback_request(started), started, started.state)
     assert attempt.used_at is not None
     with pytest.raises(StateError) as exc_info:
-        login_attempt_claim(request=callback_request(started), state=started.state)
+        claim(callback_request(started), started, started.state)
     assert exc_info.value.code == "state_reused"
 
 
 def test_a_state_from_another_browser_is_burnt(started):
     with pytest.raises(StateError) as exc_info:
-        login_attempt_claim(
-            request=callback_request(started, browser="x" * 43), state=started.state
-        )
+        claim(callback_request(started, browser="x" * 43), started, started.state)
     assert exc_info.value.code == "state_other_browser"
     with pytest.raises(StateError) as exc_info:
-        login_attempt_claim(request=callback_request(started), state=started.state)
+        claim(callback_request(started), started, started.state)
     assert exc_info.value.code == "state_reused"
 
 
 @pytest.mark.parametrize("state", ["", "x" * 600])
 def test_missing_or_absurd_state(started, state):
     with pytest.raises(StateError) as exc_info:
-        login_attempt_claim(request=callback_request(started), state=state)
+        claim(callback_request(started), started, state)
     assert exc_info.value.code == "state_missing"
 
 
@@ -73,7 +86,7 @@ def test_verifiers_states_and_nonces_are_unique(account):
             integration=integration,
             campaign=None,
             return_to="",
-            redirect_uri=callback_url(),
+            redirect_uri=callback_url(integration),
         )
         verifier = s.attempt.code_verifier
         assert 43 <= len(verifier) <= 128

@@ -82,7 +82,8 @@ def test_a_failed_test_login_shows_the_failing_step(client, admin_user_a, integr
     client.force_login(admin_user_a)
     started = start_test_login(client, integration)
     response = client.get(
-        reverse("participants:oauth_callback"), {"error": "invalid_scope", "state": started.state}
+        f"/oauth/callback/{integration.callback_key}",
+        {"error": "invalid_scope", "state": started.state},
     )
     page = client.get(response["Location"])
     assert "authorize" in page.text and "idp_invalid_scope" in page.text

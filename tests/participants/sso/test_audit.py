@@ -22,6 +22,7 @@ from tests.participants.sso_flow import (
     TOKEN_URL,
     USERINFO_URL,
     callback,
+    callback_path,
     idp_answers,
     login_start,
     mock,
@@ -40,7 +41,7 @@ def test_tampering_with_an_error_response_from_another_issuer_is_not_trusted(cli
     started = login_start(client, campaign)
     with mock() as rsps:
         response = client.get(
-            CALLBACK,
+            callback_path(started),
             {"error": "access_denied", "state": started.state, "iss": "https://evil.example.com"},
         )
         assert len(rsps.calls) == 0
@@ -153,7 +154,9 @@ def test_an_attacker_planted_session_id_gains_nothing(client, campaign, idp):
 def test_failure_page_loads_nothing_third_party(client, campaign):
     """HH-04 / RFC 9700 §4.2.4: the page after the callback loads no third-party content."""
     started = login_start(client, campaign)
-    response = client.get(CALLBACK, {"error": "access_denied", "state": started.state})
+    response = client.get(
+        callback_path(started), {"error": "access_denied", "state": started.state}
+    )
     assert response["Referrer-Policy"] == "no-referrer"
     assert "Content-Security-Policy" in response
     for marker in ('src="http', "src='http", 'src="//', 'href="http', 'href="//'):

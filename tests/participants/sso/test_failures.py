@@ -17,6 +17,7 @@ from tests.participants.sso_flow import (
     TOKEN_URL,
     USERINFO_URL,
     callback,
+    callback_path,
     idp_answers,
     login_start,
     mock,
@@ -125,7 +126,7 @@ def test_the_attempt_is_marked_used_before_the_token_call(client, campaign, idp)
 def test_repeated_parameters_or_code_with_error_are_refused(client, campaign, query):
     started = login_start(client, campaign)
     with mock() as rsps:
-        response = client.get(f"{CALLBACK}?{query.format(state=started.state)}")
+        response = client.get(f"{callback_path(started)}?{query.format(state=started.state)}")
         assert len(rsps.calls) == 0
     assert response.status_code == 400
     assert attempt().used_at is None
@@ -136,7 +137,7 @@ def test_access_denied_says_sign_in_was_cancelled(client, campaign):
     started = login_start(client, campaign)
     with mock() as rsps:
         response = client.get(
-            CALLBACK,
+            callback_path(started),
             {
                 "error": "access_denied",
                 "error_description": "<script>alert('x')</script> User said no",
@@ -165,7 +166,7 @@ def test_access_denied_says_sign_in_was_cancelled(client, campaign):
 )
 def test_other_idp_errors_are_classified(client, campaign, error, status):
     started = login_start(client, campaign)
-    response = client.get(CALLBACK, {"error": error, "state": started.state})
+    response = client.get(callback_path(started), {"error": error, "state": started.state})
     code = error if error.isidentifier() else "invalid"
     assert_failed(response, status, step="authorize", code=f"idp_{code}")
     assert error not in response.text
@@ -183,7 +184,9 @@ def test_required_sso_offers_no_manual_form(client, campaign):
     campaign.sso_mode = "required"
     campaign.save()
     started = login_start(client, campaign)
-    response = client.get(CALLBACK, {"error": "access_denied", "state": started.state})
+    response = client.get(
+        callback_path(started), {"error": "access_denied", "state": started.state}
+    )
     assert "Continue without logging in" not in response.text
     assert "Try again" in response.text
 
@@ -476,7 +479,10 @@ def test_failure_pages_speak_french(client, campaign):
     location = client.get(url)["Location"]
     state = location.split("state=")[1].split("&")[0]
     with override("fr"):
-        response = client.get(CALLBACK, {"error": "access_denied", "state": state})
+        response = client.get(
+            f"/oauth/callback/{campaign.oauth_integration.callback_key}",
+            {"error": "access_denied", "state": state},
+        )
     assert "Connexion annulée" in response.text
 
 
@@ -527,7 +533,7 @@ def test_undecryptable_secret_fails_cleanly(client, integration, campaign, idp, 
 
 def test_the_error_reference_is_in_the_page_the_log_and_the_attempt(client, campaign, caplog):
     started = login_start(client, campaign)
-    response = client.get(CALLBACK, {"error": "server_error", "state": started.state})
+    response = client.get(callback_path(started), {"error": "server_error", "state": started.state})
     reference = attempt().error_reference
     assert len(reference) == 8
     assert reference in response.text

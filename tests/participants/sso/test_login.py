@@ -44,7 +44,9 @@ def test_login_start_sends_exactly_the_authorization_request_parameters(
     }
     assert started.params["response_type"] == "code"
     assert started.params["client_id"] == "campaign-sso-client"
-    assert started.params["redirect_uri"] == "https://sso.example.test/oauth/callback"
+    # The integration's own redirect URI: its path names the integration (RFC 9700 §4.4).
+    key = campaign.oauth_integration.callback_key
+    assert started.params["redirect_uri"] == f"https://sso.example.test/oauth/callback/{key}"
     assert started.params["scope"] == "openid email profile"
     assert started.params["code_challenge_method"] == "S256"
     attempt = LoginAttempt.objects.get()
@@ -129,7 +131,8 @@ def test_redirect_uri_comes_from_the_setting_not_the_host_header(client, campaig
     url = reverse("participants:login_start", args=[campaign.slug])
     response = client.get(url, HTTP_HOST="evil.example.com")
     started = parse_qs(response["Location"].split("?", 1)[1])
-    assert started["redirect_uri"] == ["https://sso.example.test/oauth/callback"]
+    key = campaign.oauth_integration.callback_key
+    assert started["redirect_uri"] == [f"https://sso.example.test/oauth/callback/{key}"]
 
 
 # ---------------------------------------------------------------------------- success
@@ -207,7 +210,8 @@ def test_token_request_sends_credentials_in_the_body_with_post(client, campaign,
     body = parse_qs(request.body.decode())
     assert body["grant_type"] == ["authorization_code"]
     assert body["code"] == ["the-code"]
-    assert body["redirect_uri"] == ["https://sso.example.test/oauth/callback"]
+    # Byte for byte the redirect URI of the authorization request (RFC 6749 §4.1.3).
+    assert body["redirect_uri"] == [started.params["redirect_uri"]]
     assert body["client_id"] == ["campaign-sso-client"]
     assert body["client_secret"] == ["s3cr3t:with+odd/chars=%"]
     assert "Authorization" not in request.headers

@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.core import mail
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -22,10 +23,10 @@ from participants.sign_in_health import (
 )
 from tests.factories import make_member
 from tests.participants.sso_flow import (
-    CALLBACK,
     TOKEN_URL,
     Started,
     callback,
+    callback_path,
     idp_answers,
     login_start,
     make_sso_campaign,
@@ -47,6 +48,12 @@ def fail_with_invalid_client(client, campaign):
         response = callback(client, started)
     assert response.status_code == 502
     return LoginAttempt.objects.order_by("-id").first()
+
+
+def client_for(user):
+    admin_client = Client()
+    admin_client.force_login(user)
+    return admin_client
 
 
 def succeed(client, campaign, idp):
@@ -162,20 +169,55 @@ def test_a_participant_who_cancels_at_the_idp_raises_no_alert(
 ):
     started = login_start(client, campaign)
     with django_capture_on_commit_callbacks(execute=True):
-        client.get(CALLBACK, {"error": "access_denied", "state": started.state})
+        client.get(callback_path(started), {"error": "access_denied", "state": started.state})
     assert LoginAttempt.objects.get().failure_kind == "access_denied"
     assert not SignInAlert.objects.exists() and mail.outbox == []
 
 
-def test_a_refused_scope_is_the_configurations(
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"error": "invalid_client"},
+        {"error": "invalid_scope", "error_description": "The Scope field is wrong"},
+        {"error": "unauthorized_client"},
+        {"code": "the-code", "iss": "https://attacker.example/"},
+        {"error": "server_error"},
+    ],
+    ids=["invalid_client", "invalid_scope", "unauthorized_client", "forged_iss", "server_error"],
+)
+def test_what_the_callback_query_says_never_raises_an_alert(
+    client, campaign, integration, admins, query, django_capture_on_commit_callbacks
+):
+    """Finding 3 of issue 14: anyone who starts a login can open the callback with any query
+    and used to raise the "participants cannot log in" banner and e-mail. The query is the
+    front channel: recorded, never an alert, never the configuration's failure."""
+    started = login_start(client, campaign)
+    with django_capture_on_commit_callbacks(execute=True), mock() as rsps:
+        response = client.get(callback_path(started), {**query, "state": started.state})
+        assert len(rsps.calls) == 0  # and no token request
+    assert response.status_code in (400, 502, 503)
+    attempt = LoginAttempt.objects.get()
+    assert attempt.outcome == AttemptOutcome.FAILED
+    assert attempt.failed_step in ("authorize", "callback")
+    assert failure_class(attempt.failure_kind, attempt.error_code, attempt.failed_step) != (
+        CONFIGURATION
+    )
+    assert not SignInAlert.objects.exists()
+    assert mail.outbox == []
+    admin_page = client_for(admins["admin"]).get(
+        reverse("admin:integrations_oauthintegration_changelist")
+    )
+    assert "Participants cannot log in" not in admin_page.text
+
+
+def test_what_the_token_endpoint_says_does_raise_the_alert(
     client, campaign, integration, admins, django_capture_on_commit_callbacks
 ):
-    started = login_start(client, campaign)
+    # The same invalid_client, from the IdP over our own connection: the administrators' to fix.
     with django_capture_on_commit_callbacks(execute=True):
-        client.get(CALLBACK, {"error": "invalid_scope", "state": started.state})
-    alert = SignInAlert.objects.get(integration=integration)
-    assert alert.error_code == "idp_invalid_scope"
-    assert "Scope field" in mail.outbox[0].body
+        fail_with_invalid_client(client, campaign)
+    assert SignInAlert.objects.get(integration=integration).error_code == "invalid_client"
+    assert len(mail.outbox) == 1
 
 
 def test_a_profile_without_a_required_value_is_the_configurations(
@@ -246,39 +288,50 @@ def test_secret_never_reaches_the_alert_logs(
 
 
 CLASSES = [
-    ("idp_configuration", "invalid_client", CONFIGURATION),
-    ("idp_configuration", "idp_invalid_scope", CONFIGURATION),
-    ("issuer_mismatch", "iss_mismatch", CONFIGURATION),
-    ("id_token_invalid", "id_token_wrong_audience", CONFIGURATION),
-    ("mapping_incomplete", "required_missing", CONFIGURATION),
-    ("integration_unavailable", "integration_unusable", CONFIGURATION),
-    ("profile_failed", "subject_missing", CONFIGURATION),
-    ("profile_failed", "userinfo_invalid_json", CONFIGURATION),
-    ("profile_failed", "userinfo_failed", IDP),  # the userinfo endpoint answered 5xx
-    ("profile_failed", "userinfo_timeout", IDP),
-    ("idp_unavailable", "token_http", IDP),
-    ("idp_timeout", "token_timeout", IDP),
-    ("id_token_invalid", "id_token_nonce_mismatch", PARTICIPANT),  # injected, not a setting
-    ("code_expired", "invalid_grant", PARTICIPANT),
-    ("access_denied", "idp_access_denied", PARTICIPANT),
-    ("state_expired", "state_expired", PARTICIPANT),
-    ("integration_unavailable", "campaign_unavailable", PARTICIPANT),
-    ("", "invalid_client", PARTICIPANT),  # attempts recorded before the kind was kept
+    ("idp_configuration", "invalid_client", "token", CONFIGURATION),
+    ("id_token_invalid", "id_token_wrong_audience", "id_token", CONFIGURATION),
+    ("mapping_incomplete", "required_missing", "mapping", CONFIGURATION),
+    ("integration_unavailable", "integration_unusable", "token", CONFIGURATION),
+    ("profile_failed", "subject_missing", "profile", CONFIGURATION),
+    ("profile_failed", "userinfo_invalid_json", "userinfo", CONFIGURATION),
+    ("profile_failed", "userinfo_failed", "userinfo", IDP),  # the userinfo endpoint answered 5xx
+    ("profile_failed", "userinfo_timeout", "userinfo", IDP),
+    ("idp_unavailable", "token_http", "token", IDP),
+    ("idp_timeout", "token_timeout", "token", IDP),
+    ("id_token_invalid", "id_token_nonce_mismatch", "id_token", PARTICIPANT),  # injected
+    ("code_expired", "invalid_grant", "token", PARTICIPANT),
+    ("access_denied", "idp_access_denied", "authorize", PARTICIPANT),
+    ("state_expired", "state_expired", "state", PARTICIPANT),
+    ("integration_unavailable", "campaign_unavailable", "token", PARTICIPANT),
+    ("", "invalid_client", "token", PARTICIPANT),  # attempts recorded before the kind was kept
+    # The callback's query string (front channel): anyone can forge it, so never the
+    # configuration's, whatever it says.
+    ("idp_configuration", "idp_invalid_scope", "authorize", PARTICIPANT),
+    ("idp_configuration", "idp_invalid_client", "authorize", PARTICIPANT),
+    ("issuer_mismatch", "iss_mismatch", "authorize", PARTICIPANT),
+    ("issuer_mismatch", "iss_missing", "authorize", PARTICIPANT),
+    ("idp_configuration", "code_missing", "authorize", PARTICIPANT),
+    ("callback_mismatch", "callback_mismatch", "callback", PARTICIPANT),
+    ("shared_callback_refused", "shared_callback_refused", "callback", PARTICIPANT),
 ]
 
 
-@pytest.mark.parametrize(("kind", "code", "expected"), CLASSES)
-def test_failure_classes(kind, code, expected):
-    assert failure_class(kind, code) == expected
+@pytest.mark.parametrize(("kind", "code", "step", "expected"), CLASSES)
+def test_failure_classes(kind, code, step, expected):
+    assert failure_class(kind, code, step) == expected
 
 
 @pytest.mark.django_db
 def test_the_activity_log_filter_agrees_with_the_classes(account):
     # The "By failure class" filter is failure_class() in SQL: the same row, the same class.
     rows = {}
-    for kind, code, expected in CLASSES:
+    for kind, code, step, expected in CLASSES:
         attempt = make_attempt(
-            account, outcome=AttemptOutcome.FAILED, failure_kind=kind, error_code=code
+            account,
+            outcome=AttemptOutcome.FAILED,
+            failure_kind=kind,
+            error_code=code,
+            failed_step=step,
         )
         rows[attempt.pk] = expected
     make_attempt(account, outcome=AttemptOutcome.SUCCESS)  # in no class
