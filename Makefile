@@ -53,7 +53,8 @@ run: $(VENV)/.installed-demo .env messages
 
 # The production server (gunicorn, config/gunicorn.conf.py) with static files collected for
 # WhiteNoise. Production settings come from the environment: DJANGO_DEBUG=0 and the required keys;
-# on plain http add DJANGO_SECURE_SSL_REDIRECT=0 DJANGO_SECURE_COOKIES=0.
+# on plain http add DJANGO_SECURE_SSL_REDIRECT=0 DJANGO_SECURE_COOKIES=0. The development flags
+# `make run` wrote into .env are then ignored.
 serve-prod: $(VENV)/.installed .env messages
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput -v0

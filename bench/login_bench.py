@@ -660,7 +660,7 @@ def bench(args, *, tmp, database: str, database_url: str) -> int:
     env = production_env(
         database_url=database_url,
         cache_url=cache_url,
-        ALLOW_HTTP_LOOPBACK_ENDPOINTS="1",
+        settings_module="bench.login_settings",
         PUBLIC_BASE_URL=base,
         # Every virtual participant comes from 127.0.0.1: the per-address limit would stop
         # the benchmark after 60 logins. The limiter still counts every hit (its cost stays in).

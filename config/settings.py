@@ -219,11 +219,19 @@ FIELD_ENCRYPTION_KEY = [
 ]
 
 # ---------------------------------------------------------------------------- security
+# Two development flags, in force only with DEBUG on: `make run` writes them into the `.env`
+# that `make serve-prod` reads too, and production must not inherit them from there. With
+# DEBUG off they are ignored, and `check --deploy` fails while they are set
+# (integrations/checks.py reads the *_REQUESTED values).
 # Identity provider and webhook URLs must be https; plain http only for loopback hosts when
 # this is on (development, tests).
-ALLOW_HTTP_LOOPBACK_ENDPOINTS = env.bool("ALLOW_HTTP_LOOPBACK_ENDPOINTS", default=False)
-# Webhook receivers on private or loopback addresses (development only).
-ALLOW_PRIVATE_WEBHOOK_ADDRESSES = env.bool("ALLOW_PRIVATE_WEBHOOK_ADDRESSES", default=False)
+ALLOW_HTTP_LOOPBACK_ENDPOINTS_REQUESTED = env.bool("ALLOW_HTTP_LOOPBACK_ENDPOINTS", default=False)
+ALLOW_HTTP_LOOPBACK_ENDPOINTS = DEBUG and ALLOW_HTTP_LOOPBACK_ENDPOINTS_REQUESTED
+# Webhook receivers on private or loopback addresses.
+ALLOW_PRIVATE_WEBHOOK_ADDRESSES_REQUESTED = env.bool(
+    "ALLOW_PRIVATE_WEBHOOK_ADDRESSES", default=False
+)
+ALLOW_PRIVATE_WEBHOOK_ADDRESSES = DEBUG and ALLOW_PRIVATE_WEBHOOK_ADDRESSES_REQUESTED
 
 # Sessions are read on nearly every participant request: with a shared cache (Redis), from the
 # cache first, written through to the database so that a cache flush logs nobody out. The local

@@ -24,6 +24,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from integrations.json_input import json_loads_bounded
+
 DEFAULT_PORT = 9100
 DEFAULT_LOG_FILE = Path(".data") / "webhook-events.jsonl"
 # Larger bodies are refused: our payloads are a few KB.
@@ -73,8 +75,8 @@ def event_record(*, body: bytes, headers: dict[str, str], path: str, verifier) -
     """What we keep of one delivery: headers that identify it, the verdict and the body."""
     text = body.decode("utf-8", errors="replace")
     try:
-        payload = json.loads(text)
-    except ValueError:
+        payload = json_loads_bounded(text)
+    except ValueError:  # not JSON, or nested too deeply: kept as text
         payload = None
     verified: bool | None = None
     error = ""

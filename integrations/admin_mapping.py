@@ -30,6 +30,7 @@ from accounts.admin import AccountScopedAdmin, ReadOnlyAdminMixin
 from accounts.permissions import Capability, can
 from integrations.fields import UndecryptableSecret
 
+from .json_input import JSONDepthError, json_loads_bounded
 from .mapping import Profile, mapping_explain
 from .mapping.exports import STARTER_SPECS, table_csv, table_xlsx
 from .mapping.store import (
@@ -131,7 +132,11 @@ class MappingPreviewForm(forms.Form):
             if not text.strip():
                 raise forms.ValidationError("Paste a profile, or use the last test login.")
         try:
-            data = json.loads(text)
+            data = json_loads_bounded(text)
+        except JSONDepthError as error:
+            raise forms.ValidationError(
+                f"The sample profile is nested too deeply (more than {error.max_depth} levels)."
+            ) from None
         except json.JSONDecodeError as error:
             raise forms.ValidationError(
                 f"This is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})."

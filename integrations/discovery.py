@@ -12,10 +12,10 @@ endpoint in it passes the same URL rules as endpoints typed by hand.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from .egress import DisallowedURLError, EgressError, Purpose, check_url, send
+from .json_input import JSONDepthError, json_loads_bounded
 
 WELL_KNOWN_SUFFIX = "/.well-known/openid-configuration"
 MAX_DOCUMENT_BYTES = 512 * 1024
@@ -108,7 +108,12 @@ def discover(url: str, *, timeout: tuple[float, float] = DEFAULT_TIMEOUT) -> Dis
             "document: check the address."
         )
     try:
-        metadata = json.loads(response.content.decode("utf-8"))
+        metadata = json_loads_bounded(response.content.decode("utf-8"))
+    except JSONDepthError as exc:
+        raise DiscoveryError(
+            f"The discovery document is nested too deeply (more than {exc.max_depth} levels) "
+            "to be one."
+        ) from None
     except (UnicodeDecodeError, ValueError):
         raise DiscoveryError(
             "The discovery URL did not return JSON (perhaps a web page): check the address."

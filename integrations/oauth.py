@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import logging
 import re
 import secrets
@@ -34,6 +33,7 @@ from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
 from django.views.decorators.debug import sensitive_variables
 
 from .egress import EgressError, Purpose, send
+from .json_input import JSONDepthError, json_loads_bounded
 
 logger = logging.getLogger(__name__)
 
@@ -278,11 +278,24 @@ def _egress_error(exc: EgressError, *, step: str) -> OAuthError:
 
 
 def _json_object(content: bytes) -> dict | None:
+    """The answer's JSON object, or None; JSONDepthError for one nested beyond the bound."""
     try:
-        data = json.loads(content.decode("utf-8"))
+        data = json_loads_bounded(content.decode("utf-8"))
+    except JSONDepthError:
+        raise
     except (UnicodeDecodeError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def _too_deep(exc: JSONDepthError, *, step: str, status: int) -> OAuthError:
+    what = _ENDPOINT_NAMES[step]
+    return OAuthError(
+        f"The {what}'s answer is nested too deeply (more than {exc.max_depth} levels).",
+        code=f"{step}_too_deep",
+        step=step,
+        status_code=status,
+    )
 
 
 def _token_error(data: dict, status: int) -> OAuthError:
@@ -334,7 +347,10 @@ def _token_error(data: dict, status: int) -> OAuthError:
 @sensitive_variables()
 def _token_response(status: int, content: bytes) -> dict:
     """Parse a token endpoint answer strictly (RFC 6749 §5.1, §5.2)."""
-    data = _json_object(content)
+    try:
+        data = _json_object(content)
+    except JSONDepthError as exc:
+        raise _too_deep(exc, step="token", status=status) from None
     if data is None:
         # The status says more than an HTML error page: a rejected client, a redirect, an outage.
         if status == 401 or status >= 500 or 300 <= status < 400:
@@ -488,7 +504,10 @@ def fetch_profile(config: ClientConfig, *, access_token: str) -> dict:
             retryable=status >= 500,
             status_code=status,
         )
-    data = _json_object(response.content)
+    try:
+        data = _json_object(response.content)
+    except JSONDepthError as exc:
+        raise _too_deep(exc, step="userinfo", status=status) from None
     if data is None:
         raise OAuthError(
             "The profile endpoint did not answer with a JSON object.",

@@ -18,7 +18,6 @@ OpenID Connect Core §3.1.3.7, with these choices:
 
 import hashlib
 import hmac
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -28,8 +27,10 @@ import jwt
 from django.conf import settings
 from django.core.cache import cache
 from jwt.exceptions import PyJWKError, PyJWTError
+from jwt.utils import base64url_decode
 
 from . import egress
+from .json_input import JSONDepthError, json_depth_check, json_loads_bounded
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +82,11 @@ def _jwks_fetch(source: KeySource) -> dict:
     if response.status_code != 200:
         raise TokenError("jwks_unavailable", f"JWKS answered HTTP {response.status_code}")
     try:
-        jwks = json.loads(response.content)
+        jwks = json_loads_bounded(response.content)
+    except JSONDepthError as exc:
+        raise TokenError(
+            "jwks_unavailable", f"JWKS is nested more than {exc.max_depth} levels deep"
+        ) from exc
     except ValueError as exc:
         raise TokenError("jwks_unavailable", "JWKS is not JSON") from exc
     if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list):
@@ -141,10 +146,28 @@ def _usable_keys(jwks: dict, alg: str) -> list[tuple[str | None, Any]]:
 
 
 # ---------------------------------------------------------------------------- signatures
+def _segments_depth_check(token: str) -> None:
+    """Refuse a header or payload nested deeper than json_input's bound before PyJWT parses
+    it: PyJWT reads the header before any signature check, and its json.loads has no bound of
+    its own (older releases let RecursionError through)."""
+    header, payload, _signature = token.split(".")
+    for part, segment in (("header", header), ("payload", payload)):
+        try:
+            json_depth_check(base64url_decode(segment))
+        except JSONDepthError as exc:
+            raise TokenError(
+                "id_token_too_deep", f"the {part} is nested more than {exc.max_depth} levels deep"
+            ) from None
+        except ValueError as exc:
+            # Not base64url, or not text: PyJWT would refuse it just the same.
+            raise TokenError("id_token_malformed", f"{part} cannot be decoded") from exc
+
+
 def _header(token: str) -> dict:
     if not isinstance(token, str) or token.count(".") != 2:
         # Five parts would be a JWE: we do not accept encrypted tokens.
         raise TokenError("id_token_malformed", "not a three-part JWS")
+    _segments_depth_check(token)
     try:
         header = jwt.get_unverified_header(token)
     except jwt.exceptions.DecodeError as exc:

@@ -7,6 +7,7 @@ import requests
 from standardwebhooks.webhooks import Webhook
 
 from demo.webhook_receiver import receiver_running
+from tests.integrations.deep_json import TOO_DEEP
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 PAYLOAD = {
@@ -123,6 +124,16 @@ def test_oversized_body_is_refused_and_not_logged(receiver):
 
     assert response.status_code == 413
     assert not server.event_log.path.exists()
+
+
+@pytest.mark.parametrize("body", TOO_DEEP)
+def test_a_body_nested_too_deeply_is_answered_and_logged_as_text(receiver, body):
+    server = receiver()
+    response = requests.post(server.url, data=body, headers=_signed_headers(body), timeout=5)
+
+    assert response.status_code == 204
+    [event] = _events(server)
+    assert (event["type"], event["verified"], event["body"]) == ("", True, body)
 
 
 def test_wait_for_event_returns_the_event_or_times_out(receiver):

@@ -1,7 +1,7 @@
 """Misbehaving servers on 127.0.0.1 for the fault tests: real sockets, no mocks.
 
 - `LoopbackIdP`: an IdP whose token and JWKS endpoints answer normally or fail the way a test
-  says (`"hang"`, `"down"`, a status code, `"garbage"`, `"huge"`);
+  says (`"hang"`, `"down"`, a status code, `"garbage"`, `"huge"`, `"deep"`);
 - `silent_port()`: a socket that accepts connections and never answers (a hung IdP);
 - `closed_port()`: a port nothing listens on (connection refused);
 - `WebhookReceiver`: a webhook receiver that answers late or with a chosen status.
@@ -43,7 +43,8 @@ class LoopbackIdP:
     """A token endpoint, userinfo and JWKS on a real loopback port.
 
     `token` and `jwks` say how each endpoint behaves: "ok", "hang" (never answers; the client's
-    read timeout ends it), "garbage" (200 with HTML), "huge" (200 streaming 50 MB),
+    read timeout ends it), "garbage" (200 with HTML), "huge" (200 streaming 50 MB), "deep"
+    (200 with valid JSON 10 000 objects deep),
     "invalid_grant" (400, the code refused), or an HTTP status code (with an HTML page).
     `nonce` must be set to the login's nonce before the callback.
     """
@@ -126,6 +127,15 @@ class LoopbackIdP:
             return None
         if behaviour == "huge":
             return self._huge(handler)
+        if behaviour == "deep":
+            # Written by hand: json.dumps itself cannot nest this deeply.
+            deep = b'{"a":' * 10_000 + b"1" + b"}" * 10_000
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(deep)))
+            handler.end_headers()
+            handler.wfile.write(deep)
+            return None
         if behaviour == "invalid_grant":
             return self._json(handler, 400, {"error": "invalid_grant"})
         # What a load balancer in front of a broken IdP sends: a status and an HTML page.

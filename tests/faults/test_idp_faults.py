@@ -1,8 +1,8 @@
 """The IdP fails in every way we know of; each ends on a page for people, quickly, with no 500.
 
 Real loopback servers (tests/faults/servers.py): a token endpoint that hangs, refuses, answers
-500/503, HTML or 50 MB; a JWKS endpoint that is down with a warm or a cold key cache. After each
-fault, the next login once the IdP is back succeeds: nothing is stuck.
+500/503, HTML, 50 MB or JSON nested 10 000 deep; a JWKS endpoint that is down with a warm or a
+cold key cache. After each fault, the next login once the IdP is back succeeds: nothing is stuck.
 """
 
 import time
@@ -81,6 +81,13 @@ def test_a_token_endpoint_answering_html_is_a_provider_problem(client, campaign,
     response = log_in(client, campaign, idp)
     assert_failed_page(response, status=502, code="token_invalid_json", text="refused the request")
     assert "Service temporarily unavailable" not in response.text  # nothing of the body echoed
+    assert_recovers(campaign, idp)
+
+
+def test_a_token_answer_nested_too_deeply_is_a_provider_problem(client, campaign, idp):
+    idp.token = "deep"
+    response = log_in(client, campaign, idp)
+    assert_failed_page(response, status=502, code="token_too_deep", text="refused the request")
     assert_recovers(campaign, idp)
 
 

@@ -15,6 +15,7 @@ from integrations.mapping.apply import Profile, mapping_apply
 from integrations.mapping.store import mapping_rules_for, mapping_table_import
 from integrations.models import MappingRule, MappingTableVersion
 from tests.factories import OAuthIntegrationFactory
+from tests.integrations.deep_json import TOO_DEEP
 from tests.integrations.mapping_files import (
     BILLION_LAUGHS,
     GOOD_ROWS,
@@ -449,6 +450,19 @@ def test_preview_form_errors(client, staff_user, mapped, data, message):
     client.force_login(staff_user)
     response = client.post(url("preview", mapped), data)
     assert response.status_code == 200 and message in response.content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("profile", TOO_DEEP)
+def test_preview_of_a_profile_nested_too_deeply_is_a_form_error(
+    client, staff_user, mapped, profile
+):
+    client.force_login(staff_user)
+    response = client.post(url("preview", mapped), {"profile_json": profile})
+    assert response.status_code == 200
+    assert "The sample profile is nested too deeply (more than 32 levels)." in (
+        response.content.decode()
+    )
 
 
 @pytest.mark.django_db

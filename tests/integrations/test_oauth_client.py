@@ -1,6 +1,8 @@
 """The HTTP-only OAuth 2.0 client: authorization URL, token request, profile, probes."""
 
 import base64
+import json
+from pathlib import Path
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import pytest
@@ -21,12 +23,14 @@ from integrations.oauth import (
     token_endpoint_probe,
 )
 from tests.factories import OAuthIntegrationFactory
+from tests.integrations.deep_json import TOO_DEEP
 
 TOKEN_URL = "https://idp.example.com/token"
 AUTHORIZE_URL = "https://idp.example.com/authorize"
 USERINFO_URL = "https://idp.example.com/userinfo"
 REDIRECT_URI = "https://sso.example.test/oauth/callback"
 SECRET = "s3:c+r/e=t% é€ ü"
+PROFILES = Path(__file__).resolve().parent.parent / "fixtures" / "idp-profiles"
 TOKEN_OK = {"access_token": "at-123", "token_type": "Bearer", "expires_in": 3600}
 
 
@@ -343,6 +347,22 @@ def test_an_oversized_token_answer_is_refused():
     assert excinfo.value.code == "token_too_large"
 
 
+@responses.activate
+@pytest.mark.parametrize("body", TOO_DEEP)
+def test_a_token_answer_nested_too_deeply_is_refused_with_its_own_code(body):
+    responses.post(TOKEN_URL, body=body, content_type="application/json")
+    with pytest.raises(OAuthError) as excinfo:
+        exchange_code(_config(), code="c", redirect_uri=REDIRECT_URI)
+    error = excinfo.value
+    assert (error.code, error.step, error.retryable, error.status_code) == (
+        "token_too_deep",
+        "token",
+        False,
+        200,
+    )
+    assert str(error) == ("The token endpoint's answer is nested too deeply (more than 32 levels).")
+
+
 def test_a_disallowed_token_endpoint_is_never_called(settings):
     settings.ALLOW_HTTP_LOOPBACK_ENDPOINTS = False
     with pytest.raises(OAuthError) as excinfo:
@@ -391,6 +411,26 @@ def test_profile_failures(status, body, code):
     assert (excinfo.value.code, excinfo.value.step) == (code, "userinfo")
     if isinstance(body, str):
         assert body not in str(excinfo.value)
+
+
+@responses.activate
+@pytest.mark.parametrize("body", TOO_DEEP)
+def test_a_profile_nested_too_deeply_is_refused_with_its_own_code(body):
+    responses.get(USERINFO_URL, body=body, content_type="application/json")
+    with pytest.raises(OAuthError) as excinfo:
+        fetch_profile(_config(), access_token="at")
+    assert (excinfo.value.code, excinfo.value.step) == ("userinfo_too_deep", "userinfo")
+    assert str(excinfo.value) == (
+        "The profile endpoint's answer is nested too deeply (more than 32 levels)."
+    )
+
+
+@responses.activate
+def test_a_realistic_nested_profile_is_read_whole():
+    # SAP CDC's account object: subscriptions.newsletter.email.isSubscribed, four levels deep.
+    userinfo = json.loads((PROFILES / "sap-cdc-gigya.json").read_text())["userinfo"]
+    responses.get(USERINFO_URL, json=userinfo)
+    assert fetch_profile(_config(), access_token="at") == userinfo
 
 
 @responses.activate

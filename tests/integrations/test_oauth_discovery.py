@@ -5,6 +5,7 @@ import requests
 import responses
 
 from integrations.discovery import DiscoveryError, discover, discovery_urls
+from tests.integrations.deep_json import TOO_DEEP
 
 ISSUER = "https://idp.example.com/realms/main"
 WELL_KNOWN = ISSUER + "/.well-known/openid-configuration"
@@ -113,6 +114,14 @@ FAILURES = [
     ({"body": requests.exceptions.SSLError()}, "TLS certificate"),
     ({"body": requests.exceptions.ConnectionError()}, "connection to the discovery URL failed"),
     ({"status": 200, "body": b'{"x": "' + b"a" * (600 * 1024) + b'"}'}, "too large"),
+    *(
+        pytest.param(
+            {"status": 200, "body": deep.values[0]},
+            "The discovery document is nested too deeply (more than 32 levels) to be one.",
+            id=deep.id,
+        )
+        for deep in TOO_DEEP
+    ),
 ]
 
 

@@ -3,6 +3,7 @@ import hashlib
 import hmac
 import json
 import time
+from pathlib import Path
 
 import jwt
 import pytest
@@ -20,8 +21,10 @@ from integrations.tokens import (
     jwks_get,
 )
 from tests.idp_stub import CLIENT_ID, ISSUER, JWKS_URI, IdPStub, public_jwk, rsa_key
+from tests.integrations.deep_json import TOO_DEEP
 
 SOURCE = KeySource(jwks_uri=JWKS_URI)
+PROFILES = Path(__file__).resolve().parent.parent / "fixtures" / "idp-profiles"
 
 
 @pytest.fixture
@@ -299,3 +302,58 @@ def test_unverifiable_access_tokens_are_ignored(idp, jwks):
     assert access_token_claims(token=foreign, source=SOURCE, issuer=ISSUER) is None
     assert access_token_claims(token="opaque-token", source=SOURCE, issuer=ISSUER) is None
     assert access_token_claims(token=idp.sign(idp.claims()), source=None, issuer=ISSUER) is None
+
+
+# ---------------------------------------------------------------------------- nesting depth
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def signed_over(idp, payload: str) -> str:
+    """A token the IdP really signed over `payload` (jwt.encode could not even write these)."""
+    return jwt.PyJWS().encode(
+        payload.encode(), idp.key, algorithm="RS256", headers={"kid": idp.kid}
+    )
+
+
+@pytest.mark.parametrize("header", TOO_DEEP)
+def test_a_header_nested_too_deeply_is_refused_before_any_key_is_fetched(idp, header):
+    token = f"{_b64(header.encode())}.{_b64(json.dumps(idp.claims()).encode())}.c2ln"
+    with responses.RequestsMock() as rsps:  # no JWKS here: fetching one would fail the login
+        with pytest.raises(TokenError) as exc_info:
+            validate(token)
+        assert not rsps.calls
+    assert exc_info.value.code == "id_token_too_deep"
+    assert exc_info.value.detail == "the header is nested more than 32 levels deep"
+
+
+@pytest.mark.parametrize("payload", TOO_DEEP)
+def test_a_signed_id_token_nested_too_deeply_is_refused(idp, jwks, payload):
+    with pytest.raises(TokenError) as exc_info:
+        validate(signed_over(idp, payload))
+    assert exc_info.value.code == "id_token_too_deep"
+    assert exc_info.value.detail == "the payload is nested more than 32 levels deep"
+
+
+@pytest.mark.parametrize("payload", TOO_DEEP)
+def test_a_jwt_access_token_nested_too_deeply_is_ignored(idp, jwks, payload):
+    assert (
+        access_token_claims(token=signed_over(idp, payload), source=SOURCE, issuer=ISSUER) is None
+    )
+
+
+def test_realistic_nested_access_token_claims_are_read(idp, jwks):
+    # Keycloak's access token: realm_access.roles, resource_access.account.roles, address.…
+    keycloak = json.loads((PROFILES / "keycloak.json").read_text())["access_token_claims"]
+    claims = idp.claims(**{k: v for k, v in keycloak.items() if k not in ("iss", "iat", "exp")})
+    assert access_token_claims(token=idp.sign(claims), source=SOURCE, issuer=ISSUER) == claims
+
+
+@pytest.mark.parametrize("body", TOO_DEEP)
+def test_a_jwks_nested_too_deeply_is_refused_as_unavailable(idp, body):
+    with responses.RequestsMock() as rsps:
+        rsps.get(JWKS_URI, body=body)
+        with pytest.raises(TokenError) as exc_info:
+            validate(idp.id_token(nonce="n-1"))
+    assert exc_info.value.code == "jwks_unavailable"
+    assert exc_info.value.detail == "JWKS is nested more than 32 levels deep"
