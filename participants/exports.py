@@ -1,11 +1,19 @@
-"""The statistics CSV export: streamed, spreadsheet-friendly, safe against formula injection."""
+"""The statistics exports, CSV and XLSX: the same columns, safe against formula injection.
+
+The CSV is streamed row by row; formula-like cells get a leading `'`. The XLSX holds every value
+as it is, in cells typed as text, which a spreadsheet never runs.
+"""
 
 import csv
 import re
+import tempfile
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any
 
-from django.http import StreamingHttpResponse
+import openpyxl
+from django.http import FileResponse, StreamingHttpResponse
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 
 from campaigns.models import Campaign
 
@@ -57,24 +65,19 @@ class _Echo:
         return value
 
 
-def participations_csv_lines(campaign: Campaign) -> Iterator[str]:
-    """The CSV, line by line: a header, then one row per participation, oldest first."""
+def _participation_rows(campaign: Campaign) -> Iterator[list[Any]]:
+    """A header, then one row per participation, oldest first, as Python values."""
     variables = list(campaign.fields.values_list("variable", flat=True))
-    # Every cell quoted: CRM importers then read each one as text, as it is.
-    writer = csv.writer(_Echo(), quoting=csv.QUOTE_ALL)
-    yield "\ufeff"  # BOM: spreadsheet programs then read the file as UTF-8
-    yield writer.writerow(
-        [
-            "submitted_at",
-            "participant_subject",
-            "language",
-            *variables,
-            "prefilled",
-            "changed",
-            "prefilled_fields",
-            "changed_fields",
-        ]
-    )
+    yield [
+        "submitted_at",
+        "participant_subject",
+        "language",
+        *variables,
+        "prefilled",
+        "changed",
+        "prefilled_fields",
+        "changed_fields",
+    ]
     participations = (
         Participation.objects.filter(campaign=campaign)
         .select_related("participant")
@@ -87,7 +90,9 @@ def participations_csv_lines(campaign: Campaign) -> Iterator[str]:
         values = participation.values if isinstance(participation.values, dict) else {}
         prefilled = sorted(participation.prefilled) if participation.prefilled else []
         changed = list(participation.changed or [])
-        row = [
+        yield [
+            # ISO 8601 with its UTC offset, in both exports: a typed spreadsheet date holds no
+            # time zone, so it would silently shift the time to some zone.
             participation.submitted_at.isoformat(),
             subject,
             participation.language,
@@ -97,6 +102,16 @@ def participations_csv_lines(campaign: Campaign) -> Iterator[str]:
             prefilled,
             changed,
         ]
+
+
+def participations_csv_lines(campaign: Campaign) -> Iterator[str]:
+    """The CSV, line by line: a header, then one row per participation, oldest first."""
+    # Every cell quoted: CRM importers then read each one as text, as it is.
+    writer = csv.writer(_Echo(), quoting=csv.QUOTE_ALL)
+    rows = _participation_rows(campaign)
+    yield "\ufeff"  # BOM: spreadsheet programs then read the file as UTF-8
+    yield writer.writerow(next(rows))  # the header: our own names, nothing to neutralise
+    for row in rows:
         yield writer.writerow([csv_cell(cell) for cell in row])
 
 
@@ -107,3 +122,43 @@ def participations_csv_response(campaign: Campaign) -> StreamingHttpResponse:
     # The slug is [-a-zA-Z0-9_] only: safe in the header as it is.
     response["Content-Disposition"] = f'attachment; filename="{campaign.slug}-participations.csv"'
     return response
+
+
+XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _xlsx_text_cell(sheet, value: Any) -> Cell | None:
+    # Control characters are illegal in XLSX XML: dropped rather than failing the export.
+    text = ILLEGAL_CHARACTERS_RE.sub("", _cell_text(value))
+    if not text:
+        return None  # no cell at all
+    cell = WriteOnlyCell(sheet, text)
+    # openpyxl writes a str starting with "=" as a formula, "#N/A" as an error: always text.
+    cell.data_type = "s"
+    return cell
+
+
+def participations_xlsx_file(campaign: Campaign) -> IO[bytes]:
+    """The XLSX in a temporary file, at its start: the CSV's columns, every cell text."""
+    # Write-only: openpyxl writes each row out as it comes instead of keeping the sheet.
+    workbook = openpyxl.Workbook(write_only=True)
+    sheet = workbook.create_sheet("Participations")
+    for row in _participation_rows(campaign):
+        sheet.append([_xlsx_text_cell(sheet, value) for value in row])
+    file = tempfile.TemporaryFile()  # noqa: SIM115 - the response reads it, then closes it
+    try:
+        workbook.save(file)
+    except BaseException:
+        file.close()
+        raise
+    file.seek(0)
+    return file
+
+
+def participations_xlsx_response(campaign: Campaign) -> FileResponse:
+    return FileResponse(
+        participations_xlsx_file(campaign),
+        as_attachment=True,
+        filename=f"{campaign.slug}-participations.xlsx",
+        content_type=XLSX_CONTENT_TYPE,
+    )
