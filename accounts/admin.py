@@ -162,6 +162,20 @@ class AccountScopedAdmin(AccountScopedMixin, admin.ModelAdmin):
             for title, options in fieldsets
         ]
 
+    # Django's history page names each change's author by username and full name.
+    object_history_template = "admin/accounts/scoped_object_history.html"
+
+    def history_view(self, request, object_id, extra_context=None):
+        response = super().history_view(request, object_id, extra_context)
+        context = getattr(response, "context_data", None) or {}
+        if "action_list" in context:  # not a redirect
+            account_id = account_id_of(context["object"], self.account_path)
+            for action in context["action_list"]:
+                action.user_shown = user_display_for_account(
+                    user=action.user, account=account_id, viewer=request.user
+                )
+        return response
+
     def _single_account(self, request) -> Account | None:
         if is_platform_staff(request.user):
             return None
