@@ -10,7 +10,14 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
 
 from .models import Account, Membership
-from .permissions import Capability, accounts_for, can, can_anywhere, is_platform_staff
+from .permissions import (
+    Capability,
+    accounts_for,
+    can,
+    can_anywhere,
+    is_platform_staff,
+    user_display_for_account,
+)
 
 
 def account_of(obj, path: str) -> Account | None:
@@ -20,6 +27,48 @@ def account_of(obj, path: str) -> Account | None:
         if obj is None:
             return None
     return obj
+
+
+def account_id_of(obj, path: str) -> int | None:
+    """Like `account_of`, but reads the last foreign key's id instead of loading the Account."""
+    *through, last = path.split("__")
+    for attr in through:
+        obj = getattr(obj, attr, None)
+        if obj is None:
+            return None
+    return getattr(obj, f"{last}_id", None)
+
+
+class UserField:
+    """A read-only field or list column showing the user in `name` as `viewer` may see them
+    (`user_display_for_account`: to customers, platform staff are "Platform staff").
+
+    Django hands a display callable the object only, so one is made per request for its viewer.
+    The admin builds the fieldsets and the read-only fields in separate calls and compares their
+    entries, so two made for the same viewer and field are equal.
+    """
+
+    def __init__(self, name: str, *, label: str, account_path: str, viewer) -> None:
+        self.__name__ = name  # the admin's CSS class and help text lookup use it
+        self.short_description = label
+        self._account_path = account_path
+        self._viewer = viewer
+
+    def __call__(self, obj) -> str:
+        return user_display_for_account(
+            user=getattr(obj, self.__name__),
+            account=account_id_of(obj, self._account_path),
+            viewer=self._viewer,
+        )
+
+    def _key(self) -> tuple:
+        return (self.__name__, self._account_path, self._viewer.pk)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, UserField) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
 
 class AccountScopedMixin:
@@ -80,6 +129,53 @@ class AccountScopedMixin:
 class AccountScopedAdmin(AccountScopedMixin, admin.ModelAdmin):
     """Base ModelAdmin for models with a direct `account` foreign key (or `account_path`)."""
 
+    # Foreign keys to a user that list_display, readonly_fields or the fieldsets name, with their
+    # labels: shown through `UserField`, never as the user's own string. A subclass that builds
+    # its fieldsets itself passes them through `fieldsets_with_user_fields`.
+    user_fields: dict[str, str] = {}
+
+    def _with_user_fields(self, request, names):
+        shown = []
+        for name in names:
+            if isinstance(name, list | tuple):  # several fields on one line of a fieldset
+                shown.append(type(name)(self._with_user_fields(request, name)))
+            elif isinstance(name, str) and name in self.user_fields:
+                label = self.user_fields[name]
+                path = self.account_path
+                shown.append(UserField(name, label=label, account_path=path, viewer=request.user))
+            else:
+                shown.append(name)
+        return shown
+
+    def get_list_display(self, request):
+        return self._with_user_fields(request, super().get_list_display(request))
+
+    def get_readonly_fields(self, request, obj=None):
+        return self._with_user_fields(request, super().get_readonly_fields(request, obj))
+
+    def get_fieldsets(self, request, obj=None):
+        return self.fieldsets_with_user_fields(request, super().get_fieldsets(request, obj))
+
+    def fieldsets_with_user_fields(self, request, fieldsets):
+        return [
+            (title, {**options, "fields": self._with_user_fields(request, options["fields"])})
+            for title, options in fieldsets
+        ]
+
+    # Django's history page names each change's author by username and full name.
+    object_history_template = "admin/accounts/scoped_object_history.html"
+
+    def history_view(self, request, object_id, extra_context=None):
+        response = super().history_view(request, object_id, extra_context)
+        context = getattr(response, "context_data", None) or {}
+        if "action_list" in context:  # not a redirect
+            account_id = account_id_of(context["object"], self.account_path)
+            for action in context["action_list"]:
+                action.user_shown = user_display_for_account(
+                    user=action.user, account=account_id, viewer=request.user
+                )
+        return response
+
     def _single_account(self, request) -> Account | None:
         if is_platform_staff(request.user):
             return None
@@ -90,6 +186,8 @@ class AccountScopedAdmin(AccountScopedMixin, admin.ModelAdmin):
         exclude = list(super().get_exclude(request, obj) or [])
         if self.account_path == "account" and self._single_account(request) is not None:
             exclude.append("account")
+        # Shown by `UserField` only: never a form field, whose choices would list the users.
+        exclude += [name for name in self.user_fields if name not in exclude]
         return exclude
 
     def get_list_filter(self, request):

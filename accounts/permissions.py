@@ -144,6 +144,39 @@ def can_anywhere(user, capability: Capability) -> bool:
     return cache[capability]
 
 
+# How customers see someone who is not a member of their account.
+PLATFORM_STAFF_NAME = "Platform staff"
+
+
+def _member_ids(viewer, account_id: int) -> frozenset[int]:
+    """The ids of the account's members, cached on the viewer's user object (one per request):
+    a list names many users of the same account."""
+    cache = getattr(viewer, "_account_members_cache", None)
+    if cache is None:
+        cache = viewer._account_members_cache = {}
+    if account_id not in cache:
+        cache[account_id] = frozenset(
+            Membership.objects.filter(account_id=account_id).values_list("user_id", flat=True)
+        )
+    return cache[account_id]
+
+
+def user_display_for_account(*, user, account: Account | int, viewer) -> str:
+    """The name under which `viewer` sees `user`, who did something in `account` (uploaded a
+    mapping, ran a test login).
+
+    Platform staff see every username. Customers see the usernames of the account's members, a
+    deactivated one included, and "Platform staff" for anyone else: the platform's staff are not
+    theirs to know by name.
+    """
+    if user is None:
+        return "—"
+    account_id = account if isinstance(account, int) else account.pk
+    if is_platform_staff(viewer) or user.pk in _member_ids(viewer, account_id):
+        return user.get_username()
+    return PLATFORM_STAFF_NAME
+
+
 def administrator_emails(account: Account) -> list[str]:
     """Where to tell an account's Administrators something (a webhook disabled, logins failing):
     the addresses of its active Administrators that have one."""

@@ -118,13 +118,15 @@ class CampaignAdmin(AccountScopedAdmin):
             count = obj.participations.count()
         changelist = reverse("admin:participants_participation_changelist")
         export = reverse("admin:participants_participation_export", args=[obj.pk])
+        export_xlsx = reverse("admin:participants_participation_export_xlsx", args=[obj.pk])
         return format_html(
             '<a href="{}?campaign__id__exact={}">{} participation(s)</a> · '
-            '<a href="{}">Export CSV</a>',
+            '<a href="{}">Export CSV</a> · <a href="{}">Export XLSX</a>',
             changelist,
             obj.pk,
             count,
             export,
+            export_xlsx,
         )
 
     @admin.display(description="public page")

@@ -14,7 +14,7 @@ from django_tasks_db.admin import DBTaskResultAdmin
 from django_tasks_db.models import DBTaskResult
 
 from accounts.admin import AccountScopedAdmin, PlatformStaffOnlyMixin
-from accounts.permissions import Capability, can_anywhere, is_platform_staff, role_in
+from accounts.permissions import Capability, can_anywhere, is_platform_staff
 
 from . import (
     admin_mapping,  # noqa: F401 - registers the mapping admin and its pages
@@ -117,9 +117,12 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
         "token_endpoint_auth_methods_supported_hint",
         "last_test_status",
         "last_test_at",
-        "last_test_by_name",
+        "last_test_by",
         "sign_in_alert_status",
     ]
+    # The tester's name only (a link to the user admin would lead customers to a page they may
+    # not see), and "Platform staff" to customers for someone who is not their member.
+    user_fields = {"last_test_by": "Tested by"}
 
     class Media:
         js = ["integrations/copy_to_clipboard.js"]
@@ -188,11 +191,11 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
             fieldsets += [
                 (
                     "Connection test",
-                    {"fields": ["last_test_status", "last_test_at", "last_test_by_name"]},
+                    {"fields": ["last_test_status", "last_test_at", "last_test_by"]},
                 ),
                 ("Participants' sign-ins", {"fields": ["sign_in_alert_status"]}),
             ]
-        return fieldsets
+        return self.fieldsets_with_user_fields(request, fieldsets)
 
     def has_module_permission(self, request):
         # Listed for those who may configure an integration, and for Administrators whose
@@ -285,18 +288,6 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
             "oauth-test-ok" if obj.last_test_ok else "oauth-test-failed",
             "✔ Passed" if obj.last_test_ok else "✘ Failed",
         )
-
-    @admin.display(description="Tested by")
-    def last_test_by_name(self, obj):
-        # The name only: a link to the user admin would lead customers to a page they may not see.
-        # A tester who is not a member of the account is the platform's staff, whose usernames
-        # are not the customer's business.
-        tester = obj.last_test_by if obj else None
-        if tester is None:
-            return "—"
-        if role_in(tester, obj.account_id) is None:
-            return "Platform staff"
-        return tester.get_username()
 
     @admin.display(description="Last test")
     def last_test_status(self, obj):

@@ -27,7 +27,7 @@ from django.utils.html import format_html
 from django.views.decorators.csrf import csrf_protect
 
 from accounts.admin import AccountScopedAdmin, ReadOnlyAdminMixin
-from accounts.permissions import Capability, can
+from accounts.permissions import Capability, can, user_display_for_account
 from integrations.fields import UndecryptableSecret
 
 from .json_input import JSONDepthError, json_loads_bounded
@@ -237,6 +237,7 @@ class MappingTableVersionAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
     list_select_related = ["integration", "uploaded_by"]
     readonly_fields = ["integration", "uploaded_by", "uploaded_at", "filename", "sha256", "rules"]
     fields = readonly_fields + ["is_current"]
+    user_fields = {"uploaded_by": "uploaded by"}
 
     @admin.display(description="integration")
     def integration_link(self, obj):
@@ -301,14 +302,23 @@ class MappingTableVersionAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
     # -- views
     def overview_view(self, request, integration_id: int, upload_form=None, outcome=None):
         integration = self._integration(request, integration_id)
+        # The rules JSON of each version can be large; the list needs none of it.
+        versions = integration.mapping_versions.select_related("uploaded_by").defer("rules")[:30]
         context = self._context(
             request,
             integration,
             rules=integration.mapping_rules.all()[:RULES_SHOWN],
             rule_count=integration.mapping_rules.count(),
             rules_shown=RULES_SHOWN,
-            # The rules JSON of each version can be large; the list needs none of it.
-            versions=integration.mapping_versions.select_related("uploaded_by").defer("rules")[:30],
+            history=[
+                (
+                    version,
+                    user_display_for_account(
+                        user=version.uploaded_by, account=integration.account, viewer=request.user
+                    ),
+                )
+                for version in versions
+            ],
             upload_form=upload_form or MappingUploadForm(),
             outcome=outcome,
             max_upload=_size_text(settings.MAPPING_UPLOAD_MAX_BYTES),

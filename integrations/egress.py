@@ -7,7 +7,7 @@ every one is checked twice:
   ALLOW_HTTP_LOOPBACK_ENDPOINTS is on), no credentials or fragment, no numeric-IP trickery
   (`2130706433`, `0x7f000001`, `0177.0.0.1`), and every address the host name resolves to must be
   public (not private, loopback, link-local, CGNAT, multicast, reserved, or IPv4-mapped forms of
-  those);
+  those; 6to4, Teredo and NAT64 addresses only when the IPv4 address they lead to is public);
 - when it is used (`send`): the same URL check, then the address the socket actually connected
   to is checked again, so DNS rebinding cannot reach an internal address. Redirects are never
   followed and response bodies are capped.
@@ -75,6 +75,31 @@ def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     return address
 
 
+# RFC 6052's well-known NAT64 prefix: the IPv4 address is the last 32 bits.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+# RFC 8215's local-use NAT64 prefix: where the IPv4 address sits depends on the prefix length the
+# network chose, so it cannot be checked; a translator of one's own network is private anyway.
+_NAT64_LOCAL_USE = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
+def _tunnelled_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address that a 6to4, Teredo or NAT64 address leads to, else None."""
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address.teredo is not None:
+        return address.teredo[1]  # (relay server, client): the packets are for the client
+    if address in _NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFF_FFFF)
+    return None
+
+
+def _never_allowed(address) -> bool:
+    """Ranges no setting opens (link-local: cloud metadata services live there)."""
+    if address.is_multicast or address.is_reserved or address.is_unspecified:
+        return True
+    return address.is_link_local
+
+
 def _dev_allows(address, purpose: Purpose) -> bool:
     """Development settings that open loopback (and, for webhooks, private) addresses."""
     if address.is_loopback and settings.ALLOW_HTTP_LOOPBACK_ENDPOINTS:
@@ -91,7 +116,17 @@ def address_allowed(address: str, purpose: Purpose) -> bool:
         ip = _ip(address)
     except ValueError:
         return False
-    if ip.is_multicast or ip.is_reserved or ip.is_unspecified or ip.is_link_local:
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _NAT64_LOCAL_USE:
+            return False
+        tunnelled = _tunnelled_ipv4(ip)
+        if tunnelled is not None:
+            # These lead through a relay or translator to the IPv4 address they embed, which must
+            # be public; no development setting opens them, as they never reach this machine.
+            # Not left to `is_global`: which of these ranges it calls global changed between
+            # Python releases (CVE-2024-4032), and 6to4 of 127.0.0.1 was "global".
+            return tunnelled.is_global and not _never_allowed(tunnelled)
+    if _never_allowed(ip):
         return False
     return ip.is_global or _dev_allows(ip, purpose)
 

@@ -11,7 +11,7 @@ from accounts.admin import AccountScopedAdmin, ReadOnlyAdminMixin
 from accounts.permissions import Capability, accounts_for, can, is_platform_staff
 from campaigns.models import Campaign
 
-from .exports import participations_csv_response
+from .exports import participations_csv_response, participations_xlsx_response
 from .models import Participation
 
 
@@ -71,24 +71,35 @@ class ParticipationAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
     readonly_fields = fields
 
     def get_urls(self):
-        export = self.admin_site.admin_view(self.export_view)
+        wrap = self.admin_site.admin_view
         return [
             path(
                 "export/<int:campaign_id>/",
-                export,
+                wrap(self.export_view),
                 name="participants_participation_export",
+            ),
+            path(
+                "export/<int:campaign_id>/xlsx/",
+                wrap(self.export_xlsx_view),
+                name="participants_participation_export_xlsx",
             ),
             *super().get_urls(),
         ]
 
-    def export_view(self, request, campaign_id: int):
+    def _campaign_to_export(self, request, campaign_id: int) -> Campaign:
         campaigns = Campaign.objects.all()
         if not is_platform_staff(request.user):
             campaigns = campaigns.filter(account__in=accounts_for(request.user, self.capability))
         campaign = get_object_or_404(campaigns, pk=campaign_id)
         if not can(request.user, self.capability, campaign.account):
             raise PermissionDenied
-        return participations_csv_response(campaign)
+        return campaign
+
+    def export_view(self, request, campaign_id: int):
+        return participations_csv_response(self._campaign_to_export(request, campaign_id))
+
+    def export_xlsx_view(self, request, campaign_id: int):
+        return participations_xlsx_response(self._campaign_to_export(request, campaign_id))
 
     @admin.display(description="participant (IdP subject)", ordering="participant__subject")
     def participant_subject(self, obj):

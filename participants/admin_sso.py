@@ -74,6 +74,7 @@ class LoginAttemptAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
         "participant",
     ]
     readonly_fields = fields
+    user_fields = {"test_user": "test user"}
 
     def changelist_view(self, request, extra_context=None):
         if request.method == "GET" and self.has_view_permission(request):

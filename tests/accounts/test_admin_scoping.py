@@ -1,10 +1,12 @@
 """The scoped admin: users see, pick and change only their own accounts' objects."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
 from campaigns.models import Campaign
-from tests.factories import CampaignFactory
+from tests.factories import CampaignFactory, make_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -133,3 +135,35 @@ def test_anonymous_is_sent_to_login(client, campaign_a):
     response = client.get(reverse("admin:campaigns_campaign_changelist"))
     assert response.status_code == 302
     assert reverse("admin:login") in response["Location"]
+
+
+def test_history_names_platform_staff_as_such_to_the_account(
+    client, account, admin_user_a, campaign_a
+):
+    """Django's history page would show a staff member's username and full name."""
+    staff = make_staff(username="ops-jane", first_name="Jane", last_name="Ops")
+    change = reverse("admin:campaigns_campaign_change", args=[campaign_a.pk])
+    history = reverse("admin:campaigns_campaign_history", args=[campaign_a.pk])
+    edits = [
+        (staff, {"account": account.pk, "title": "Edited by staff"}),
+        (admin_user_a, {"title": "Edited by the administrator"}),
+    ]
+    for user, data in edits:
+        client.force_login(user)
+        response = client.post(change, _campaign_post(slug=campaign_a.slug, **data))
+        assert response.status_code == 302
+    campaign_a.refresh_from_db()
+    assert campaign_a.title == "Edited by the administrator"
+
+    client.force_login(admin_user_a)
+    page = client.get(history).text
+    assert history_authors(page) == ["Platform staff", "admin-a"]
+    assert "ops-jane" not in page and "Jane" not in page
+
+    client.force_login(staff)  # platform staff may see who did it
+    assert history_authors(client.get(history).text) == ["ops-jane", "admin-a"]
+
+
+def history_authors(html: str) -> list[str]:
+    table = re.search(r'<div id="change-history".*?<tbody>(.*?)</tbody>', html, re.S).group(1)
+    return [name.strip() for name in re.findall(r"</th>\s*<td>(.*?)</td>", table, re.S)]

@@ -4,7 +4,14 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 
 from accounts.models import Membership, Role
-from accounts.permissions import Capability, accounts_for, can, can_anywhere, is_platform_staff
+from accounts.permissions import (
+    Capability,
+    accounts_for,
+    can,
+    can_anywhere,
+    is_platform_staff,
+    user_display_for_account,
+)
 from tests.factories import AccountFactory, UserFactory, make_member, make_staff
 
 pytestmark = pytest.mark.django_db
@@ -127,3 +134,42 @@ def test_new_account_has_the_sso_entitlement_off():
 
     assert Account.objects.create(name="New", slug="new").sso_oauth_enabled is False
     assert AccountFactory.build().pk is None
+
+
+# ---------------------------------------------------------------------------- naming users
+def test_customers_see_their_members_by_name_and_anyone_else_as_platform_staff(
+    account, admin_user_a, editor_a, admin_user_b
+):
+    staff = make_staff(username="ops-jane")
+    superuser = UserFactory(username="root-jim", is_superuser=True)
+
+    def shown(user):
+        return user_display_for_account(user=user, account=account, viewer=admin_user_a)
+
+    assert shown(staff) == "Platform staff"
+    assert shown(superuser) == "Platform staff"
+    assert shown(admin_user_b) == "Platform staff"  # never another customer's name either
+    assert shown(editor_a) == "editor-a"
+    assert shown(admin_user_a) == "admin-a"
+    editor_a.is_active = False
+    editor_a.save()
+    assert shown(editor_a) == "editor-a"  # a deactivated colleague is still theirs
+    assert shown(None) == "—"
+
+
+def test_platform_staff_see_every_username(account, admin_user_b):
+    viewer = make_staff(username="ops-joe")
+    staff = make_staff(username="ops-jane")
+    for user in (staff, admin_user_b):
+        shown = user_display_for_account(user=user, account=account.pk, viewer=viewer)
+        assert shown == user.get_username()
+
+
+def test_naming_many_users_of_one_account_reads_its_members_once(
+    account, admin_user_a, editor_a, django_assert_num_queries
+):
+    staff = make_staff(username="ops-jane")
+    # Whether the viewer is platform staff, then the account's members: once each.
+    with django_assert_num_queries(2):
+        for user in (staff, editor_a, admin_user_a, staff):
+            user_display_for_account(user=user, account=account, viewer=admin_user_a)

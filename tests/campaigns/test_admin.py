@@ -292,6 +292,7 @@ def test_change_page_links_to_the_public_page_and_statistics(client, editor_a, a
     # The existing fields are there to edit (inline permissions follow the parent campaign).
     assert 'name="fields-0-variable"' in page.text and 'value="firstname"' in page.text
     assert reverse("admin:participants_participation_export", args=[campaign.pk]) in page.text
+    assert reverse("admin:participants_participation_export_xlsx", args=[campaign.pk]) in page.text
     changelist = client.get(reverse("admin:campaigns_campaign_changelist"))
     assert f"/c/{campaign.slug}/" in changelist.text
 

@@ -1,6 +1,7 @@
 """The SSRF guard shared by the OAuth client, discovery and webhooks."""
 
 import http.server
+import socket
 import threading
 
 import pytest
@@ -11,6 +12,7 @@ from integrations.egress import (
     EgressError,
     Purpose,
     ResponseTooLargeError,
+    address_allowed,
     check_url,
     send,
 )
@@ -92,6 +94,78 @@ def test_private_webhook_setting_never_opens_link_local(settings):
         check_url("https://169.254.169.254/latest/", purpose=Purpose.WEBHOOK)
     with pytest.raises(DisallowedURLError):
         check_url("https://10.0.0.5/hook", purpose=Purpose.IDP)
+
+
+# IPv6 addresses that lead to a non-public IPv4 address through a relay or translator.
+TUNNELLED_TO_INTERNAL = [
+    "2002:7f00:1::",  # 6to4 of 127.0.0.1
+    "2002:a9fe:a9fe::",  # 6to4 of 169.254.169.254
+    "2002:a00:1::",  # 6to4 of 10.0.0.1
+    # Teredo: relay 65.54.227.120 (4136:e378), then flags and port; the client's address is
+    # the last 32 bits inverted: ~127.0.0.1 = 80ff:fffe, ~169.254.169.254 = 5601:5601.
+    "2001:0:4136:e378:8000:63bf:80ff:fffe",
+    "2001:0:4136:e378:8000:63bf:5601:5601",
+    "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
+    "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+    "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
+    "64:ff9b:1::a00:1",  # local-use NAT64: never, whatever it embeds
+    "64:ff9b:1::5db8:d822",
+    "::127.0.0.1",  # IPv4-compatible (deprecated)
+    "::ffff:0:7f00:1",  # IPv4-translated
+    "::ffff:169.254.169.254",  # IPv4-mapped
+]
+# The same forms around public IPv4 addresses (93.184.216.34 = 5db8:d822), and plain IPv6.
+TUNNELLED_TO_PUBLIC = [
+    "2002:5db8:d822::",
+    "2001:0:4136:e378:8000:63bf:a247:27dd",
+    "64:ff9b::5db8:d822",
+    "2606:2800:220:1:248:1893:25c8:1946",
+]
+
+
+@pytest.mark.parametrize("address", TUNNELLED_TO_INTERNAL)
+@pytest.mark.parametrize("purpose", list(Purpose))
+def test_ipv6_forms_of_internal_ipv4_addresses_are_refused(address, purpose):
+    with pytest.raises(DisallowedURLError, match="not public"):
+        check_url(f"https://[{address}]/token", purpose=purpose)
+    # The address a socket connected to is checked by the same rule (DNS rebinding).
+    assert not address_allowed(address, purpose)
+
+
+@pytest.fixture
+def resolves_to(monkeypatch):
+    """Make idp.example.com resolve to the given IPv6 address (the DNS boundary)."""
+
+    def resolve(address):
+        def getaddrinfo(host, port, *args, **kwargs):
+            return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, port, 0, 0))]
+
+        monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+    return resolve
+
+
+@pytest.mark.parametrize("address", TUNNELLED_TO_INTERNAL)
+def test_a_name_resolving_to_an_ipv6_form_of_an_internal_address_is_refused(address, resolves_to):
+    resolves_to(address)
+    with pytest.raises(DisallowedURLError, match="not public"):
+        check_url("https://idp.example.com/token", purpose=Purpose.IDP)
+
+
+def test_development_settings_do_not_open_tunnelled_forms_of_loopback_or_private(settings):
+    settings.ALLOW_HTTP_LOOPBACK_ENDPOINTS = True
+    settings.ALLOW_PRIVATE_WEBHOOK_ADDRESSES = True
+    assert address_allowed("127.0.0.1", Purpose.WEBHOOK)
+    for address in ("2002:7f00:1::", "64:ff9b::a00:1", "2001:0:4136:e378:8000:63bf:80ff:fffe"):
+        assert not address_allowed(address, Purpose.WEBHOOK)
+
+
+@pytest.mark.parametrize("address", TUNNELLED_TO_PUBLIC)
+def test_ipv6_forms_of_public_addresses_are_allowed(address, resolves_to):
+    assert check_url(f"https://[{address}]/token", purpose=Purpose.IDP)
+    resolves_to(address)
+    assert check_url("https://idp.example.com/token", purpose=Purpose.IDP)
+    assert address_allowed(address, Purpose.WEBHOOK)
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

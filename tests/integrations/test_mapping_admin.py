@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 from pathlib import Path
 
 import openpyxl
@@ -14,7 +15,8 @@ from integrations.admin_mapping import MappingUploadForm
 from integrations.mapping.apply import Profile, mapping_apply
 from integrations.mapping.store import mapping_rules_for, mapping_table_import
 from integrations.models import MappingRule, MappingTableVersion
-from tests.factories import OAuthIntegrationFactory
+from tests.admin_html import column_values, readonly_value
+from tests.factories import OAuthIntegrationFactory, make_staff
 from tests.integrations.deep_json import TOO_DEEP
 from tests.integrations.mapping_files import (
     BILLION_LAUGHS,
@@ -408,6 +410,43 @@ def test_history_changelist_is_read_only(client, admin_user_a, mapped):
     delete_url = reverse("admin:integrations_mappingtableversion_delete", args=[version.pk])
     assert client.post(delete_url, {"post": "yes"}).status_code == 403
     assert MappingTableVersion.objects.count() == 1
+
+
+def history_names(html: str) -> list[str]:
+    """The "who" column of the history table on the mapping page."""
+    table = re.search(r'<table id="mapping-history">(.*?)</table>', html, re.S).group(1)
+    return [row[1].strip() for row in re.findall(r"<tr>\s*<td>(.*?)</td>\s*<td>(.*?)</td>", table)]
+
+
+@pytest.mark.django_db
+def test_the_account_sees_uploads_by_platform_staff_but_not_their_usernames(
+    client, admin_user_a, integration
+):
+    staff = make_staff(username="ops-jane")
+    for user, table in ((staff, "keycloak-good.csv"), (admin_user_a, "auth0-good.csv")):
+        data = (TABLES / table).read_bytes()
+        mapping_table_import(integration=integration, user=user, filename=table, data=data)
+    pages = {
+        "overview": url("overview", integration),
+        "changelist": reverse("admin:integrations_mappingtableversion_changelist"),
+    }
+    staff_version = integration.mapping_versions.get(uploaded_by=staff)
+    change = reverse("admin:integrations_mappingtableversion_change", args=[staff_version.pk])
+
+    client.force_login(admin_user_a)
+    overview = client.get(pages["overview"]).text
+    assert history_names(overview) == ["admin-a", "Platform staff"]  # newest first
+    changelist = client.get(pages["changelist"]).text
+    assert column_values(changelist, "uploaded_by") == ["admin-a", "Platform staff"]
+    assert readonly_value(client.get(change).text, "uploaded_by") == "Platform staff"
+    for page in (overview, changelist):
+        assert "ops-jane" not in page
+
+    client.force_login(staff)  # platform staff may see who did it
+    assert history_names(client.get(pages["overview"]).text) == ["admin-a", "ops-jane"]
+    changelist = client.get(pages["changelist"]).text
+    assert column_values(changelist, "uploaded_by") == ["admin-a", "ops-jane"]
+    assert readonly_value(client.get(change).text, "uploaded_by") == "ops-jane"
 
 
 # ---------------------------------------------------------------------------- preview

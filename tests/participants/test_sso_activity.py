@@ -8,7 +8,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from participants.models import AttemptOutcome, LoginAttempt
-from tests.factories import OAuthIntegrationFactory
+from tests.admin_html import readonly_value
+from tests.factories import OAuthIntegrationFactory, make_staff
 
 CHANGELIST = "admin:participants_loginattempt_changelist"
 
@@ -93,3 +94,28 @@ def test_purge_deletes_old_and_abandoned_attempts(account, settings):
     remaining = set(LoginAttempt.objects.values_list("pk", flat=True))
     assert remaining == {recent.pk, pending.pk}
     assert old.pk not in remaining and abandoned.pk not in remaining
+
+
+def test_the_account_sees_test_logins_by_platform_staff_but_not_their_usernames(
+    client, admin_user_a, account
+):
+    staff = make_staff(username="ops-jane")
+    by_staff = make_attempt(account, is_test=True, test_user=staff, error_reference="TEST1111")
+    by_member = make_attempt(
+        account, is_test=True, test_user=admin_user_a, error_reference="TEST2222"
+    )
+
+    def shown(attempt):
+        url = reverse("admin:participants_loginattempt_change", args=[attempt.pk])
+        page = client.get(url).text
+        return readonly_value(page, "test_user"), page
+
+    client.force_login(admin_user_a)
+    name, page = shown(by_staff)
+    assert name == "Platform staff" and "ops-jane" not in page
+    assert "ops-jane" not in client.get(reverse(CHANGELIST)).text
+    assert shown(by_member)[0] == "admin-a"
+
+    client.force_login(staff)  # platform staff may see who did it
+    assert shown(by_staff)[0] == "ops-jane"
+    assert shown(by_member)[0] == "admin-a"
