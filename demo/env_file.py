@@ -37,6 +37,9 @@ def demo_values(*, public_base_url: str) -> dict[str, str]:
         # The development IdP's client for this site, registered there by `make run`.
         "DEVIDP_CLIENT_ID": DEVIDP_CLIENT_ID,
         "DEVIDP_CLIENT_SECRET": secrets.token_urlsafe(32),
+        # The demo integration's callback key: its redirect URI is <site>/oauth/callback/<key>,
+        # which the development IdP registers too. Random like every integration's.
+        "DEVIDP_CALLBACK_KEY": secrets.token_urlsafe(16),
         # Signs the demo webhook endpoint's deliveries; the local receiver checks them with it.
         "DEMO_WEBHOOK_SECRET": _webhook_secret(),
     }

@@ -80,7 +80,7 @@ def demo_services(
                     [*idp_manage, "migrate", "--noinput", "--verbosity", "0"],
                     [*idp_manage, "devidp_seed", "--base-url", addresses.idp],
                 ],
-                env={"DEVIDP_REDIRECT_URIS": f"{addresses.site}/oauth/callback"},
+                env={"DEVIDP_REDIRECT_URIS": demo_callback_url(addresses.site)},
                 cwd=BASE_DIR,
             )
         )
@@ -101,6 +101,11 @@ def demo_services(
         )
     )
     return services
+
+
+def demo_callback_url(site: str) -> str:
+    """The demo integration's own redirect URI (seed_demo gives it DEVIDP_CALLBACK_KEY)."""
+    return f"{site}/oauth/callback/{os.environ.get('DEVIDP_CALLBACK_KEY', '')}"
 
 
 def _worker_argv(manage: list[str]) -> list[str]:
@@ -131,7 +136,7 @@ def demo_banner(addresses: DemoAddresses) -> str:
         lines.append("  Development IdP     not in this checkout yet (devidp/manage.py missing)")
     lines += [
         f"  Webhook receiver    {addresses.receiver}   (events also in {WEBHOOK_LOG})",
-        f"  OAuth callback URL  {site}/oauth/callback",
+        f"  OAuth callback URL  {demo_callback_url(site)}",
         rule,
     ]
     return "\n".join(lines)

@@ -27,7 +27,8 @@ Fixtures:
   form; the consent page's "Allow" / "Cancel" buttons are the test's to press.
 - `demo`: the `make run` demo data (accounts/management/commands/seed_demo.py: account, staff,
   admin and editor, the "Demo IdP" integration on `idp`, its mapping, the live "Summer contest"
-  in English and French), with the IdP client registered for `<live_server.url>/oauth/callback`
+  in English and French), with the IdP client registered for the demo integration's own
+  callback URL, `<live_server.url>/oauth/callback/<key>`
   and PUBLIC_BASE_URL = live_server.url.
 
 Chromium is a separate process, so the loopback-only socket guard of tests/conftest.py does not
@@ -336,8 +337,11 @@ def demo(live_server, idp, settings, monkeypatch) -> Demo:
     from accounts.management.commands import seed_demo
 
     settings.PUBLIC_BASE_URL = live_server.url
-    callback = f"{live_server.url}/oauth/callback"
+    # As `make run` does: the demo integration's own callback URL, registered at the IdP.
+    callback_key = "browser-journey-callback-key"
+    callback = f"{live_server.url}/oauth/callback/{callback_key}"
     idp.register_client(JOURNEY_CLIENT_ID, JOURNEY_CLIENT_SECRET, callback)
+    monkeypatch.setenv("DEVIDP_CALLBACK_KEY", callback_key)
     monkeypatch.setenv("DEVIDP_CLIENT_ID", JOURNEY_CLIENT_ID)
     monkeypatch.setenv("DEVIDP_CLIENT_SECRET", JOURNEY_CLIENT_SECRET)
 

@@ -33,13 +33,15 @@ def test_administrator_connects_an_idp_tests_the_connection_and_a_login(
     page.get_by_role("link", name=re.compile("Add OAuth 2.0 integration", re.I)).click()
     page.wait_for_url(f"{live_server.url}/admin/integrations/oauthintegration/add/**")
 
-    # The callback URL to register at the IdP: shown read-only, with a copy button.
+    # The callback URL to register at the IdP: this integration's own, shown read-only with a
+    # copy button before the form is saved (the IdP hands out the client ID after it).
     callback = page.locator("#oauth-callback-url")
-    expect(callback).to_have_text(f"{live_server.url}/oauth/callback")
+    own_url = re.compile(re.escape(f"{live_server.url}/oauth/callback/") + r"[A-Za-z0-9_-]{22}$")
+    expect(callback).to_have_text(own_url)
     page.get_by_role("button", name="Copy").click()
     expect(page.get_by_role("button", name="Copied")).to_be_visible()
     copied = page.evaluate("navigator.clipboard.readText()")
-    assert copied == f"{live_server.url}/oauth/callback"
+    assert own_url.match(copied)
     # …which the administrator registers at their IdP, with a confidential client.
     idp.register_client(CLIENT_ID, CLIENT_SECRET, copied)
 
@@ -55,6 +57,8 @@ def test_administrator_connects_an_idp_tests_the_connection_and_a_login(
 
     expect(page.locator(".messagelist")).to_contain_text("was added successfully")
     integration = OAuthIntegration.objects.get(display_name="Acme ID")
+    # Saved with the very URL the page showed and the IdP registered.
+    assert copied.endswith(f"/oauth/callback/{integration.callback_key}")
     # The discovery import filled the endpoints in.
     assert integration.token_endpoint == f"{idp.issuer}/token/"
     assert integration.issuer == idp.issuer

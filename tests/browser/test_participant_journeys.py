@@ -98,7 +98,7 @@ def test_participant_cancels_at_the_idp_and_can_retry_or_go_on_without_logging_i
     idp.log_in(page, "bob")
     page.get_by_role("button", name="Cancel").click()
 
-    page.wait_for_url(demo.url("/oauth/callback?*"))
+    page.wait_for_url(demo.url("/oauth/callback/*"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Sign-in was cancelled")
     expect(page).to_have_title(re.compile("Sign-in was cancelled"))
     retry = page.get_by_role("link", name="Try again")
@@ -115,7 +115,7 @@ def test_participant_cancels_at_the_idp_and_can_retry_or_go_on_without_logging_i
     page.go_back()
 
     # Trying again: still logged in at the IdP, so straight to its consent page.
-    page.wait_for_url(demo.url("/oauth/callback?*"))
+    page.wait_for_url(demo.url("/oauth/callback/*"))
     page.get_by_role("link", name="Try again").click()
     page.locator("#consent-form").wait_for()
     page.get_by_role("button", name="Allow").click()

@@ -331,3 +331,48 @@ def test_reordering_existing_fields_is_saved(client, editor_a, account):
     response = client.post(reverse("admin:campaigns_campaign_change", args=[campaign.pk]), data)
     assert response.status_code == 302, errors_of(response)
     assert list(campaign.fields.values_list("variable", flat=True)) == ["lastname", "firstname"]
+
+
+@pytest.mark.parametrize("switch", ["account", "entitlement"])
+def test_a_campaign_cannot_attach_an_integration_staff_switched_off(
+    client, staff_user, editor_a, account, switch
+):
+    """Issue 14, finding 2: with the entitlement removed, an editor could still attach the
+    integration to a new campaign. Neither the choices nor a forged POST allow it now."""
+    integration = OAuthIntegrationFactory(account=account, display_name="Own ID")
+    if switch == "entitlement":
+        account.sso_oauth_enabled = False
+    else:
+        account.is_active = False
+    account.save()
+    # An inactive account's editor cannot reach the admin's campaigns: staff try it for them.
+    user = editor_a if switch == "entitlement" else staff_user
+    client.force_login(user)
+    extra = {} if switch == "entitlement" else {"account": str(account.pk)}
+    page = client.get(ADD_URL)
+    assert not page.context["adminform"].form.fields["oauth_integration"].queryset.exists()
+    response = client.post(ADD_URL, campaign_post(oauth_integration=str(integration.pk), **extra))
+    assert response.status_code == 200
+    assert "oauth_integration" in response.context["adminform"].form.errors
+    assert not Campaign.objects.exists()
+
+
+def test_a_campaign_keeps_an_integration_switched_off_after_it_was_attached(
+    client, editor_a, account
+):
+    # Editing a campaign for something else must not fail on its (now unusable) integration.
+    integration = OAuthIntegrationFactory(account=account, display_name="Own ID")
+    client.force_login(editor_a)
+    response = client.post(ADD_URL, campaign_post(oauth_integration=str(integration.pk)))
+    assert response.status_code == 302, errors_of(response)
+    campaign = Campaign.objects.get()
+    account.sso_oauth_enabled = False
+    account.save()
+    change = reverse("admin:campaigns_campaign_change", args=[campaign.pk])
+    response = client.post(
+        change, campaign_post(oauth_integration=str(integration.pk), title="Renamed")
+    )
+    assert response.status_code == 302, errors_of(response)
+    campaign.refresh_from_db()
+    assert campaign.title == "Renamed"
+    assert campaign.login_integration is None

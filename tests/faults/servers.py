@@ -54,6 +54,8 @@ class LoopbackIdP:
         self.jwks: str | int = "ok"
         self.nonce: str | None = None
         self.calls: dict[str, int] = {"token": 0, "jwks": 0, "userinfo": 0}
+        # Every token request's form body, as it arrived (what a malicious IdP would collect).
+        self.token_bodies: list[str] = []
         self.huge_bytes_sent = 0
         self._release = threading.Event()
         idp = self
@@ -75,7 +77,7 @@ class LoopbackIdP:
 
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(length)
+                idp.token_bodies.append(self.rfile.read(length).decode("utf-8", "replace"))
                 idp.calls["token"] += 1
                 return idp._answer(self, idp.token, idp._tokens)
 

@@ -26,6 +26,7 @@ from django.db import transaction
 from accounts.models import Account, Membership, Role
 from accounts.permissions import PLATFORM_STAFF_GROUP
 from campaigns.models import Campaign, CampaignField, CampaignStatus, FieldType, WhenPrefilled
+from integrations.callback import callback_url
 from integrations.fields import UndecryptableSecret
 from integrations.models import ClientAuthMethod, OAuthIntegration, WebhookEndpoint, WebhookEvent
 
@@ -119,6 +120,12 @@ def seed_integration(*, account: Account, idp_url: str, note: Note) -> OAuthInte
         "issuer": f"{idp_url}/o",
         "jwks_uri": f"{idp_url}/o/.well-known/jwks.json",
     }
+    # Its redirect URI, <site>/oauth/callback/<key>, is registered at the development IdP by
+    # `make run` from the same .env value.
+    callback_key = os.environ.get("DEVIDP_CALLBACK_KEY", "")
+    if callback_key:
+        endpoints["callback_key"] = callback_key
+        endpoints["use_shared_callback"] = False
     integration = OAuthIntegration.objects.filter(
         account=account, display_name=DEVIDP_DISPLAY_NAME
     ).first()
@@ -278,7 +285,7 @@ class Command(BaseCommand):
         if integration is not None:
             self.stdout.write(
                 f"Integration: {integration.display_name} at {integration.issuer}, "
-                f"client {integration.client_id}; callback URL {site}/oauth/callback"
+                f"client {integration.client_id}; callback URL {callback_url(integration)}"
             )
         for note in notes:
             self.stdout.write(self.style.WARNING(note))
