@@ -95,6 +95,7 @@ bench: $(VENV)/.installed-dev $(VENV)/.installed-bench messages
 DEVIDP_PORT ?= 9000
 DEVIDP_CLIENT_ID ?= campaign-sso
 DEVIDP_CLIENT_SECRET ?= campaign-sso-dev-secret
+# Set it to the callback URL the admin shows for your integration (/oauth/callback/<key>).
 DEVIDP_REDIRECT_URI ?= http://$(HOST):$(PORT)/oauth/callback
 
 .PHONY: devidp

@@ -52,6 +52,8 @@ from idp_server import profile_of  # noqa: E402
 PYTHON = sys.executable
 CLIENT_ID = "campaign-sso-bench"
 CLIENT_SECRET = secrets.token_urlsafe(24)
+# The bench integration's callback key (random, like every integration's).
+CALLBACK_KEY = secrets.token_urlsafe(16)
 SLUG = "bench-contest"
 STEPS = (
     "landing",
@@ -167,7 +169,7 @@ def journey(base: str, idp_base: str, subject: str, timings: dict[str, float]) -
     # The participant "types their name" at the IdP: login_hint picks the IdP account.
     back = step("idp_authorize", "GET", f"{authorize}&login_hint={subject}", expect=302)
     callback = back.headers["Location"]
-    if not callback.startswith(f"{base}/oauth/callback?"):
+    if not callback.startswith(f"{base}/oauth/callback/{CALLBACK_KEY}?"):
         raise JourneyError("idp_authorize: not sent back to the callback")
     done = step("callback", "GET", callback, expect=303)
     form_url = done.headers["Location"]
@@ -281,6 +283,8 @@ def seed(*, idp_base: str) -> None:
         use_pkce=True,
         connect_timeout=5,
         read_timeout=10,
+        # A fixed key: the IdP stub, started before the seed, registers this redirect URI.
+        callback_key=CALLBACK_KEY,
     )
     for position, (target, source, transform) in enumerate(
         [
@@ -370,7 +374,7 @@ def queries_per_step(
         start["Location"] + f"&login_hint={subject}", allow_redirects=False, timeout=10
     )
     query = {k: v[0] for k, v in parse_qs(urlsplit(back.headers["Location"]).query).items()}
-    counted("callback", "get", "/oauth/callback", data=query)
+    counted("callback", "get", f"/oauth/callback/{CALLBACK_KEY}", data=query)
     form = counted("form", "get", f"/c/{SLUG}/form/")
     profile = profile_of(subject)
     data = {
@@ -693,7 +697,7 @@ def bench(args, *, tmp, database: str, database_url: str) -> int:
             CLIENT_ID,
             f"--client-secret={CLIENT_SECRET}",  # it may start with "-"
             "--redirect-uri",
-            f"{base}/oauth/callback",
+            f"{base}/oauth/callback/{CALLBACK_KEY}",
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
