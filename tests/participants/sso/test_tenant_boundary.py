@@ -201,6 +201,9 @@ def test_switched_off_the_public_pages_offer_no_login_and_login_start_redirects_
     assert response.status_code == 503
     assert "Location" not in response
     assert not LoginAttempt.objects.exists()
+    # An optional-SSO campaign still takes part by hand: the page says so and links the form.
+    assert "filling in the form yourself" in response.text
+    assert reverse("participants:form", args=[campaign.slug]) in response.text
 
 
 @pytest.mark.parametrize("switch", SWITCHES)
