@@ -19,6 +19,7 @@ def demo_env(monkeypatch):
     monkeypatch.setenv("DEVIDP_CLIENT_ID", "campaign-sso-demo")
     monkeypatch.setenv("DEVIDP_CLIENT_SECRET", "idp-client-secret")
     monkeypatch.setenv("DEMO_WEBHOOK_SECRET", WEBHOOK_SECRET)
+    monkeypatch.setenv("DEVIDP_CALLBACK_KEY", "demo-callback-key")
 
 
 @pytest.fixture
@@ -124,3 +125,21 @@ def test_without_the_demo_env_the_integration_and_webhook_are_skipped_with_a_not
     _seed()
 
     assert Campaign.objects.get().oauth_integration == OAuthIntegration.objects.get()
+
+
+def test_the_demo_integration_uses_its_own_callback_url_from_the_env(db, demo_env):
+    out = _seed()
+    integration = OAuthIntegration.objects.get()
+    assert integration.callback_key == "demo-callback-key"
+    assert integration.use_shared_callback is False
+    assert "callback URL https://sso.example.test/oauth/callback/demo-callback-key" in out
+    # A demo database from before per-integration URLs (migrated to the shared URL) is moved
+    # onto the URL `make run` registers at the development IdP.
+    OAuthIntegration.objects.update(use_shared_callback=True, callback_key="older-key")
+    _seed()
+    integration.refresh_from_db()
+    assert (integration.callback_key, integration.use_shared_callback) == (
+        "demo-callback-key",
+        False,
+    )
+    assert integration.unavailable_reason() == ""

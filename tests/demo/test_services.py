@@ -5,6 +5,7 @@ ADDRESSES = DemoAddresses(port=8100, idp_port=9200, receiver_port=9300)
 
 def test_the_demo_runs_site_worker_idp_and_receiver_on_the_given_ports(monkeypatch):
     monkeypatch.setenv("TASKS_BACKEND", "database")
+    monkeypatch.setenv("DEVIDP_CALLBACK_KEY", "demo-callback-key")
     services = {service.name: service for service in demo_services(ADDRESSES, with_devidp=True)}
 
     assert list(services) == ["web", "worker", "relay", "idp", "webhooks"]
@@ -16,7 +17,10 @@ def test_the_demo_runs_site_worker_idp_and_receiver_on_the_given_ports(monkeypat
     idp = services["idp"]
     assert (idp.argv[-1], idp.port) == ("127.0.0.1:9200", 9200)
     assert [command[2] for command in idp.before] == ["migrate", "devidp_seed"]
-    assert idp.env == {"DEVIDP_REDIRECT_URIS": "http://127.0.0.1:8100/oauth/callback"}
+    # The demo integration's own callback URL (seed_demo gives it the same key from .env).
+    assert idp.env == {
+        "DEVIDP_REDIRECT_URIS": "http://127.0.0.1:8100/oauth/callback/demo-callback-key"
+    }
     assert services["webhooks"].port == 9300
     assert "demo.webhook_receiver" in services["webhooks"].argv
 
@@ -35,12 +39,16 @@ def test_the_rq_backend_gets_its_own_worker(monkeypatch):
     assert worker.argv[-4:] == ["rqworker", "--with-scheduler", "default", "webhooks"]
 
 
-def test_the_callback_follows_the_public_base_url():
+def test_the_callback_follows_the_public_base_url(monkeypatch):
+    monkeypatch.setenv("DEVIDP_CALLBACK_KEY", "demo-callback-key")
     addresses = DemoAddresses(port=8100, public_base_url="https://demo.example.test/")
     [idp] = [s for s in demo_services(addresses, with_devidp=True) if s.name == "idp"]
 
-    assert idp.env["DEVIDP_REDIRECT_URIS"] == "https://demo.example.test/oauth/callback"
-    assert "https://demo.example.test/admin/" in demo_banner(addresses)
+    url = "https://demo.example.test/oauth/callback/demo-callback-key"
+    assert idp.env["DEVIDP_REDIRECT_URIS"] == url
+    banner = demo_banner(addresses)
+    assert "https://demo.example.test/admin/" in banner
+    assert f"OAuth callback URL  {url}" in banner
 
 
 def test_the_banner_lists_every_url_and_login():
