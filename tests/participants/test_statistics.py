@@ -7,6 +7,7 @@ import zipfile
 
 import openpyxl
 import pytest
+from django.db import connection
 from django.http import StreamingHttpResponse
 from django.urls import reverse
 
@@ -167,7 +168,13 @@ def test_export_has_a_bom_one_column_per_variable_and_the_flags(client, editor_a
         "\t=1",
         "\tplain",  # a tab or carriage return first is neutralised whatever follows
         "\r=1",
-        "\x00=1",
+        pytest.param(
+            "\x00=1",
+            # Forms refuse NUL; SQLite stores one all the same, PostgreSQL's jsonb cannot.
+            marks=pytest.mark.skipif(
+                connection.vendor == "postgresql", reason="PostgreSQL cannot store a NUL"
+            ),
+        ),
         "-",
         "+",
         "--12",
