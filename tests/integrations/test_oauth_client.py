@@ -232,6 +232,46 @@ def test_client_secret_basic_form_encodes_before_base64_rfc6749_2_3_1():
 
 
 @responses.activate
+def test_an_unknown_token_type_is_accepted_when_the_access_token_is_never_sent():
+    """Slack answers token_type "bot"; without a profile endpoint we never use the token."""
+    slack = {
+        "ok": True,
+        "access_token": "xoxb-17653672481",
+        "token_type": "bot",
+        "scope": "commands,incoming-webhook",
+        "team": {"name": "Example", "id": "T9TK3CUKW"},
+        "authed_user": {"id": "U1234", "access_token": "xoxp-1234", "token_type": "user"},
+    }
+    responses.post(TOKEN_URL, json=slack)
+    tokens = exchange_code(_config(profile_endpoint=""), code="c", redirect_uri=REDIRECT_URI)
+    assert tokens["authed_user"]["id"] == slack["authed_user"]["id"]
+    with pytest.raises(OAuthError) as excinfo:
+        exchange_code(_config(), code="c", redirect_uri=REDIRECT_URI)
+    assert excinfo.value.code == "token_invalid_response"
+    assert "Bearer" in str(excinfo.value)
+
+
+@responses.activate
+def test_a_changed_scope_is_accepted_and_the_granted_scope_kept(caplog):
+    """RFC 6749 §3.3: the IdP says which scope it granted (Entra leaves openid out)."""
+    responses.post(TOKEN_URL, json={**TOKEN_OK, "scope": "email User.Read"})
+    with caplog.at_level("INFO", logger="integrations.oauth"):
+        tokens = exchange_code(_config(), code="c", redirect_uri=REDIRECT_URI)
+    assert tokens["scope"] == "email User.Read"
+    assert "missing=openid profile added=User.Read" in caplog.text
+
+
+@responses.activate
+def test_the_token_request_body_never_has_a_plain_pkce_method_or_a_repeated_parameter():
+    responses.post(TOKEN_URL, json=TOKEN_OK)
+    verifier, _challenge = pkce_pair()
+    exchange_code(_config(), code="c0de", redirect_uri=REDIRECT_URI, code_verifier=verifier)
+    sent = _form(responses.calls[0].request)
+    assert sent["code_verifier"] == verifier
+    assert "code_challenge_method" not in sent
+
+
+@responses.activate
 def test_token_type_is_case_insensitive_and_expires_in_may_be_a_string():
     responses.post(
         TOKEN_URL, json={"access_token": "a", "token_type": "bearer", "expires_in": "60"}
