@@ -25,7 +25,7 @@ from .callback import own_callback_url, shared_callback_url
 from .diagnostics import integration_test_connection
 from .fields import UndecryptableSecret
 from .forms import OAuthIntegrationForm
-from .models import OAuthIntegration, SignInAlert
+from .models import IdentifierSource, OAuthIntegration, SignInAlert
 from .sign_in_alerts import active_alert, activity_log_link, advice_for, alert_summary
 
 # The task queue (webhook deliveries run in it) is for platform staff to watch.
@@ -81,6 +81,23 @@ def mapping_links(request, integration) -> list[tuple[str, str]]:
     return links
 
 
+def identifier_summary(integration) -> str:
+    """Where the participant identifier comes from, in words."""
+    source, field = integration.identifier_source, integration.identifier_field
+    if source == IdentifierSource.AUTOMATIC:
+        if integration.is_openid:
+            return "The id_token's sub."
+        return "The profile endpoint's sub (or id, UID, user_id)."
+    where = {
+        IdentifierSource.ID_TOKEN: "the id_token",
+        IdentifierSource.USERINFO: "the profile endpoint's answer",
+        IdentifierSource.TOKEN: "the token endpoint's answer",
+        IdentifierSource.ACCESS_TOKEN: "the JWT access token (RFC 9068, signature checked)",
+    }[source]
+    default = "sub, id, UID or user_id" if source == IdentifierSource.USERINFO else "sub"
+    return f"“{field or default}” of {where}."
+
+
 def _alert_message(integration, alert: SignInAlert) -> str:
     return (
         f"Participants cannot log in with {integration.display_name}: {alert_summary(alert)}. "
@@ -115,6 +132,8 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
         "issuer_verification",
         "client_secret_status",
         "token_endpoint_auth_methods_supported_hint",
+        "id_token_signatures",
+        "identifier_status",
         "last_test_status",
         "last_test_at",
         "last_test_by",
@@ -171,6 +190,22 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
             ),
             ("Options", {"fields": ["scope", "use_pkce"]}),
             (
+                "Participant identifier",
+                {
+                    "fields": [
+                        *([] if obj is None else ["identifier_status"]),
+                        "identifier_source",
+                        "identifier_field",
+                    ],
+                    "description": (
+                        "What names a participant, so that the same person is recognised at "
+                        "every login. The automatic choice suits OpenID Connect and profile "
+                        "endpoints; some IdPs put the user in the token answer instead "
+                        "(user_id, athlete.id, authed_user.id) or in a JWT access token."
+                    ),
+                },
+            ),
+            (
                 "Advanced",
                 {
                     "fields": [
@@ -178,6 +213,7 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
                         "issuer",
                         "issuer_verification",
                         "jwks_uri",
+                        *([] if obj is None else ["id_token_signatures"]),
                         "iss_parameter_supported",
                         "token_endpoint_auth_methods_supported_hint",
                         "connect_timeout",
@@ -272,6 +308,36 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
             allows,
         )
 
+    @admin.display(description="id_token signatures")
+    def id_token_signatures(self, obj=None):
+        if obj is None or not obj.is_openid:
+            return "No id_token is asked for (the token scope has no openid)."
+        if obj.id_token_signatures_unchecked:
+            return format_html(
+                '<strong class="oauth-test-failed">⚠ {}</strong><div class="help">{}</div>',
+                "Not checked for this integration.",
+                "No JWKS URI is known, so id_tokens are accepted without checking their "
+                "signature, because they come straight from your token endpoint over TLS "
+                "(OpenID Connect Core §3.1.3.7); their audience, expiry, issue time and nonce "
+                "are still checked. Enter the JWKS URI and issuer, or import from the discovery "
+                "URL, to check signatures.",
+            )
+        return format_html(
+            '<span class="oauth-test-ok">✔ {}</span>',
+            f"Checked with the keys at {obj.jwks_uri}.",
+        )
+
+    @admin.display(description="Participant identifier")
+    def identifier_status(self, obj=None):
+        problem = obj.identifier_problem() if obj else ""
+        if problem:
+            return format_html(
+                '<strong class="oauth-test-failed">⚠ {}</strong> {}',
+                "No participant can be identified.",
+                problem,
+            )
+        return format_html('<span class="oauth-test-ok">✔ {}</span>', identifier_summary(obj))
+
     @admin.display(description="Methods your IdP supports")
     def token_endpoint_auth_methods_supported_hint(self, obj=None):
         methods = obj.token_endpoint_auth_methods_supported if obj else []
@@ -363,6 +429,9 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
         reason = obj.unavailable_reason() if obj is not None and obj.pk else ""
         if reason and request.method == "GET":
             messages.warning(request, f"Participants cannot log in with this integration: {reason}")
+        problem = obj.identifier_problem() if obj is not None and obj.pk else ""
+        if problem and request.method == "GET":
+            messages.warning(request, f"No participant can be identified: {problem}")
         if obj is not None and obj.pk and self.has_change_permission(request, obj):
             context["test_connection_url"] = reverse(
                 "admin:integrations_oauthintegration_test_connection", args=[obj.pk]
@@ -378,8 +447,12 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
+        for note in getattr(form, "notes", []):
+            messages.info(request, note)
         for warning in getattr(form, "warnings", []):
             messages.warning(request, warning)
+        if problem := obj.identifier_problem():
+            messages.warning(request, f"No participant can be identified: {problem}")
         if not obj.use_pkce:
             messages.info(
                 request,
