@@ -1,13 +1,15 @@
 import logging
 
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
+from django.contrib.admin import helpers
+from django.contrib.admin.utils import flatten_fieldsets, unquote
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 from django_tasks_db.admin import DBTaskResultAdmin
@@ -22,10 +24,10 @@ from . import (
 )
 from .admin_filters import IntegrationCategoryFilter, other_category_redirect
 from .callback import own_callback_url, shared_callback_url
-from .diagnostics import integration_test_connection
+from .diagnostics import integration_test_connection, tested_values
 from .fields import UndecryptableSecret
 from .forms import OAuthIntegrationForm
-from .models import OAuthIntegration, SignInAlert
+from .models import IdentifierSource, OAuthIntegration, SignInAlert
 from .sign_in_alerts import active_alert, activity_log_link, advice_for, alert_summary
 
 # The task queue (webhook deliveries run in it) is for platform staff to watch.
@@ -81,6 +83,23 @@ def mapping_links(request, integration) -> list[tuple[str, str]]:
     return links
 
 
+def identifier_summary(integration) -> str:
+    """Where the participant identifier comes from, in words."""
+    source, field = integration.identifier_source, integration.identifier_field
+    if source == IdentifierSource.AUTOMATIC:
+        if integration.is_openid:
+            return "The id_token's sub."
+        return "The profile endpoint's sub (or id, UID, user_id)."
+    where = {
+        IdentifierSource.ID_TOKEN: "the id_token",
+        IdentifierSource.USERINFO: "the profile endpoint's answer",
+        IdentifierSource.TOKEN: "the token endpoint's answer",
+        IdentifierSource.ACCESS_TOKEN: "the JWT access token (RFC 9068, signature checked)",
+    }[source]
+    default = "sub, id, UID or user_id" if source == IdentifierSource.USERINFO else "sub"
+    return f"“{field or default}” of {where}."
+
+
 def _alert_message(integration, alert: SignInAlert) -> str:
     return (
         f"Participants cannot log in with {integration.display_name}: {alert_summary(alert)}. "
@@ -115,6 +134,8 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
         "issuer_verification",
         "client_secret_status",
         "token_endpoint_auth_methods_supported_hint",
+        "id_token_signatures",
+        "identifier_status",
         "last_test_status",
         "last_test_at",
         "last_test_by",
@@ -171,6 +192,22 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
             ),
             ("Options", {"fields": ["scope", "use_pkce"]}),
             (
+                "Participant identifier",
+                {
+                    "fields": [
+                        *([] if obj is None else ["identifier_status"]),
+                        "identifier_source",
+                        "identifier_field",
+                    ],
+                    "description": (
+                        "What names a participant, so that the same person is recognised at "
+                        "every login. The automatic choice suits OpenID Connect and profile "
+                        "endpoints; some IdPs put the user in the token answer instead "
+                        "(user_id, athlete.id, authed_user.id) or in a JWT access token."
+                    ),
+                },
+            ),
+            (
                 "Advanced",
                 {
                     "fields": [
@@ -178,6 +215,7 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
                         "issuer",
                         "issuer_verification",
                         "jwks_uri",
+                        *([] if obj is None else ["id_token_signatures"]),
                         "iss_parameter_supported",
                         "token_endpoint_auth_methods_supported_hint",
                         "connect_timeout",
@@ -272,6 +310,36 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
             allows,
         )
 
+    @admin.display(description="id_token signatures")
+    def id_token_signatures(self, obj=None):
+        if obj is None or not obj.is_openid:
+            return "No id_token is asked for (the token scope has no openid)."
+        if obj.id_token_signatures_unchecked:
+            return format_html(
+                '<strong class="oauth-test-failed">⚠ {}</strong><div class="help">{}</div>',
+                "Not checked for this integration.",
+                "No JWKS URI is known, so id_tokens are accepted without checking their "
+                "signature, because they come straight from your token endpoint over TLS "
+                "(OpenID Connect Core §3.1.3.7); their audience, expiry, issue time and nonce "
+                "are still checked. Enter the JWKS URI and issuer, or import from the discovery "
+                "URL, to check signatures.",
+            )
+        return format_html(
+            '<span class="oauth-test-ok">✔ {}</span>',
+            f"Checked with the keys at {obj.jwks_uri}.",
+        )
+
+    @admin.display(description="Participant identifier")
+    def identifier_status(self, obj=None):
+        problem = obj.identifier_problem() if obj else ""
+        if problem:
+            return format_html(
+                '<strong class="oauth-test-failed">⚠ {}</strong> {}',
+                "No participant can be identified.",
+                problem,
+            )
+        return format_html('<span class="oauth-test-ok">✔ {}</span>', identifier_summary(obj))
+
     @admin.display(description="Methods your IdP supports")
     def token_endpoint_auth_methods_supported_hint(self, obj=None):
         methods = obj.token_endpoint_auth_methods_supported if obj else []
@@ -363,6 +431,9 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
         reason = obj.unavailable_reason() if obj is not None and obj.pk else ""
         if reason and request.method == "GET":
             messages.warning(request, f"Participants cannot log in with this integration: {reason}")
+        problem = obj.identifier_problem() if obj is not None and obj.pk else ""
+        if problem and request.method == "GET":
+            messages.warning(request, f"No participant can be identified: {problem}")
         if obj is not None and obj.pk and self.has_change_permission(request, obj):
             context["test_connection_url"] = reverse(
                 "admin:integrations_oauthintegration_test_connection", args=[obj.pk]
@@ -378,8 +449,12 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
+        for note in getattr(form, "notes", []):
+            messages.info(request, note)
         for warning in getattr(form, "warnings", []):
             messages.warning(request, warning)
+        if problem := obj.identifier_problem():
+            messages.warning(request, f"No participant can be identified: {problem}")
         if not obj.use_pkce:
             messages.info(
                 request,
@@ -398,31 +473,92 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
         return urls + super().get_urls()
 
     @method_decorator(require_POST)
+    @method_decorator(sensitive_post_parameters("client_secret"))
     def test_connection_view(self, request, object_id):
-        obj = self.get_object(request, unquote(object_id))
-        if not self.has_change_permission(request, obj):
+        """Test the values on the change page, as they are: the page's form posts here (its
+        Test connection button), nothing is saved, and the page comes back with the edits."""
+        saved = self.get_object(request, unquote(object_id))
+        if not self.has_change_permission(request, saved):
             raise PermissionDenied
-        self._report_test(request, obj)
-        return HttpResponseRedirect(
-            reverse("admin:integrations_oauthintegration_change", args=[obj.pk])
+        fieldsets = self.get_fieldsets(request, saved)
+        ModelForm = self.get_form(request, saved, change=True, fields=flatten_fieldsets(fieldsets))
+        # A copy of its own: validating the form writes the screen's values onto its instance.
+        form = ModelForm(
+            request.POST, request.FILES, instance=self.get_object(request, unquote(object_id))
         )
+        form.automatic_discovery = False  # test what is on the screen, nothing it would find
+        if form.is_valid():
+            self._report_test(
+                request,
+                form.instance,
+                # Unchanged: these are the saved settings, and the page shows the result. Only
+                # the result's columns are written (update_fields).
+                record_on=None if form.has_changed() else form.instance,
+                secret_typed="client_secret" in form.changed_data,
+            )
+        else:
+            self.message_user(
+                request,
+                "Not tested: correct the errors below first. Nothing was saved.",
+                messages.ERROR,
+            )
+        return self._change_form_again(request, saved, form, fieldsets)
+
+    def _change_form_again(self, request, obj, form, fieldsets) -> HttpResponse:
+        """The change page with the posted form, as the admin renders a refused save."""
+        admin_form = helpers.AdminForm(
+            form,
+            list(fieldsets),
+            self.get_prepopulated_fields(request, obj),
+            self.get_readonly_fields(request, obj),
+            model_admin=self,
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Change %s") % self.opts.verbose_name,
+            "subtitle": str(obj),
+            "adminform": admin_form,
+            "object_id": obj.pk,
+            "original": obj,
+            "is_popup": False,
+            "to_field": None,
+            "media": self.media + admin_form.media,
+            "inline_admin_formsets": [],
+            "errors": helpers.AdminErrorList(form, []),
+            "preserved_filters": self.get_preserved_filters(request),
+        }
+        return self.render_change_form(request, context, change=True, obj=obj)
 
     @admin.action(description="Test connection", permissions=["change"])
     def test_connection(self, request, queryset):
         for obj in queryset:
             if self.has_change_permission(request, obj):
-                self._report_test(request, obj)
+                self._report_test(request, obj, record_on=obj, secret_typed=False)
 
-    def _report_test(self, request, obj) -> None:
-        if not _test_connection_allowed(obj):
+    def _report_test(self, request, integration, *, record_on, secret_typed: bool) -> None:
+        if not _test_connection_allowed(integration):
             self.message_user(
                 request,
-                f"{obj.display_name}: tested less than {TEST_CONNECTION_INTERVAL_SECONDS} seconds "
-                "ago. Wait a moment, then test again.",
+                f"{integration.display_name}: tested less than "
+                f"{TEST_CONNECTION_INTERVAL_SECONDS} seconds ago. Wait a moment, then test again.",
                 messages.WARNING,
             )
             return
-        result = integration_test_connection(integration=obj, user=request.user)
+        result = integration_test_connection(
+            integration=integration, user=request.user, record_on=record_on
+        )
         level = messages.SUCCESS if result.ok else messages.ERROR
         outcome = "Connection test passed" if result.ok else "Connection test failed"
-        self.message_user(request, f"{obj.display_name}: {outcome}. {result.message}", level)
+        self.message_user(
+            request, f"{integration.display_name}: {outcome}. {result.message}", level
+        )
+        values = tested_values(integration, secret_typed=secret_typed)
+        if record_on is None:
+            self.message_user(
+                request,
+                f"Tested the values on this page, which are not saved: {values}. Save to use "
+                "them for logins; the result is not recorded until then.",
+                messages.INFO,
+            )
+        else:
+            self.message_user(request, f"Tested the saved settings: {values}.", messages.INFO)

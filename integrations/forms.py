@@ -17,14 +17,23 @@ from django.utils.text import capfirst
 from django.views.decorators.debug import sensitive_variables
 
 from .callback import own_callback_url
-from .discovery import DEFAULT_TIMEOUT, DiscoveryError, DiscoveryResult, discover
+from .discovery import (
+    DEFAULT_TIMEOUT,
+    DiscoveryError,
+    DiscoveryResult,
+    discover,
+    discover_from_endpoints,
+)
 from .egress import DisallowedURLError, Purpose, check_url
 from .fields import UndecryptableSecret
-from .models import VERIFIED_SETTINGS, ClientAuthMethod, OAuthIntegration
+from .mapping.paths import PathError, path_parse
+from .models import VERIFIED_SETTINGS, ClientAuthMethod, IdentifierSource, OAuthIntegration
 from .oauth import OAuthError, check_authorization_endpoint
 
 # RFC 6749 §3.3: scope-token = 1*NQCHAR, NQCHAR = %x21 / %x23-5B / %x5D-7E
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+# The scope a discovery import proposes, in this order, of those the IdP lists.
+PROPOSED_SCOPES = ("openid", "profile", "email")
 ENDPOINT_FIELDS = ("authorization_endpoint", "token_endpoint", "profile_endpoint", "jwks_uri")
 REQUIRED_ENDPOINTS = ("authorization_endpoint", "token_endpoint")
 MIN_TIMEOUT, MAX_TIMEOUT = 1.0, 30.0
@@ -125,6 +134,15 @@ class OAuthIntegrationForm(forms.ModelForm):
         initial="False",
         widget=forms.RadioSelect,
     )
+    identifier_source = forms.TypedChoiceField(
+        label=capfirst(_model_field("identifier_source").verbose_name),
+        help_text=_model_field("identifier_source").help_text,
+        choices=IdentifierSource.choices,
+        # Absent from a form posted without it (the seven fields alone): automatic.
+        required=False,
+        empty_value=IdentifierSource.AUTOMATIC,
+        initial=IdentifierSource.AUTOMATIC,
+    )
     client_secret = forms.CharField(
         label="Client secret",
         required=False,
@@ -154,6 +172,8 @@ class OAuthIntegrationForm(forms.ModelForm):
             "issuer",
             "jwks_uri",
             "iss_parameter_supported",
+            "identifier_source",
+            "identifier_field",
             "connect_timeout",
             "read_timeout",
         ]
@@ -161,13 +181,20 @@ class OAuthIntegrationForm(forms.ModelForm):
             "client_auth_method": forms.RadioSelect,
             "scope": forms.TextInput(attrs={"size": 70}),
             "issuer": forms.TextInput(attrs={"size": 70}),
+            "identifier_field": forms.TextInput(attrs={"size": 40}),
         }
+
+    # Saving looks for the IdP's discovery document when the settings need keys it may name;
+    # Test connection, which tests the screen's values as they are, does not.
+    automatic_discovery = True
 
     @sensitive_variables("stored")
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # Notes for the administrator after a successful save (e.g. from discovery).
+        # Notes for the administrator after a successful save (e.g. from discovery): warnings
+        # for what may not work, notes for what was done for them.
         self.warnings: list[str] = []
+        self.notes: list[str] = []
         self.discovered: DiscoveryResult | None = None
         if "display_name" in self.fields:
             # The model's help text has "<display name>", which the admin would read as a tag.
@@ -280,6 +307,8 @@ class OAuthIntegrationForm(forms.ModelForm):
 
     def clean_scope(self):
         value = self.cleaned_data["scope"]
+        if "," in value:
+            value = self._scope_without_commas(value)
         tokens = [token for token in value.strip(" ").split(" ") if token]
         for token in tokens:
             if not _SCOPE_TOKEN.fullmatch(token):
@@ -289,6 +318,28 @@ class OAuthIntegrationForm(forms.ModelForm):
                     params={"token": token},
                 )
         return " ".join(tokens)
+
+    def _scope_without_commas(self, value: str) -> str:
+        """`openid,email,profile` → `openid email profile`, said in a note.
+
+        A comma is a legal scope character (RFC 6749 §3.3), and a few plain OAuth 2.0 IdPs
+        (Strava, Slack) want their scopes as one comma-separated value, which is then sent as
+        typed. OpenID Connect needs `openid` as a scope of its own, and commas beside spaces
+        are a typing slip: both are separated by spaces.
+        """
+        parts = [part for part in re.split(r"[\s,]+", value) if part]
+        if "openid" not in parts and not re.search(r"\S\s+\S", value.strip()):
+            self.notes.append(
+                f"The token scope “{value.strip()}” is sent as one comma-separated value, as "
+                "some IdPs (Strava, Slack) ask. IdPs that follow OAuth 2.0 or OpenID Connect "
+                "separate scopes with spaces: write them so for those."
+            )
+            return value
+        normalised = " ".join(parts)
+        self.notes.append(
+            f"Scopes are separated by spaces (RFC 6749 §3.3): the token scope is “{normalised}”."
+        )
+        return normalised
 
     def clean_issuer(self):
         value = self.cleaned_data["issuer"].strip()
@@ -321,6 +372,8 @@ class OAuthIntegrationForm(forms.ModelForm):
                 self.add_error("discovery_url", str(exc))
             else:
                 self._apply_discovery(cleaned, self.discovered)
+        elif self.automatic_discovery and self._needs_keys(cleaned):
+            self._discover_from_endpoints(cleaned)
         for name in REQUIRED_ENDPOINTS:
             if name in self.fields and not cleaned.get(name) and not self.has_error(name):
                 self.add_error(
@@ -331,7 +384,108 @@ class OAuthIntegrationForm(forms.ModelForm):
                     ),
                 )
         self._verify_issuer(cleaned)
+        self._check_identifier(cleaned)
         return cleaned
+
+    def _check_identifier(self, cleaned: dict) -> None:
+        source = cleaned.get("identifier_source")
+        field = (cleaned.get("identifier_field") or "").strip()
+        cleaned["identifier_field"] = field
+        if source is None or self.has_error("identifier_field"):
+            return
+        if source == IdentifierSource.AUTOMATIC:
+            if field:
+                self.add_error(
+                    "identifier_field",
+                    "Choose where the participant identifier comes from, or leave this empty: "
+                    "the automatic choice reads the id_token's sub or the profile's id.",
+                )
+            return
+        if source == IdentifierSource.TOKEN and not field:
+            self.add_error(
+                "identifier_field",
+                "Enter where the identifier sits in the token endpoint's answer, e.g. user_id, "
+                "athlete.id or authed_user.id.",
+            )
+            return
+        if field:
+            try:
+                path_parse(text=f"{source}{'' if field.startswith('[') else '.'}{field}")
+            except PathError as exc:
+                self.add_error("identifier_field", f"This is not a field path: {exc}.")
+
+    # ------------------------------------------------------------------------ discovery
+    @staticmethod
+    def _needs_keys(cleaned: dict) -> bool:
+        """The settings ask for signed tokens (an id_token, or a JWT access token naming the
+        participant) and no JWKS URI says where the keys are."""
+        if cleaned.get("jwks_uri"):
+            return False
+        openid = "openid" in (cleaned.get("scope") or "").split()
+        return openid or cleaned.get("identifier_source") == IdentifierSource.ACCESS_TOKEN
+
+    def _discover_from_endpoints(self, cleaned: dict) -> None:
+        """The seven fields are enough: find the IdP's document from the typed endpoints, and
+        take from it the issuer, keys and profile endpoint (see discover_from_endpoints)."""
+        authorization = cleaned.get("authorization_endpoint")
+        token = cleaned.get("token_endpoint")
+        if not authorization or not token or self.has_error("authorization_endpoint"):
+            return
+        if self.has_error("token_endpoint"):
+            return
+        search = discover_from_endpoints(
+            authorization_endpoint=authorization,
+            token_endpoint=token,
+            timeout=(
+                cleaned.get("connect_timeout") or DEFAULT_TIMEOUT[0],
+                cleaned.get("read_timeout") or DEFAULT_TIMEOUT[1],
+            ),
+        )
+        found = search.found
+        typed_issuer = cleaned.get("issuer")
+        if found is not None and typed_issuer and typed_issuer != found.issuer:
+            self.warnings.append(
+                f"Your IdP's discovery document at {search.document_url} names the issuer "
+                f"“{found.issuer}”, not the one entered; nothing was taken from it. Correct the "
+                "issuer, or import from the discovery URL."
+            )
+            return
+        if found is None:
+            why = f" (the one at {search.document_url}: {search.refusal})" if search.refusal else ""
+            self.warnings.append(
+                "No usable discovery document was found for these endpoints"
+                f"{why}. id_token signatures are not checked for this integration: id_tokens are "
+                "accepted because they come straight from your token endpoint over TLS. Enter "
+                "the JWKS URI and issuer (Advanced), or import from the discovery URL, to check "
+                "them."
+            )
+            return
+        self.discovered = found
+        filled = []
+        # Userinfo answers only tokens issued for openid (OIDC Core §5.3).
+        userinfo = found.userinfo_endpoint if "openid" in cleaned.get("scope", "").split() else ""
+        for name, value, label in (
+            ("issuer", found.issuer, "issuer"),
+            ("jwks_uri", found.jwks_uri, "JWKS URI"),
+            ("profile_endpoint", userinfo, "profile endpoint"),
+        ):
+            if value and not cleaned.get(name) and self._fill(cleaned, name, value):
+                filled.append(f"{label} {value}")
+        if found.authorization_response_iss_parameter_supported:
+            self._fill(cleaned, "iss_parameter_supported", True)
+        self.instance.token_endpoint_auth_methods_supported = list(
+            found.token_endpoint_auth_methods_supported
+        )
+        self.notes.append(
+            f"Found your IdP's discovery document at {search.document_url}; it names the "
+            f"endpoints entered. Filled in: {', '.join(filled) or 'nothing new'}."
+        )
+        if not found.jwks_uri:
+            self.warnings.append(
+                "Your IdP's discovery document names no JWKS URI: id_token signatures are not "
+                "checked for this integration (id_tokens are accepted because they come straight "
+                "from your token endpoint over TLS)."
+            )
 
     def _verify_issuer(self, cleaned: dict) -> None:
         """Record what discovery vouched for, drop the mark on a hand edit, and allow the shared
@@ -400,6 +554,24 @@ class OAuthIntegrationForm(forms.ModelForm):
         self.instance.token_endpoint_auth_methods_supported = list(
             found.token_endpoint_auth_methods_supported
         )
+
+        if not cleaned.get("scope") and not self.has_error("scope"):
+            listed = found.scopes_supported
+            proposed = [name for name in PROPOSED_SCOPES if not listed or name in listed]
+            # Without a list, openid alone: an OpenID Connect provider must support it.
+            cleaned["scope"] = " ".join(proposed if listed else ["openid"])
+            if cleaned["scope"]:
+                self.notes.append(
+                    f"Token scope proposed from your IdP's discovery document: "
+                    f"“{cleaned['scope']}”. Ask only for what the campaign forms need."
+                )
+        if (
+            "S256" in found.code_challenge_methods_supported
+            and not cleaned.get("use_pkce")
+            and "use_pkce" not in self.changed_data
+        ):
+            cleaned["use_pkce"] = True
+            self.notes.append("PKCE turned on: your IdP supports it with S256.")
 
         method = cleaned.get("client_auth_method")
         supported = found.token_endpoint_auth_methods_supported

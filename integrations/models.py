@@ -18,6 +18,18 @@ class ClientAuthMethod(models.TextChoices):
     BASIC = "client_secret_basic", "Client secret sent as basic auth"
 
 
+class IdentifierSource(models.TextChoices):
+    """Where a participant's identifier comes from. The values are the mapping's source names
+    (integrations/mapping/paths.py), so that `<source>.<field>` reads the same value in a
+    mapping table as it does for the identity."""
+
+    AUTOMATIC = "auto", "Automatic: the id_token's sub, else the profile's sub, id, UID or user_id"
+    ID_TOKEN = "id_token", "A claim of the id_token (OpenID Connect)"
+    USERINFO = "userinfo", "A field of the profile endpoint's answer"
+    TOKEN = "token", "A field of the token endpoint's answer"
+    ACCESS_TOKEN = "access_token", "A claim of the JWT access token (RFC 9068)"
+
+
 def callback_key_new() -> str:
     """A random, stable, public name for an integration in its redirect URI (128 bits)."""
     return secrets.token_urlsafe(16)
@@ -130,6 +142,26 @@ class OAuthIntegration(models.Model):
     # What the discovery document served at the issuer said, for the VERIFIED_SETTINGS; empty
     # when the settings were never imported or were edited by hand since.
     discovered_settings = models.JSONField(default=dict, blank=True, editable=False)
+    identifier_source = models.CharField(
+        "Participant identifier from",
+        max_length=20,
+        choices=IdentifierSource.choices,
+        default=IdentifierSource.AUTOMATIC,
+        help_text=(
+            "What names a participant, so that we recognise them at their next login. Never an "
+            "e-mail address, which people change."
+        ),
+    )
+    identifier_field = models.CharField(
+        "Identifier field",
+        max_length=200,
+        blank=True,
+        help_text=(
+            "Where the identifier sits in that answer, written as in the mapping table: "
+            "“user_id”, “athlete.id”, “authed_user.id”. Empty: “sub” (for the profile "
+            "endpoint: the first of sub, id, UID, user_id)."
+        ),
+    )
     token_endpoint_auth_methods_supported = models.JSONField(
         default=list, blank=True, help_text="From discovery: the methods the IdP accepts."
     )
@@ -161,6 +193,10 @@ class OAuthIntegration(models.Model):
             models.CheckConstraint(
                 condition=models.Q(client_auth_method__in=ClientAuthMethod.values),
                 name="oauthintegration_client_auth_method_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(identifier_source__in=IdentifierSource.values),
+                name="oauthintegration_identifier_source_valid",
             ),
         ]
 
@@ -225,6 +261,48 @@ class OAuthIntegration(models.Model):
     @property
     def is_openid(self) -> bool:
         return "openid" in self.scopes
+
+    @property
+    def id_token_signatures_unchecked(self) -> bool:
+        """OpenID Connect without keys: id_tokens are accepted on the strength of the TLS
+        connection to the token endpoint alone (integrations/tokens.py)."""
+        return self.is_openid and not self.jwks_uri
+
+    def identifier_problem(self) -> str:
+        """Why no login with these settings can name a participant, with what to add; ""
+        when one can. Shown on save and on the integration's page."""
+        source = self.identifier_source
+        if source == IdentifierSource.AUTOMATIC:
+            if self.is_openid or self.profile_endpoint:
+                return ""
+            return (
+                "Nothing names a participant: without “openid” in the token scope there is no "
+                "id_token, and there is no profile endpoint. Add openid to the token scope, add "
+                "a profile endpoint (Advanced), or choose where the participant identifier comes "
+                "from (for example a field of the token endpoint's answer such as user_id)."
+            )
+        if source == IdentifierSource.ID_TOKEN and not self.is_openid:
+            return (
+                "The participant identifier is read from the id_token, but the token scope has "
+                "no “openid”, so the IdP sends none. Add openid to the token scope."
+            )
+        if source == IdentifierSource.USERINFO and not self.profile_endpoint:
+            return (
+                "The participant identifier is read from the profile endpoint's answer, but no "
+                "profile endpoint is set. Add it (Advanced)."
+            )
+        if source == IdentifierSource.TOKEN and not self.identifier_field.strip():
+            return (
+                "Say where the participant identifier sits in the token endpoint's answer (the "
+                "identifier field, e.g. user_id or athlete.id)."
+            )
+        if source == IdentifierSource.ACCESS_TOKEN and not (self.jwks_uri and self.issuer):
+            return (
+                "The participant identifier is read from the JWT access token, which is only "
+                "accepted once its signature and issuer are checked: set the issuer and the "
+                "JWKS URI (Advanced), or import them from the discovery URL."
+            )
+        return ""
 
 
 # ---------------------------------------------------------------------------- mapping
@@ -446,6 +524,7 @@ class SignInAlert(models.Model):
 
 __all__ = [
     "ClientAuthMethod",
+    "IdentifierSource",
     "IntegrationConfigurationError",
     "MappingRule",
     "MappingTableVersion",

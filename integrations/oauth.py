@@ -7,13 +7,20 @@ follows redirects, never retries and caps response bodies.
 - `authorization_url()` builds the authorization request (RFC 6749 §4.1.1, PKCE per RFC 7636
   with S256 only: the server assumes `plain` when the method is omitted, so it is always sent);
 - `exchange_code()` makes the token request (§4.1.3) with `client_secret_post` or
-  `client_secret_basic` (§2.3.1: id and secret form-urlencoded before Base64) and parses the
+  `client_secret_basic` (§2.3.1: id and secret percent-encoded before Base64) and parses the
   answer strictly (§5.1, §5.2). It is never retried: an authorization code is single-use, and a
   repeated POST can only earn `invalid_grant`;
 - `fetch_profile()` calls the userinfo / REST profile endpoint with the access token in the
   Authorization header (RFC 6750 §2.1), never in the URL;
 - `authorization_endpoint_probe()` and `token_endpoint_probe()` serve the admin's
   "Test connection".
+
+oauthlib's `WebApplicationClient` (and the module functions behind it) writes the
+authorization request's parameters and the token request body, makes the PKCE verifier and its
+S256 challenge, and reads the token answer (§5.2 errors, a missing access token, a changed
+scope). Our own code does only what oauthlib does not: the Basic header's encoding, the size,
+depth and time limits, the egress guard, and the checks oauthlib leaves to an environment
+variable or does not make (token_type, the types of the members).
 
 `str(OAuthError)` is written for an administrator: it never contains the client secret, a
 token or the IdP's answer body. Functions that hold a secret or a token in a local variable are
@@ -23,14 +30,17 @@ marked `sensitive_variables()`, so that error reports do not show it.
 from __future__ import annotations
 
 import base64
-import hashlib
 import logging
 import re
 import secrets
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 from django.views.decorators.debug import sensitive_variables
+from oauthlib.oauth2 import WebApplicationClient
+from oauthlib.oauth2.rfc6749.errors import MissingTokenError, OAuth2Error
+from oauthlib.oauth2.rfc6749.parameters import validate_token_parameters
+from oauthlib.oauth2.rfc6749.tokens import OAuth2Token
 
 from .egress import EgressError, Purpose, send
 from .json_input import JSONDepthError, json_loads_bounded
@@ -158,20 +168,19 @@ class OAuthError(Exception):
 
 
 # ---------------------------------------------------------------------------- PKCE
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+PKCE_VERIFIER_LENGTH = 64  # 64 of 66 unreserved characters: about 388 bits (RFC 7636 §4.1)
 
 
 def pkce_challenge(verifier: str) -> str:
-    """The S256 code challenge of a verifier (RFC 7636 §4.2)."""
+    """The S256 code challenge of a verifier (RFC 7636 §4.2); never oauthlib's `plain`."""
     if not _PKCE_VERIFIER.fullmatch(verifier):
         raise ValueError("A PKCE verifier is 43 to 128 unreserved characters.")
-    return _b64url(hashlib.sha256(verifier.encode("ascii")).digest())
+    return WebApplicationClient(None).create_code_challenge(verifier, "S256")
 
 
 def pkce_pair() -> tuple[str, str]:
-    """A fresh (verifier, S256 challenge): 32 random bytes, 43 characters (RFC 7636 §4.1)."""
-    verifier = _b64url(secrets.token_bytes(32))
+    """A fresh (verifier, S256 challenge) from oauthlib's generator (the system's CSPRNG)."""
+    verifier = WebApplicationClient(None).create_code_verifier(PKCE_VERIFIER_LENGTH)
     return verifier, pkce_challenge(verifier)
 
 
@@ -206,20 +215,23 @@ def authorization_url(
     if not state:
         raise ValueError("state is required.")
     check_authorization_endpoint(config.authorization_endpoint)
-    params = [
-        ("response_type", "code"),
-        ("client_id", config.client_id),
-        ("redirect_uri", redirect_uri),
-    ]
-    if config.scope:
-        params.append(("scope", config.scope))
-    params.append(("state", state))
-    if code_challenge:
-        params += [("code_challenge", code_challenge), ("code_challenge_method", "S256")]
-    if nonce:
-        params.append(("nonce", nonce))
     parts = urlsplit(config.authorization_endpoint)
-    query = "&".join(q for q in (parts.query, urlencode(params)) if q)
+    # oauthlib writes our parameters onto the bare endpoint, over https: given the endpoint's
+    # own query it would re-encode it (a B2C policy's `p=…` must reach the IdP byte for byte),
+    # and it refuses http unless an environment variable opens it for the whole process. Which
+    # endpoints may be called (http only for loopback in development) is the egress guard's
+    # decision; the scheme given to oauthlib here is never used to connect anywhere.
+    written = WebApplicationClient(config.client_id).prepare_request_uri(
+        urlunsplit(("https", parts.netloc, parts.path, "", "")),
+        redirect_uri=redirect_uri,
+        scope=config.scope or None,
+        state=state,
+        code_challenge=code_challenge,
+        # Always S256: oauthlib's default is `plain`, and so is the server's when it is omitted.
+        code_challenge_method="S256",
+        nonce=nonce,
+    )
+    query = "&".join(q for q in (parts.query, urlsplit(written).query) if q)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
 
 
@@ -228,10 +240,13 @@ def authorization_url(
 def basic_authorization(client_id: str, client_secret: str) -> str:
     """The `Authorization` header value for client_secret_basic (RFC 6749 §2.3.1, App. B).
 
-    Both parts are form-urlencoded (UTF-8) before Base64, so a ':' in the id or the secret
-    cannot shift the split.
+    Both parts are percent-encoded (UTF-8) before Base64, every character but the unreserved
+    ones, so a ':' in the id or the secret cannot shift the split. A space is `%20`, never the
+    form encoding's `+`: servers that form-decode the credentials (as §2.3.1 says) and those
+    that only percent-decode them (Authlib, among others) then read the same secret, whereas a
+    `+` reaches the second kind as a plus sign.
     """
-    userpass = f"{quote_plus(client_id)}:{quote_plus(client_secret)}"
+    userpass = f"{quote(client_id, safe='')}:{quote(client_secret, safe='')}"
     return "Basic " + base64.b64encode(userpass.encode("ascii")).decode("ascii")
 
 
@@ -344,9 +359,26 @@ def _token_error(data: dict, status: int) -> OAuthError:
     )
 
 
+def _invalid_answer(what: str, status: int) -> OAuthError:
+    return OAuthError(
+        f"The token endpoint's answer {what}.",
+        code="token_invalid_response",
+        step="token",
+        status_code=status,
+    )
+
+
 @sensitive_variables()
-def _token_response(status: int, content: bytes) -> dict:
-    """Parse a token endpoint answer strictly (RFC 6749 §5.1, §5.2)."""
+def _token_response(
+    status: int, content: bytes, *, requested_scope: str = "", bearer_required: bool = True
+) -> dict:
+    """Parse a token endpoint answer strictly (RFC 6749 §5.1, §5.2).
+
+    `bearer_required`: the access token will be sent somewhere (the profile endpoint), so it
+    must be a Bearer token; without that we never use it, and a type we do not know (Slack's
+    `bot`) is no reason to refuse the login (RFC 6749 §7.1 forbids using such a token, not
+    receiving one).
+    """
     try:
         data = _json_object(content)
     except JSONDepthError as exc:
@@ -362,38 +394,49 @@ def _token_response(status: int, content: bytes) -> dict:
             step="token",
             status_code=status,
         )
-    if "error" in data or not 200 <= status < 300:
+    if not 200 <= status < 300 and "error" not in data:
+        raise _token_error(data, status)
+    for name in ("id_token", "scope", "refresh_token"):
+        if name in data and not isinstance(data[name], str):
+            raise _invalid_answer(f"has an invalid {name}", status)
+
+    # oauthlib reads the answer: an RFC 6749 §5.2 error, a missing access token, a scope other
+    # than the one requested (§3.3).
+    try:
+        validate_token_parameters(OAuth2Token(dict(data), old_scope=requested_scope or None))
+    except MissingTokenError:
+        id_token = data.get("id_token")
+        # Azure AD B2C answers `scope=openid` with an id_token alone: the login still has an
+        # identity (validated by the caller); there is just no access token to call userinfo with.
+        if not isinstance(id_token, str) or not id_token:
+            raise _invalid_answer("has no access token", status) from None
+    except OAuth2Error as exc:
+        raise _token_error({"error": exc.error}, status) from None
+    except Warning as changed:
+        # oauthlib raises a changed scope as a Warning unless an environment variable relaxes
+        # it for the whole process; it is information for us (Entra leaves `openid` out of the
+        # scope it returns), and the granted scope stays in the answer for the mapping.
+        logger.info(
+            "token scope differs from the one requested: missing=%s added=%s",
+            " ".join(sorted(changed.token.missing_scopes))[:200],
+            " ".join(sorted(changed.token.additional_scopes))[:200],
+        )
+    if not 200 <= status < 300:
+        # An error member that oauthlib did not raise on (it only looks at known shapes).
         raise _token_error(data, status)
 
     access_token = data.get("access_token")
     token_type = data.get("token_type")
-    id_token = data.get("id_token")
-    if access_token is None and isinstance(id_token, str) and id_token:
-        # Azure AD B2C answers `scope=openid` with an id_token alone: the login still has an
-        # identity (validated by the caller); there is just no access token to call userinfo with.
-        pass
-    elif not isinstance(access_token, str) or not access_token:
-        raise OAuthError(
-            "The token endpoint's answer has no access token.",
-            code="token_invalid_response",
-            step="token",
-            status_code=status,
-        )
-    elif not isinstance(token_type, str) or token_type.lower() != "bearer":
-        raise OAuthError(
-            "The token endpoint's answer is not a Bearer token (token_type).",
-            code="token_invalid_response",
-            step="token",
-            status_code=status,
-        )
-    for name in ("id_token", "scope", "refresh_token"):
-        if name in data and not isinstance(data[name], str):
-            raise OAuthError(
-                f"The token endpoint's answer has an invalid {name}.",
-                code="token_invalid_response",
-                step="token",
-                status_code=status,
-            )
+    if "access_token" in data and (not isinstance(access_token, str) or not access_token):
+        raise _invalid_answer("has no access token", status)
+    # oauthlib checks the presence of token_type only behind an environment variable, and its
+    # value never: a token we send must be a Bearer token (RFC 6750), whatever the case.
+    if (
+        access_token
+        and bearer_required
+        and (not isinstance(token_type, str) or token_type.lower() != "bearer")
+    ):
+        raise _invalid_answer("is not a Bearer token (token_type)", status)
     # expires_in is only informative to us; some IdPs send it as a string.
     expires_in = data.get("expires_in")
     if isinstance(expires_in, str) and expires_in.strip().isdigit():
@@ -406,15 +449,13 @@ def _token_response(status: int, content: bytes) -> dict:
 
 
 @sensitive_variables()
-def _token_request(config: ClientConfig, params: list[tuple[str, str]]) -> tuple[int, bytes, str]:
+def _token_request(config: ClientConfig, body: str) -> tuple[int, bytes, str]:
     headers = {
         "Accept": "application/json",
         "Content-Type": "application/x-www-form-urlencoded",
     }
     if config.auth_method == CLIENT_SECRET_BASIC:
         headers["Authorization"] = basic_authorization(config.client_id, config.client_secret)
-    else:
-        params = [*params, ("client_id", config.client_id), ("client_secret", config.client_secret)]
     try:
         response = send(
             "POST",
@@ -424,11 +465,30 @@ def _token_request(config: ClientConfig, params: list[tuple[str, str]]) -> tuple
             total_timeout=config.total_timeout,
             max_bytes=MAX_RESPONSE_BYTES,
             headers=headers,
-            data=urlencode(params).encode("ascii"),
+            data=body.encode("ascii"),
         )
     except EgressError as exc:
         raise _egress_error(exc, step="token") from None
     return response.status_code, response.content, response.headers.get("Content-Type", "")
+
+
+@sensitive_variables()
+def token_request_body(
+    config: ClientConfig, *, code: str, redirect_uri: str, code_verifier: str | None = None
+) -> str:
+    """The token request's form body (RFC 6749 §4.1.3), written by oauthlib.
+
+    With client_secret_post the client id and secret are in it (§2.3.1); with
+    client_secret_basic they are in the Authorization header only (one method per request).
+    """
+    post = config.auth_method == CLIENT_SECRET_POST
+    return WebApplicationClient(config.client_id).prepare_request_body(
+        code=code,
+        redirect_uri=redirect_uri,
+        code_verifier=code_verifier or None,
+        include_client_id=post,
+        client_secret=config.client_secret if post else None,
+    )
 
 
 @sensitive_variables()
@@ -439,16 +499,17 @@ def exchange_code(
 
     Raises OAuthError. Never retried (see the module docstring).
     """
-    params = [
-        ("grant_type", "authorization_code"),
-        ("code", code),
-        ("redirect_uri", redirect_uri),
-    ]
-    if code_verifier:
-        params.append(("code_verifier", code_verifier))
-    status, content, content_type = _token_request(config, params)
+    body = token_request_body(
+        config, code=code, redirect_uri=redirect_uri, code_verifier=code_verifier
+    )
+    status, content, content_type = _token_request(config, body)
     try:
-        return _token_response(status, content)
+        return _token_response(
+            status,
+            content,
+            requested_scope=config.scope,
+            bearer_required=bool(config.profile_endpoint),
+        )
     except OAuthError as exc:
         # Status and content type help support; the body may echo secrets, so it stays out.
         logger.info(

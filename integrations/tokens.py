@@ -14,14 +14,24 @@ OpenID Connect Core §3.1.3.7, with these choices:
 - A token without `kid` is tried against each key of the right type; it is accepted only when
   one of them verifies it.
 - Keys of an unknown type, or that PyJWT cannot load, are skipped (RFC 7517 §5).
+- Without any JWKS URI (an IdP that publishes no keys and no discovery document), an id_token
+  received directly from the token endpoint over TLS may stand on that channel instead of its
+  signature (OIDC Core §3.1.3.7 (6)): the caller says so with `unsigned_over_tls`, and every
+  other check still runs (`aud`, `azp`, `exp`, `iat`, `sub`, `nonce`, and `iss` when an issuer
+  is known). `alg: none` is refused even then.
+- A JWT access token that names the participant is held to RFC 9068 §4 (`access_token_validate`):
+  signature with the IdP's keys, `typ` `at+jwt` when present, `iss`, `exp`, and our client id in
+  `aud` or `client_id`.
 """
 
 import hashlib
 import hmac
+import ipaddress
 import logging
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
 from django.conf import settings
@@ -37,6 +47,10 @@ logger = logging.getLogger(__name__)
 ASYMMETRIC_ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
 )
+# Every JWS algorithm an unsigned-over-TLS id_token may name: its signature is not checked, but
+# `none` (and anything unregistered) is still no id_token at all (RFC 7518 §3.1).
+REGISTERED_ALGORITHMS = ASYMMETRIC_ALGORITHMS | {"HS256", "HS384", "HS512", "EdDSA", "Ed25519"}
+ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 _KEY_TYPE_FOR_ALG_PREFIX = {"RS": "RSA", "PS": "RSA", "ES": "EC"}
 JWKS_MAX_BYTES = 256 * 1024
 SUB_MAX_LENGTH = 255
@@ -237,6 +251,56 @@ def _signed_claims(token: str, *, source: KeySource, leeway: int, refetch: bool)
         raise TokenError("id_token_malformed", type(exc).__name__) from exc
 
 
+def tls_stands_in_for_signatures(token_endpoint: str) -> bool:
+    """May an id_token from this token endpoint go without a signature check (no keys known)?
+
+    Only when the token endpoint's answer came over TLS: https, whose certificate the egress
+    guard verifies. Plain http to a loopback IdP counts only where development opened it
+    (ALLOW_HTTP_LOOPBACK_ENDPOINTS, in force with DEBUG alone): there the token never leaves
+    the machine, which is what TLS would have given; anywhere else an http answer could have
+    been written by anyone on the path.
+    """
+    parts = urlsplit(token_endpoint)
+    if parts.scheme == "https":
+        return True
+    host = (parts.hostname or "").lower()
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost" or host.endswith(".localhost")
+    return parts.scheme == "http" and loopback and settings.ALLOW_HTTP_LOOPBACK_ENDPOINTS
+
+
+def _unsigned_claims(token: str, *, leeway: int) -> dict:
+    """The claims of an id_token whose signature the TLS channel stands in for; exp and iat are
+    still checked. Only for a token read from the token endpoint's own answer."""
+    header = _header(token)
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in REGISTERED_ALGORITHMS:
+        raise TokenError("id_token_unsupported_alg", f"alg {str(alg)[:20]!r} is not allowed")
+    try:
+        return jwt.decode(
+            token,
+            options={
+                "verify_signature": False,
+                "verify_exp": True,
+                "verify_iat": True,
+                "require": ["exp", "iat"],
+            },
+            leeway=leeway,
+        )
+    except jwt.exceptions.ExpiredSignatureError as exc:
+        raise TokenError("id_token_expired", "exp has passed (beyond the leeway)") from exc
+    except jwt.exceptions.ImmatureSignatureError as exc:
+        raise TokenError(
+            "id_token_not_yet_valid", "iat or nbf in the future beyond the leeway: clock skew?"
+        ) from exc
+    except jwt.exceptions.MissingRequiredClaimError as exc:
+        raise TokenError("id_token_missing_claim", f"missing {exc.claim}") from exc
+    except jwt.exceptions.InvalidTokenError as exc:
+        raise TokenError("id_token_malformed", type(exc).__name__) from exc
+
+
 # ---------------------------------------------------------------------------- id_token
 def _check_claims(
     claims: dict,
@@ -248,7 +312,8 @@ def _check_claims(
     leeway: int,
 ) -> None:
     # Simple string comparison, no normalisation (RFC 9207 §2.4 spirit; OIDC Core §3.1.3.7 (2)).
-    if not isinstance(claims.get("iss"), str) or claims["iss"] != issuer:
+    # No issuer is known only for an unsigned id_token (id_token_validate refuses it otherwise).
+    if issuer and (not isinstance(claims.get("iss"), str) or claims["iss"] != issuer):
         raise TokenError("id_token_wrong_issuer", "iss differs from the expected issuer")
     aud = claims.get("aud")
     audiences = [aud] if isinstance(aud, str) else aud
@@ -282,19 +347,24 @@ def id_token_validate(
     issuer: str,
     client_id: str,
     nonce: str | None,
+    unsigned_over_tls: bool = False,
 ) -> dict:
     """The claims of a valid id_token; raises TokenError with a stable `code` otherwise.
 
     `issuer` is the one bound to the login attempt when it started, `nonce` the one we sent
-    (None when we sent none).
+    (None when we sent none). `unsigned_over_tls`: there are no keys, and the caller read the
+    token from the token endpoint's answer over TLS (see the module docstring); without it a
+    token is never accepted without its signature.
     """
-    if source is None or not source.jwks_uri:
-        # Policy: always verify, even though the token came straight from the token endpoint.
-        raise TokenError("id_token_no_keys", "the integration has no JWKS URI")
-    if not issuer:
-        raise TokenError("id_token_wrong_issuer", "the integration has no issuer configured")
     leeway = settings.ID_TOKEN_LEEWAY_SECONDS
-    claims = _signed_claims(token, source=source, leeway=leeway, refetch=True)
+    if source is None or not source.jwks_uri:
+        if not unsigned_over_tls:
+            raise TokenError("id_token_no_keys", "the integration has no JWKS URI")
+        claims = _unsigned_claims(token, leeway=leeway)
+    else:
+        if not issuer:
+            raise TokenError("id_token_wrong_issuer", "the integration has no issuer configured")
+        claims = _signed_claims(token, source=source, leeway=leeway, refetch=True)
     _check_claims(
         claims,
         issuer=issuer,
@@ -330,4 +400,42 @@ def access_token_claims(*, token: str, source: KeySource | None, issuer: str) ->
     if issuer and claims.get("iss") != issuer:
         logger.info("access token claims ignored: iss differs")
         return None
+    return claims
+
+
+def access_token_validate(*, token: str, source: KeySource | None, issuer: str, client_id: str):
+    """The claims of a JWT access token that may name the participant (RFC 9068 §4).
+
+    Stricter than `access_token_claims`: the token must be a JWT signed by a key at the IdP's
+    JWKS URI, with `typ` `at+jwt` when the header has one, `iss` equal to the integration's
+    issuer, an `exp` to come, and our client id in `aud` or `client_id`: a token the IdP issued
+    to another client, or for an API alone, names nobody to us. Raises TokenError with
+    `access_token_*` codes (or `jwks_unavailable`).
+    """
+    if not isinstance(token, str) or token.count(".") != 2:
+        raise TokenError("access_token_not_jwt", "the access token is not a JWT")
+    if source is None or not source.jwks_uri:
+        raise TokenError("access_token_no_keys", "the integration has no JWKS URI")
+    if not issuer:
+        raise TokenError("access_token_wrong_issuer", "the integration has no issuer configured")
+    try:
+        typ = _header(token).get("typ")
+        claims = _signed_claims(
+            token, source=source, leeway=settings.ID_TOKEN_LEEWAY_SECONDS, refetch=True
+        )
+    except TokenError as exc:
+        if exc.code == "jwks_unavailable":
+            raise
+        code = exc.code.replace("id_token_", "access_token_", 1)
+        raise TokenError(code, exc.detail) from exc
+    if typ is not None and (not isinstance(typ, str) or typ.lower() not in ACCESS_TOKEN_TYPES):
+        raise TokenError("access_token_wrong_type", "typ is not at+jwt")
+    if claims.get("iss") != issuer:
+        raise TokenError("access_token_wrong_issuer", "iss differs from the expected issuer")
+    aud = claims.get("aud")
+    audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+    if client_id not in audiences and claims.get("client_id") != client_id:
+        raise TokenError(
+            "access_token_wrong_audience", "neither aud nor client_id names our client id"
+        )
     return claims

@@ -7,7 +7,8 @@ A `LoginAttempt` holds everything the callback needs, fixed when the flow starts
 - the attempt is bound to this browser by a first-party cookie holding a random value (stored
   hashed): a state minted in another browser is refused (login CSRF, RFC 9700 §4.7);
 - a `nonce` when the scope has `openid`, a PKCE verifier (encrypted) when enabled;
-- a snapshot of the endpoints, client id, auth method, scope and expected issuer, so that the
+- a snapshot of the endpoints, client id, auth method, scope, expected issuer and where the
+  participant's identifier comes from, so that the
   callback talks to the IdP the flow was started with (mix-up defence, RFC 9700 §4.4.2) even if
   an administrator edits the integration meanwhile (the secret is read at callback time);
 - the redirect URI it was sent with: the integration's own `/oauth/callback/<key>`, whose path
@@ -133,6 +134,8 @@ def snapshot_of(integration: OAuthIntegration) -> dict:
         "issuer": integration.issuer,
         "jwks_uri": integration.jwks_uri,
         "iss_parameter_supported": integration.iss_parameter_supported,
+        "identifier_source": integration.identifier_source,
+        "identifier_field": integration.identifier_field,
         "connect_timeout": integration.connect_timeout,
         "read_timeout": integration.read_timeout,
     }

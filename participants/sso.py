@@ -4,7 +4,8 @@ Kept apart from the views so that each step is one small function:
 
 - `profile_parts()` assembles the validated sources the mapping reads (`id_token`,
   `access_token`, `userinfo`, `token`), with token strings left out;
-- `identity_of()` picks the stable identity, (issuer or "integration:<id>", sub), never the
+- `identity_of()` picks the stable identity, (issuer or "integration:<id>", identifier), from
+  where the integration says (`IdentifierSource`), read with the mapping's own paths; never the
   e-mail (OIDC Core §5.7);
 - `profile_map()` is the one call into the mapping;
 - `participant_upsert()` creates or updates the Participant;
@@ -18,8 +19,9 @@ from typing import Any
 from django.utils import timezone
 
 from integrations.mapping import Profile, mapping_apply
+from integrations.mapping.paths import PathError, ProfilePath, path_lookup, path_parse
 from integrations.mapping.store import mapping_rules_for
-from integrations.models import OAuthIntegration
+from integrations.models import IdentifierSource, OAuthIntegration
 
 from .models import Participant
 
@@ -50,8 +52,18 @@ def profile_parts(
         "id_token": dict(id_token_claims or {}),
         "access_token": dict(access_token_claims or {}),
         "userinfo": dict(userinfo or {}),
-        "token": {k: v for k, v in token_response.items() if k not in _TOKEN_MEMBERS},
+        "token": _without_tokens(token_response),
     }
+
+
+def _without_tokens(value: Any) -> Any:
+    """The token answer without its token strings, at any depth: Slack's `authed_user` holds a
+    user token of its own, which must no more reach a form than the top-level one."""
+    if isinstance(value, dict):
+        return {k: _without_tokens(v) for k, v in value.items() if k not in _TOKEN_MEMBERS}
+    if isinstance(value, list):
+        return [_without_tokens(item) for item in value]
+    return value
 
 
 def userinfo_matches(*, id_token_claims: dict | None, userinfo: dict) -> bool:
@@ -82,26 +94,56 @@ class Identity:
     subject: str
 
 
-def identity_of(*, parts: dict[str, dict], issuer: str, integration_id: int) -> Identity:
-    """The participant's stable identity.
+# Where a REST profile without `sub` keeps its id (Facebook, GitHub, SAP CDC, Salesforce).
+PROFILE_IDENTIFIERS = ("sub", "id", "UID", "user_id")
 
-    The id_token's `sub` when there is one (validated); otherwise the profile endpoint's `sub`,
-    or the `id` / `UID` of a REST profile (Facebook, GitHub, SAP CDC). Never the access token's
-    claims (meant for an API, not for us) and never an e-mail address.
+
+def identifier_path(source: str, field: str) -> ProfilePath:
+    """The mapping path of an identifier setting: `token` + `athlete.id` is `token.athlete.id`,
+    so that a mapping table and the identity read the same value. Raises PathError."""
+    field = field.strip()
+    return path_parse(text=f"{source}{'' if field.startswith('[') else '.'}{field}")
+
+
+def identifier_paths(source: str, field: str) -> list[ProfilePath]:
+    """The paths an identifier setting tries, in order (empty field: the source's default)."""
+    if field.strip():
+        return [identifier_path(source, field)]
+    if source == IdentifierSource.USERINFO:
+        return [identifier_path(source, name) for name in PROFILE_IDENTIFIERS]
+    if source == IdentifierSource.TOKEN:
+        return []  # a token answer has no standard place for the user: the field is required
+    return [identifier_path(source, "sub")]
+
+
+def identity_of(
+    *,
+    parts: dict[str, dict],
+    issuer: str,
+    integration_id: int,
+    source: str = IdentifierSource.AUTOMATIC,
+    field: str = "",
+) -> Identity:
+    """The participant's stable identity, from where the integration says it comes.
+
+    Automatic: the id_token's `sub` when there is an id_token (validated); otherwise the profile
+    endpoint's `sub`, or the `id` / `UID` / `user_id` of a REST profile. Never the access
+    token's claims unless the integration names them (they are then held to RFC 9068 by the
+    callback), and never an e-mail address.
     """
     issuer_key = issuer or f"integration:{integration_id}"
-    if parts["id_token"]:
-        subject = _subject(parts["id_token"].get("sub"))
-    else:
-        userinfo = parts["userinfo"]
-        subject = None
-        for name in ("sub", "id", "UID", "user_id"):
-            subject = _subject(userinfo.get(name))
-            if subject:
-                break
-    if not subject:
-        raise IdentityError("no usable subject")
-    return Identity(issuer_key=issuer_key, subject=subject)
+    if source == IdentifierSource.AUTOMATIC:
+        source = IdentifierSource.ID_TOKEN if parts["id_token"] else IdentifierSource.USERINFO
+        field = ""
+    try:
+        paths = identifier_paths(source, field)
+    except PathError as exc:
+        raise IdentityError(f"unusable identifier field: {exc}") from None
+    for path in paths:
+        subject = _subject(path_lookup(path=path, parts=parts))
+        if subject:
+            return Identity(issuer_key=issuer_key, subject=subject)
+    raise IdentityError("no usable subject")
 
 
 # ---------------------------------------------------------------------------- mapping

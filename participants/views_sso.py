@@ -30,11 +30,18 @@ from accounts.permissions import Capability, can
 from campaigns.models import Campaign, SSOMode
 from integrations.breaker import circuit_failure, circuit_is_open, circuit_success
 from integrations.callback import callback_url
-from integrations.models import IntegrationConfigurationError, OAuthIntegration
+from integrations.models import IdentifierSource, IntegrationConfigurationError, OAuthIntegration
 from integrations.oauth import ClientConfig, OAuthError, authorization_url, exchange_code
 from integrations.oauth import fetch_profile as oauth_fetch_profile
 from integrations.sign_in_alerts import sign_in_alert_clear
-from integrations.tokens import KeySource, TokenError, access_token_claims, id_token_validate
+from integrations.tokens import (
+    KeySource,
+    TokenError,
+    access_token_claims,
+    access_token_validate,
+    id_token_validate,
+    tls_stands_in_for_signatures,
+)
 
 from .models import AttemptOutcome, LoginAttempt
 from .prefill import prefill_set
@@ -354,7 +361,11 @@ def _complete(request, attempt: LoginAttempt, trace: dict) -> HttpResponse:
     parts = _profile(attempt, config, keys, code=code, trace=trace)
     try:
         identity = identity_of(
-            parts=parts, issuer=expected_issuer, integration_id=snapshot["integration_id"]
+            parts=parts,
+            issuer=expected_issuer,
+            integration_id=snapshot["integration_id"],
+            source=snapshot.get("identifier_source", IdentifierSource.AUTOMATIC),
+            field=snapshot.get("identifier_field", ""),
         )
     except IdentityError as exc:
         raise FlowError("profile_failed", step="profile", code="subject_missing") from exc
@@ -440,16 +451,29 @@ def _profile(attempt, config, keys, *, code: str, trace: dict) -> dict[str, dict
                     issuer=snapshot.get("issuer", ""),
                     client_id=config.client_id,
                     nonce=attempt.nonce or None,
+                    # Read just now from the token endpoint's own answer: without any keys,
+                    # TLS may vouch for it instead of a signature (OIDC Core §3.1.3.7 (6)).
+                    unsigned_over_tls=tls_stands_in_for_signatures(config.token_endpoint),
                 )
             except TokenError as exc:
-                kind = "idp_unavailable" if exc.code == "jwks_unavailable" else "id_token_invalid"
-                raise FlowError(kind, step="id_token", code=exc.code, detail=exc.detail) from exc
+                raise _token_failure(exc, step="id_token") from exc
         access_token = tokens.get("access_token")
-        at_claims = (
-            access_token_claims(token=access_token, source=keys, issuer=snapshot.get("issuer", ""))
-            if access_token
-            else None
-        )
+        at_claims = None
+        if snapshot.get("identifier_source") == IdentifierSource.ACCESS_TOKEN:
+            # It names the participant: held to RFC 9068 §4, and the login fails without it.
+            try:
+                at_claims = access_token_validate(
+                    token=access_token,
+                    source=keys,
+                    issuer=snapshot.get("issuer", ""),
+                    client_id=config.client_id,
+                )
+            except TokenError as exc:
+                raise _token_failure(exc, step="access_token") from exc
+        elif access_token:
+            at_claims = access_token_claims(
+                token=access_token, source=keys, issuer=snapshot.get("issuer", "")
+            )
 
         userinfo = None
         if config.profile_endpoint and access_token:
@@ -480,6 +504,11 @@ def _profile(attempt, config, keys, *, code: str, trace: dict) -> dict[str, dict
         access_token_claims=at_claims,
         userinfo=userinfo,
     )
+
+
+def _token_failure(exc: TokenError, *, step: str) -> FlowError:
+    kind = "idp_unavailable" if exc.code == "jwks_unavailable" else "id_token_invalid"
+    return FlowError(kind, step=step, code=exc.code, detail=exc.detail)
 
 
 def _json(value) -> str:

@@ -1,5 +1,6 @@
 """Shared data for the OAuth integration admin tests."""
 
+from django import forms
 from django.urls import reverse
 
 SECRET = "n3w:s3cr3t+/=% é"
@@ -39,3 +40,21 @@ def change_url(integration) -> str:
 
 def connection_test_url(integration) -> str:
     return reverse("admin:integrations_oauthintegration_test_connection", args=[integration.pk])
+
+
+def screen_values(client, integration, **edits) -> dict:
+    """The change page's form as a browser posts it (the stored secret is never on it: its input
+    is empty), with the administrator's `edits` typed over it."""
+    form = client.get(change_url(integration)).context["adminform"].form
+    data = {}
+    for name, field in form.fields.items():
+        value = form[name].value()
+        if field.disabled:
+            continue
+        if isinstance(field.widget, forms.CheckboxInput):
+            if value:
+                data[name] = "on"
+            continue
+        data[name] = "" if value is None else str(value)
+    data.update(edits)
+    return data

@@ -1,4 +1,5 @@
-"""Test connection: the button and the action, for each answer an IdP can give."""
+"""Test connection: the button and the action, for each answer an IdP can give; the button
+tests the values on the page, saved or not, and saves nothing."""
 
 import base64
 from urllib.parse import parse_qsl
@@ -10,10 +11,11 @@ from cryptography.fernet import Fernet
 from django.core.cache import cache
 from django.urls import reverse
 
+from integrations.models import OAuthIntegration
 from tests.admin_html import readonly_value
 from tests.factories import OAuthIntegrationFactory, make_staff
 
-from .oauth_admin_helpers import CHANGELIST_URL, change_url, connection_test_url
+from .oauth_admin_helpers import CHANGELIST_URL, change_url, connection_test_url, screen_values
 
 pytestmark = pytest.mark.django_db
 
@@ -35,10 +37,14 @@ def logged_in(client, admin_user_a):
     return client
 
 
-def _run(client, integration):
-    response = client.post(connection_test_url(integration), follow=True)
+def _run(client, integration, **edits):
+    """Press Test connection on the change page, after typing `edits` into its form."""
+    response = client.post(
+        connection_test_url(integration), screen_values(client, integration, **edits)
+    )
+    # The change page again, with the form as it was posted: nothing saved, nothing lost.
     assert response.status_code == 200
-    assert response.redirect_chain[-1][0] == change_url(integration)
+    assert response.context["adminform"].form.is_bound
     integration.refresh_from_db()
     messages = [str(m) for m in response.context["messages"]]
     return response, " ".join(messages)
@@ -108,8 +114,8 @@ def test_basic_auth_sends_the_exact_rfc6749_header(logged_in, integration):
     responses.post(TOKEN, status=400, json={"error": "invalid_grant"})
     _run(logged_in, integration)
     request = responses.calls[1].request
-    # By hand, RFC 6749 §2.3.1: form-urlencode each part (UTF-8), join with ":", Base64.
-    userpass = "id%3Awith%2Bodd%2Fchars%3D%25+%C3%A9:p%3Aa%25s%2Bs%2Fw%3Do+rd-%C3%A9"
+    # By hand: percent-encode each part (UTF-8, a space as %20), join with ":", Base64.
+    userpass = "id%3Awith%2Bodd%2Fchars%3D%25%20%C3%A9:p%3Aa%25s%2Bs%2Fw%3Do%20rd-%C3%A9"
     assert request.headers["Authorization"] == "Basic " + base64.b64encode(
         userpass.encode("ascii")
     ).decode("ascii")
@@ -151,10 +157,25 @@ def test_an_undecryptable_secret_is_never_sent(logged_in, integration, settings)
     settings.FIELD_ENCRYPTION_KEY = [Fernet.generate_key().decode()]
     responses.get(AUTHORIZE, status=200)
     responses.post(TOKEN, status=400, json={"error": "invalid_grant"})
-    _, messages = _run(logged_in, integration)
+    response, messages = _run(logged_in, integration)
     assert len(responses.calls) == 0
+    assert "Not tested" in messages
+    assert "Enter the client secret again" in response.text
+    assert integration.last_test_at is None
+
+
+@responses.activate
+def test_the_list_action_still_finds_an_undecryptable_secret(logged_in, integration, settings):
+    settings.FIELD_ENCRYPTION_KEY = [Fernet.generate_key().decode()]
+    response = logged_in.post(
+        reverse(CHANGELIST_URL),
+        {"action": "test_connection", "_selected_action": [integration.pk]},
+        follow=True,
+    )
+    assert len(responses.calls) == 0
+    integration.refresh_from_db()
     assert integration.last_test_ok is False
-    assert "Enter the client secret again" in messages
+    assert "Enter the client secret again" in " ".join(str(m) for m in response.context["messages"])
 
 
 @responses.activate
@@ -180,11 +201,80 @@ def test_the_admin_action_tests_the_selected_integrations(logged_in, integration
     assert (integration.last_test_ok, second.last_test_ok) == (True, False)
 
 
-def test_the_change_page_has_a_post_button_with_csrf(logged_in, integration):
+def test_the_change_page_has_a_button_that_posts_the_form_with_csrf(logged_in, integration):
     html = logged_in.get(change_url(integration)).text
-    assert f'action="{connection_test_url(integration)}"' in html
+    # The button submits the change form itself (its values and CSRF token) to the test.
+    assert f'formaction="{connection_test_url(integration)}"' in html
+    assert 'form="oauthintegration_form"' in html and 'id="oauthintegration_form"' in html
     assert 'name="csrfmiddlewaretoken"' in html
     assert "Never tested" in html
+
+
+# ---------------------------------------------------------------------------- the screen's values
+@responses.activate
+def test_the_values_on_the_screen_are_tested_and_nothing_is_saved(logged_in, integration):
+    responses.get("https://login.example.com/authorize", status=200)
+    token = responses.post(
+        "https://login.example.com/token", status=400, json={"error": "invalid_grant"}
+    )
+    before = OAuthIntegration.objects.values().get(pk=integration.pk)
+    response, messages = _run(
+        logged_in,
+        integration,
+        authorization_endpoint="https://login.example.com/authorize",
+        token_endpoint="https://login.example.com/token",
+        client_id="new-client",
+        client_secret="a n3w s3cret",
+        client_auth_method="client_secret_basic",
+    )
+    assert token.call_count == 1
+    sent = base64.b64decode(
+        responses.calls[1].request.headers["Authorization"].removeprefix("Basic ")
+    ).decode()
+    assert sent == "new-client:a%20n3w%20s3cret"
+    assert "Connection test passed" in messages
+    assert (
+        "Tested the values on this page, which are not saved: authorization endpoint "
+        "https://login.example.com/authorize, token endpoint https://login.example.com/token, "
+        "client ID new-client, the client secret you typed, client_secret_basic, PKCE off"
+    ) in messages
+    # Nothing saved, not even the result (it speaks of settings that logins do not use).
+    assert OAuthIntegration.objects.values().get(pk=integration.pk) == before
+    assert integration.client_secret == SECRET and integration.last_test_at is None
+    # The edits are still on the page (but never the typed secret).
+    html = response.text
+    assert 'value="https://login.example.com/token"' in html and 'value="new-client"' in html
+    assert "a n3w s3cret" not in html
+
+
+@responses.activate
+def test_a_blank_secret_on_the_screen_tests_the_stored_one(logged_in, integration):
+    responses.get(AUTHORIZE, status=200)
+    responses.post(TOKEN, status=400, json={"error": "invalid_grant"})
+    _, messages = _run(logged_in, integration, client_id="edited-id")
+    body = dict(parse_qsl(responses.calls[1].request.body.decode()))
+    assert (body["client_id"], body["client_secret"]) == ("edited-id", SECRET)
+    assert "edited-id, the stored client secret" in messages
+    assert integration.client_id == "campaign-sso-client"
+
+
+@responses.activate
+def test_the_saved_settings_tested_unchanged_record_the_result(logged_in, integration):
+    responses.get(AUTHORIZE, status=200)
+    responses.post(TOKEN, status=400, json={"error": "invalid_grant"})
+    _, messages = _run(logged_in, integration)
+    assert "Tested the saved settings: authorization endpoint " + AUTHORIZE in messages
+    assert integration.last_test_ok is True
+
+
+@responses.activate
+def test_invalid_values_on_the_screen_are_not_tested_and_stay_on_the_page(logged_in, integration):
+    response, messages = _run(logged_in, integration, token_endpoint="http://10.0.0.5/token")
+    assert not responses.calls
+    assert "Not tested: correct the errors below first. Nothing was saved." in messages
+    assert response.context["adminform"].form.errors["token_endpoint"]
+    assert 'value="http://10.0.0.5/token"' in response.text
+    assert integration.token_endpoint == TOKEN
 
 
 def test_the_change_page_links_the_test_login(logged_in, integration):

@@ -3,7 +3,7 @@
 import base64
 import json
 from pathlib import Path
-from urllib.parse import parse_qs, parse_qsl, urlsplit
+from urllib.parse import parse_qs, parse_qsl, unquote, unquote_plus, urlsplit
 
 import pytest
 import requests
@@ -204,18 +204,21 @@ def test_client_secret_post_sends_credentials_only_in_the_body():
 
 
 @responses.activate
-def test_client_secret_basic_form_encodes_before_base64_rfc6749_2_3_1():
+def test_client_secret_basic_percent_encodes_before_base64_with_a_space_as_20():
+    """RFC 6749 §2.3.1 says form-urlencode; a space as "+" then reaches servers that only
+    percent-decode (Authlib) as a plus sign. %20 reads the same to both kinds (issue 15)."""
     responses.post(TOKEN_URL, json=TOKEN_OK)
     client_id = "1PpG/Q 1:x"
-    # application/x-www-form-urlencoded by hand: space -> "+", reserved -> %XX of the UTF-8.
+    # By hand: every character but A-Z a-z 0-9 - . _ ~ as %XX of its UTF-8, a space as %20.
     userpass = (
-        "1PpG%2FQ+1%3Ax"  # 1PpG/Q 1:x
+        "1PpG%2FQ%201%3Ax"  # 1PpG/Q 1:x
         ":"
-        "s3%3Ac%2Br%2Fe%3Dt%25+%C3%A9%E2%82%AC+%C3%BC"  # s3:c+r/e=t% é€ ü
+        "s3%3Ac%2Br%2Fe%3Dt%25%20%C3%A9%E2%82%AC%20%C3%BC"  # s3:c+r/e=t% é€ ü
     )
     expected = "Basic " + base64.b64encode(userpass.encode("ascii")).decode("ascii")
     assert expected == (
-        "Basic MVBwRyUyRlErMSUzQXg6czMlM0FjJTJCciUyRmUlM0R0JTI1KyVDMyVBOSVFMiU4MiVBQyslQzMlQkM="
+        "Basic MVBwRyUyRlElMjAxJTNBeDpzMyUzQWMlMkJyJTJGZSUzRHQlMjUlMjAlQzMlQTklRTIlODIlQUMl"
+        "MjAlQzMlQkM="
     )
     exchange_code(
         _config(client_id=client_id, auth_method="client_secret_basic"),
@@ -229,6 +232,71 @@ def test_client_secret_basic_form_encodes_before_base64_rfc6749_2_3_1():
         "code": "c0de",
         "redirect_uri": REDIRECT_URI,
     }
+
+
+CREDENTIALS = [
+    ("campaign-sso", "s3:c+r/e=t&x%y"),
+    ("id with space", "secret with spaces"),
+    ("ïd:é€", "sécret + ü / = & % : ☃"),
+    ("a+b", "100%+"),
+]
+
+
+@responses.activate
+@pytest.mark.parametrize(("client_id", "secret"), CREDENTIALS)
+def test_basic_credentials_read_the_same_to_form_and_percent_decoding_servers(client_id, secret):
+    responses.post(TOKEN_URL, json=TOKEN_OK)
+    exchange_code(
+        _config(client_id=client_id, client_secret=secret, auth_method="client_secret_basic"),
+        code="c",
+        redirect_uri=REDIRECT_URI,
+    )
+    header = responses.calls[0].request.headers["Authorization"]
+    encoded_id, encoded_secret = base64.b64decode(header.removeprefix("Basic ")).decode().split(":")
+    # Form-decoding (RFC 6749 §2.3.1, django-oauth-toolkit) and percent-decoding (Authlib).
+    assert (unquote_plus(encoded_id), unquote_plus(encoded_secret)) == (client_id, secret)
+    assert (unquote(encoded_id), unquote(encoded_secret)) == (client_id, secret)
+    assert "+" not in encoded_id + encoded_secret and " " not in encoded_id + encoded_secret
+
+
+@responses.activate
+def test_an_unknown_token_type_is_accepted_when_the_access_token_is_never_sent():
+    """Slack answers token_type "bot"; without a profile endpoint we never use the token."""
+    slack = {
+        "ok": True,
+        "access_token": "xoxb-17653672481",
+        "token_type": "bot",
+        "scope": "commands,incoming-webhook",
+        "team": {"name": "Example", "id": "T9TK3CUKW"},
+        "authed_user": {"id": "U1234", "access_token": "xoxp-1234", "token_type": "user"},
+    }
+    responses.post(TOKEN_URL, json=slack)
+    tokens = exchange_code(_config(profile_endpoint=""), code="c", redirect_uri=REDIRECT_URI)
+    assert tokens["authed_user"]["id"] == slack["authed_user"]["id"]
+    with pytest.raises(OAuthError) as excinfo:
+        exchange_code(_config(), code="c", redirect_uri=REDIRECT_URI)
+    assert excinfo.value.code == "token_invalid_response"
+    assert "Bearer" in str(excinfo.value)
+
+
+@responses.activate
+def test_a_changed_scope_is_accepted_and_the_granted_scope_kept(caplog):
+    """RFC 6749 §3.3: the IdP says which scope it granted (Entra leaves openid out)."""
+    responses.post(TOKEN_URL, json={**TOKEN_OK, "scope": "email User.Read"})
+    with caplog.at_level("INFO", logger="integrations.oauth"):
+        tokens = exchange_code(_config(), code="c", redirect_uri=REDIRECT_URI)
+    assert tokens["scope"] == "email User.Read"
+    assert "missing=openid profile added=User.Read" in caplog.text
+
+
+@responses.activate
+def test_the_token_request_body_never_has_a_plain_pkce_method_or_a_repeated_parameter():
+    responses.post(TOKEN_URL, json=TOKEN_OK)
+    verifier, _challenge = pkce_pair()
+    exchange_code(_config(), code="c0de", redirect_uri=REDIRECT_URI, code_verifier=verifier)
+    sent = _form(responses.calls[0].request)
+    assert sent["code_verifier"] == verifier
+    assert "code_challenge_method" not in sent
 
 
 @responses.activate

@@ -4,7 +4,16 @@ import pytest
 import requests
 import responses
 
-from integrations.discovery import DiscoveryError, discover, discovery_urls
+from integrations.discovery import (
+    AS_METADATA_WELL_KNOWN,
+    WELL_KNOWN_SUFFIX,
+    DiscoveryError,
+    discover,
+    discover_from_endpoints,
+    discovery_urls,
+    document_url_for,
+    probe_candidates,
+)
 from tests.integrations.deep_json import TOO_DEEP
 
 ISSUER = "https://idp.example.com/realms/main"
@@ -152,3 +161,79 @@ def test_disallowed_discovery_addresses_are_never_fetched(url, settings):
         with pytest.raises(DiscoveryError, match="not allowed"):
             discover(url)
         assert len(mock.calls) == 0
+
+
+# ---------------------------------------------------------------------------- from endpoints
+def test_the_documents_looked_for_follow_the_authorization_endpoints_path():
+    assert [url for url, _ in probe_candidates(METADATA["authorization_endpoint"])] == [
+        f"{ISSUER}/protocol/openid-connect/.well-known/openid-configuration",
+        "https://idp.example.com/.well-known/oauth-authorization-server/realms/main/protocol/"
+        "openid-connect",
+        f"{ISSUER}/protocol/.well-known/openid-configuration",
+        "https://idp.example.com/.well-known/oauth-authorization-server/realms/main/protocol",
+        WELL_KNOWN,
+        "https://idp.example.com/.well-known/oauth-authorization-server/realms/main",
+        "https://idp.example.com/realms/.well-known/openid-configuration",
+        "https://idp.example.com/.well-known/oauth-authorization-server/realms",
+        "https://idp.example.com/.well-known/openid-configuration",
+        "https://idp.example.com/.well-known/oauth-authorization-server",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("issuer", "oidc", "rfc8414"),
+    [
+        (
+            ISSUER,
+            WELL_KNOWN,
+            "https://idp.example.com/.well-known/oauth-authorization-server/realms/main",
+        ),
+        (
+            "https://idp.example.com/",
+            "https://idp.example.com/.well-known/openid-configuration",
+            "https://idp.example.com/.well-known/oauth-authorization-server",
+        ),
+    ],
+)
+def test_where_an_issuers_metadata_lives(issuer, oidc, rfc8414):
+    assert document_url_for(issuer, well_known=WELL_KNOWN_SUFFIX) == oidc
+    assert document_url_for(issuer, well_known=AS_METADATA_WELL_KNOWN) == rfc8414
+
+
+@responses.activate
+def test_the_search_stops_at_the_issuers_own_document_for_the_typed_endpoints():
+    responses.get(WELL_KNOWN, json=METADATA)
+    search = discover_from_endpoints(
+        authorization_endpoint=METADATA["authorization_endpoint"],
+        token_endpoint=METADATA["token_endpoint"],
+    )
+    assert search.found is not None and search.found.jwks_uri == METADATA["jwks_uri"]
+    assert search.document_url == WELL_KNOWN
+    assert search.tried[-1] == WELL_KNOWN and len(search.tried) == 5
+
+
+@responses.activate
+def test_a_document_served_at_another_issuers_address_is_never_used():
+    # The realm's document names the host's root as issuer: its metadata is not at this URL.
+    responses.get(WELL_KNOWN, json={**METADATA, "issuer": "https://idp.example.com"})
+    search = discover_from_endpoints(
+        authorization_endpoint=METADATA["authorization_endpoint"],
+        token_endpoint=METADATA["token_endpoint"],
+    )
+    assert search.found is None
+    assert search.document_url == WELL_KNOWN and "names the issuer" in search.refusal
+    assert len(search.tried) == 10  # every candidate, none usable
+
+
+@responses.activate
+def test_the_search_keeps_to_its_time_budget():
+    responses.get(
+        f"{ISSUER}/protocol/openid-connect/.well-known/openid-configuration",
+        body=requests.exceptions.ReadTimeout(),
+    )
+    search = discover_from_endpoints(
+        authorization_endpoint=METADATA["authorization_endpoint"],
+        token_endpoint=METADATA["token_endpoint"],
+        budget_seconds=0.4,
+    )
+    assert search.found is None and search.tried == ()

@@ -17,8 +17,10 @@ from integrations.tokens import (
     TokenError,
     _cache_key,
     access_token_claims,
+    access_token_validate,
     id_token_validate,
     jwks_get,
+    tls_stands_in_for_signatures,
 )
 from tests.idp_stub import CLIENT_ID, ISSUER, JWKS_URI, IdPStub, public_jwk, rsa_key
 from tests.integrations.deep_json import TOO_DEEP
@@ -357,3 +359,152 @@ def test_a_jwks_nested_too_deeply_is_refused_as_unavailable(idp, body):
             validate(idp.id_token(nonce="n-1"))
     assert exc_info.value.code == "jwks_unavailable"
     assert exc_info.value.detail == "JWKS is nested more than 32 levels deep"
+
+
+# ---------------------------------------------------------------------------- no keys: TLS
+def unsigned(token, *, nonce="n-1", issuer=ISSUER):
+    """An id_token read from the token endpoint's answer over TLS, with no keys known."""
+    return id_token_validate(
+        token=token,
+        source=None,
+        issuer=issuer,
+        client_id=CLIENT_ID,
+        nonce=nonce,
+        unsigned_over_tls=True,
+    )
+
+
+def test_without_keys_an_id_token_from_the_token_endpoint_over_tls_is_accepted(idp):
+    # Signed with a key published nowhere: nothing is fetched, the channel vouches for it.
+    with responses.RequestsMock() as rsps:
+        token = idp.sign(idp.claims(nonce="n-1"), key=rsa_key("unpublished"))
+        assert unsigned(token)["sub"] == "user-123"
+        assert not rsps.calls
+
+
+def test_without_keys_the_issuer_is_checked_only_when_one_is_known(idp):
+    token = idp.sign(idp.claims(nonce="n-1", iss="https://other.example.com"))
+    assert unsigned(token, issuer="")["iss"] == "https://other.example.com"
+    with pytest.raises(TokenError) as exc_info:
+        unsigned(token)
+    assert exc_info.value.code == "id_token_wrong_issuer"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "code"),
+    [
+        ({"aud": "someone-else"}, "id_token_wrong_audience"),
+        ({"azp": "someone-else"}, "id_token_wrong_audience"),
+        ({"nonce": "not-the-one"}, "id_token_nonce_mismatch"),
+        ({"nonce": None}, "id_token_nonce_mismatch"),
+        ({"exp": int(time.time()) - 3600}, "id_token_expired"),
+        ({"exp": None}, "id_token_missing_claim"),
+        ({"iat": None}, "id_token_missing_claim"),
+        ({"iat": int(time.time()) + 3600}, "id_token_not_yet_valid"),
+        ({"iat": int(time.time()) - 86400}, "id_token_expired"),
+        ({"sub": None}, "id_token_invalid_subject"),
+    ],
+)
+def test_without_keys_every_other_claim_is_still_checked(idp, overrides, code):
+    claims = {"nonce": "n-1", **overrides}
+    with pytest.raises(TokenError) as exc_info:
+        unsigned(idp.sign(idp.claims(**claims)))
+    assert exc_info.value.code == code
+
+
+@pytest.mark.parametrize("alg", ["none", "None", "NONE", "", "xyz"])
+def test_without_keys_alg_none_is_never_accepted(idp, alg):
+    header = base64.urlsafe_b64encode(json.dumps({"alg": alg}).encode()).rstrip(b"=").decode()
+    payload = jwt.encode(idp.claims(nonce="n-1"), None, algorithm="none").split(".")[1]
+    with pytest.raises(TokenError) as exc_info:
+        unsigned(f"{header}.{payload}.")
+    assert exc_info.value.code == "id_token_unsupported_alg"
+
+
+def test_without_keys_and_without_tls_the_id_token_is_refused(idp):
+    with pytest.raises(TokenError) as exc_info:
+        id_token_validate(
+            token=idp.id_token(nonce="n-1"),
+            source=None,
+            issuer="",
+            client_id=CLIENT_ID,
+            nonce="n-1",
+            unsigned_over_tls=False,
+        )
+    assert exc_info.value.code == "id_token_no_keys"
+
+
+@pytest.mark.parametrize(
+    ("url", "loopback_allowed", "trusted"),
+    [
+        ("https://idp.example.com/token", False, True),
+        ("http://idp.example.com/token", True, False),
+        ("http://127.0.0.1:9000/o/token/", True, True),
+        ("http://localhost:9000/token", True, True),
+        ("http://[::1]:9000/token", True, True),
+        ("http://127.0.0.1:9000/o/token/", False, False),
+    ],
+)
+def test_tls_stands_in_only_for_https_or_loopback_where_development_allows_http(
+    settings, url, loopback_allowed, trusted
+):
+    settings.ALLOW_HTTP_LOOPBACK_ENDPOINTS = loopback_allowed
+    assert tls_stands_in_for_signatures(url) is trusted
+
+
+# ---------------------------------------------------------------------------- RFC 9068
+AT_JWT = {"typ": "at+jwt"}
+
+
+def at_validate(token, *, issuer=ISSUER, source=SOURCE):
+    return access_token_validate(token=token, source=source, issuer=issuer, client_id=CLIENT_ID)
+
+
+def at_code(token, **kwargs) -> str:
+    with pytest.raises(TokenError) as exc_info:
+        at_validate(token, **kwargs)
+    return exc_info.value.code
+
+
+def test_a_jwt_access_token_for_our_client_names_the_participant(idp, jwks):
+    token = idp.sign(idp.claims(sub="athlete-7"), headers=AT_JWT)
+    assert at_validate(token)["sub"] == "athlete-7"
+    # RFC 9068 §2.2: client_id names the client the token was issued to, aud may be an API.
+    other_aud = idp.sign(
+        idp.claims(aud="https://api.example.com", client_id=CLIENT_ID), headers=AT_JWT
+    )
+    assert at_validate(other_aud)["client_id"] == CLIENT_ID
+    typ_spelled_out = idp.sign(idp.claims(), headers={"typ": "application/at+jwt"})
+    assert at_validate(typ_spelled_out)["sub"] == "user-123"
+    without_typ = idp.sign(idp.claims(), headers={"typ": None})
+    assert at_validate(without_typ)["sub"] == "user-123"
+
+
+@pytest.mark.parametrize(
+    ("claims", "headers", "code"),
+    [
+        ({"aud": "https://api.example.com"}, AT_JWT, "access_token_wrong_audience"),
+        ({"aud": "x", "client_id": "another-client"}, AT_JWT, "access_token_wrong_audience"),
+        ({"iss": "https://evil.example.com"}, AT_JWT, "access_token_wrong_issuer"),
+        # An id_token ("JWT") is no access token, even for our client (RFC 9068 §4).
+        ({}, {"typ": "JWT"}, "access_token_wrong_type"),
+        ({}, {"typ": "id_token+jwt"}, "access_token_wrong_type"),
+        ({"exp": int(time.time()) - 3600}, AT_JWT, "access_token_expired"),
+    ],
+)
+def test_a_jwt_access_token_is_held_to_rfc9068(idp, jwks, claims, headers, code):
+    assert at_code(idp.sign(idp.claims(**claims), headers=headers)) == code
+
+
+def test_an_access_token_that_no_key_verifies_names_nobody(idp, jwks):
+    forged = idp.sign(idp.claims(), key=rsa_key("attacker"), headers=AT_JWT)
+    assert at_code(forged) == "access_token_invalid_signature"
+    assert at_code(idp.sign(idp.claims(), alg="HS256", key="k" * 32, headers=AT_JWT)) == (
+        "access_token_unsupported_alg"
+    )
+
+
+def test_an_opaque_access_token_or_one_without_keys_or_issuer_names_nobody(idp):
+    assert at_code("opaque-access-token") == "access_token_not_jwt"
+    assert at_code(idp.sign(idp.claims()), source=None) == "access_token_no_keys"
+    assert at_code(idp.sign(idp.claims()), issuer="") == "access_token_wrong_issuer"

@@ -46,11 +46,15 @@ def test_real_idp_profile_logs_in_and_prefills(client, account, name):
     data = json.loads((FIXTURES / f"{name}.json").read_text())
     idp = IdPStub()
     oidc = data["id_token_claims"] is not None
+    # Where the fixture's IdP names the user, when the automatic choice would not find it.
+    source, _, field = data.get("participant_identifier", "auto.").partition(".")
     campaign, _integration = make_sso_campaign(
         account,
         rules=RULES,
         scope="openid email profile" if oidc else "profile",
         profile_endpoint=USERINFO_URL if data["userinfo"] is not None else "",
+        identifier_source=source,
+        identifier_field=field,
     )
     started = login_start(client, campaign)
     token = dict(data["token_response"])
@@ -68,5 +72,11 @@ def test_real_idp_profile_logs_in_and_prefills(client, account, name):
     assert LoginAttempt.objects.get().outcome == AttemptOutcome.SUCCESS
     participant = Participant.objects.get()
     assert participant.subject and "@" not in participant.subject.split("|")[-1]
+    if "participant_identifier" in data:
+        path = data["participant_identifier"].split(".")[1:]
+        expected = data["token_response"]
+        for key in path:
+            expected = expected[key]
+        assert participant.subject == str(expected)
     page = client.get(reverse("participants:form", args=[campaign.slug]))
     assert page.status_code == 200

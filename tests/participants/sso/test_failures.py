@@ -310,12 +310,37 @@ def test_token_answer_that_is_not_a_json_object(client, campaign, body, content_
         {"access_token": "at"},
     ],
 )
-def test_token_answer_without_access_token_or_bearer_type(client, campaign, body):
+def test_token_answer_without_access_token_or_bearer_type(client, campaign, integration, body):
+    # The access token is sent on to the profile endpoint, so it must be a Bearer token.
+    integration.profile_endpoint = USERINFO_URL
+    integration.save()
     started = login_start(client, campaign)
     with mock() as rsps:
         rsps.post(TOKEN_URL, json=body)
         response = callback(client, started)
     assert_failed(response, 502, step="token", code="token_invalid_response")
+
+
+def test_a_token_type_we_never_use_is_no_reason_to_refuse_the_login(
+    client, campaign, integration, idp
+):
+    """Slack answers token_type "bot"; without a profile endpoint the access token is never
+    sent anywhere (RFC 6749 §7.1 forbids using a token of an unknown type, not receiving it)."""
+    started = login_start(client, campaign)
+    with mock() as rsps:
+        idp_answers(
+            rsps,
+            idp,
+            started,
+            token_body={
+                "access_token": "xoxb-1",
+                "token_type": "bot",
+                "id_token": idp.sign(idp.claims(nonce=started.nonce, given_name="Ada")),
+            },
+        )
+        response = callback(client, started)
+    assert response.status_code == 303
+    assert LoginAttempt.objects.get().outcome == AttemptOutcome.SUCCESS
 
 
 # ---------------------------------------------------------------------------- id_token
