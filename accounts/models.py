@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.db import models
 
+from .validators import validate_public_https_url
+
 
 class Account(models.Model):
     """A customer of the platform: owns campaigns, integrations and webhooks."""
@@ -14,6 +16,16 @@ class Account(models.Model):
         help_text=(
             "Set by platform staff. When on, the account's administrators can configure the "
             "OAuth 2.0 single sign-on integration."
+        ),
+    )
+    privacy_policy_url = models.URLField(
+        "privacy policy",
+        max_length=500,
+        blank=True,
+        validators=[validate_public_https_url],
+        help_text=(
+            "Your privacy policy (https://…), linked next to the login button and at the foot of "
+            "every campaign page. A campaign may link its own instead."
         ),
     )
     created_at = models.DateTimeField(auto_now_add=True)

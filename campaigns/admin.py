@@ -64,6 +64,15 @@ class CampaignAdmin(AccountScopedAdmin):
                 ),
             },
         ),
+        (
+            "Participants' data",
+            {
+                "fields": ["privacy_policy_url"],
+                "description": (
+                    "What participants are told about their data, next to the login button."
+                ),
+            },
+        ),
     ]
 
     def get_fieldsets(self, request, obj=None):

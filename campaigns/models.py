@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 
 from accounts.models import Account
+from accounts.validators import validate_public_https_url
 from integrations.models import OAuthIntegration
 from integrations.variables import (
     STANDARD_VARIABLES,
@@ -92,6 +93,13 @@ class Campaign(models.Model):
     participation_limit = models.CharField(
         max_length=10, choices=ParticipationLimit.choices, default=ParticipationLimit.ONCE
     )
+    privacy_policy_url = models.URLField(
+        "privacy policy",
+        max_length=500,
+        blank=True,
+        validators=[validate_public_https_url],
+        help_text="Blank: your account's privacy policy.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -153,6 +161,11 @@ class Campaign(models.Model):
         if integration.unavailable_reason():
             return None
         return integration
+
+    @property
+    def privacy_policy_link(self) -> str:
+        """The privacy policy participants are shown: the campaign's own, else the account's."""
+        return self.privacy_policy_url or self.account.privacy_policy_url
 
     def localized_title(self, language: str | None = None) -> str:
         language = language or get_language() or "en"

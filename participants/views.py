@@ -22,6 +22,7 @@ from campaigns.public import public_campaign
 
 from .forms import ParticipationForm
 from .models import Participant, Participation
+from .notice import login_notice
 from .prefill import Prefill, prefill_get
 from .services import AlreadyParticipatedError, participation_create
 
@@ -66,6 +67,9 @@ def _activate_language(request, campaign: Campaign | None) -> str:
 def _page(request, template: str, context: dict, *, status: int = 200) -> HttpResponse:
     campaign = context.get("campaign")
     language = translation.get_language()
+    if campaign is not None:
+        # At the foot of every page of the campaign: the form collects data too, login or not.
+        context.setdefault("privacy_policy_url", campaign.privacy_policy_link)
     if campaign is not None and len(campaign.offered_languages) > 1:
         context["language_links"] = [
             {
@@ -135,6 +139,15 @@ def _participant(campaign: Campaign, prefill: Prefill | None) -> Participant | N
     ).first()
 
 
+def _notice(campaign: Campaign, integration):
+    """What a login would share with the campaign, or None when it offers no login."""
+    if integration is None:
+        return None
+    return login_notice(
+        campaign=campaign, integration=integration, language=translation.get_language()
+    )
+
+
 def _url(name: str, campaign: Campaign) -> str:
     return reverse(f"participants:{name}", args=[campaign.slug])
 
@@ -173,10 +186,12 @@ def landing(request, slug: str):
     _activate_language(request, campaign)
     if (closed := _closed_page(request, campaign)) is not None:
         return closed
+    integration = campaign.login_integration
     context = {
         "campaign": campaign,
-        "integration": campaign.login_integration,
+        "integration": integration,
         "login_required": campaign.sso_mode == SSOMode.REQUIRED,
+        "notice": _notice(campaign, integration),
     }
     return _page(request, "participants/landing.html", context)
 
@@ -201,6 +216,8 @@ def campaign_form(request, slug: str):
         return _remember_browser(response, browser_key) if new_browser else response
 
     context = {"campaign": campaign, "integration": integration, "prefill": prefill}
+    if prefill is None:
+        context["notice"] = _notice(campaign, integration)
     token = request.POST.get("form_token", "") if request.method == "POST" else ""
 
     submitted, taken_part = _earlier_participations(campaign, token=token, once_key=once_key)
@@ -342,6 +359,7 @@ def csrf_failure(request, reason: str = ""):
                 rows=form.rows(),
                 form_token=secrets.token_urlsafe(32),
                 integration=campaign.oauth_integration,
+                notice=None if prefill else _notice(campaign, campaign.login_integration),
                 prefill=prefill,
                 csrf_failed=True,
             )
