@@ -11,9 +11,11 @@ from typing import Any
 
 from campaigns.models import Campaign
 
+SESSION_KEY_PREFIX = "sso:"
+
 
 def _session_key(campaign: Campaign) -> str:
-    return f"sso:{campaign.pk}"
+    return f"{SESSION_KEY_PREFIX}{campaign.pk}"
 
 
 @dataclass(frozen=True)
@@ -69,3 +71,13 @@ def prefill_get(request, campaign: Campaign) -> Prefill | None:
 
 def prefill_clear(request, campaign: Campaign) -> None:
     request.session.pop(_session_key(campaign), None)
+
+
+def prefills_clear_participant(request, *, participant_id: int) -> None:
+    """Drop every campaign's prefill of this participant in this session ("Not you?")."""
+    session = request.session
+    # SessionBase has keys() but is not iterable.
+    for key in [k for k in list(session.keys()) if k.startswith(SESSION_KEY_PREFIX)]:
+        data = session.get(key)
+        if isinstance(data, dict) and data.get("participant_id") == participant_id:
+            del session[key]
