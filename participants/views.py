@@ -253,6 +253,7 @@ def campaign_form(request, slug: str):
                     campaign,
                     values=values,
                     prefilled=form.prefilled,
+                    from_idp=form.idp_variables,
                     participant=participant,
                     language=language,
                     token=prefill.auto_submit_token,
@@ -274,6 +275,7 @@ def campaign_form(request, slug: str):
                 campaign,
                 values=form.submitted_values(),
                 prefilled=form.prefilled,
+                from_idp=form.idp_variables,
                 participant=participant,
                 language=language,
                 token=token,
@@ -287,13 +289,16 @@ def campaign_form(request, slug: str):
     return respond(_page(request, "participants/form.html", context, status=status))
 
 
-def _submit(request, campaign, *, values, prefilled, participant, language, token, once_key):
+def _submit(
+    request, campaign, *, values, prefilled, from_idp, participant, language, token, once_key
+):
     """The redirect after storing the participation; None when the database is unavailable."""
     try:
         participation_create(
             campaign=campaign,
             values=values,
             prefilled=prefilled,
+            from_idp=from_idp,
             participant=participant,
             language=language,
             submission_token=token,

@@ -399,6 +399,7 @@ def _complete(request, attempt: LoginAttempt, trace: dict) -> HttpResponse:
         participant_id=participant_id,
         values=mapped.values,
         integration_name=integration.display_name,
+        targets=mapped.targets,
     )
     target = return_to_safe(
         attempt.return_to, default=_form_url(attempt.campaign), campaign_slug=attempt.campaign.slug

@@ -82,8 +82,8 @@ def _enqueue_on_commit(deliveries: list[WebhookDelivery]) -> None:
 def webhook_events_record(
     *, account: Account | int, participation: Mapping
 ) -> list[WebhookDelivery]:
-    """Record `participation.created` (and `profile.updated` when the participant changed a
-    prefilled value) for every usable endpoint of the account subscribed to it.
+    """Record `participation.created` (and `profile.updated` when a submitted value differs
+    from what the IdP gave) for every usable endpoint of the account subscribed to it.
 
     Call it inside the transaction that saves the participation. `participation` is plain data:
 
@@ -93,7 +93,7 @@ def webhook_events_record(
                          "integration_id": 3} or None,
          "values": {"firstname": "Jane", "email": "jane@example.com"},   # submitted
          "prefilled": {"firstname": "Janet"},                              # from the IdP
-         "changed": ["firstname"]}                                        # edited by the person
+         "changed": ["firstname", "phone"]}  # differ from the IdP's (phone: it had none)
 
     An event whose JSON body exceeds WEBHOOK_MAX_PAYLOAD_BYTES is left out with a warning.
     Raises WebhookOutboxError outside a transaction, WebhookEventError on incomplete data.

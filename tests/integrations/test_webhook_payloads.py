@@ -57,12 +57,24 @@ def test_profile_updated_lists_each_changed_prefilled_value_before_and_after():
     assert "values" not in payload["data"]
 
 
-def test_no_profile_update_when_no_prefilled_value_changed():
+def test_no_profile_update_when_nothing_differs_from_the_idp():
     unchanged = participation_data(changed=[])
     assert profile_updated_payload(participation=unchanged, occurred_at=NOW) is None
-    # A "changed" variable that was never prefilled is no profile change either.
-    not_prefilled = participation_data(changed=["phone"], values={"phone": "+33 6 12 34 56 78"})
-    assert profile_updated_payload(participation=not_prefilled, occurred_at=NOW) is None
+
+
+def test_profile_updated_reports_values_the_idp_did_not_have_and_cleared_ones():
+    data = participation_data(
+        values={"firstname": "Janet", "phone": "+33612345678", "email": ""},
+        prefilled={"firstname": "Janet", "email": "jane@example.com"},
+        changed=["email", "phone"],
+    )
+    payload = profile_updated_payload(participation=data, occurred_at=NOW)
+
+    assert_valid_event(payload)
+    assert payload["data"]["changes"] == {
+        "email": {"before": "jane@example.com", "after": ""},
+        "phone": {"before": None, "after": "+33612345678"},
+    }
 
 
 def test_anonymous_participation_has_a_null_participant_and_dates_become_iso_strings():

@@ -39,8 +39,11 @@ def answers(token, **values):
     return data
 
 
-def log_in(client, campaign, participant, values=None):
-    """What the SSO callback does: keep the IdP's values in the participant's session."""
+def log_in(client, campaign, participant, values=None, targets=()):
+    """What the SSO callback does: keep the IdP's values in the participant's session.
+
+    `targets`: further variables the mapping asked the IdP for, which it had no value for.
+    """
     request = RequestFactory().get("/")
     request.session = client.session
     prefill_set(
@@ -49,5 +52,6 @@ def log_in(client, campaign, participant, values=None):
         participant_id=participant.pk,
         values=IDP_VALUES if values is None else values,
         integration_name="Acme ID",
+        targets=targets,
     )
     request.session.save()
