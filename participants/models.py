@@ -125,3 +125,25 @@ class Participation(models.Model):
 
     def __str__(self) -> str:
         return f"Participation {self.pk} in {self.campaign}"
+
+
+class RememberedLogin(models.Model):
+    """A login kept for a short while (SSO_REMEMBER_SECONDS), so that another campaign of the
+    same integration offers "Continue as <first name>" in the same browser session instead of
+    another trip to the IdP.
+
+    The session holds a random token; this row its hash, the participant and the IdP profile
+    (encrypted, secret-like values redacted), from which "Continue" derives the prefill again
+    through the mapping. Erasing the participant deletes it; `purge_login_attempts` deletes the
+    expired ones.
+    """
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="+")
+    integration = models.ForeignKey(OAuthIntegration, on_delete=models.CASCADE, related_name="+")
+    profile = EncryptedSecretField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"Remembered login {self.pk}"

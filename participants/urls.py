@@ -10,6 +10,7 @@ urlpatterns = [
     path("c/<slug:slug>/thanks/", views.thanks, name="thanks"),
     path("c/<slug:slug>/already/", views.already, name="already"),
     path("c/<slug:slug>/login/", views_sso.login_start, name="login_start"),
+    path("c/<slug:slug>/continue/", views_identity.continue_as, name="continue_as"),
     path("c/<slug:slug>/not-you/", views_identity.not_you, name="not_you"),
     # integrations/callback.py: each integration's own redirect URI, and the shared one that only
     # verified issuers sending `iss` may use.

@@ -21,6 +21,7 @@ from campaigns.models import Campaign, ParticipationLimit, PrefillMode, SSOMode
 from campaigns.public import public_campaign
 
 from .forms import ParticipationForm
+from .identity import remembered_login_get
 from .models import Participant, Participation
 from .notice import login_notice
 from .prefill import Prefill, prefill_get
@@ -192,6 +193,7 @@ def landing(request, slug: str):
         "integration": integration,
         "login_required": campaign.sso_mode == SSOMode.REQUIRED,
         "notice": _notice(campaign, integration),
+        "returning": remembered_login_get(request, campaign=campaign, integration=integration),
     }
     return _page(request, "participants/landing.html", context)
 
@@ -218,6 +220,9 @@ def campaign_form(request, slug: str):
     context = {"campaign": campaign, "integration": integration, "prefill": prefill}
     if prefill is None:
         context["notice"] = _notice(campaign, integration)
+        context["returning"] = remembered_login_get(
+            request, campaign=campaign, integration=integration
+        )
     token = request.POST.get("form_token", "") if request.method == "POST" else ""
 
     submitted, taken_part = _earlier_participations(campaign, token=token, once_key=once_key)
@@ -365,6 +370,11 @@ def csrf_failure(request, reason: str = ""):
                 form_token=secrets.token_urlsafe(32),
                 integration=campaign.oauth_integration,
                 notice=None if prefill else _notice(campaign, campaign.login_integration),
+                returning=None
+                if prefill
+                else remembered_login_get(
+                    request, campaign=campaign, integration=campaign.login_integration
+                ),
                 prefill=prefill,
                 csrf_failed=True,
             )

@@ -36,6 +36,7 @@ from integrations.oauth import fetch_profile as oauth_fetch_profile
 from integrations.sign_in_alerts import sign_in_alert_clear
 from integrations.tokens import KeySource, TokenError, access_token_claims, id_token_validate
 
+from .identity import remembered_login_set
 from .models import AttemptOutcome, LoginAttempt
 from .prefill import prefill_set
 from .ratelimit import rate_limited
@@ -400,6 +401,10 @@ def _complete(request, attempt: LoginAttempt, trace: dict) -> HttpResponse:
         values=mapped.values,
         integration_name=integration.display_name,
         targets=mapped.targets,
+    )
+    # For a while, another campaign of this integration offers "Continue as" in this browser.
+    remembered_login_set(
+        request, integration=integration, participant_id=participant_id, parts=parts
     )
     target = return_to_safe(
         attempt.return_to, default=_form_url(attempt.campaign), campaign_slug=attempt.campaign.slug
