@@ -6,6 +6,7 @@ grants the admin's `capability`.
 """
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
@@ -284,7 +285,24 @@ class AccountAdminForm(forms.ModelForm):
     class Meta:
         model = Account
         # The admin narrows this to what the user may change (AccountAdmin.get_fieldsets).
-        fields = ["name", "slug", "is_active", "sso_oauth_enabled", "privacy_policy_url"]
+        fields = [
+            "name",
+            "slug",
+            "is_active",
+            "sso_oauth_enabled",
+            "privacy_policy_url",
+            "participation_retention_days",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        retention = self.fields.get("participation_retention_days")
+        if retention is not None:
+            retention.help_text = (
+                "Days a campaign's participations are kept after the campaign ends; then they "
+                "are deleted. A campaign may set its own. Blank: the platform's default, "
+                f"{settings.PARTICIPATION_RETENTION_DAYS} days."
+            )
 
 
 @admin.register(Account)
@@ -299,7 +317,7 @@ class AccountAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
-    PARTICIPANT_DATA_FIELDS = ["privacy_policy_url"]
+    PARTICIPANT_DATA_FIELDS = ["privacy_policy_url", "participation_retention_days"]
     fieldsets = [
         (None, {"fields": ["name", "slug", "is_active"]}),
         ("Integrations", {"fields": ["sso_oauth_enabled"]}),

@@ -89,6 +89,7 @@ class CampaignAdminForm(forms.ModelForm):
             "sso_mode",
             "prefill_mode",
             "privacy_policy_url",
+            "participation_retention_days",
         ]
 
     def __init__(self, *args, **kwargs):

@@ -24,7 +24,7 @@ def test_an_administrator_sets_their_accounts_privacy_policy_and_nothing_else(
     page = client.get(change_url(account))
     assert page.status_code == 200
     form = page.context["adminform"].form
-    assert set(form.fields) == {"privacy_policy_url"}
+    assert set(form.fields) == {"privacy_policy_url", "participation_retention_days"}
 
     response = client.post(
         change_url(account),
