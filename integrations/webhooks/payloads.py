@@ -7,7 +7,7 @@ the raw IdP profile.
 """
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -100,6 +100,25 @@ def profile_updated_payload(*, participation: Mapping, occurred_at: datetime) ->
         return None
     data = {**_common(participation), "changes": changes}
     return _envelope(WebhookEvent.PROFILE_UPDATED, data, occurred_at=occurred_at)
+
+
+def participant_erased_payload(
+    *, participant: Mapping, participation_ids: Sequence[int], occurred_at: datetime
+) -> dict:
+    """A participant's data was erased here: the customer may erase them on their side too.
+    Their identity and the ids of the participations that went; nothing else about them."""
+    try:
+        data = {
+            "participant": {
+                "subject": participant["subject"],
+                "issuer": participant["issuer"],
+                "integration_id": participant.get("integration_id"),
+            },
+            "participation_ids": sorted(int(pk) for pk in participation_ids),
+        }
+    except (KeyError, TypeError, ValueError) as exc:
+        raise WebhookEventError(f"The erased participant's data lacks {exc}.") from exc
+    return _envelope(WebhookEvent.PARTICIPANT_ERASED, data, occurred_at=occurred_at)
 
 
 def webhook_test_payload(*, endpoint_id: int, occurred_at: datetime) -> dict:

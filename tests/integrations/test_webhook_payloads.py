@@ -12,6 +12,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from integrations.webhooks.payloads import (
     WebhookEventError,
     body_bytes,
+    participant_erased_payload,
     participation_created_payload,
     profile_updated_payload,
     webhook_test_payload,
@@ -107,6 +108,25 @@ def test_incomplete_data_raises_a_clear_error():
     del data["campaign"]
     with pytest.raises(WebhookEventError, match="campaign"):
         participation_created_payload(participation=data, occurred_at=NOW)
+
+
+def test_participant_erased_names_the_identity_and_participation_ids_only():
+    payload = participant_erased_payload(
+        participant={**participation_data()["participant"], "email": "jane@example.com"},
+        participation_ids=[57, 42],
+        occurred_at=NOW,
+    )
+
+    assert_valid_event(payload)
+    assert payload["type"] == "participant.erased"
+    assert payload["data"] == {
+        "participant": {
+            "subject": "248289761001",
+            "issuer": "https://idp.example.com",
+            "integration_id": 3,
+        },
+        "participation_ids": [42, 57],
+    }
 
 
 def test_test_event_matches_the_schema():

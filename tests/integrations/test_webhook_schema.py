@@ -10,6 +10,7 @@ from integrations.webhooks.payloads import (
     EXAMPLES_DIR,
     SCHEMA_PATH,
     SCHEMA_VERSION,
+    participant_erased_payload,
     participation_created_payload,
     profile_updated_payload,
     webhook_test_payload,
@@ -61,6 +62,12 @@ def built(event_type: str) -> dict:
             )
         case "profile.updated":
             return profile_updated_payload(participation=EXAMPLE_PARTICIPATION, occurred_at=NOW)
+        case "participant.erased":
+            return participant_erased_payload(
+                participant=EXAMPLE_PARTICIPATION["participant"],
+                participation_ids=[57, 42],
+                occurred_at=NOW,
+            )
         case "webhook.test":
             return webhook_test_payload(endpoint_id=5, occurred_at=NOW)
     raise AssertionError(f"no example inputs for {event_type}")
