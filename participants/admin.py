@@ -140,4 +140,4 @@ def _answer_origin(variable: str, *, changed: set[str], prefilled: dict) -> str:
     return "prefilled" if variable in prefilled else ""
 
 
-from . import admin_sso  # noqa: E402, F401 - registers the SSO activity admin
+from . import admin_data, admin_sso  # noqa: E402, F401 - register their admins

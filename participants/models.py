@@ -147,3 +147,29 @@ class RememberedLogin(models.Model):
 
     def __str__(self) -> str:
         return f"Remembered login {self.pk}"
+
+
+class ParticipantErasure(models.Model):
+    """The record that a participant's data was erased: who, when, in which account and how
+    much went. Nothing about the participant: no identity, no e-mail, not even their id."""
+
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="participant_erasures"
+    )
+    erased_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    erased_at = models.DateTimeField(auto_now_add=True)
+    participations = models.PositiveIntegerField(default=0)
+    login_attempts = models.PositiveIntegerField(default=0)
+    # Deliveries about the participant taken out of the outbox and the delivery log.
+    webhook_deliveries = models.PositiveIntegerField(default=0)
+    remembered_logins = models.PositiveIntegerField(default=0)
+    # participant.erased events recorded for the account's endpoints.
+    erased_events = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-erased_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Participant erasure {self.pk}"
