@@ -1,20 +1,26 @@
-"""Participants' data in the admin: find one participant (by IdP subject or e-mail), erase their
-data, and the erasure records. For an account's Administrators and platform staff
+"""Participants' data in the admin: find one participant (by IdP subject or e-mail), export or
+erase their data, and the erasure records. For an account's Administrators and platform staff
 (`Capability.MANAGE_PARTICIPANT_DATA`), scoped to their accounts like every account-owned admin.
 """
+
+import json
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Count
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
 
 from accounts.admin import AccountScopedAdmin, ReadOnlyAdminMixin
 from accounts.permissions import Capability
 
+from .data_export import participant_data_export
 from .erasure import participant_erase, participant_erasure_plan, participants_find
 from .models import Participant, ParticipantErasure
 
@@ -60,6 +66,11 @@ class ParticipantAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
         view = self.admin_site.admin_view
         return [
             path(
+                "<path:object_id>/export/",
+                view(require_GET(never_cache(self.export_view))),
+                name="participants_participant_export",
+            ),
+            path(
                 "<path:object_id>/erase/",
                 view(self.erase_view),
                 name="participants_participant_erase",
@@ -74,7 +85,8 @@ class ParticipantAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
     @admin.display(description="their data")
     def data_actions(self, obj):
         return format_html(
-            '<a href="{}">Erase…</a>',
+            '<a href="{}">Export JSON</a> · <a href="{}">Erase…</a>',
+            reverse("admin:participants_participant_export", args=[obj.pk]),
             reverse("admin:participants_participant_erase", args=[obj.pk]),
         )
 
@@ -85,6 +97,18 @@ class ParticipantAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
         if not self.has_view_permission(request, obj):
             raise PermissionDenied
         return obj
+
+    def export_view(self, request, object_id):
+        participant = self._participant(request, object_id)
+        data = participant_data_export(participant=participant, exported_by=request.user)
+        response = HttpResponse(
+            json.dumps(data, ensure_ascii=False, indent=2, cls=DjangoJSONEncoder),
+            content_type="application/json; charset=utf-8",
+        )
+        response["Content-Disposition"] = (
+            f'attachment; filename="participant-{participant.pk}.json"'
+        )
+        return response
 
     def erase_view(self, request, object_id):
         participant = self._participant(request, object_id)
