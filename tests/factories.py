@@ -78,7 +78,7 @@ class CampaignFactory(factory.django.DjangoModelFactory):
 
     account = factory.SubFactory(AccountFactory)
     title = factory.Sequence(lambda n: f"Summer contest {n}")
-    title_fr = factory.Sequence(lambda n: f"Concours d'été {n}")
+    title_fr = factory.Sequence(lambda n: f"Concours d’été {n}")
     slug = factory.Sequence(lambda n: f"summer-contest-{n}")
     status = CampaignStatus.LIVE
     languages = factory.LazyFunction(lambda: ["en", "fr"])

@@ -135,7 +135,7 @@ def test_french_participant_sees_the_campaign_errors_and_prefilled_form_in_frenc
 ):
     open_campaign(page, demo)
     expect(page.locator("html")).to_have_attribute("lang", "fr")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Concours d'été")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Concours d’été")
     expect(page.get_by_text("Gagnez un week-end à la mer")).to_be_visible()
     page.get_by_role("link", name="Participer").click()
 
