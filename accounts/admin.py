@@ -5,6 +5,8 @@ customer users. A user only ever sees, picks or changes objects of accounts in w
 grants the admin's `capability`.
 """
 
+from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
@@ -270,19 +272,124 @@ class MembershipInline(admin.TabularInline):
     autocomplete_fields = ["user"]
 
 
-@admin.register(Account)
-class AccountAdmin(PlatformStaffOnlyMixin, admin.ModelAdmin):
-    """Accounts and their entitlements are platform staff's business only."""
+class AccountAdminForm(forms.ModelForm):
+    privacy_policy_url = forms.URLField(
+        label="Privacy policy",
+        required=False,
+        max_length=500,
+        assume_scheme="https",
+        widget=forms.URLInput(attrs={"class": "vURLField", "size": 70}),
+        help_text=Account._meta.get_field("privacy_policy_url").help_text,
+    )
 
+    class Meta:
+        model = Account
+        # The admin narrows this to what the user may change (AccountAdmin.get_fieldsets).
+        fields = [
+            "name",
+            "slug",
+            "is_active",
+            "sso_oauth_enabled",
+            "privacy_policy_url",
+            "participation_retention_days",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        retention = self.fields.get("participation_retention_days")
+        if retention is not None:
+            retention.help_text = (
+                "Days a campaign's participations are kept after the campaign ends; then they "
+                "are deleted. A campaign may set its own. Blank: the platform's default, "
+                f"{settings.PARTICIPATION_RETENTION_DAYS} days."
+            )
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    """Accounts and their entitlements are platform staff's business. An account's
+    Administrators see their own account and change only what it tells participants about their
+    data (`PARTICIPANT_DATA_FIELDS`); everything else stays out of their form."""
+
+    form = AccountAdminForm
     list_display = ["name", "slug", "is_active", "sso_oauth_enabled", "created_at"]
     list_filter = ["is_active", "sso_oauth_enabled"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
+    PARTICIPANT_DATA_FIELDS = ["privacy_policy_url", "participation_retention_days"]
     fieldsets = [
         (None, {"fields": ["name", "slug", "is_active"]}),
         ("Integrations", {"fields": ["sso_oauth_enabled"]}),
+        ("Participants' data", {"fields": PARTICIPANT_DATA_FIELDS}),
     ]
+    object_history_template = AccountScopedAdmin.object_history_template
+    capability = Capability.MANAGE_PARTICIPANT_DATA
+
+    def has_module_permission(self, request):
+        return can_anywhere(request.user, self.capability)
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_change_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        if obj is None:
+            return can_anywhere(request.user, self.capability)
+        return can(request.user, self.capability, obj)
+
+    def has_add_permission(self, request):
+        return is_platform_staff(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return is_platform_staff(request.user)
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if is_platform_staff(request.user):
+            return queryset
+        return queryset.filter(pk__in=accounts_for(request.user, self.capability))
+
+    def get_fieldsets(self, request, obj=None):
+        if is_platform_staff(request.user):
+            return super().get_fieldsets(request, obj)
+        return [
+            (None, {"fields": ["name"]}),
+            (
+                "Participants' data",
+                {
+                    "fields": self.PARTICIPANT_DATA_FIELDS,
+                    "description": "What participants are told about their data, and for how "
+                    "long it is kept. Each campaign may set its own.",
+                },
+            ),
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if is_platform_staff(request.user) else ["name"]
+
+    def get_prepopulated_fields(self, request, obj=None):
+        return self.prepopulated_fields if is_platform_staff(request.user) else {}
+
+    def get_inlines(self, request, obj):
+        return self.inlines if is_platform_staff(request.user) else []
+
+    def get_list_display(self, request):
+        if is_platform_staff(request.user):
+            return self.list_display
+        return ["name", *self.PARTICIPANT_DATA_FIELDS]
+
+    def get_list_filter(self, request):
+        return self.list_filter if is_platform_staff(request.user) else []
+
+    def history_view(self, request, object_id, extra_context=None):
+        # Customers see "Platform staff", not a staff member's username (as in AccountScopedAdmin).
+        response = super().history_view(request, object_id, extra_context)
+        context = getattr(response, "context_data", None) or {}
+        for action in context.get("action_list", []):
+            action.user_shown = user_display_for_account(
+                user=action.user, account=context["object"].pk, viewer=request.user
+            )
+        return response
 
 
 admin.site.unregister(User)

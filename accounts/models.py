@@ -1,5 +1,12 @@
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+
+from .validators import validate_public_https_url
+
+# Bounds of a retention period in days, for accounts and campaigns alike.
+RETENTION_DAYS_MIN = 1
+RETENTION_DAYS_MAX = 3650
 
 
 class Account(models.Model):
@@ -16,6 +23,26 @@ class Account(models.Model):
             "OAuth 2.0 single sign-on integration."
         ),
     )
+    privacy_policy_url = models.URLField(
+        "privacy policy",
+        max_length=500,
+        blank=True,
+        validators=[validate_public_https_url],
+        help_text=(
+            "Your privacy policy (https://…), linked next to the login button and at the foot of "
+            "every campaign page. A campaign may link its own instead."
+        ),
+    )
+    participation_retention_days = models.PositiveIntegerField(
+        "keep participations for (days)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(RETENTION_DAYS_MIN), MaxValueValidator(RETENTION_DAYS_MAX)],
+        help_text=(
+            "Days a campaign's participations are kept after the campaign ends; then they are "
+            "deleted. Blank: the platform's default. A campaign may set its own."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -23,6 +50,11 @@ class Account(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def retention_days(self) -> int:
+        """Days participations are kept after a campaign ends, unless the campaign says."""
+        return self.participation_retention_days or settings.PARTICIPATION_RETENTION_DAYS
 
 
 class Role(models.TextChoices):

@@ -32,6 +32,9 @@ class Capability(Enum):
     MANAGE_WEBHOOKS = "manage_webhooks"
     # Read the SSO activity log.
     VIEW_SSO_ACTIVITY = "view_sso_activity"
+    # Participants' data: the account's privacy policy and retention period; find, export and
+    # erase one participant. Not tied to the SSO entitlement: the data outlives it.
+    MANAGE_PARTICIPANT_DATA = "manage_participant_data"
     # Create accounts, switch entitlements on, manage memberships.
     MANAGE_ACCOUNTS = "manage_accounts"
 
@@ -46,6 +49,7 @@ _ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
             Capability.VIEW_MAPPING,
             Capability.MANAGE_WEBHOOKS,
             Capability.VIEW_SSO_ACTIVITY,
+            Capability.MANAGE_PARTICIPANT_DATA,
         }
     ),
     Role.EDITOR: frozenset({Capability.MANAGE_CAMPAIGNS}),

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.db.models import Count
 from django.urls import reverse
@@ -64,6 +65,16 @@ class CampaignAdmin(AccountScopedAdmin):
                 ),
             },
         ),
+        (
+            "Participants' data",
+            {
+                "fields": ["privacy_policy_url", "participation_retention_days"],
+                "description": (
+                    "What participants are told about their data, next to the login button, "
+                    "and how long their participations are kept once the campaign has ended."
+                ),
+            },
+        ),
     ]
 
     def get_fieldsets(self, request, obj=None):
@@ -101,6 +112,18 @@ class CampaignAdmin(AccountScopedAdmin):
                 )
             field.queryset = integrations.select_related("account")
             field.help_text = "None: the form is filled by hand."
+        retention = form.base_fields.get("participation_retention_days")
+        if retention is not None:
+            account = obj.account if obj is not None else form.default_account
+            if account is not None:
+                default = f"your account's default ({account.retention_days} days)"
+            else:
+                platform = settings.PARTICIPATION_RETENTION_DAYS
+                default = f"the account's default (the platform's: {platform} days)"
+            retention.help_text = (
+                "Days the participations are kept after the campaign ends (its end time, or when "
+                f"its status was set to ended); then they are deleted. Blank: {default}."
+            )
         return form
 
     def get_formset_kwargs(self, request, obj, inline, prefix):

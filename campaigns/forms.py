@@ -55,6 +55,19 @@ class CampaignAdminForm(forms.ModelForm):
         help_text="Participants see the campaign in their browser's language when offered here.",
     )
 
+    privacy_policy_url = forms.URLField(
+        label="Privacy policy",
+        required=False,
+        max_length=500,
+        # "example.com/privacy" means https://example.com/privacy, the only scheme accepted.
+        assume_scheme="https",
+        widget=forms.URLInput(attrs={"class": "vURLField", "size": 70}),
+        help_text=(
+            "Linked next to the login button and at the foot of the campaign's pages "
+            "(https:// only). Blank: your account's privacy policy."
+        ),
+    )
+
     # Set by the admin for users with a single account (the field is then not in the form).
     default_account: Account | None = None
 
@@ -75,6 +88,8 @@ class CampaignAdminForm(forms.ModelForm):
             "oauth_integration",
             "sso_mode",
             "prefill_mode",
+            "privacy_policy_url",
+            "participation_retention_days",
         ]
 
     def __init__(self, *args, **kwargs):

@@ -1,13 +1,16 @@
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import get_language
 
-from accounts.models import Account
+from accounts.models import RETENTION_DAYS_MAX, RETENTION_DAYS_MIN, Account
+from accounts.validators import validate_public_https_url
 from integrations.models import OAuthIntegration
 from integrations.variables import (
     STANDARD_VARIABLES,
@@ -92,6 +95,26 @@ class Campaign(models.Model):
     participation_limit = models.CharField(
         max_length=10, choices=ParticipationLimit.choices, default=ParticipationLimit.ONCE
     )
+    privacy_policy_url = models.URLField(
+        "privacy policy",
+        max_length=500,
+        blank=True,
+        validators=[validate_public_https_url],
+        help_text="Blank: your account's privacy policy.",
+    )
+    participation_retention_days = models.PositiveIntegerField(
+        "keep participations for (days)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(RETENTION_DAYS_MIN), MaxValueValidator(RETENTION_DAYS_MAX)],
+        help_text=(
+            "Days the participations are kept after the campaign ends; then they are deleted. "
+            "Blank: your account's default."
+        ),
+    )
+    # When the status was set to "ended" (the end time may be blank or later): with `ends_at`
+    # it says when the campaign ended, from which its participations' retention counts.
+    ended_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -115,6 +138,18 @@ class Campaign(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def save(self, *args, **kwargs):
+        # Setting the status to "ended" is an end too: its time is kept for the retention.
+        ended_at = self.ended_at
+        if self.status == CampaignStatus.ENDED:
+            self.ended_at = self.ended_at or timezone.now()
+        else:
+            self.ended_at = None
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and self.ended_at != ended_at:
+            kwargs["update_fields"] = {*update_fields, "ended_at"}
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
         return reverse("participants:landing", args=[self.slug])
@@ -153,6 +188,27 @@ class Campaign(models.Model):
         if integration.unavailable_reason():
             return None
         return integration
+
+    def end_time(self, now: datetime | None = None) -> datetime | None:
+        """When the campaign ended (its end time passed, or its status was set to ended,
+        whichever came first), or None while it has not."""
+        now = now or timezone.now()
+        ends = []
+        if self.ends_at is not None and self.ends_at <= now:
+            ends.append(self.ends_at)
+        if self.status == CampaignStatus.ENDED and self.ended_at is not None:
+            ends.append(self.ended_at)
+        return min(ends) if ends else None
+
+    @property
+    def retention_days(self) -> int:
+        """Days participations are kept after the end: the campaign's, else its account's."""
+        return self.participation_retention_days or self.account.retention_days
+
+    @property
+    def privacy_policy_link(self) -> str:
+        """The privacy policy participants are shown: the campaign's own, else the account's."""
+        return self.privacy_policy_url or self.account.privacy_policy_url
 
     def localized_title(self, language: str | None = None) -> str:
         language = language or get_language() or "en"

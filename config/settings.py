@@ -281,8 +281,14 @@ if not DEBUG:
 # ---------------------------------------------------------------------------- product
 # How long a participant has to come back from the IdP.
 LOGIN_ATTEMPT_TTL_SECONDS = env.int("LOGIN_ATTEMPT_TTL_SECONDS", default=600)
+# For how long after a login another campaign of the same integration offers "Continue as
+# <first name>" in the same browser session, without another trip to the IdP (seconds; 0: never).
+SSO_REMEMBER_SECONDS = env.int("SSO_REMEMBER_SECONDS", default=30 * 60)
 # How long login attempts are kept for the SSO activity log (`manage.py purge_login_attempts`).
 LOGIN_ATTEMPT_RETENTION_DAYS = env.int("LOGIN_ATTEMPT_RETENTION_DAYS", default=90)
+# Days a campaign's participations are kept after it ends, unless its account or the campaign
+# says otherwise (`manage.py purge_participations`, daily).
+PARTICIPATION_RETENTION_DAYS = env.int("PARTICIPATION_RETENTION_DAYS", default=180)
 # Clock difference tolerated with the IdP when checking id_token exp/iat (seconds).
 ID_TOKEN_LEEWAY_SECONDS = env.int("ID_TOKEN_LEEWAY_SECONDS", default=60)
 # An id_token issued longer ago than this is refused (seconds).

@@ -361,6 +361,7 @@ class MappingTableVersion(models.Model):
 class WebhookEvent(models.TextChoices):
     PARTICIPATION_CREATED = "participation.created", "Participation created"
     PROFILE_UPDATED = "profile.updated", "Profile updated"
+    PARTICIPANT_ERASED = "participant.erased", "Participant erased"
 
 
 class WebhookAuthType(models.TextChoices):

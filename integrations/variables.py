@@ -24,6 +24,16 @@ class Variable:
     label_fr: str
     max_length: int = 255
     choices: tuple[str, ...] = ()
+    # How the notice next to the login button names the value, where the form label is a
+    # sentence ("I want to receive the newsletter"); blank: the label.
+    notice_en: str = ""
+    notice_fr: str = ""
+
+    def notice_label(self, language: str) -> str:
+        """The value's name in a list of what a login shares, in `language` (en or fr)."""
+        if language.startswith("fr"):
+            return self.notice_fr or self.label_fr
+        return self.notice_en or self.label_en
 
 
 STANDARD_VARIABLES: dict[str, Variable] = {
@@ -46,13 +56,17 @@ STANDARD_VARIABLES: dict[str, Variable] = {
             "I want to receive the newsletter",
             "Je souhaite recevoir la newsletter",
             5,
+            notice_en="Newsletter consent",
+            notice_fr="Consentement à la newsletter",
         ),
         Variable(
             "optin_partners",
             VariableType.BOOLEAN,
             "I accept offers from partners",
-            "J'accepte les offres des partenaires",
+            "J’accepte les offres des partenaires",
             5,
+            notice_en="Consent to partner offers",
+            notice_fr="Consentement aux offres des partenaires",
         ),
     ]
 }

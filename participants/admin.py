@@ -39,7 +39,7 @@ class PrefilledFilter(_FlagFilter):
 
 
 class ChangedFilter(_FlagFilter):
-    title = "prefilled value changed"
+    title = "differs from the IdP's values"
     parameter_name = "changed"
     empty = []
 
@@ -124,9 +124,7 @@ class ParticipationAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
                 (
                     variable,
                     value,
-                    f"changed (was: {prefilled[variable]})"
-                    if variable in changed
-                    else ("prefilled" if variable in prefilled else ""),
+                    _answer_origin(variable, changed=changed, prefilled=prefilled),
                 )
                 for variable, value in (obj.values or {}).items()
             ),
@@ -134,4 +132,12 @@ class ParticipationAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
         return format_html("<table><tbody>{}</tbody></table>", rows)
 
 
-from . import admin_sso  # noqa: E402, F401 - registers the SSO activity admin
+def _answer_origin(variable: str, *, changed: set[str], prefilled: dict) -> str:
+    if variable in changed:
+        if variable in prefilled:
+            return f"changed (was: {prefilled[variable]})"
+        return "added (the IdP had no value)"
+    return "prefilled" if variable in prefilled else ""
+
+
+from . import admin_data, admin_sso  # noqa: E402, F401 - register their admins

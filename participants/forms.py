@@ -160,6 +160,7 @@ class ParticipationForm(forms.Form):
         self.hidden_values: dict[str, Any] = {}
         self._valid_prefill: dict[str, Any] = {}
         supplied = prefill.values if prefill else {}
+        asked = set(prefill.targets) if prefill else set()
         for cf in fields:
             try:
                 variable = get_variable(cf.variable)
@@ -174,6 +175,11 @@ class ParticipationForm(forms.Form):
                 self._prefill_field(cf, formfield, raw)
             if cf.variable not in self.hidden_values:
                 self.fields[cf.variable] = formfield
+        # The form's variables the IdP was asked for, with a value or not: what the participant
+        # submits for them is compared with what the IdP gave (profile.updated).
+        self.idp_variables: list[str] = [
+            v for v in self.variables if v in asked or v in self.prefilled
+        ]
 
     def _prefill_field(self, cf: CampaignField, formfield: forms.Field, raw: Any) -> None:
         if isinstance(formfield, forms.ChoiceField) and isinstance(raw, str):

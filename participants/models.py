@@ -125,3 +125,51 @@ class Participation(models.Model):
 
     def __str__(self) -> str:
         return f"Participation {self.pk} in {self.campaign}"
+
+
+class RememberedLogin(models.Model):
+    """A login kept for a short while (SSO_REMEMBER_SECONDS), so that another campaign of the
+    same integration offers "Continue as <first name>" in the same browser session instead of
+    another trip to the IdP.
+
+    The session holds a random token; this row its hash, the participant and the IdP profile
+    (encrypted, secret-like values redacted), from which "Continue" derives the prefill again
+    through the mapping. Erasing the participant deletes it; `purge_login_attempts` deletes the
+    expired ones.
+    """
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="+")
+    integration = models.ForeignKey(OAuthIntegration, on_delete=models.CASCADE, related_name="+")
+    profile = EncryptedSecretField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"Remembered login {self.pk}"
+
+
+class ParticipantErasure(models.Model):
+    """The record that a participant's data was erased: who, when, in which account and how
+    much went. Nothing about the participant: no identity, no e-mail, not even their id."""
+
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="participant_erasures"
+    )
+    erased_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    erased_at = models.DateTimeField(auto_now_add=True)
+    participations = models.PositiveIntegerField(default=0)
+    login_attempts = models.PositiveIntegerField(default=0)
+    # Deliveries about the participant taken out of the outbox and the delivery log.
+    webhook_deliveries = models.PositiveIntegerField(default=0)
+    remembered_logins = models.PositiveIntegerField(default=0)
+    # participant.erased events recorded for the account's endpoints.
+    erased_events = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-erased_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Participant erasure {self.pk}"

@@ -6,14 +6,17 @@ the session), so hidden and read-only fields never depend on what the browser se
 """
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from campaigns.models import Campaign
 
+SESSION_KEY_PREFIX = "sso:"
+
 
 def _session_key(campaign: Campaign) -> str:
-    return f"sso:{campaign.pk}"
+    return f"{SESSION_KEY_PREFIX}{campaign.pk}"
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,8 @@ class Prefill:
     participant_id: int
     values: dict[str, Any]
     integration_name: str
+    # The variables the mapping asked the IdP for, whether it had a value or not.
+    targets: tuple[str, ...] = ()
     # One per login: an auto-submitted form uses it as its submission token, so reloading the
     # form step after a login never submits twice.
     auto_submit_token: str = field(default="", repr=False)
@@ -33,16 +38,21 @@ def prefill_set(
     participant_id: int,
     values: dict[str, Any],
     integration_name: str,
+    targets: Iterable[str] = (),
 ) -> Prefill:
-    """Remember what the IdP supplied for this campaign (replaces an earlier login's values)."""
+    """Remember what the IdP supplied for this campaign (replaces an earlier login's values).
+
+    `targets` are the variables the mapping asked the IdP for; those without a value too.
+    """
     data = {
         "participant_id": int(participant_id),
         "values": {str(k): v for k, v in values.items()},
         "integration_name": str(integration_name),
+        "targets": [str(t) for t in dict.fromkeys([*values, *targets])],
         "auto_submit_token": secrets.token_urlsafe(32),
     }
     request.session[_session_key(campaign)] = data
-    return Prefill(**data)
+    return Prefill(**{**data, "targets": tuple(data["targets"])})
 
 
 def prefill_get(request, campaign: Campaign) -> Prefill | None:
@@ -59,13 +69,27 @@ def prefill_get(request, campaign: Campaign) -> Prefill | None:
         # Written by other code than prefill_set: give it its per-login token now.
         token = secrets.token_urlsafe(32)
         request.session[_session_key(campaign)] = {**data, "auto_submit_token": token}
+    targets = data.get("targets")
+    if not isinstance(targets, list):
+        targets = list(values)  # a prefill from before targets were kept: its values' names
     return Prefill(
         participant_id=participant_id,
         values=values,
         integration_name=str(data.get("integration_name") or ""),
+        targets=tuple(str(t) for t in targets),
         auto_submit_token=token,
     )
 
 
 def prefill_clear(request, campaign: Campaign) -> None:
     request.session.pop(_session_key(campaign), None)
+
+
+def prefills_clear_participant(request, *, participant_id: int) -> None:
+    """Drop every campaign's prefill of this participant in this session ("Not you?")."""
+    session = request.session
+    # SessionBase has keys() but is not iterable.
+    for key in [k for k in list(session.keys()) if k.startswith(SESSION_KEY_PREFIX)]:
+        data = session.get(key)
+        if isinstance(data, dict) and data.get("participant_id") == participant_id:
+            del session[key]

@@ -1,5 +1,6 @@
 """What the public does that spans models: submitting a campaign form."""
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -14,9 +15,28 @@ class AlreadyParticipatedError(Exception):
     """The campaign allows one participation and this participant already took part."""
 
 
-def participation_changed(*, values: dict[str, Any], prefilled: dict[str, Any]) -> list[str]:
-    """The variables whose submitted value differs from the one the IdP supplied."""
-    return sorted(v for v, before in prefilled.items() if v in values and values[v] != before)
+def _blank(value: Any) -> bool:
+    return value is None or value is False or (isinstance(value, str) and not value.strip())
+
+
+def participation_changed(
+    *, values: dict[str, Any], prefilled: dict[str, Any], from_idp: Iterable[str] = ()
+) -> list[str]:
+    """The variables whose submitted value differs from what the IdP gave.
+
+    That is a prefilled value the participant corrected or cleared, and a value the IdP was
+    asked for (`from_idp`: the mapping's targets on the form) but did not have, which the
+    participant filled in. Nothing on both sides (an empty field, an unticked box where the IdP
+    had no value) is no difference.
+    """
+    asked = set(prefilled) | set(from_idp)
+    return sorted(
+        variable
+        for variable in asked
+        if variable in values
+        and not (_blank(prefilled.get(variable)) and _blank(values[variable]))
+        and prefilled.get(variable) != values[variable]
+    )
 
 
 def participation_create(
@@ -24,6 +44,7 @@ def participation_create(
     campaign: Campaign,
     values: dict[str, Any],
     prefilled: dict[str, Any],
+    from_idp: Iterable[str] = (),
     participant: Participant | None = None,
     language: str,
     submission_token: str,
@@ -45,7 +66,9 @@ def participation_create(
                 participant=participant,
                 values=values,
                 prefilled=prefilled,
-                changed=participation_changed(values=values, prefilled=prefilled),
+                changed=participation_changed(
+                    values=values, prefilled=prefilled, from_idp=from_idp
+                ),
                 language=language,
                 submission_token=submission_token,
                 once_key=once_key,

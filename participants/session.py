@@ -279,3 +279,15 @@ def login_attempt_finish(
         attempt.code_verifier = ""
         fields.append("code_verifier")
     attempt.save(update_fields=fields)
+
+
+def login_attempts_abandon(*, request, campaign: Campaign) -> int:
+    """End this browser's logins to `campaign` still on their way to the IdP ("Not you?"): a
+    callback arriving later finds its attempt expired and logs nobody in."""
+    browser = request.COOKIES.get(BROWSER_COOKIE, "")
+    if not browser:
+        return 0
+    now = timezone.now()
+    return LoginAttempt.objects.filter(
+        browser_hash=_hash(browser), campaign=campaign, used_at__isnull=True, expires_at__gt=now
+    ).update(expires_at=now)

@@ -150,6 +150,9 @@ def identity_of(
 @dataclass
 class MappedProfile:
     values: dict[str, Any] = field(default_factory=dict)
+    # Every variable the mapping reads from the IdP, with a value or not: a participant who
+    # fills one in that the IdP did not have changes their profile too (profile.updated).
+    targets: list[str] = field(default_factory=list)
     # Variables of required rules that gave no usable value: the login cannot go on.
     missing_required: list[str] = field(default_factory=list)
     # Every problem, in words for staff (test login page, logs); may quote profile values.
@@ -158,11 +161,11 @@ class MappedProfile:
 
 def profile_map(*, parts: dict[str, dict], integration: OAuthIntegration) -> MappedProfile:
     """Apply the integration's mapping to the profile: the one call into the mapping."""
-    result = mapping_apply(
-        profile=Profile(**parts), rules=mapping_rules_for(integration=integration)
-    )
+    rules = mapping_rules_for(integration=integration)
+    result = mapping_apply(profile=Profile(**parts), rules=rules)
     return MappedProfile(
         values=dict(result.values),
+        targets=list(dict.fromkeys(rule.target for rule in rules)),
         missing_required=[problem.variable for problem in result.blocking_problems],
         problems=[problem.message for problem in result.problems],
     )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_sso
+from . import views, views_identity, views_sso
 
 app_name = "participants"
 
@@ -10,6 +10,8 @@ urlpatterns = [
     path("c/<slug:slug>/thanks/", views.thanks, name="thanks"),
     path("c/<slug:slug>/already/", views.already, name="already"),
     path("c/<slug:slug>/login/", views_sso.login_start, name="login_start"),
+    path("c/<slug:slug>/continue/", views_identity.continue_as, name="continue_as"),
+    path("c/<slug:slug>/not-you/", views_identity.not_you, name="not_you"),
     # integrations/callback.py: each integration's own redirect URI, and the shared one that only
     # verified issuers sending `iss` may use.
     path("oauth/callback/<slug:key>", views_sso.oauth_callback, name="oauth_callback_integration"),

@@ -21,7 +21,9 @@ from campaigns.models import Campaign, ParticipationLimit, PrefillMode, SSOMode
 from campaigns.public import public_campaign
 
 from .forms import ParticipationForm
+from .identity import remembered_login_get
 from .models import Participant, Participation
+from .notice import login_notice
 from .prefill import Prefill, prefill_get
 from .services import AlreadyParticipatedError, participation_create
 
@@ -66,6 +68,9 @@ def _activate_language(request, campaign: Campaign | None) -> str:
 def _page(request, template: str, context: dict, *, status: int = 200) -> HttpResponse:
     campaign = context.get("campaign")
     language = translation.get_language()
+    if campaign is not None:
+        # At the foot of every page of the campaign: the form collects data too, login or not.
+        context.setdefault("privacy_policy_url", campaign.privacy_policy_link)
     if campaign is not None and len(campaign.offered_languages) > 1:
         context["language_links"] = [
             {
@@ -135,6 +140,15 @@ def _participant(campaign: Campaign, prefill: Prefill | None) -> Participant | N
     ).first()
 
 
+def _notice(campaign: Campaign, integration):
+    """What a login would share with the campaign, or None when it offers no login."""
+    if integration is None:
+        return None
+    return login_notice(
+        campaign=campaign, integration=integration, language=translation.get_language()
+    )
+
+
 def _url(name: str, campaign: Campaign) -> str:
     return reverse(f"participants:{name}", args=[campaign.slug])
 
@@ -173,10 +187,13 @@ def landing(request, slug: str):
     _activate_language(request, campaign)
     if (closed := _closed_page(request, campaign)) is not None:
         return closed
+    integration = campaign.login_integration
     context = {
         "campaign": campaign,
-        "integration": campaign.login_integration,
+        "integration": integration,
         "login_required": campaign.sso_mode == SSOMode.REQUIRED,
+        "notice": _notice(campaign, integration),
+        "returning": remembered_login_get(request, campaign=campaign, integration=integration),
     }
     return _page(request, "participants/landing.html", context)
 
@@ -201,6 +218,11 @@ def campaign_form(request, slug: str):
         return _remember_browser(response, browser_key) if new_browser else response
 
     context = {"campaign": campaign, "integration": integration, "prefill": prefill}
+    if prefill is None:
+        context["notice"] = _notice(campaign, integration)
+        context["returning"] = remembered_login_get(
+            request, campaign=campaign, integration=integration
+        )
     token = request.POST.get("form_token", "") if request.method == "POST" else ""
 
     submitted, taken_part = _earlier_participations(campaign, token=token, once_key=once_key)
@@ -236,6 +258,7 @@ def campaign_form(request, slug: str):
                     campaign,
                     values=values,
                     prefilled=form.prefilled,
+                    from_idp=form.idp_variables,
                     participant=participant,
                     language=language,
                     token=prefill.auto_submit_token,
@@ -257,6 +280,7 @@ def campaign_form(request, slug: str):
                 campaign,
                 values=form.submitted_values(),
                 prefilled=form.prefilled,
+                from_idp=form.idp_variables,
                 participant=participant,
                 language=language,
                 token=token,
@@ -270,13 +294,16 @@ def campaign_form(request, slug: str):
     return respond(_page(request, "participants/form.html", context, status=status))
 
 
-def _submit(request, campaign, *, values, prefilled, participant, language, token, once_key):
+def _submit(
+    request, campaign, *, values, prefilled, from_idp, participant, language, token, once_key
+):
     """The redirect after storing the participation; None when the database is unavailable."""
     try:
         participation_create(
             campaign=campaign,
             values=values,
             prefilled=prefilled,
+            from_idp=from_idp,
             participant=participant,
             language=language,
             submission_token=token,
@@ -342,6 +369,12 @@ def csrf_failure(request, reason: str = ""):
                 rows=form.rows(),
                 form_token=secrets.token_urlsafe(32),
                 integration=campaign.oauth_integration,
+                notice=None if prefill else _notice(campaign, campaign.login_integration),
+                returning=None
+                if prefill
+                else remembered_login_get(
+                    request, campaign=campaign, integration=campaign.login_integration
+                ),
                 prefill=prefill,
                 csrf_failed=True,
             )

@@ -43,6 +43,7 @@ from integrations.tokens import (
     tls_stands_in_for_signatures,
 )
 
+from .identity import remembered_login_set
 from .models import AttemptOutcome, LoginAttempt
 from .prefill import prefill_set
 from .ratelimit import rate_limited
@@ -410,6 +411,11 @@ def _complete(request, attempt: LoginAttempt, trace: dict) -> HttpResponse:
         participant_id=participant_id,
         values=mapped.values,
         integration_name=integration.display_name,
+        targets=mapped.targets,
+    )
+    # For a while, another campaign of this integration offers "Continue as" in this browser.
+    remembered_login_set(
+        request, integration=integration, participant_id=participant_id, parts=parts
     )
     target = return_to_safe(
         attempt.return_to, default=_form_url(attempt.campaign), campaign_slug=attempt.campaign.slug

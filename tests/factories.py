@@ -78,7 +78,7 @@ class CampaignFactory(factory.django.DjangoModelFactory):
 
     account = factory.SubFactory(AccountFactory)
     title = factory.Sequence(lambda n: f"Summer contest {n}")
-    title_fr = factory.Sequence(lambda n: f"Concours d'été {n}")
+    title_fr = factory.Sequence(lambda n: f"Concours d’été {n}")
     slug = factory.Sequence(lambda n: f"summer-contest-{n}")
     status = CampaignStatus.LIVE
     languages = factory.LazyFunction(lambda: ["en", "fr"])
@@ -124,7 +124,7 @@ def make_form_campaign(**kwargs):
         ("birthdate", FieldType.DATE, "Date of birth", "Date de naissance", False),
         ("phone", FieldType.PHONE, "Phone number", "Téléphone", False),
         ("gender", FieldType.SELECT, "Gender", "Genre", False),
-        ("optin_newsletter", FieldType.CHECKBOX, "Newsletter", "Lettre d'information", False),
+        ("optin_newsletter", FieldType.CHECKBOX, "Newsletter", "Lettre d’information", False),
     ]
     for position, (variable, field_type, label_en, label_fr, required) in enumerate(specs):
         CampaignFieldFactory(

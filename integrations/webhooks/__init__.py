@@ -4,8 +4,8 @@
                  integrations/schemas/webhook-event.schema.json
 - signing.py   — `whsec_` secrets, `msg_` ids, the `webhook-*` headers
 - endpoints.py — secret rotation, disabling and re-enabling an endpoint
-- outbox.py    — `webhook_events_record()` (called in the participation's transaction), resend,
-                 test events
+- outbox.py    — `webhook_events_record()` (called in the participation's transaction),
+                 `webhook_participant_erased_record()` (in the erasure's), resend, test events
 - retries.py   — the retry schedule and Retry-After
 - delivery.py  — claim with a lease, one attempt, the `deliver_webhook` task, the relay
 """
@@ -28,6 +28,7 @@ from .outbox import (
     WebhookOutboxError,
     delivery_resend,
     webhook_events_record,
+    webhook_participant_erased_record,
     webhook_test_send,
 )
 from .payloads import WebhookEventError
@@ -47,5 +48,6 @@ __all__ = [
     "endpoint_secret_rotate",
     "endpoint_secret_set",
     "webhook_events_record",
+    "webhook_participant_erased_record",
     "webhook_test_send",
 ]

@@ -6,7 +6,7 @@ the row is still there and `relay_webhooks` sends it.
 """
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import partial
 
 from django.conf import settings
@@ -22,6 +22,7 @@ from .delivery import delivery_enqueue
 from .payloads import (
     TEST_EVENT,
     body_bytes,
+    participant_erased_payload,
     participation_created_payload,
     profile_updated_payload,
     webhook_test_payload,
@@ -82,8 +83,8 @@ def _enqueue_on_commit(deliveries: list[WebhookDelivery]) -> None:
 def webhook_events_record(
     *, account: Account | int, participation: Mapping
 ) -> list[WebhookDelivery]:
-    """Record `participation.created` (and `profile.updated` when the participant changed a
-    prefilled value) for every usable endpoint of the account subscribed to it.
+    """Record `participation.created` (and `profile.updated` when a submitted value differs
+    from what the IdP gave) for every usable endpoint of the account subscribed to it.
 
     Call it inside the transaction that saves the participation. `participation` is plain data:
 
@@ -93,7 +94,7 @@ def webhook_events_record(
                          "integration_id": 3} or None,
          "values": {"firstname": "Jane", "email": "jane@example.com"},   # submitted
          "prefilled": {"firstname": "Janet"},                              # from the IdP
-         "changed": ["firstname"]}                                        # edited by the person
+         "changed": ["firstname", "phone"]}  # differ from the IdP's (phone: it had none)
 
     An event whose JSON body exceeds WEBHOOK_MAX_PAYLOAD_BYTES is left out with a warning.
     Raises WebhookOutboxError outside a transaction, WebhookEventError on incomplete data.
@@ -112,6 +113,19 @@ def webhook_events_record(
         )
         if payload is not None and _size_acceptable(payload, participation=participation)
     ]
+    return _deliveries_record(account=account, payloads=payloads, now=now)
+
+
+def _in_transaction(what: str) -> None:
+    if not transaction.get_connection().in_atomic_block:
+        raise WebhookOutboxError(
+            f"{what} must run inside the transaction that changes the data it announces "
+            "(transaction.atomic), or an event could be lost or sent for nothing."
+        )
+
+
+def _deliveries_record(*, account: Account | int, payloads: list[dict], now) -> list:
+    """One delivery per usable endpoint of the account subscribed to each payload's event."""
     account_id = account if isinstance(account, int) else account.pk
     endpoints = WebhookEndpoint.objects.filter(
         account_id=account_id, is_active=True, disabled_at__isnull=True
@@ -131,6 +145,23 @@ def webhook_events_record(
     WebhookDelivery.objects.bulk_create(deliveries)
     _enqueue_on_commit(deliveries)
     return deliveries
+
+
+def webhook_participant_erased_record(
+    *, account: Account | int, participant: Mapping, participation_ids: Sequence[int]
+) -> list[WebhookDelivery]:
+    """Record `participant.erased` for every usable endpoint of the account subscribed to it.
+
+    Call it inside the transaction that erases the participant. `participant` is plain data,
+    `{"subject": …, "issuer": …, "integration_id": …}`; `participation_ids` the participations
+    that went with them. Raises WebhookOutboxError outside a transaction.
+    """
+    _in_transaction("webhook_participant_erased_record()")
+    now = timezone.now()
+    payload = participant_erased_payload(
+        participant=participant, participation_ids=participation_ids, occurred_at=now
+    )
+    return _deliveries_record(account=account, payloads=[payload], now=now)
 
 
 @transaction.atomic

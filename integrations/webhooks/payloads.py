@@ -7,7 +7,7 @@ the raw IdP profile.
 """
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,13 @@ from django.core.serializers.json import DjangoJSONEncoder
 
 from ..models import WebhookEvent
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "webhook-event.schema.json"
+SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
+SCHEMA_PATH = SCHEMAS / "webhook-event.schema.json"
+# One payload of each event type, as documented (README, Webhooks); the tests rebuild them.
+EXAMPLES_DIR = SCHEMAS / "examples"
+# The schema's version, in its $id: the minor number grows with additions a receiver written
+# for the previous version still reads; anything else would be a new major version.
+SCHEMA_VERSION = "1.1"
 TEST_EVENT = "webhook.test"
 
 
@@ -65,13 +71,14 @@ def _common(participation: Mapping) -> dict:
 
 
 def profile_changes(participation: Mapping) -> dict[str, dict]:
-    """{variable: {before, after}} for each prefilled value the participant changed."""
+    """{variable: {before, after}} for each value the participant submitted that differs from
+    what the IdP gave (`changed`): `before` is the IdP's value, null when it had none; `after`
+    is the submitted value ("" for a field left empty, false for an unticked box)."""
     prefilled = participation.get("prefilled") or {}
     values = participation.get("values") or {}
     return {
-        variable: {"before": prefilled[variable], "after": values.get(variable)}
+        variable: {"before": prefilled.get(variable), "after": values.get(variable)}
         for variable in sorted(participation.get("changed") or [])
-        if variable in prefilled
     }
 
 
@@ -87,12 +94,31 @@ def participation_created_payload(*, participation: Mapping, occurred_at: dateti
 
 
 def profile_updated_payload(*, participation: Mapping, occurred_at: datetime) -> dict | None:
-    """None when the participant changed no prefilled value: there is nothing to tell."""
+    """None when every submitted value is what the IdP gave: there is nothing to tell."""
     changes = profile_changes(participation)
     if not changes:
         return None
     data = {**_common(participation), "changes": changes}
     return _envelope(WebhookEvent.PROFILE_UPDATED, data, occurred_at=occurred_at)
+
+
+def participant_erased_payload(
+    *, participant: Mapping, participation_ids: Sequence[int], occurred_at: datetime
+) -> dict:
+    """A participant's data was erased here: the customer may erase them on their side too.
+    Their identity and the ids of the participations that went; nothing else about them."""
+    try:
+        data = {
+            "participant": {
+                "subject": participant["subject"],
+                "issuer": participant["issuer"],
+                "integration_id": participant.get("integration_id"),
+            },
+            "participation_ids": sorted(int(pk) for pk in participation_ids),
+        }
+    except (KeyError, TypeError, ValueError) as exc:
+        raise WebhookEventError(f"The erased participant's data lacks {exc}.") from exc
+    return _envelope(WebhookEvent.PARTICIPANT_ERASED, data, occurred_at=occurred_at)
 
 
 def webhook_test_payload(*, endpoint_id: int, occurred_at: datetime) -> dict:

@@ -120,8 +120,10 @@ def test_staff_see_every_account(client, staff_user, campaign_a, campaign_b):
     assert "A&#x27;s campaign" in response.text and "B&#x27;s campaign" in response.text
 
 
-def test_customer_users_cannot_open_accounts_admin(client, admin_user_a, account):
-    client.force_login(admin_user_a)
+def test_editors_cannot_open_accounts_admin(client, editor_a, account):
+    # Administrators see their own account's participants' data settings only:
+    # tests/accounts/test_account_admin_participant_data.py.
+    client.force_login(editor_a)
     assert client.get(reverse("admin:accounts_account_changelist")).status_code == 403
     assert client.get(reverse("admin:accounts_account_change", args=[account.pk])).status_code in (
         302,

@@ -47,6 +47,8 @@ def test_seeds_everything_the_demo_needs(db, demo_env):
 
     account = Account.objects.get(slug="demo")
     assert account.sso_oauth_enabled
+    # Linked next to the login button, never fetched.
+    assert account.privacy_policy_url == "https://www.example.com/demo-customer/privacy"
     users = {user.username: user for user in get_user_model().objects.all()}
     assert is_platform_staff(users["staff"])
     assert users["admin"].memberships.get().role == Role.ADMINISTRATOR
@@ -74,7 +76,11 @@ def test_seeds_everything_the_demo_needs(db, demo_env):
     endpoint = WebhookEndpoint.objects.get(account=account)
     assert endpoint.url == "http://127.0.0.1:9100/"
     assert endpoint.secret == WEBHOOK_SECRET
-    assert set(endpoint.events) == {"profile.updated", "participation.created"}
+    assert set(endpoint.events) == {
+        "profile.updated",
+        "participation.created",
+        "participant.erased",
+    }
 
     if MAPPING_AVAILABLE:
         assert integration.mapping_rules.count() == 13

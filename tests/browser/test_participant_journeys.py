@@ -135,7 +135,7 @@ def test_french_participant_sees_the_campaign_errors_and_prefilled_form_in_frenc
 ):
     open_campaign(page, demo)
     expect(page.locator("html")).to_have_attribute("lang", "fr")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Concours d'été")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Concours d’été")
     expect(page.get_by_text("Gagnez un week-end à la mer")).to_be_visible()
     page.get_by_role("link", name="Participer").click()
 
@@ -177,3 +177,48 @@ def test_french_participant_sees_the_campaign_errors_and_prefilled_form_in_frenc
     page.wait_for_url(demo.url(f"/c/{demo.campaign.slug}/thanks/"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Merci de votre participation !")
     assert Participation.objects.get(campaign=demo.campaign).language == "fr"
+
+
+@pytest.mark.parametrize("browser_locale", ["fr-FR"])
+def test_french_participant_reads_the_notice_logs_in_and_says_not_you(page, demo, idp, screenshot):
+    open_campaign(page, demo)
+
+    # The notice next to the login button: what the login shares, and the privacy policy.
+    notice = page.locator(".sso-notice")
+    expect(notice).to_contain_text(
+        "Si vous vous connectez avec Demo IdP, cette campagne reçoit de votre compte :"
+    )
+    shared = notice.get_by_role("list", name=re.compile("cette campagne reçoit"))
+    expect(shared.get_by_role("listitem")).to_contain_text(
+        ["Prénom", "Nom", "Adresse e-mail", "Date de naissance", "Identifiant du compte"]
+    )
+    policy = notice.get_by_role("link", name=re.compile("^Politique de confidentialité"))
+    expect(policy).to_have_attribute("href", seed_demo.DEMO_PRIVACY_POLICY_URL)
+    expect(policy).to_have_attribute("target", "_blank")
+    screenshot("notice")
+
+    page.get_by_role("link", name="Se connecter avec Demo IdP").click()
+    idp.log_in(page, "alice")
+    page.get_by_role("button", name="Allow").click()
+    form_url = demo.url(f"/c/{demo.campaign.slug}/form/")
+    page.wait_for_url(re.compile(re.escape(form_url)))
+    expect(page.get_by_label("Prénom")).to_have_value("Alice")
+    expect(page.get_by_label("Adresse e-mail")).to_have_value("alice.martin@example.com")
+    not_you = page.get_by_role("button", name="Ce n’est pas vous ?")
+    expect(not_you).to_have_accessible_description(
+        "Oublier ces données dans ce navigateur et recommencer."
+    )
+    screenshot("prefilled")
+
+    not_you.click()
+
+    page.wait_for_url(form_url + "?lang=fr")
+    expect(page.locator("html")).to_have_attribute("lang", "fr")
+    expect(page.get_by_label("Prénom")).to_have_value("")
+    expect(page.get_by_label("Prénom")).to_be_editable()
+    expect(page.get_by_label("Adresse e-mail")).to_have_value("")
+    expect(page.get_by_text("alice.martin@example.com")).to_have_count(0)
+    # Alice is forgotten here: the login is offered again, not "Continue as Alice".
+    expect(page.get_by_role("link", name="Se connecter avec Demo IdP")).to_be_visible()
+    expect(page.get_by_role("button", name=re.compile("Continuer en tant que"))).to_have_count(0)
+    assert not Participation.objects.filter(campaign=demo.campaign).exists()

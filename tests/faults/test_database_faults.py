@@ -62,4 +62,4 @@ def test_the_retry_page_is_in_the_participants_language(client, campaign):
     with connection.execute_wrapper(_ParticipationInsertFails()):
         response = client.post(form_url(campaign, lang="fr"), answers(token))
     assert response.status_code == 503
-    assert "Nous n'avons pas pu enregistrer vos réponses" in response.text
+    assert "Nous n’avons pas pu enregistrer vos réponses" in response.text

@@ -12,6 +12,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from integrations.webhooks.payloads import (
     WebhookEventError,
     body_bytes,
+    participant_erased_payload,
     participation_created_payload,
     profile_updated_payload,
     webhook_test_payload,
@@ -57,12 +58,24 @@ def test_profile_updated_lists_each_changed_prefilled_value_before_and_after():
     assert "values" not in payload["data"]
 
 
-def test_no_profile_update_when_no_prefilled_value_changed():
+def test_no_profile_update_when_nothing_differs_from_the_idp():
     unchanged = participation_data(changed=[])
     assert profile_updated_payload(participation=unchanged, occurred_at=NOW) is None
-    # A "changed" variable that was never prefilled is no profile change either.
-    not_prefilled = participation_data(changed=["phone"], values={"phone": "+33 6 12 34 56 78"})
-    assert profile_updated_payload(participation=not_prefilled, occurred_at=NOW) is None
+
+
+def test_profile_updated_reports_values_the_idp_did_not_have_and_cleared_ones():
+    data = participation_data(
+        values={"firstname": "Janet", "phone": "+33612345678", "email": ""},
+        prefilled={"firstname": "Janet", "email": "jane@example.com"},
+        changed=["email", "phone"],
+    )
+    payload = profile_updated_payload(participation=data, occurred_at=NOW)
+
+    assert_valid_event(payload)
+    assert payload["data"]["changes"] == {
+        "email": {"before": "jane@example.com", "after": ""},
+        "phone": {"before": None, "after": "+33612345678"},
+    }
 
 
 def test_anonymous_participation_has_a_null_participant_and_dates_become_iso_strings():
@@ -95,6 +108,25 @@ def test_incomplete_data_raises_a_clear_error():
     del data["campaign"]
     with pytest.raises(WebhookEventError, match="campaign"):
         participation_created_payload(participation=data, occurred_at=NOW)
+
+
+def test_participant_erased_names_the_identity_and_participation_ids_only():
+    payload = participant_erased_payload(
+        participant={**participation_data()["participant"], "email": "jane@example.com"},
+        participation_ids=[57, 42],
+        occurred_at=NOW,
+    )
+
+    assert_valid_event(payload)
+    assert payload["type"] == "participant.erased"
+    assert payload["data"] == {
+        "participant": {
+            "subject": "248289761001",
+            "issuer": "https://idp.example.com",
+            "integration_id": 3,
+        },
+        "participation_ids": [42, 57],
+    }
 
 
 def test_test_event_matches_the_schema():

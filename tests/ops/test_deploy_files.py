@@ -61,7 +61,9 @@ def test_the_purge_runs_daily():
     timer = (DEPLOY / "systemd" / "campaign-sso-purge.timer").read_text()
     assert "OnCalendar=*-*-* 03:30:00" in timer and "Persistent=true" in timer
     purged = [args[0] for unit, args in COMMAND_LINES if unit == "campaign-sso-purge.service"]
-    assert {"purge_login_attempts", "purge_webhook_deliveries"} <= set(purged)
+    assert {"purge_participations", "purge_login_attempts", "purge_webhook_deliveries"} <= set(
+        purged
+    )
 
 
 @pytest.mark.parametrize("backend", ["database", "rq"])

@@ -5,6 +5,7 @@ from django.urls import reverse
 from participants.prefill import prefill_set
 from tests.devidp_server import devidp  # noqa: F401  (session fixture for the e2e tests)
 from tests.factories import make_form_campaign
+from tests.participants.participant_data import world  # noqa: F401  (erasure and export tests)
 
 IDP_VALUES = {"firstname": "Ada", "lastname": "Lovelace", "email": "ada@idp.example"}
 
@@ -39,8 +40,11 @@ def answers(token, **values):
     return data
 
 
-def log_in(client, campaign, participant, values=None):
-    """What the SSO callback does: keep the IdP's values in the participant's session."""
+def log_in(client, campaign, participant, values=None, targets=()):
+    """What the SSO callback does: keep the IdP's values in the participant's session.
+
+    `targets`: further variables the mapping asked the IdP for, which it had no value for.
+    """
     request = RequestFactory().get("/")
     request.session = client.session
     prefill_set(
@@ -49,5 +53,6 @@ def log_in(client, campaign, participant, values=None):
         participant_id=participant.pk,
         values=IDP_VALUES if values is None else values,
         integration_name="Acme ID",
+        targets=targets,
     )
     request.session.save()

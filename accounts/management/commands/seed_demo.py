@@ -1,8 +1,8 @@
 """Seed the demo data idempotently: running it twice changes nothing.
 
 Each part is a small function, run in order inside one transaction: `seed_accounts()` (staff,
-the demo account with the OAuth entitlement on, its Administrator and Editor),
-`seed_integration()` (the OAuth 2.0 integration pointing at the development IdP),
+the demo account with the OAuth entitlement on and a privacy policy, its Administrator and
+Editor), `seed_integration()` (the OAuth 2.0 integration pointing at the development IdP),
 `seed_mapping()` (the integration's mapping, uploaded from `demo/devidp-mapping.csv`),
 `seed_campaign()` (a live campaign in English and French) and `seed_webhook()` (an endpoint
 pointing at the local receiver). A part whose inputs or feature are missing is skipped with a
@@ -10,7 +10,8 @@ printed note, never an error, so the command works at every stage of the project
 
 Objects that already exist are left as they are (people edit them during the demo), except the
 values that must match `.env` and the `make run` ports: the IdP endpoints, the client secret,
-the webhook URL and secret.
+the webhook URL and secret; and an account without a privacy policy gets the demo's, so that
+the notice next to the login button links one.
 """
 
 import os
@@ -42,6 +43,8 @@ DEMO_CAMPAIGN_SLUG = "summer-contest"
 DEVIDP_DISPLAY_NAME = "Demo IdP"
 DEFAULT_IDP_URL = "http://127.0.0.1:9000"
 DEFAULT_WEBHOOK_URL = "http://127.0.0.1:9100/"
+# Linked next to the login button; never fetched (example.com is reserved for examples).
+DEMO_PRIVACY_POLICY_URL = "https://www.example.com/demo-customer/privacy"
 MAPPING_TABLE = Path(settings.BASE_DIR) / "demo" / "devidp-mapping.csv"
 
 COUNTRY_OPTIONS = "\n".join(
@@ -78,10 +81,20 @@ Note = Callable[[str], None]
 
 
 def seed_accounts() -> tuple[Account, dict[str, object]]:
-    """The demo account (OAuth entitlement on) and the staff, admin and editor users."""
+    """The demo account (OAuth entitlement on, a privacy policy) and the staff, admin and editor
+    users."""
     account, _ = Account.objects.get_or_create(
-        slug=DEMO_ACCOUNT_SLUG, defaults={"name": "Demo Customer", "sso_oauth_enabled": True}
+        slug=DEMO_ACCOUNT_SLUG,
+        defaults={
+            "name": "Demo Customer",
+            "sso_oauth_enabled": True,
+            "privacy_policy_url": DEMO_PRIVACY_POLICY_URL,
+        },
     )
+    if not account.privacy_policy_url:
+        # A demo database from before privacy policies: the notice links one too.
+        account.privacy_policy_url = DEMO_PRIVACY_POLICY_URL
+        account.save(update_fields=["privacy_policy_url"])
     User = get_user_model()
     users = {}
     for username, role in DEMO_USERS:
@@ -181,7 +194,7 @@ def seed_campaign(*, account: Account, integration: OAuthIntegration | None) -> 
         defaults={
             "account": account,
             "title": "Summer contest",
-            "title_fr": "Concours d'été",
+            "title_fr": "Concours d’été",
             "description": "Win a weekend by the sea: log in, check your details, take part.",
             "description_fr": (
                 "Gagnez un week-end à la mer : connectez-vous, vérifiez vos données, participez."
@@ -228,7 +241,11 @@ def seed_webhook(*, account: Account, url: str, note: Note) -> WebhookEndpoint |
             account=account,
             url=url,
             description="Local demo receiver",
-            events=[WebhookEvent.PROFILE_UPDATED, WebhookEvent.PARTICIPATION_CREATED],
+            events=[
+                WebhookEvent.PROFILE_UPDATED,
+                WebhookEvent.PARTICIPATION_CREATED,
+                WebhookEvent.PARTICIPANT_ERASED,
+            ],
             secret=secret,
         )
     changed = []

@@ -4,13 +4,14 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from participants.models import LoginAttempt
+from participants.models import LoginAttempt, RememberedLogin
 
 
 class Command(BaseCommand):
     help = (
-        "Delete login attempts older than LOGIN_ATTEMPT_RETENTION_DAYS, and attempts that "
-        "expired without the participant ever coming back from the IdP."
+        "Delete login attempts older than LOGIN_ATTEMPT_RETENTION_DAYS, attempts that expired "
+        "without the participant ever coming back from the IdP, and expired remembered logins "
+        "(SSO_REMEMBER_SECONDS)."
     )
 
     def handle(self, *args, **options):
@@ -21,4 +22,9 @@ class Command(BaseCommand):
         abandoned, _ = LoginAttempt.objects.filter(
             used_at__isnull=True, expires_at__lt=now
         ).delete()
-        self.stdout.write(f"Deleted {old} old and {abandoned} abandoned login attempts.")
+        # Unusable once expired (never offered again), and they hold an IdP profile.
+        remembered, _ = RememberedLogin.objects.filter(expires_at__lte=now).delete()
+        self.stdout.write(
+            f"Deleted {old} old and {abandoned} abandoned login attempts, and {remembered} "
+            "expired remembered logins."
+        )
