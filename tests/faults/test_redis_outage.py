@@ -15,29 +15,12 @@ from django.urls import reverse
 
 from participants.models import AttemptOutcome, LoginAttempt, Participation
 from tests.faults.conftest import log_in
-from tests.faults.servers import RedisServer
 from tests.participants.conftest import answers, form_token
 
 
 @pytest.fixture
-def redis_server():
-    with RedisServer() as server:
-        yield server
-
-
-@pytest.fixture
-def redis_settings(settings, redis_server):
-    """The default cache on that Redis, with production's session engine."""
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "config.cache.RedisCache",
-            "LOCATION": redis_server.url,
-            # Production has 2 s; refused connections fail at once either way.
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
-        }
-    }
-    settings.SESSION_ENGINE = "config.sessions.cached_db"
-    return redis_server
+def redis_settings(redis_cache_server):
+    return redis_cache_server
 
 
 def form_page(client, campaign):
