@@ -1,7 +1,17 @@
-"""`/healthz`: can this process reach the database and the shared cache?
+"""`/healthz`: can this process serve, and is it degraded?
 
-For load balancers and uptime probes. The answer names the part that failed and nothing else:
-no exception text, no host names, no connection strings (those go to the log).
+For load balancers and uptime probes. Two answers matter to a balancer:
+
+- **cannot serve** (503, `"status": "unavailable"`): the database does not answer. Nothing a
+  participant does can be stored; take this node out.
+- **degraded** (200, `"status": "degraded"`): the shared cache (Redis) does not answer. Logins,
+  forms and pages keep working without it (rate limits and the IdP circuit breaker are not
+  counted meanwhile, each process fetches and keeps its own IdP keys), so the node stays in:
+  a cache outage is shared by every node, and failing the check would take them all out at
+  once.
+
+The answer names the part that failed and nothing else: no exception text, no host names, no
+connection strings (those go to the log).
 """
 
 import logging
@@ -16,6 +26,7 @@ from django.views.decorators.http import require_safe
 logger = logging.getLogger(__name__)
 
 OK = "ok"
+DEGRADED = "degraded"
 UNAVAILABLE = "unavailable"
 
 
@@ -56,7 +67,10 @@ def healthz(request):
         "database": database_status(connections["default"]),
         "cache": cache_status(caches["default"]),
     }
-    healthy = all(status == OK for status in checks.values())
-    return JsonResponse(
-        {"status": OK if healthy else UNAVAILABLE, **checks}, status=200 if healthy else 503
-    )
+    if checks["database"] != OK:
+        status, code = UNAVAILABLE, 503
+    elif checks["cache"] != OK:
+        status, code = DEGRADED, 200
+    else:
+        status, code = OK, 200
+    return JsonResponse({"status": status, **checks}, status=code)

@@ -8,3 +8,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("", include("participants.urls")),
 ]
+
+# The last line while the database is down: a participant URL gets the friendly 503 page, not
+# the bare "Server Error (500)" (participants/outage.py).
+handler500 = "participants.outage.server_error"

@@ -10,7 +10,9 @@ OpenID Connect Core §3.1.3.7, with these choices:
 - The JWKS is cached per `jwks_uri` in Django's cache (shared by every process when the cache is
   Redis). An unknown `kid` refetches it once, at most once per cooldown per `jwks_uri`, so a
   stream of tokens with made-up `kid`s cannot make us hammer the IdP. A warm cache keeps logins
-  working while the JWKS endpoint is down.
+  working while the JWKS endpoint is down. A cache that is down costs no login: each process
+  keeps its own copy of the keys it saw, fetches them when it has none, and refetches on an
+  unknown `kid` at most once per cooldown.
 - A token without `kid` is tried against each key of the right type; it is accepted only when
   one of them verifies it.
 - Keys of an unknown type, or that PyJWT cannot load, are skipped (RFC 7517 §5).
@@ -28,6 +30,7 @@ import hashlib
 import hmac
 import ipaddress
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -113,15 +116,26 @@ def jwks_get(*, source: KeySource, refresh: bool = False) -> dict:
 
     `refresh=True` asks for a fresh copy (unknown `kid`); it is honoured at most once per
     cooldown per `jwks_uri`, otherwise the cached copy is returned. Raises TokenError.
+
+    A shared cache that fails (Redis down) never fails the login: the keys come from this
+    process's own copy (`_process_jwks`), or are fetched and kept there.
     """
     key = _cache_key("jwks", source.jwks_uri)
-    cached = cache.get(key)
+    try:
+        cached = cache.get(key)
+    # Cache clients raise their own errors (redis.exceptions.*), not Django ones.
+    except Exception:
+        logger.warning("JWKS cache unavailable: using this process's copy", exc_info=True)
+        return _process_jwks.get(source, refresh=refresh)
     if cached is not None and not refresh:
+        _process_jwks.keep(source.jwks_uri, cached)
         return cached
     if cached is not None:
         cooldown_key = _cache_key("jwks-refetch", source.jwks_uri)
         # cache.add is atomic: only one process wins the refetch slot per cooldown.
-        if not cache.add(cooldown_key, True, timeout=settings.JWKS_REFETCH_COOLDOWN_SECONDS):
+        if not _cache_call(
+            cache.add, cooldown_key, True, timeout=settings.JWKS_REFETCH_COOLDOWN_SECONDS
+        ):
             logger.info("jwks refetch skipped: cooldown active")
             return cached
     try:
@@ -130,15 +144,84 @@ def jwks_get(*, source: KeySource, refresh: bool = False) -> dict:
         if cached is not None:
             return cached
         raise
-    cache.set(key, jwks, timeout=settings.JWKS_CACHE_SECONDS)
+    _process_jwks.keep(source.jwks_uri, jwks, fetched=True)
+    _cache_call(cache.set, key, jwks, timeout=settings.JWKS_CACHE_SECONDS)
     if cached is None:
         # A first fetch also starts the cooldown: an unknown kid right after it is not refetched.
-        cache.add(
+        _cache_call(
+            cache.add,
             _cache_key("jwks-refetch", source.jwks_uri),
             True,
             timeout=settings.JWKS_REFETCH_COOLDOWN_SECONDS,
         )
     return jwks
+
+
+def _cache_call(method, *args, **kwargs) -> bool:
+    """A cache write that may fail (the cache went down mid-login): the keys we hold are good
+    whatever happens to the cache. False when it failed (no cooldown slot won either)."""
+    try:
+        return bool(method(*args, **kwargs))
+    except Exception:
+        logger.warning("JWKS cache unavailable: keys not shared", exc_info=True)
+        return False
+
+
+class _ProcessJWKS:
+    """Each process's own copy of the key sets it saw, for when the shared cache is down.
+
+    While the cache answers it is only written (a copy of what the cache holds); while it does
+    not, keys are read from here, fetched when this process has none younger than
+    JWKS_CACHE_SECONDS, and an unknown `kid` refetches at most once per cooldown per process.
+    Bounded: JWKS URIs come from the integrations, not from participants.
+    """
+
+    MAX_ENTRIES = 500
+
+    def __init__(self) -> None:
+        # jwks_uri -> (keys, when they were fetched or first seen, when last refetched)
+        self._entries: dict[str, tuple[dict, float, float]] = {}
+        self._lock = threading.Lock()
+
+    def keep(self, jwks_uri: str, jwks: dict, *, fetched: bool = False) -> None:
+        entry = self._entries.get(jwks_uri)
+        now = time.monotonic()
+        if (
+            not fetched
+            and entry is not None
+            and entry[0] == jwks
+            and now - entry[1] < settings.JWKS_CACHE_SECONDS
+        ):
+            return  # the same keys, still young: they keep their age
+        with self._lock:
+            if len(self._entries) >= self.MAX_ENTRIES and jwks_uri not in self._entries:
+                self._entries.clear()
+            self._entries[jwks_uri] = (jwks, now, now if fetched else float("-inf"))
+
+    def get(self, source: KeySource, *, refresh: bool) -> dict:
+        now = time.monotonic()
+        entry = self._entries.get(source.jwks_uri)
+        if entry is not None and now - entry[1] >= settings.JWKS_CACHE_SECONDS:
+            entry = None  # expired, as the shared copy would have
+        if entry is not None and not refresh:
+            return entry[0]
+        if entry is not None and now - entry[2] < settings.JWKS_REFETCH_COOLDOWN_SECONDS:
+            logger.info("jwks refetch skipped: cooldown active (process copy)")
+            return entry[0]
+        try:
+            jwks = _jwks_fetch(source)
+        except TokenError:
+            if entry is not None:
+                return entry[0]
+            raise
+        self.keep(source.jwks_uri, jwks, fetched=True)
+        return jwks
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+_process_jwks = _ProcessJWKS()
 
 
 def _usable_keys(jwks: dict, alg: str) -> list[tuple[str | None, Any]]:

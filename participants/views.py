@@ -1,4 +1,9 @@
-"""The public campaign pages: landing, form, thank-you, and the pages for closed campaigns."""
+"""The public campaign pages: landing, form, thank-you, and the pages for closed campaigns.
+
+While the database is unreachable these pages answer what they can (participants/outage.py):
+the form comes back with the answers and a 503 when it cannot be saved, and a participation that
+was stored is confirmed whatever fails after it.
+"""
 
 import hashlib
 import logging
@@ -8,7 +13,7 @@ from functools import reduce
 from operator import or_
 
 from django.conf import settings
-from django.db import OperationalError
+from django.core import signing
 from django.db.models import Q
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -24,6 +29,7 @@ from .forms import ParticipationForm
 from .identity import remembered_login_get
 from .models import Participant, Participation
 from .notice import login_notice
+from .outage import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS
 from .prefill import Prefill, prefill_get
 from .services import AlreadyParticipatedError, participation_create
 
@@ -34,6 +40,9 @@ BROWSER_COOKIE = "campaign_browser"
 BROWSER_COOKIE_MAX_AGE = 365 * 24 * 3600
 FORM_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 LANGUAGE_NAMES = dict(settings.LANGUAGES)
+# The thank-you page's receipt: signed, so that the page needs no session (and no database).
+RECEIPT_SALT = "participants.thanks"
+RECEIPT_MAX_AGE_SECONDS = 24 * 3600
 
 
 class _HttpResponseSeeOther(HttpResponseRedirect):
@@ -76,7 +85,8 @@ def _page(request, template: str, context: dict, *, status: int = 200) -> HttpRe
             {
                 "code": code,
                 "name": LANGUAGE_NAMES[code],
-                "url": f"{request.path}?{urlencode({'lang': code})}",
+                # The thank-you page's receipt goes along: it is what lets the page show.
+                "url": f"{request.path}?{urlencode({'lang': code, **_kept_query(request)})}",
                 "current": code == language,
             }
             for code in campaign.offered_languages
@@ -92,6 +102,11 @@ def _page(request, template: str, context: dict, *, status: int = 200) -> HttpRe
             secure=settings.SESSION_COOKIE_SECURE,
         )
     return response
+
+
+def _kept_query(request) -> dict[str, str]:
+    receipt = request.GET.get("r", "")
+    return {"r": receipt} if receipt else {}
 
 
 def _closed_page(request, campaign: Campaign | None) -> HttpResponse | None:
@@ -154,12 +169,32 @@ def _url(name: str, campaign: Campaign) -> str:
 
 
 def _done_key(campaign: Campaign) -> str:
+    # Written by earlier releases; still honoured by the thank-you page.
     return f"participated:{campaign.pk}"
 
 
+def _receipt(campaign: Campaign) -> str:
+    return signing.TimestampSigner(salt=RECEIPT_SALT).sign(str(campaign.pk))
+
+
+def _receipt_valid(value: str, campaign: Campaign) -> bool:
+    try:
+        signed = signing.TimestampSigner(salt=RECEIPT_SALT).unsign(
+            value[:200], max_age=RECEIPT_MAX_AGE_SECONDS
+        )
+    except signing.BadSignature:
+        return False
+    return signed == str(campaign.pk)
+
+
 def _finish(request, campaign: Campaign) -> HttpResponse:
-    request.session[_done_key(campaign)] = True
-    return _HttpResponseSeeOther(_url("thanks", campaign))
+    """The redirect that confirms a stored participation. It relies on nothing that could still
+    fail: the thank-you page reads its signed receipt, not the session, and the session
+    middleware keeps this answer even when the session cannot be saved (participants/outage)."""
+    url = f"{_url('thanks', campaign)}?{urlencode({'r': _receipt(campaign)})}"
+    response = _HttpResponseSeeOther(url)
+    response.confirms_stored = True
+    return response
 
 
 def _earlier_participations(campaign: Campaign, *, token: str, once_key: str) -> tuple[bool, bool]:
@@ -207,9 +242,20 @@ def campaign_form(request, slug: str):
         return closed
 
     integration = campaign.login_integration
-    prefill = prefill_get(request, campaign)
-    participant = _participant(campaign, prefill)
-    if prefill is not None and participant is None:
+    # Everything read from the database before the save is guarded too: with the database
+    # unreachable the form is still shown, and a submitted one comes back with its answers
+    # (503), never as an error page.
+    database_down = False
+    prefill = participant = None
+    try:
+        prefill = prefill_get(request, campaign)
+        participant = _participant(campaign, prefill)
+    except DATABASE_UNAVAILABLE:
+        _log_database_down("the participant")
+        # The session's prefill, when it could be read, is shown but not trusted: the submit
+        # checks the participant again once the database is back.
+        database_down = True
+    if prefill is not None and participant is None and not database_down:
         prefill = None  # the participant is gone, or the session was built for another account
     browser_key, new_browser = _browser_key(request)
     once_key = _once_key(prefill, browser_key)
@@ -218,14 +264,27 @@ def campaign_form(request, slug: str):
         return _remember_browser(response, browser_key) if new_browser else response
 
     context = {"campaign": campaign, "integration": integration, "prefill": prefill}
-    if prefill is None:
-        context["notice"] = _notice(campaign, integration)
-        context["returning"] = remembered_login_get(
-            request, campaign=campaign, integration=integration
-        )
+    if prefill is None and not database_down:
+        try:
+            context["notice"] = _notice(campaign, integration)
+            context["returning"] = remembered_login_get(
+                request, campaign=campaign, integration=integration
+            )
+        except DATABASE_UNAVAILABLE:
+            # The form still renders; only the notice and "Continue as" need the database.
+            _log_database_down("the login notice")
+            database_down = True
     token = request.POST.get("form_token", "") if request.method == "POST" else ""
 
-    submitted, taken_part = _earlier_participations(campaign, token=token, once_key=once_key)
+    submitted = taken_part = False
+    if not database_down:
+        try:
+            submitted, taken_part = _earlier_participations(
+                campaign, token=token, once_key=once_key
+            )
+        except DATABASE_UNAVAILABLE:
+            _log_database_down("earlier participations")
+            database_down = True
     # A form already submitted (double click, refresh, back then submit again): PRG.
     if submitted:
         return respond(_finish(request, campaign))
@@ -250,7 +309,11 @@ def campaign_form(request, slug: str):
     if request.method == "GET":
         form = ParticipationForm(**form_kwargs)
         token = secrets.token_urlsafe(32)
-        if prefill is not None and campaign.prefill_mode == PrefillMode.AUTO_SUBMIT:
+        if (
+            prefill is not None
+            and campaign.prefill_mode == PrefillMode.AUTO_SUBMIT
+            and not database_down
+        ):
             values = form.auto_submit_values()
             if values is not None:
                 submitted = _submit(
@@ -274,6 +337,9 @@ def campaign_form(request, slug: str):
             context["token_missing"] = True
             form.is_valid()
             token = secrets.token_urlsafe(32)
+        elif form.is_valid() and database_down:
+            # Nothing can be stored now: the answers come back with the same token.
+            context["save_failed"], status = True, 503
         elif form.is_valid():
             submitted = _submit(
                 request,
@@ -291,7 +357,14 @@ def campaign_form(request, slug: str):
             # Kept: the same token, so that submitting again stores the participation once.
             context["save_failed"], status = True, 503
     context.update(form=form, form_token=token, rows=form.rows())
-    return respond(_page(request, "participants/form.html", context, status=status))
+    response = _page(request, "participants/form.html", context, status=status)
+    if status == 503:
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return respond(response)
+
+
+def _log_database_down(what: str) -> None:
+    logger.warning("campaign form: %s not read, database unavailable", what, exc_info=True)
 
 
 def _submit(
@@ -311,9 +384,11 @@ def _submit(
         )
     except AlreadyParticipatedError:
         return _HttpResponseSeeOther(_url("already", campaign))
-    except OperationalError:
-        # Locked, restarting or unreachable: the transaction rolled back, nothing is stored.
-        # The participant gets their answers back to submit again (503), not an error page.
+    except DATABASE_UNAVAILABLE:
+        # Locked, restarting or unreachable: the transaction rolled back, nothing is stored
+        # (or, when the commit itself was cut off, perhaps stored: the same token submitted
+        # again then finds it and confirms it). The participant gets their answers back to
+        # submit again (503), not an error page.
         logger.warning("participation not stored: database unavailable", exc_info=True)
         return None
     return _finish(request, campaign)
@@ -325,7 +400,10 @@ def thanks(request, slug: str):
     _activate_language(request, campaign)
     if campaign is None:
         return _closed_page(request, campaign)
-    if not request.session.get(_done_key(campaign)):
+    receipt = request.GET.get("r", "")
+    if not (receipt and _receipt_valid(receipt, campaign)) and not request.session.get(
+        _done_key(campaign)
+    ):
         return HttpResponseRedirect(_url("landing", campaign))
     return _page(request, "participants/thanks.html", {"campaign": campaign})
 

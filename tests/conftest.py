@@ -8,6 +8,7 @@ import pytest
 from django.core.cache import cache
 
 from accounts.models import Role
+from integrations.tokens import _process_jwks
 from tests.factories import PASSWORD, AccountFactory, make_member, make_staff
 
 
@@ -34,8 +35,10 @@ def _test_settings(settings):
 @pytest.fixture(autouse=True)
 def _empty_cache():
     # Each test starts with an empty cache: rate-limit counters and cached JWKS of one test must
-    # not leak into the next (the local-memory cache lives as long as the test process).
+    # not leak into the next (the local-memory cache lives as long as the test process), nor
+    # the keys each process keeps for when the cache is down.
     cache.clear()
+    _process_jwks.clear()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@
 """
 
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, UpdateError
-from django.db import DatabaseError, IntegrityError, connections, router
+from django.db import DatabaseError, IntegrityError, OperationalError, connections, router
 from django.utils.crypto import get_random_string
 
 
@@ -36,6 +36,10 @@ def database_save(store, must_create: bool, django_save) -> None:
     except IntegrityError:
         if must_create:
             raise CreateError from None
+        raise
+    except OperationalError:
+        # The database is unreachable: not "the session was deleted meanwhile" (which Django
+        # answers with a 400). Callers see the outage for what it is (participants/outage.py).
         raise
     except DatabaseError:
         if not must_create:

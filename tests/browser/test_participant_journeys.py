@@ -69,7 +69,7 @@ def test_participant_logs_in_finds_the_form_prefilled_corrects_it_and_takes_part
     page.get_by_label("City").fill("Namur")
     page.get_by_role("button", name="Submit").click()
 
-    page.wait_for_url(demo.url(f"/c/{demo.campaign.slug}/thanks/"))
+    page.wait_for_url(demo.url(f"/c/{demo.campaign.slug}/thanks/") + "?r=*")
     expect(page.get_by_role("heading", level=1)).to_have_text("Thank you for taking part!")
 
     participation = Participation.objects.get(campaign=demo.campaign)
@@ -174,7 +174,7 @@ def test_french_participant_sees_the_campaign_errors_and_prefilled_form_in_frenc
     expect(page.get_by_label("Je souhaite recevoir la newsletter")).not_to_be_checked()
     page.get_by_role("button", name="Envoyer").click()
 
-    page.wait_for_url(demo.url(f"/c/{demo.campaign.slug}/thanks/"))
+    page.wait_for_url(demo.url(f"/c/{demo.campaign.slug}/thanks/") + "?r=*")
     expect(page.get_by_role("heading", level=1)).to_have_text("Merci de votre participation !")
     assert Participation.objects.get(campaign=demo.campaign).language == "fr"
 

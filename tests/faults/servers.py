@@ -4,15 +4,28 @@
   says (`"hang"`, `"down"`, a status code, `"garbage"`, `"huge"`, `"deep"`);
 - `silent_port()`: a socket that accepts connections and never answers (a hung IdP);
 - `closed_port()`: a port nothing listens on (connection refused);
-- `WebhookReceiver`: a webhook receiver that answers late or with a chosen status.
+- `WebhookReceiver`: a webhook receiver that answers late or with a chosen status;
+- `RedisServer`: a Redis process of its own on a free loopback port, killed and started again
+  on the same port by the test;
+- `PostgresCluster`: a PostgreSQL cluster of its own (initdb + pg_ctl in a temporary directory)
+  on a free loopback port, stopped ("crashed") and started again by the test.
+
+The last two are the fault suite's outages: real processes that really go away.
 """
 
 import contextlib
+import glob
 import json
+import os
+import shutil
+import signal
 import socket
+import subprocess
+import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from tests.idp_stub import IdPStub
 
@@ -204,3 +217,213 @@ class WebhookReceiver:
     def __exit__(self, *exc):
         self._server.shutdown()
         self._server.server_close()
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now (another process may take it meanwhile,
+    which the servers below notice when they fail to start)."""
+    return closed_port()
+
+
+def _wait_until(condition, *, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"{what} after {timeout} s")
+
+
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
+
+
+class RedisServer:
+    """`redis-server` on 127.0.0.1:`port`, no persistence: `kill()` loses its data, as a
+    crashed or restarted Redis without persistence does; `start()` brings it back on the same
+    port. Skips the test when redis-server is not installed."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.binary = shutil.which("redis-server")
+        self.port = port or free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._process: subprocess.Popen | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def start(self) -> "RedisServer":
+        if self.binary is None:
+            import pytest
+
+            pytest.skip("redis-server is not installed")
+        argv = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1"]
+        argv += ["--save", "", "--appendonly", "no", "--daemonize", "no"]
+        self._process = subprocess.Popen(  # noqa: S603
+            argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        _wait_until(lambda: _accepts(self.port), timeout=10, what="redis-server did not start")
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: clients' connections break mid-use, new ones are refused."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait(10)
+            self._process = None
+        _wait_until(lambda: not _accepts(self.port), timeout=5, what="redis-server still answers")
+
+    def __enter__(self) -> "RedisServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        if self.running:
+            self.kill()
+
+
+def postgres_bin_dir() -> Path | None:
+    """Where initdb and pg_ctl are: on PATH, or Debian's /usr/lib/postgresql/<version>/bin."""
+    on_path = shutil.which("pg_ctl")
+    if on_path and shutil.which("initdb"):
+        return Path(on_path).parent
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), reverse=True)
+    return Path(candidates[0]).parent if candidates else None
+
+
+class PostgresCluster:
+    """A PostgreSQL cluster of its own: `initdb` in a temporary directory, served by `pg_ctl` on
+    127.0.0.1:`port` (trust authentication, user `postgres`, no fsync). `stop()` is an immediate
+    shutdown, what a crash or a failover looks like to the clients: connections break mid-use
+    and new ones are refused until `start()`.
+
+    Run as root, the server runs as the `postgres` OS user (PostgreSQL refuses root).
+    """
+
+    def __init__(self) -> None:
+        self.bin_dir = postgres_bin_dir()
+        self.port = free_port()
+        self.user = "postgres"
+        self._tmp: str | None = None
+        self._run_as: list[str] = []
+
+    @property
+    def data_dir(self) -> str:
+        return os.path.join(self._tmp, "data")
+
+    def settings_dict(self, name: str = "postgres") -> dict:
+        """Django's DATABASES entry for a database of this cluster."""
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": name,
+            "USER": self.user,
+            "PASSWORD": "",
+            "HOST": "127.0.0.1",
+            "PORT": str(self.port),
+            # Fail fast while the cluster is down, instead of waiting for the OS's timeout.
+            "OPTIONS": {"connect_timeout": 2},
+            "CONN_MAX_AGE": 60,
+            "CONN_HEALTH_CHECKS": True,
+            "ATOMIC_REQUESTS": False,
+            "AUTOCOMMIT": True,
+            "TIME_ZONE": None,
+            "TEST": {},
+        }
+
+    def _run(self, *argv: str, timeout: float = 60) -> None:
+        subprocess.run(  # noqa: S603
+            [*self._run_as, *argv],
+            check=True,
+            capture_output=True,
+            timeout=timeout,
+            cwd=self._tmp,
+        )
+
+    def init(self) -> "PostgresCluster":
+        if self.bin_dir is None:
+            import pytest
+
+            pytest.skip("PostgreSQL's initdb and pg_ctl are not installed")
+        self._tmp = tempfile.mkdtemp(prefix="campaign-sso-pg-")
+        if os.geteuid() == 0:
+            import pwd
+
+            try:
+                owner = pwd.getpwnam("postgres")
+            except KeyError:
+                import pytest
+
+                pytest.skip("running as root without a postgres OS user to run PostgreSQL")
+            os.chown(self._tmp, owner.pw_uid, owner.pw_gid)
+            self._run_as = ["runuser", "-u", "postgres", "--"]
+        self._run(
+            str(self.bin_dir / "initdb"),
+            "--pgdata",
+            self.data_dir,
+            "--username",
+            self.user,
+            "--auth",
+            "trust",
+            "--encoding",
+            "UTF8",
+            "--no-sync",
+        )
+        return self
+
+    def start(self) -> None:
+        options = (
+            f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories='' "
+            # fsync off: a crash of the server process (what `stop` does) loses nothing the OS
+            # has, and the tests run faster. synchronous_commit stays on: a commit the client
+            # saw must survive the crash, as in production.
+            "-c fsync=off"
+        )
+        self._run(
+            str(self.bin_dir / "pg_ctl"),
+            "start",
+            "--pgdata",
+            self.data_dir,
+            "--wait",
+            "--timeout",
+            "30",
+            "--silent",
+            "--log",
+            os.path.join(self._tmp, "server.log"),
+            "-o",
+            options,
+        )
+        _wait_until(lambda: _accepts(self.port), timeout=10, what="PostgreSQL did not start")
+
+    def stop(self, mode: str = "immediate") -> None:
+        self._run(
+            str(self.bin_dir / "pg_ctl"),
+            "stop",
+            "--pgdata",
+            self.data_dir,
+            "--mode",
+            mode,
+            "--wait",
+            "--silent",
+        )
+        _wait_until(lambda: not _accepts(self.port), timeout=10, what="PostgreSQL still answers")
+
+    @property
+    def running(self) -> bool:
+        return self._tmp is not None and _accepts(self.port)
+
+    def remove(self) -> None:
+        if self._tmp is None:
+            return
+        if self.running:
+            with contextlib.suppress(Exception):
+                self.stop()
+        pid_file = os.path.join(self.data_dir, "postmaster.pid")
+        if os.path.exists(pid_file):  # a server that would not stop: end it
+            with contextlib.suppress(Exception), open(pid_file) as lines:
+                os.kill(int(lines.readline()), signal.SIGKILL)
+        shutil.rmtree(self._tmp, ignore_errors=True)
+        self._tmp = None

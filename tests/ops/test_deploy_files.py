@@ -17,7 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
-RQ_COMMANDS = {"rqworker"}
+RQ_COMMANDS = {"rqworker", "rqworker_resilient"}
 
 PARSE = """
 import json, sys
@@ -86,3 +86,35 @@ def test_every_command_exists_and_accepts_its_options(backend):
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+LONG_RUNNING_UNITS = [
+    "campaign-sso-web.service",
+    "campaign-sso-relay.service",
+    "campaign-sso-worker@.service",
+    "campaign-sso-rqworker@.service",
+]
+
+
+def _directives(unit: str) -> dict[str, str]:
+    directives = {}
+    for line in (DEPLOY / "systemd" / unit).read_text().splitlines():
+        if "=" in line and not line.lstrip().startswith("#"):
+            key, value = line.split("=", 1)
+            directives[key.strip()] = value.strip()
+    return directives
+
+
+@pytest.mark.parametrize("unit", LONG_RUNNING_UNITS)
+def test_long_running_units_are_restarted_whenever_they_exit(unit):
+    # RQ's worker exits with status 0 when Redis goes away: on-failure would leave it down.
+    directives = _directives(unit)
+    assert directives["Restart"] == "always"
+    assert 1 <= int(directives["RestartSec"]) <= 30
+    # systemd stops restarting after 5 starts in 10 s by default: an outage outlasts that.
+    assert directives["StartLimitIntervalSec"] == "0"
+
+
+def test_the_rq_workers_run_the_command_that_outlives_a_redis_outage():
+    commands = [args[0] for unit, args in COMMAND_LINES if "rq" in unit or args[0] in RQ_COMMANDS]
+    assert commands and set(commands) == {"rqworker_resilient"}

@@ -3,7 +3,7 @@ import json
 import pytest
 from django.db.utils import ConnectionHandler
 
-from config.health import OK, UNAVAILABLE, database_status
+from config.health import DEGRADED, OK, UNAVAILABLE, database_status, healthz
 
 pytestmark = pytest.mark.django_db
 
@@ -21,10 +21,12 @@ def test_healthz_on_a_real_redis_cache(client, redis_cache):
     assert response.json()["cache"] == "ok"
 
 
-def test_healthz_answers_503_naming_the_cache_when_redis_is_down(client, broken_cache):
+def test_healthz_answers_200_degraded_naming_the_cache_when_redis_is_down(client, broken_cache):
+    # The node still serves (logins and forms work without the cache): a load balancer must not
+    # take it out, since a cache outage would then take out every node at once.
     response = client.get("/healthz")
-    assert response.status_code == 503
-    assert response.json() == {"status": UNAVAILABLE, "database": OK, "cache": UNAVAILABLE}
+    assert response.status_code == 200
+    assert response.json() == {"status": DEGRADED, "database": OK, "cache": UNAVAILABLE}
     # Nothing about where the cache lives or what went wrong.
     body = response.content.decode()
     assert "127.0.0.1" not in body
@@ -65,3 +67,26 @@ def test_healthz_still_validates_the_host(client):
 
 def test_healthz_body_is_plain_json(client):
     assert json.loads(client.get("/healthz").content)["status"] == "ok"
+
+
+def test_healthz_answers_503_when_the_database_is_down(rf, monkeypatch):
+    # Whatever the cache says: a node that cannot reach its database cannot serve.
+    import config.health
+
+    monkeypatch.setattr(config.health, "database_status", lambda connection: UNAVAILABLE)
+    response = healthz(rf.get("/healthz"))
+    assert response.status_code == 503
+    assert json.loads(response.content) == {
+        "status": UNAVAILABLE,
+        "database": UNAVAILABLE,
+        "cache": OK,
+    }
+
+
+def test_healthz_answers_503_when_both_are_down(rf, monkeypatch, broken_cache):
+    import config.health
+
+    monkeypatch.setattr(config.health, "database_status", lambda connection: UNAVAILABLE)
+    response = healthz(rf.get("/healthz"))
+    assert response.status_code == 503
+    assert json.loads(response.content)["status"] == UNAVAILABLE

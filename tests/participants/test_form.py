@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from campaigns.models import CampaignStatus, ParticipationLimit
 from participants.models import Participation
+from tests.factories import make_form_campaign
 from tests.participants.conftest import answers, form_token, form_url
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +32,9 @@ def test_participant_fills_and_submits_the_form(client, campaign):
     )
 
     assert response.status_code == 303
-    assert response["Location"] == reverse("participants:thanks", args=[campaign.slug])
+    assert response["Location"].startswith(
+        reverse("participants:thanks", args=[campaign.slug]) + "?r="
+    )
     participation = Participation.objects.get(campaign=campaign)
     assert participation.values == {
         "firstname": "Ada",
@@ -187,7 +190,7 @@ def test_double_submit_creates_one_participation_and_shows_thanks(client, campai
     first = client.post(form_url(campaign), data)
     second = client.post(form_url(campaign), data)  # double click, refresh, back + submit
     assert first.status_code == second.status_code == 303
-    assert second["Location"] == reverse("participants:thanks", args=[campaign.slug])
+    assert second["Location"].startswith(reverse("participants:thanks", args=[campaign.slug]))
     assert Participation.objects.count() == 1
 
 
@@ -236,6 +239,29 @@ def test_thanks_page_without_participation_leads_to_the_campaign(client, campaig
     response = client.get(reverse("participants:thanks", args=[campaign.slug]))
     assert response.status_code == 302
     assert response["Location"] == reverse("participants:landing", args=[campaign.slug])
+
+
+def test_the_thanks_page_needs_no_session_but_a_receipt_for_this_campaign(
+    client, campaign, account
+):
+    from participants.views import _receipt
+
+    thanks = reverse("participants:thanks", args=[campaign.slug])
+    data = answers(form_token(client.get(form_url(campaign))))
+    location = client.post(form_url(campaign), data)["Location"]
+    # Another browser (no session at all) opening the same address sees the page.
+    page = Client().get(location)
+    assert page.status_code == 200
+    assert "Thank you for taking part!" in page.text
+    # The language links keep the receipt.
+    french = Client().get(location + "&lang=fr")
+    assert "Merci" in french.text
+    assert "?lang=en&amp;r=" in french.text
+    # A forged or another campaign's receipt leads to the campaign.
+    other = make_form_campaign(account=account, slug="other-campaign")
+    for forged in ("1:abc:def", _receipt(other), location.split("r=", 1)[1] + "x"):
+        response = Client().get(thanks, {"r": forged})
+        assert response.status_code == 302, forged
 
 
 def test_a_required_checkbox_left_unticked_is_named(client, campaign):

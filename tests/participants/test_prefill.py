@@ -184,7 +184,7 @@ def test_auto_submit_submits_at_once_when_every_required_field_is_known(
     log_in(client, sso_campaign, participant)
     response = client.get(form_url(sso_campaign))
     assert response.status_code == 303
-    assert response["Location"] == reverse("participants:thanks", args=[sso_campaign.slug])
+    assert response["Location"].startswith(reverse("participants:thanks", args=[sso_campaign.slug]))
     participation = Participation.objects.get()
     assert participation.values["email"] == "ada@idp.example"
     assert participation.values["optin_newsletter"] is False
