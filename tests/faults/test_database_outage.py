@@ -95,7 +95,7 @@ def test_a_form_submitted_during_the_outage_comes_back_then_is_stored_once(
         assert 'value="+32470123456"' in response.text
         assert form_token(response) == data["form_token"]
         french = client.post(url("form", campaign, lang="fr"), data)
-        assert_friendly_503(french, text="Nous n'avons pas pu enregistrer vos réponses")
+        assert_friendly_503(french, text="Nous n’avons pas pu enregistrer vos réponses")
 
     again = client.post(url("form", campaign), data)
     assert again.status_code == 303, again.status_code

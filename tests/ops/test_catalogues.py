@@ -14,9 +14,7 @@ import pytest
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 CATALOGUES = sorted(
-    path
-    for path in BASE_DIR.glob("**/locale/*/LC_MESSAGES/django.po")
-    if ".venv" not in path.parts
+    path for path in BASE_DIR.glob("**/locale/*/LC_MESSAGES/django.po") if ".venv" not in path.parts
 )
 
 
