@@ -22,6 +22,13 @@ SLEEPER = (
     "import os, sys, time; open(sys.argv[1], 'w').write(str(os.getpid())); "
     "print('sleeper up', flush=True); time.sleep(120)"
 )
+# Waits (10 s at most) for the pid file at argv[1], says "boom", exits with 3: still during
+# start-up, since the supervisor waits longer than that for its services to be ready.
+CRASHER = (
+    "import os, sys, time; deadline = time.time() + 10\n"
+    "while not os.path.exists(sys.argv[1]) and time.time() < deadline: time.sleep(0.05)\n"
+    "print('boom', flush=True); sys.exit(3)"
+)
 # Starts a child of its own (as runserver's autoreloader does), writes both pids, sleeps.
 SPAWNER = (
     "import os, subprocess, sys, time; "
@@ -150,7 +157,9 @@ def test_a_process_dying_at_start_stops_the_others_and_is_named(tmp_path):
     supervisor, out = _supervisor(
         [
             Service("sleeper", [PY, "-c", SLEEPER, str(tmp_path / "sleeper.pid")]),
-            Service("crasher", [PY, "-c", "import sys; print('boom'); sys.exit(3)"]),
+            # It dies once the sleeper is up, so that a loaded machine cannot let it die before
+            # the sleeper ran a line (the sleeper would then be stopped before writing its pid).
+            Service("crasher", [PY, "-c", CRASHER, str(tmp_path / "sleeper.pid")]),
         ]
     )
 
