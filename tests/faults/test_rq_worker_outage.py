@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -126,11 +127,30 @@ def test_the_worker_waits_for_a_redis_that_is_down_when_it_starts(rq_settings):
     assert worker.returncode == 0, output
 
 
+def _read_until(worker: subprocess.Popen, text: str, *, timeout: float) -> str:
+    """The worker's output up to the first line holding `text` (a loaded machine may take
+    seconds to start Django: a fixed sleep could signal it before it handles signals)."""
+    lines: list[str] = []
+    found = threading.Event()
+
+    def read() -> None:
+        for line in worker.stdout:
+            lines.append(line)
+            if text in line:
+                found.set()
+                return
+
+    threading.Thread(target=read, daemon=True).start()
+    assert found.wait(timeout), "".join(lines)
+    return "".join(lines)
+
+
 def test_a_signal_while_waiting_for_redis_stops_the_worker(rq_settings):
     redis_server = rq_settings
     redis_server.kill()
     worker = start_worker(redis_server.url)
-    time.sleep(2)
+    _read_until(worker, "waiting for Redis", timeout=60)
+    time.sleep(0.5)  # the line is logged just before the wait installs its signal handler
     started = time.monotonic()
     output = stop(worker)
     assert worker.returncode == 0, output
