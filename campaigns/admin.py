@@ -75,6 +75,16 @@ class CampaignAdmin(AccountScopedAdmin):
                 ),
             },
         ),
+        (
+            "Embedding",
+            {
+                "fields": ["embedding", "embed_allowed_origins"],
+                "description": (
+                    "Show the campaign inside your own site, in a frame. Only the sites listed "
+                    "may do so; everywhere else browsers refuse to show it."
+                ),
+            },
+        ),
     ]
 
     def get_fieldsets(self, request, obj=None):
