@@ -98,14 +98,20 @@ def _page(
     return response
 
 
-def _closed_page(request, campaign: Campaign | None) -> HttpResponse | None:
-    """The page for a campaign that cannot take participations now, or None when it is open."""
+def _closed_page(
+    request, campaign: Campaign | None, *, context: dict | None = None, query: dict | None = None
+) -> HttpResponse | None:
+    """The page for a campaign that cannot take participations now, or None when it is open.
+
+    `context` and `query` as for `_page` (the embedded pages' own)."""
+    context = context or {}
     if campaign is None:
-        return _page(request, "participants/unknown.html", {}, status=404)
+        return _page(request, "participants/unknown.html", context, status=404, query=query)
+    context = {**context, "campaign": campaign}
     if campaign.has_ended:
-        return _page(request, "participants/ended.html", {"campaign": campaign}, status=410)
+        return _page(request, "participants/ended.html", context, status=410, query=query)
     if not campaign.has_started:
-        return _page(request, "participants/not_started.html", {"campaign": campaign})
+        return _page(request, "participants/not_started.html", context, query=query)
     return None
 
 
