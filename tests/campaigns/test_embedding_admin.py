@@ -1,10 +1,11 @@
-"""Who may embed a campaign, set in the admin."""
+"""Who may embed a campaign, set in the admin, and the embed code it gives to paste."""
 
 import html
 
 import pytest
 from django.urls import reverse
 
+from campaigns.embed_code import campaign_embed_code
 from campaigns.models import Campaign, Embedding
 from tests.campaigns.test_admin import ADD_URL, campaign_post, errors_of
 from tests.factories import CampaignFactory
@@ -88,3 +89,38 @@ def test_an_administrator_cannot_save_a_wildcard_for_the_account(client, admin_u
     )
     account.refresh_from_db()
     assert account.embed_allowed_origins == []
+
+
+def test_the_campaign_page_gives_the_embed_code_with_its_address_filled_in(
+    client, editor_a, account, settings
+):
+    settings.PUBLIC_BASE_URL = "https://sso.example.test"
+    account.embed_allowed_origins = ["https://shop.example.com"]
+    account.save()
+    campaign = CampaignFactory(account=account, slug="win-a-bike", title='Win a "bike" <now>')
+    client.force_login(editor_a)
+    page = client.get(change_url(campaign))
+    assert page.status_code == 200
+
+    code = campaign_embed_code(campaign, base_url=settings.PUBLIC_BASE_URL)
+    assert 'src="https://sso.example.test/e/win-a-bike/"' in code
+    assert 'title="Win a &quot;bike&quot; &lt;now&gt;"' in code
+    assert 'event.origin !== "https://sso.example.test"' in code
+    assert "event.source !== frame.contentWindow" in code
+    assert 'data.type === "campaign-sso:height"' in code
+    assert html.escape(code) in page.text
+    assert 'data-copy-target="campaign-embed-code"' in page.text
+    assert "integrations/copy_to_clipboard.js" in page.text
+    assert "Allowed on: https://shop.example.com." in page.text
+
+
+def test_a_campaign_nobody_may_embed_says_so_beside_its_code(client, editor_a, account):
+    campaign = CampaignFactory(account=account)
+    client.force_login(editor_a)
+    page = client.get(change_url(campaign))
+    assert "No site may show it yet" in page.text
+
+
+def test_a_new_campaign_has_no_embed_code_yet(client, editor_a):
+    client.force_login(editor_a)
+    assert "campaign-embed-code" not in client.get(ADD_URL).text
