@@ -379,3 +379,16 @@ def test_erasing_the_participant_ends_their_embedded_visits_and_tickets(
     form = frame.get(embed_url(campaign, "embed_form", t=visit_token(page)))
     assert 'value="Ada"' not in form.text
     assert "This page had been open too long" in form.text
+
+
+def test_the_embedded_login_speaks_french(frame, popup, campaign, idp):
+    page = frame.get(embed_url(campaign, "embed_form", lang="fr"))
+    assert "Une petite fenêtre s’ouvre pour vous connecter" in page.text
+    assert "Votre navigateur a bloqué la fenêtre de connexion." in page.text
+    assert "Ouvrir la campagne dans un nouvel onglet" in page.text
+    started = popup_login_start(popup, campaign, visit_token(page), lang="fr")
+    with mock() as rsps:
+        idp_answers(rsps, idp, started, claims=CLAIMS)
+        done = popup.get(callback(popup, started)["Location"])
+    assert '<html lang="fr">' in done.text
+    assert "Vous êtes connecté" in done.text and "Continuer dans cette fenêtre" in done.text
