@@ -11,6 +11,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from campaigns.models import PrefillMode
 from participants.erasure import participant_erase
 from participants.models import EmbedSession, EmbedTicket, LoginAttempt, Participation
 from participants.session import BROWSER_COOKIE
@@ -186,6 +187,19 @@ def test_the_prefilled_frame_takes_part_as_the_participant(frame, campaign, logg
     assert participation.prefilled["firstname"] == "Ada"
     assert participation.changed == ["email"]
     assert "Thank you for taking part!" in frame.get(response["Location"]).text
+
+
+def test_with_auto_submit_the_frame_goes_straight_to_the_thank_you_page(frame, campaign, logged_in):
+    campaign.prefill_mode = PrefillMode.AUTO_SUBMIT
+    campaign.save()
+    page, ticket = logged_in
+    form = frame.get(redeem(frame, campaign, page, ticket)["Location"])
+    assert form.status_code == 303
+    assert form["Location"] == embed_url(campaign, "embed_thanks", t=visit_token(page), lang="en")
+    assert Participation.objects.get().values["firstname"] == "Ada"
+    # Loading the form step again submits nothing more.
+    frame.get(embed_url(campaign, "embed_form", t=visit_token(page)))
+    assert Participation.objects.count() == 1
 
 
 def test_a_ticket_serves_once(frame, campaign, logged_in):
