@@ -4,9 +4,11 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# The development IdP and the local webhook receiver that `make run` starts next to the site.
+# The development IdP, the local webhook receiver and a customer's page embedding the demo
+# campaign (http://localhost:<EMBED_PORT>, another site) that `make run` starts next to the site.
 IDP_PORT ?= 9000
 RECEIVER_PORT ?= 9100
+EMBED_PORT ?= 9200
 PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 
 .PHONY: run serve-prod test lint check bench install install-demo install-dev messages clean-venv
@@ -47,9 +49,10 @@ run: $(VENV)/.installed-demo .env messages
 	@$(PY) -m demo.env_file .env --public-base-url $(PUBLIC_BASE_URL)
 	$(PY) manage.py migrate --noinput
 	PUBLIC_BASE_URL=$(PUBLIC_BASE_URL) $(PY) manage.py seed_demo \
-		--idp-url http://127.0.0.1:$(IDP_PORT) --webhook-url http://127.0.0.1:$(RECEIVER_PORT)/
+		--idp-url http://127.0.0.1:$(IDP_PORT) --webhook-url http://127.0.0.1:$(RECEIVER_PORT)/ \
+		--embed-host-url http://localhost:$(EMBED_PORT)
 	PUBLIC_BASE_URL=$(PUBLIC_BASE_URL) $(PY) -m demo --host $(HOST) --port $(PORT) \
-		--idp-port $(IDP_PORT) --receiver-port $(RECEIVER_PORT)
+		--idp-port $(IDP_PORT) --receiver-port $(RECEIVER_PORT) --embed-port $(EMBED_PORT)
 
 # The production server (gunicorn, config/gunicorn.conf.py) with static files collected for
 # WhiteNoise. Production settings come from the environment: DJANGO_DEBUG=0 and the required keys;

@@ -12,6 +12,7 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
 
 from .models import Account, Membership
+from .origins import FrameOriginsField
 from .permissions import (
     Capability,
     accounts_for,
@@ -281,6 +282,11 @@ class AccountAdminForm(forms.ModelForm):
         widget=forms.URLInput(attrs={"class": "vURLField", "size": 70}),
         help_text=Account._meta.get_field("privacy_policy_url").help_text,
     )
+    embed_allowed_origins = FrameOriginsField(
+        label="Sites that may embed campaigns",
+        required=False,
+        help_text=Account._meta.get_field("embed_allowed_origins").help_text,
+    )
 
     class Meta:
         model = Account
@@ -292,6 +298,7 @@ class AccountAdminForm(forms.ModelForm):
             "sso_oauth_enabled",
             "privacy_policy_url",
             "participation_retention_days",
+            "embed_allowed_origins",
         ]
 
     def __init__(self, *args, **kwargs):
@@ -309,7 +316,8 @@ class AccountAdminForm(forms.ModelForm):
 class AccountAdmin(admin.ModelAdmin):
     """Accounts and their entitlements are platform staff's business. An account's
     Administrators see their own account and change only what it tells participants about their
-    data (`PARTICIPANT_DATA_FIELDS`); everything else stays out of their form."""
+    data (`PARTICIPANT_DATA_FIELDS`) and which sites may embed its campaigns
+    (`EMBEDDING_FIELDS`); everything else stays out of their form."""
 
     form = AccountAdminForm
     list_display = ["name", "slug", "is_active", "sso_oauth_enabled", "created_at"]
@@ -318,10 +326,16 @@ class AccountAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
     PARTICIPANT_DATA_FIELDS = ["privacy_policy_url", "participation_retention_days"]
+    EMBEDDING_FIELDS = ["embed_allowed_origins"]
+    EMBEDDING_DESCRIPTION = (
+        "The sites that may show your campaigns in a frame, unless a campaign says otherwise. "
+        "Each campaign's page in the admin gives the code to paste."
+    )
     fieldsets = [
         (None, {"fields": ["name", "slug", "is_active"]}),
         ("Integrations", {"fields": ["sso_oauth_enabled"]}),
         ("Participants' data", {"fields": PARTICIPANT_DATA_FIELDS}),
+        ("Embedding", {"fields": EMBEDDING_FIELDS, "description": EMBEDDING_DESCRIPTION}),
     ]
     object_history_template = AccountScopedAdmin.object_history_template
     capability = Capability.MANAGE_PARTICIPANT_DATA
@@ -361,6 +375,10 @@ class AccountAdmin(admin.ModelAdmin):
                     "description": "What participants are told about their data, and for how "
                     "long it is kept. Each campaign may set its own.",
                 },
+            ),
+            (
+                "Embedding",
+                {"fields": self.EMBEDDING_FIELDS, "description": self.EMBEDDING_DESCRIPTION},
             ),
         ]
 

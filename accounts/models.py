@@ -2,6 +2,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from .origins import validate_frame_origins
 from .validators import validate_public_https_url
 
 # Bounds of a retention period in days, for accounts and campaigns alike.
@@ -41,6 +42,16 @@ class Account(models.Model):
         help_text=(
             "Days a campaign's participations are kept after the campaign ends; then they are "
             "deleted. Blank: the platform's default. A campaign may set its own."
+        ),
+    )
+    embed_allowed_origins = models.JSONField(
+        "sites that may embed campaigns",
+        default=list,
+        blank=True,
+        validators=[validate_frame_origins],
+        help_text=(
+            "The sites allowed to show your campaigns in a frame, one address per line "
+            "(https://www.example.com: no path, no wildcard). A campaign may list its own."
         ),
     )
     created_at = models.DateTimeField(auto_now_add=True)

@@ -33,7 +33,8 @@ class Capability(Enum):
     # Read the SSO activity log.
     VIEW_SSO_ACTIVITY = "view_sso_activity"
     # Participants' data: the account's privacy policy and retention period; find, export and
-    # erase one participant. Not tied to the SSO entitlement: the data outlives it.
+    # erase one participant. Not tied to the SSO entitlement: the data outlives it. Also the
+    # other account-wide setting Administrators keep: the sites that may embed campaigns.
     MANAGE_PARTICIPANT_DATA = "manage_participant_data"
     # Create accounts, switch entitlements on, manage memberships.
     MANAGE_ACCOUNTS = "manage_accounts"

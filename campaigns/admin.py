@@ -8,6 +8,7 @@ from accounts.admin import AccountScopedAdmin, AccountScopedInline
 from accounts.permissions import Capability, is_platform_staff
 from integrations.models import OAuthIntegration
 
+from .embed_code import campaign_embed_code
 from .forms import CampaignAdminForm, CampaignFieldAdminForm, default_field_initial
 from .models import Campaign, CampaignField
 
@@ -37,7 +38,7 @@ class CampaignAdmin(AccountScopedAdmin):
     list_filter = ["status"]
     search_fields = ["title", "title_fr", "slug"]
     prepopulated_fields = {"slug": ["title"]}
-    readonly_fields = ["statistics"]
+    readonly_fields = ["statistics", "embed_code"]
     inlines = [CampaignFieldInline]
     fieldsets = [
         (
@@ -75,14 +76,27 @@ class CampaignAdmin(AccountScopedAdmin):
                 ),
             },
         ),
+        (
+            "Embedding",
+            {
+                "fields": ["embedding", "embed_allowed_origins", "embed_code"],
+                "description": (
+                    "Show the campaign inside your own site, in a frame. Only the sites listed "
+                    "may do so; everywhere else browsers refuse to show it."
+                ),
+            },
+        ),
     ]
+
+    class Media:
+        js = ["integrations/copy_to_clipboard.js"]
 
     def get_fieldsets(self, request, obj=None):
         hidden = set()
         if self._single_account(request) is not None:
             hidden.add("account")  # users with one account do not pick it (see get_exclude)
         if obj is None:
-            hidden.add("statistics")  # nothing to count yet
+            hidden.update({"statistics", "embed_code"})  # nothing to count or embed yet
         return [
             (name, {**options, "fields": [f for f in options["fields"] if f not in hidden]})
             for name, options in super().get_fieldsets(request, obj)
@@ -150,6 +164,26 @@ class CampaignAdmin(AccountScopedAdmin):
             count,
             export,
             export_xlsx,
+        )
+
+    @admin.display(description="embed code")
+    def embed_code(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        origins = obj.frame_ancestors
+        if origins:
+            where = format_html("Allowed on: {}.", ", ".join(origins))
+        else:
+            where = "No site may show it yet: list yours above (or in your account), then save."
+        return format_html(
+            '<pre id="campaign-embed-code" style="white-space: pre-wrap">{}</pre>'
+            '<p><button type="button" class="button" data-copy-target="campaign-embed-code">'
+            "Copy</button></p>"
+            '<p class="help">{} Paste the code where the campaign should appear; the script is '
+            "optional and lets the frame take the campaign's height. Participants log in in a "
+            "small window of ours; no third-party cookie is needed.</p>",
+            campaign_embed_code(obj, base_url=settings.PUBLIC_BASE_URL),
+            where,
         )
 
     @admin.display(description="public page")

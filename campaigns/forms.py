@@ -5,9 +5,10 @@ from django.conf import settings
 from django.utils.html import format_html, format_html_join
 
 from accounts.models import Account
+from accounts.origins import FrameOriginsField
 from integrations.variables import STANDARD_VARIABLES
 
-from .models import Campaign, CampaignField, FieldType
+from .models import Campaign, CampaignField, Embedding, FieldType
 
 # The fields a new campaign proposes; the editor may change or remove them before saving.
 DEFAULT_FIELDS = [
@@ -68,6 +69,15 @@ class CampaignAdminForm(forms.ModelForm):
         ),
     )
 
+    embed_allowed_origins = FrameOriginsField(
+        label="Sites that may embed it",
+        required=False,
+        help_text=(
+            "With “Only on the sites listed here”: one address per line, e.g. "
+            "https://www.example.com (no path, no wildcard)."
+        ),
+    )
+
     # Set by the admin for users with a single account (the field is then not in the form).
     default_account: Account | None = None
 
@@ -90,6 +100,8 @@ class CampaignAdminForm(forms.ModelForm):
             "prefill_mode",
             "privacy_policy_url",
             "participation_retention_days",
+            "embedding",
+            "embed_allowed_origins",
         ]
 
     def __init__(self, *args, **kwargs):
@@ -109,6 +121,17 @@ class CampaignAdminForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        # Saved without a site, such a campaign could be framed nowhere: harmless, but surely
+        # not what the editor meant.
+        if (
+            cleaned.get("embedding") == Embedding.OWN
+            and not cleaned.get("embed_allowed_origins")
+            and "embed_allowed_origins" not in self.errors
+        ):
+            self.add_error(
+                "embed_allowed_origins",
+                "List the sites that may embed the campaign, or choose another option above.",
+            )
         # The model's clean checks the integration against the campaign's account, which must
         # be known before it runs.
         if not self.instance.account_id:

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 
 from accounts.models import RETENTION_DAYS_MAX, RETENTION_DAYS_MIN, Account
+from accounts.origins import frame_origins_in_force, validate_frame_origins
 from accounts.validators import validate_public_https_url
 from integrations.models import OAuthIntegration
 from integrations.variables import (
@@ -39,6 +40,12 @@ class PrefillMode(models.TextChoices):
 class ParticipationLimit(models.TextChoices):
     ONCE = "once", "Once per participant"
     UNLIMITED = "unlimited", "Unlimited"
+
+
+class Embedding(models.TextChoices):
+    ACCOUNT = "account", "On the sites your account allows"
+    OWN = "own", "Only on the sites listed here"
+    OFF = "off", "Nowhere: the campaign cannot be embedded"
 
 
 class Campaign(models.Model):
@@ -112,6 +119,23 @@ class Campaign(models.Model):
             "Blank: your account's default."
         ),
     )
+    embedding = models.CharField(
+        "embedding",
+        max_length=10,
+        choices=Embedding.choices,
+        default=Embedding.ACCOUNT,
+        help_text="Which sites may show the campaign in a frame (the embed code is below).",
+    )
+    embed_allowed_origins = models.JSONField(
+        "sites that may embed it",
+        default=list,
+        blank=True,
+        validators=[validate_frame_origins],
+        help_text=(
+            "With “Only on the sites listed here”: one address per line "
+            "(https://www.example.com: no path, no wildcard)."
+        ),
+    )
     # When the status was set to "ended" (the end time may be blank or later): with `ends_at`
     # it says when the campaign ended, from which its participations' retention counts.
     ended_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -133,6 +157,10 @@ class Campaign(models.Model):
             models.CheckConstraint(
                 condition=models.Q(participation_limit__in=ParticipationLimit.values),
                 name="campaign_participation_limit_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(embedding__in=Embedding.values),
+                name="campaign_embedding_valid",
             ),
         ]
 
@@ -188,6 +216,16 @@ class Campaign(models.Model):
         if integration.unavailable_reason():
             return None
         return integration
+
+    @property
+    def frame_ancestors(self) -> list[str]:
+        """The origins that may show the campaign's embedded pages in a frame now: its own list,
+        its account's, or none (CSP `frame-ancestors`)."""
+        if self.embedding == Embedding.OWN:
+            return frame_origins_in_force(self.embed_allowed_origins)
+        if self.embedding == Embedding.ACCOUNT:
+            return frame_origins_in_force(self.account.embed_allowed_origins)
+        return []
 
     def end_time(self, now: datetime | None = None) -> datetime | None:
         """When the campaign ended (its end time passed, or its status was set to ended,

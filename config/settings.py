@@ -288,6 +288,9 @@ LOGIN_ATTEMPT_TTL_SECONDS = env.int("LOGIN_ATTEMPT_TTL_SECONDS", default=600)
 # For how long after a login another campaign of the same integration offers "Continue as
 # <first name>" in the same browser session, without another trip to the IdP (seconds; 0: never).
 SSO_REMEMBER_SECONDS = env.int("SSO_REMEMBER_SECONDS", default=30 * 60)
+# How long a campaign embedded in a customer's frame keeps a participant's progress (seconds from
+# their first page there; the token in the frame's addresses stops working then).
+EMBED_SESSION_TTL_SECONDS = env.int("EMBED_SESSION_TTL_SECONDS", default=3600)
 # How long login attempts are kept for the SSO activity log (`manage.py purge_login_attempts`).
 LOGIN_ATTEMPT_RETENTION_DAYS = env.int("LOGIN_ATTEMPT_RETENTION_DAYS", default=90)
 # Days a campaign's participations are kept after it ends, unless its account or the campaign

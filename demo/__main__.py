@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--receiver-port", type=int, default=int(os.environ.get("WEBHOOK_RECEIVER_PORT", 9100))
     )
+    parser.add_argument(
+        "--embed-port", type=int, default=int(os.environ.get("EMBED_HOST_PORT", 9200))
+    )
     options = parser.parse_args(argv)
     _read_env_file()
     addresses = DemoAddresses(
@@ -40,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         port=options.port,
         idp_port=options.idp_port,
         receiver_port=options.receiver_port,
+        embed_port=options.embed_port,
         public_base_url=os.environ.get("PUBLIC_BASE_URL", ""),
     )
     supervisor = Supervisor(demo_services(addresses))

@@ -27,6 +27,7 @@ class DemoAddresses:
     port: int = 8000
     idp_port: int = 9000
     receiver_port: int = 9100
+    embed_port: int = 9200
     public_base_url: str = ""
 
     @property
@@ -41,6 +42,16 @@ class DemoAddresses:
     def receiver(self) -> str:
         return f"http://127.0.0.1:{self.receiver_port}/"
 
+    @property
+    def embed_host(self) -> str:
+        # localhost, not 127.0.0.1: for the browser another site than the campaign's, as a
+        # customer's site is. seed_demo lets it frame the demo account's campaigns.
+        return f"http://localhost:{self.embed_port}"
+
+    @property
+    def embedded_campaign(self) -> str:
+        return f"{self.site}/e/{DEMO_CAMPAIGN_SLUG}/"
+
 
 def devidp_available() -> bool:
     """The development IdP is built on its own branch; start it once it is there."""
@@ -50,7 +61,8 @@ def devidp_available() -> bool:
 def demo_services(
     addresses: DemoAddresses, *, python: str = sys.executable, with_devidp: bool | None = None
 ) -> list[Service]:
-    """Web server, task worker, webhook relay, development IdP (when present), webhook receiver."""
+    """Web server, task worker, webhook relay, development IdP (when present), webhook receiver
+    and a customer's page embedding the demo campaign."""
     if with_devidp is None:
         with_devidp = devidp_available()
     manage = [python, str(BASE_DIR / "manage.py")]
@@ -100,6 +112,22 @@ def demo_services(
             cwd=BASE_DIR,
         )
     )
+    services.append(
+        Service(
+            "embed",
+            [
+                python,
+                "-m",
+                "demo.embed_host",
+                "--port",
+                str(addresses.embed_port),
+                "--campaign-url",
+                addresses.embedded_campaign,
+            ],
+            port=addresses.embed_port,
+            cwd=BASE_DIR,
+        )
+    )
     return services
 
 
@@ -124,6 +152,7 @@ def demo_banner(addresses: DemoAddresses) -> str:
         "",
         f"  Campaign page       {campaign}",
         f"  … in French         {campaign}?lang=fr",
+        f"  … embedded          {addresses.embed_host}/   (a customer's page on another site)",
         f"  Admin               {site}/admin/",
     ]
     lines += [f"      {username:<7} / {STAFF_PASSWORD}   {what}" for username, what in DEMO_LOGINS]

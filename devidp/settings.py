@@ -42,6 +42,12 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# Like the identity providers that support logging in from a pop-up: its pages leave the window
+# that opened the pop-up in place (an embedded campaign's frame waits there for the login).
+# Django's default, same-origin, would cut the pop-up off from it; the campaign then offers to
+# go on in the pop-up (README, "Embedding a campaign").
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "unsafe-none"
+
 ROOT_URLCONF = "devidp.urls"
 WSGI_APPLICATION = "devidp.wsgi.application"
 

@@ -9,6 +9,8 @@ erases them on their side too.
 
 A prefill still in the participant's own browser session names a participant who no longer
 exists: the campaign form ignores it (participants/views.py) and it expires with the session.
+The participant's embedded visits and login tickets (participants/embedding.py), which hold
+their IdP values, go with the participant's row.
 """
 
 from dataclasses import dataclass

@@ -80,6 +80,12 @@ class LoginAttempt(models.Model):
     participant = models.ForeignKey(
         Participant, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Started in the login pop-up of a campaign embedded in a frame: it ends with a ticket for
+    # that frame (participants/embedding.py), not in this browser's session.
+    embedded = models.BooleanField(default=False)
+    embed_session = models.ForeignKey(
+        "EmbedSession", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -173,3 +179,48 @@ class ParticipantErasure(models.Model):
 
     def __str__(self) -> str:
         return f"Participant erasure {self.pk}"
+
+
+class EmbedSession(models.Model):
+    """A participant's way through one campaign inside a customer's frame, where no cookie can
+    be relied on: a random token in the frame's addresses and forms (this row holds its hash)
+    carries it instead of a session (participants/embedding.py). Short-lived, and good for this
+    campaign only."""
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    # SHA-256 of the one form token the frame may post next (CSRF protection without a cookie).
+    form_token_hash = models.CharField(max_length=64, blank=True)
+    # Set when a ticket from the login pop-up was redeemed; erasing the participant deletes it.
+    participant = models.ForeignKey(
+        Participant, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    # The IdP's values for the form (JSON), encrypted like every other profile we keep.
+    prefill = EncryptedSecretField(blank=True)
+    participated_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"Embedded visit {self.pk}"
+
+
+class EmbedTicket(models.Model):
+    """What the login pop-up hands the frame: a one-time, short-lived ticket (this row holds its
+    hash) that the frame redeems for the login's prefill. Bound to the login attempt that made
+    it and to the frame's embedded visit; any other visit that presents it burns it."""
+
+    ticket_hash = models.CharField(max_length=64, unique=True)
+    attempt = models.OneToOneField(
+        LoginAttempt, on_delete=models.CASCADE, related_name="embed_ticket"
+    )
+    embed_session = models.ForeignKey(EmbedSession, on_delete=models.CASCADE, related_name="+")
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="+")
+    # The prefill (JSON, encrypted), emptied once redeemed.
+    prefill = EncryptedSecretField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Embed ticket {self.pk}"

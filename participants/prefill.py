@@ -31,6 +31,47 @@ class Prefill:
     auto_submit_token: str = field(default="", repr=False)
 
 
+def prefill_data(
+    *,
+    participant_id: int,
+    values: dict[str, Any],
+    integration_name: str,
+    targets: Iterable[str] = (),
+) -> dict:
+    """A prefill as it is kept (in a session, or for an embedded visit: participants/embedding),
+    with its own auto-submit token."""
+    return {
+        "participant_id": int(participant_id),
+        "values": {str(k): v for k, v in values.items()},
+        "integration_name": str(integration_name),
+        "targets": [str(t) for t in dict.fromkeys([*values, *targets])],
+        "auto_submit_token": secrets.token_urlsafe(32),
+    }
+
+
+def prefill_from_data(data) -> Prefill | None:
+    """The prefill kept as `data`, or None when it is malformed."""
+    if not isinstance(data, dict):
+        return None
+    participant_id = data.get("participant_id")
+    values = data.get("values")
+    token = data.get("auto_submit_token")
+    if not isinstance(participant_id, int) or not isinstance(values, dict):
+        return None
+    if not isinstance(token, str) or not token:
+        return None
+    targets = data.get("targets")
+    if not isinstance(targets, list):
+        targets = list(values)  # a prefill from before targets were kept: its values' names
+    return Prefill(
+        participant_id=participant_id,
+        values=values,
+        integration_name=str(data.get("integration_name") or ""),
+        targets=tuple(str(t) for t in targets),
+        auto_submit_token=token,
+    )
+
+
 def prefill_set(
     request,
     campaign: Campaign,
@@ -44,15 +85,14 @@ def prefill_set(
 
     `targets` are the variables the mapping asked the IdP for; those without a value too.
     """
-    data = {
-        "participant_id": int(participant_id),
-        "values": {str(k): v for k, v in values.items()},
-        "integration_name": str(integration_name),
-        "targets": [str(t) for t in dict.fromkeys([*values, *targets])],
-        "auto_submit_token": secrets.token_urlsafe(32),
-    }
+    data = prefill_data(
+        participant_id=participant_id,
+        values=values,
+        integration_name=integration_name,
+        targets=targets,
+    )
     request.session[_session_key(campaign)] = data
-    return Prefill(**{**data, "targets": tuple(data["targets"])})
+    return prefill_from_data(data)
 
 
 def prefill_get(request, campaign: Campaign) -> Prefill | None:
@@ -60,25 +100,13 @@ def prefill_get(request, campaign: Campaign) -> Prefill | None:
     data = request.session.get(_session_key(campaign))
     if not isinstance(data, dict):
         return None
-    participant_id = data.get("participant_id")
-    values = data.get("values")
-    if not isinstance(participant_id, int) or not isinstance(values, dict):
-        return None
     token = data.get("auto_submit_token")
     if not isinstance(token, str) or not token:
         # Written by other code than prefill_set: give it its per-login token now.
-        token = secrets.token_urlsafe(32)
-        request.session[_session_key(campaign)] = {**data, "auto_submit_token": token}
-    targets = data.get("targets")
-    if not isinstance(targets, list):
-        targets = list(values)  # a prefill from before targets were kept: its values' names
-    return Prefill(
-        participant_id=participant_id,
-        values=values,
-        integration_name=str(data.get("integration_name") or ""),
-        targets=tuple(str(t) for t in targets),
-        auto_submit_token=token,
-    )
+        data = {**data, "auto_submit_token": secrets.token_urlsafe(32)}
+        if prefill_from_data(data) is not None:
+            request.session[_session_key(campaign)] = data
+    return prefill_from_data(data)
 
 
 def prefill_clear(request, campaign: Campaign) -> None:

@@ -159,8 +159,13 @@ def login_attempt_start(
     redirect_uri: str,
     language: str = "",
     test_user=None,
+    embed_session=None,
 ) -> StartedLogin:
-    """Create the attempt for one trip to the IdP; the caller redirects and sets the cookie."""
+    """Create the attempt for one trip to the IdP; the caller redirects and sets the cookie.
+
+    `embed_session`: the embedded visit whose login pop-up this is (participants/embedding.py);
+    the login then ends with a ticket for that frame.
+    """
     browser, is_new = browser_value(request)
     state = secrets.token_urlsafe(32)
     nonce = secrets.token_urlsafe(32) if integration.is_openid else ""
@@ -179,6 +184,8 @@ def login_attempt_start(
         language=language[:8],
         is_test=test_user is not None,
         test_user=test_user,
+        embedded=embed_session is not None,
+        embed_session=embed_session,
         expires_at=timezone.now() + timedelta(seconds=settings.LOGIN_ATTEMPT_TTL_SECONDS),
     )
     return StartedLogin(attempt, state, challenge, browser, is_new)
@@ -228,6 +235,7 @@ def login_attempt_claim(*, request, state: str, callback_key: str | None) -> Log
             "integration__sign_in_alert",
             "integration__account",
             "campaign",
+            "embed_session",
         ).get(state_hash=_hash(state))
     except LoginAttempt.DoesNotExist:
         raise StateError("state_unknown") from None

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_identity, views_sso
+from . import views, views_embed, views_identity, views_sso
 
 app_name = "participants"
 
@@ -12,6 +12,20 @@ urlpatterns = [
     path("c/<slug:slug>/login/", views_sso.login_start, name="login_start"),
     path("c/<slug:slug>/continue/", views_identity.continue_as, name="continue_as"),
     path("c/<slug:slug>/not-you/", views_identity.not_you, name="not_you"),
+    # A campaign inside a customer's frame, and its login pop-up (participants/views_embed.py).
+    path("e/<slug:slug>/", views_embed.embed_landing, name="embed_landing"),
+    path("e/<slug:slug>/form/", views_embed.embed_form, name="embed_form"),
+    path("e/<slug:slug>/thanks/", views_embed.embed_thanks, name="embed_thanks"),
+    path("e/<slug:slug>/already/", views_embed.embed_already, name="embed_already"),
+    path("e/<slug:slug>/not-you/", views_embed.embed_not_you, name="embed_not_you"),
+    path("e/<slug:slug>/ticket/", views_embed.embed_redeem, name="embed_redeem"),
+    path("e/<slug:slug>/login/", views_embed.embed_login_start, name="embed_login_start"),
+    path("e/<slug:slug>/login/done/", views_embed.embed_login_done, name="embed_login_done"),
+    path(
+        "e/<slug:slug>/login/continue/",
+        views_embed.embed_login_continue,
+        name="embed_login_continue",
+    ),
     # integrations/callback.py: each integration's own redirect URI, and the shared one that only
     # verified issuers sending `iss` may use.
     path("oauth/callback/<slug:key>", views_sso.oauth_callback, name="oauth_callback_integration"),

@@ -74,7 +74,11 @@ def _activate_language(request, campaign: Campaign | None) -> str:
     return language
 
 
-def _page(request, template: str, context: dict, *, status: int = 200) -> HttpResponse:
+def _page(
+    request, template: str, context: dict, *, status: int = 200, query: dict | None = None
+) -> HttpResponse:
+    """Render a campaign page. `query`: what every link to another language must keep (the
+    embedded pages' token); with it, the language chosen is not kept in a cookie either."""
     campaign = context.get("campaign")
     language = translation.get_language()
     if campaign is not None:
@@ -85,15 +89,17 @@ def _page(request, template: str, context: dict, *, status: int = 200) -> HttpRe
             {
                 "code": code,
                 "name": LANGUAGE_NAMES[code],
-                # The thank-you page's receipt goes along: it is what lets the page show.
-                "url": f"{request.path}?{urlencode({'lang': code, **_kept_query(request)})}",
+                # The embedded pages' token and the thank-you page's receipt go along: they
+                # are what lets those pages show.
+                "url": f"{request.path}?"
+                + urlencode({**(query or {}), **_kept_query(request), "lang": code}),
                 "current": code == language,
             }
             for code in campaign.offered_languages
         ]
     response = render(request, template, context, status=status)
     explicit = getattr(request, "_explicit_language", None)
-    if explicit:
+    if explicit and query is None:
         response.set_cookie(
             settings.LANGUAGE_COOKIE_NAME,
             explicit,
@@ -109,14 +115,20 @@ def _kept_query(request) -> dict[str, str]:
     return {"r": receipt} if receipt else {}
 
 
-def _closed_page(request, campaign: Campaign | None) -> HttpResponse | None:
-    """The page for a campaign that cannot take participations now, or None when it is open."""
+def _closed_page(
+    request, campaign: Campaign | None, *, context: dict | None = None, query: dict | None = None
+) -> HttpResponse | None:
+    """The page for a campaign that cannot take participations now, or None when it is open.
+
+    `context` and `query` as for `_page` (the embedded pages' own)."""
+    context = context or {}
     if campaign is None:
-        return _page(request, "participants/unknown.html", {}, status=404)
+        return _page(request, "participants/unknown.html", context, status=404, query=query)
+    context = {**context, "campaign": campaign}
     if campaign.has_ended:
-        return _page(request, "participants/ended.html", {"campaign": campaign}, status=410)
+        return _page(request, "participants/ended.html", context, status=410, query=query)
     if not campaign.has_started:
-        return _page(request, "participants/not_started.html", {"campaign": campaign})
+        return _page(request, "participants/not_started.html", context, query=query)
     return None
 
 
@@ -233,6 +245,62 @@ def landing(request, slug: str):
     return _page(request, "participants/landing.html", context)
 
 
+class SessionJourney:
+    """Where the form step keeps a participant's progress on the campaign's own pages: this
+    browser's session and cookies. (In a customer's frame: participants/views_embed.py.)"""
+
+    # A form posted without a token of ours: shown again to submit, nothing wrong with it.
+    refused_status = 200
+
+    def __init__(self, request, campaign: Campaign) -> None:
+        self.request = request
+        self.campaign = campaign
+        # Everything read from the database before the save is guarded: with the database
+        # unreachable the form is still shown, and a submitted one comes back with its answers
+        # (503), never as an error page (participants/outage.py).
+        self.database_down = False
+        prefill = self.participant = None
+        try:
+            prefill = prefill_get(request, campaign)
+            self.participant = _participant(campaign, prefill)
+        except DATABASE_UNAVAILABLE:
+            _log_database_down("the participant")
+            # The session's prefill, when it could be read, is shown but not trusted: the
+            # submit checks the participant again once the database is back.
+            self.database_down = True
+        if prefill is not None and self.participant is None and not self.database_down:
+            prefill = None  # the participant is gone, or the session was built for another account
+        self.prefill = prefill
+        self.browser_key, self.new_browser = _browser_key(request)
+        self.once_key = _once_key(prefill, self.browser_key)
+
+    def login_context(self, integration) -> dict:
+        returning = remembered_login_get(
+            self.request, campaign=self.campaign, integration=integration
+        )
+        return {"returning": returning}
+
+    def form_token_new(self) -> str:
+        return secrets.token_urlsafe(32)
+
+    def form_token_accepted(self, token: str) -> bool:
+        return bool(FORM_TOKEN_RE.match(token))
+
+    def finish(self) -> HttpResponse:
+        return _finish(self.request, self.campaign)
+
+    def redirect(self, name: str) -> HttpResponse:
+        return _HttpResponseSeeOther(_url(name, self.campaign))
+
+    def page(self, template: str, context: dict, *, status: int = 200) -> HttpResponse:
+        return _page(self.request, template, context, status=status)
+
+    def respond(self, response: HttpResponse) -> HttpResponse:
+        if self.new_browser:
+            return _remember_browser(response, self.browser_key)
+        return response
+
+
 @require_http_methods(["GET", "POST"])
 def campaign_form(request, slug: str):
     campaign = _campaign(slug)
@@ -240,36 +308,21 @@ def campaign_form(request, slug: str):
     # A form posted to a campaign that has ended meanwhile gets the ending page; nothing stored.
     if (closed := _closed_page(request, campaign)) is not None:
         return closed
+    journey = SessionJourney(request, campaign)
+    return journey.respond(form_step(request, campaign, journey, language=language))
 
+
+def form_step(request, campaign: Campaign, journey, *, language: str) -> HttpResponse:
+    """The campaign form (GET) and its submission (POST), wherever the participant's progress
+    is kept: `journey` is a SessionJourney or an embedded visit's (participants/views_embed)."""
     integration = campaign.login_integration
-    # Everything read from the database before the save is guarded too: with the database
-    # unreachable the form is still shown, and a submitted one comes back with its answers
-    # (503), never as an error page.
-    database_down = False
-    prefill = participant = None
-    try:
-        prefill = prefill_get(request, campaign)
-        participant = _participant(campaign, prefill)
-    except DATABASE_UNAVAILABLE:
-        _log_database_down("the participant")
-        # The session's prefill, when it could be read, is shown but not trusted: the submit
-        # checks the participant again once the database is back.
-        database_down = True
-    if prefill is not None and participant is None and not database_down:
-        prefill = None  # the participant is gone, or the session was built for another account
-    browser_key, new_browser = _browser_key(request)
-    once_key = _once_key(prefill, browser_key)
-
-    def respond(response: HttpResponse) -> HttpResponse:
-        return _remember_browser(response, browser_key) if new_browser else response
-
+    prefill, participant = journey.prefill, journey.participant
+    database_down = getattr(journey, "database_down", False)
     context = {"campaign": campaign, "integration": integration, "prefill": prefill}
     if prefill is None and not database_down:
         try:
             context["notice"] = _notice(campaign, integration)
-            context["returning"] = remembered_login_get(
-                request, campaign=campaign, integration=integration
-            )
+            context.update(journey.login_context(integration))
         except DATABASE_UNAVAILABLE:
             # The form still renders; only the notice and "Continue as" need the database.
             _log_database_down("the login notice")
@@ -280,35 +333,41 @@ def campaign_form(request, slug: str):
     if not database_down:
         try:
             submitted, taken_part = _earlier_participations(
-                campaign, token=token, once_key=once_key
+                campaign, token=token, once_key=journey.once_key
             )
         except DATABASE_UNAVAILABLE:
             _log_database_down("earlier participations")
             database_down = True
     # A form already submitted (double click, refresh, back then submit again): PRG.
     if submitted:
-        return respond(_finish(request, campaign))
+        return journey.finish()
 
     if campaign.sso_mode == SSOMode.REQUIRED and prefill is None:
         if request.method == "POST":
-            return respond(_HttpResponseSeeOther(_url("form", campaign)))
+            return journey.redirect("form")
         template = (
             "participants/login_required.html"
             if integration
             else "participants/login_unavailable.html"
         )
-        return respond(_page(request, template, context))
+        return journey.page(template, context)
 
     if taken_part:
-        return respond(_HttpResponseSeeOther(_url("already", campaign)))
+        return journey.redirect("already")
 
     fields = list(campaign.fields.all())
     form_kwargs = {"fields": fields, "prefill": prefill, "language": language}
+    submit = {
+        "journey": journey,
+        "campaign": campaign,
+        "participant": participant,
+        "language": language,
+    }
 
     status = 200
     if request.method == "GET":
         form = ParticipationForm(**form_kwargs)
-        token = secrets.token_urlsafe(32)
+        token = journey.form_token_new()
         if (
             prefill is not None
             and campaign.prefill_mode == PrefillMode.AUTO_SUBMIT
@@ -317,73 +376,54 @@ def campaign_form(request, slug: str):
             values = form.auto_submit_values()
             if values is not None:
                 submitted = _submit(
-                    request,
-                    campaign,
-                    values=values,
-                    prefilled=form.prefilled,
-                    from_idp=form.idp_variables,
-                    participant=participant,
-                    language=language,
-                    token=prefill.auto_submit_token,
-                    once_key=once_key,
+                    **submit, form=form, values=values, token=prefill.auto_submit_token
                 )
                 if submitted is not None:
-                    return respond(submitted)
+                    return submitted
                 context["save_failed"], status = True, 503
     else:
         form = ParticipationForm(request.POST, **form_kwargs)
-        if not FORM_TOKEN_RE.match(token):
+        if not journey.form_token_accepted(token):
             # Not a form we served: check and submit again, with a token of our own.
             context["token_missing"] = True
             form.is_valid()
-            token = secrets.token_urlsafe(32)
+            token = journey.form_token_new()
+            status = journey.refused_status
         elif form.is_valid() and database_down:
             # Nothing can be stored now: the answers come back with the same token.
             context["save_failed"], status = True, 503
         elif form.is_valid():
-            submitted = _submit(
-                request,
-                campaign,
-                values=form.submitted_values(),
-                prefilled=form.prefilled,
-                from_idp=form.idp_variables,
-                participant=participant,
-                language=language,
-                token=token,
-                once_key=once_key,
-            )
+            submitted = _submit(**submit, form=form, values=form.submitted_values(), token=token)
             if submitted is not None:
-                return respond(submitted)
+                return submitted
             # Kept: the same token, so that submitting again stores the participation once.
             context["save_failed"], status = True, 503
     context.update(form=form, form_token=token, rows=form.rows())
-    response = _page(request, "participants/form.html", context, status=status)
+    response = journey.page("participants/form.html", context, status=status)
     if status == 503:
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    return respond(response)
+    return response
 
 
 def _log_database_down(what: str) -> None:
     logger.warning("campaign form: %s not read, database unavailable", what, exc_info=True)
 
 
-def _submit(
-    request, campaign, *, values, prefilled, from_idp, participant, language, token, once_key
-):
+def _submit(*, journey, campaign, form, values, participant, language, token):
     """The redirect after storing the participation; None when the database is unavailable."""
     try:
         participation_create(
             campaign=campaign,
             values=values,
-            prefilled=prefilled,
-            from_idp=from_idp,
+            prefilled=form.prefilled,
+            from_idp=form.idp_variables,
             participant=participant,
             language=language,
             submission_token=token,
-            once_key=once_key,
+            once_key=journey.once_key,
         )
     except AlreadyParticipatedError:
-        return _HttpResponseSeeOther(_url("already", campaign))
+        return journey.redirect("already")
     except DATABASE_UNAVAILABLE:
         # Locked, restarting or unreachable: the transaction rolled back, nothing is stored
         # (or, when the commit itself was cut off, perhaps stored: the same token submitted
@@ -391,7 +431,7 @@ def _submit(
         # submit again (503), not an error page.
         logger.warning("participation not stored: database unavailable", exc_info=True)
         return None
-    return _finish(request, campaign)
+    return journey.finish()
 
 
 @require_GET

@@ -19,7 +19,7 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
@@ -43,6 +43,7 @@ from integrations.tokens import (
     tls_stands_in_for_signatures,
 )
 
+from .embedding import embed_ticket_issue, embed_ticket_keep
 from .identity import remembered_login_set
 from .models import AttemptOutcome, LoginAttempt
 from .prefill import prefill_set
@@ -90,6 +91,14 @@ def _no_referrer(response: HttpResponse) -> HttpResponse:
     return response
 
 
+def keeps_opener(response: HttpResponse) -> HttpResponse:
+    """For the answers an embedded campaign's login pop-up gets on its way back to the frame
+    that opened it, redirects included: browsers cut a window off from its opener when one of
+    them says Cross-Origin-Opener-Policy same-origin, as every other page of ours does."""
+    response["Cross-Origin-Opener-Policy"] = "unsafe-none"
+    return response
+
+
 def _form_url(campaign: Campaign) -> str:
     return reverse("participants:form", args=[campaign.slug])
 
@@ -113,7 +122,10 @@ def _failure_page(
         "reference": reference,
         "missing_labels": missing_labels or [],
     }
-    if campaign is not None and campaign.is_open:
+    if attempt is not None and attempt.embedded:
+        # In the login pop-up of an embedded campaign: the frame offers to log in again.
+        context["in_popup"] = True
+    elif campaign is not None and campaign.is_open:
         if failure.retry and campaign.login_integration is not None:
             login = reverse("participants:login_start", args=[campaign.slug])
             context["retry_url"] = f"{login}?{urlencode({'next': attempt.return_to})}"
@@ -178,7 +190,9 @@ def _login_paused(request, campaign: Campaign) -> HttpResponse:
     return response
 
 
-def _redirect_to_idp(request, *, integration, campaign, return_to, language, test_user=None):
+def _redirect_to_idp(
+    request, *, integration, campaign, return_to, language, test_user=None, embed_session=None
+):
     """The redirect to the authorization endpoint, or None when the integration is unusable."""
     try:
         config = ClientConfig.from_integration(integration)
@@ -193,6 +207,7 @@ def _redirect_to_idp(request, *, integration, campaign, return_to, language, tes
         language=language,
         redirect_uri=callback_url(integration),
         test_user=test_user,
+        embed_session=embed_session,
     )
     try:
         url = authorization_url(
@@ -330,6 +345,9 @@ def _complete(request, attempt: LoginAttempt, trace: dict) -> HttpResponse:
         raise FlowError("integration_unavailable", step="token", code="integration_unavailable")
     if not attempt.is_test and (attempt.campaign is None or not attempt.campaign.is_open):
         raise FlowError("integration_unavailable", step="token", code="campaign_unavailable")
+    if attempt.embedded and not _embed_session_alive(attempt):
+        # The frame's visit ended meanwhile: no one could redeem the ticket, spend no code.
+        raise FlowError("state_expired", step="callback", code="embed_session_expired")
     try:
         # The flow's own snapshot, with the secret read now (it may have been rotated).
         config = ClientConfig(
@@ -400,6 +418,8 @@ def _complete(request, attempt: LoginAttempt, trace: dict) -> HttpResponse:
         participant_id=participant_id,
     )
     sign_in_alert_clear(integration)
+    if attempt.embedded:
+        return _embedded_login_finish(request, attempt, participant_id, mapped, integration)
     # A new session key: a session id planted before the login gains nothing (fixation). A
     # browser without a session cookie has nothing to fix; its session is created once, when
     # the response is sent (cycling it would write it twice: 4 queries of the callback's 17).
@@ -421,6 +441,34 @@ def _complete(request, attempt: LoginAttempt, trace: dict) -> HttpResponse:
         attempt.return_to, default=_form_url(attempt.campaign), campaign_slug=attempt.campaign.slug
     )
     return _no_referrer(_HttpResponseSeeOther(target))
+
+
+def _embed_session_alive(attempt: LoginAttempt) -> bool:
+    visit = attempt.embed_session
+    return visit is not None and visit.expires_at > timezone.now()
+
+
+def _embedded_login_finish(request, attempt, participant_id, mapped, integration) -> HttpResponse:
+    """End a login made in an embedded campaign's pop-up: a ticket for the frame, kept in the
+    pop-up's own session for its last page, which hands it over (participants/embedding.py).
+
+    Nothing of the login stays in this first-party session otherwise (no prefill, no "Continue
+    as"): the participant is in the frame, where "Not you?" must be able to forget it all.
+    """
+    if request.session.session_key is not None:
+        request.session.cycle_key()
+    ticket = embed_ticket_issue(
+        attempt=attempt,
+        participant_id=participant_id,
+        values=mapped.values,
+        targets=mapped.targets,
+        integration_name=integration.display_name,
+    )
+    embed_ticket_keep(request, campaign=attempt.campaign, ticket=ticket)
+    done = reverse("participants:embed_login_done", args=[attempt.campaign.slug])
+    query = {"lang": attempt.language} if attempt.language else {}
+    response = _HttpResponseSeeOther(f"{done}?{urlencode(query)}" if query else done)
+    return keeps_opener(_no_referrer(response))
 
 
 @sensitive_variables("config", "code", "tokens", "id_token", "access_token")

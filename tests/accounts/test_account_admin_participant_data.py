@@ -1,5 +1,6 @@
 """An account's Administrators set what participants are told about their data (its privacy
-policy) on their own account, and nothing else of it; platform staff set everything."""
+policy) and which sites may embed its campaigns on their own account, and nothing else of it;
+platform staff set everything."""
 
 import pytest
 from django.urls import reverse
@@ -17,14 +18,18 @@ def change_url(account):
     return reverse("admin:accounts_account_change", args=[account.pk])
 
 
-def test_an_administrator_sets_their_accounts_privacy_policy_and_nothing_else(
+def test_an_administrator_sets_their_accounts_privacy_policy_and_embedding_and_nothing_else(
     client, admin_user_a, account
 ):
     client.force_login(admin_user_a)
     page = client.get(change_url(account))
     assert page.status_code == 200
     form = page.context["adminform"].form
-    assert set(form.fields) == {"privacy_policy_url", "participation_retention_days"}
+    assert set(form.fields) == {
+        "privacy_policy_url",
+        "participation_retention_days",
+        "embed_allowed_origins",
+    }
 
     response = client.post(
         change_url(account),

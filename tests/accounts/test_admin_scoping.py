@@ -33,6 +33,7 @@ def _campaign_post(**overrides):
         "sso_mode": "optional",
         "prefill_mode": "display",
         "participation_limit": "once",
+        "embedding": "account",
         "fields-TOTAL_FORMS": "0",
         "fields-INITIAL_FORMS": "0",
         "fields-MIN_NUM_FORMS": "0",

@@ -149,3 +149,24 @@ def test_the_demo_integration_uses_its_own_callback_url_from_the_env(db, demo_en
         False,
     )
     assert integration.unavailable_reason() == ""
+
+
+def test_the_demo_host_page_may_embed_the_demo_campaign(db, demo_env):
+    output = _seed()
+    account = Account.objects.get(slug="demo")
+    assert account.embed_allowed_origins == ["http://localhost:9200"]
+    assert Campaign.objects.get().frame_ancestors == ["http://localhost:9200"]
+    assert "/e/summer-contest/" in output
+
+    _seed("--embed-host-url", "http://localhost:9400/")
+    account.refresh_from_db()
+    assert account.embed_allowed_origins == ["http://localhost:9200", "http://localhost:9400"]
+
+
+def test_without_development_flags_the_demo_host_page_is_skipped_with_a_note(
+    db, demo_env, settings
+):
+    settings.ALLOW_HTTP_LOOPBACK_ENDPOINTS = False
+    output = _seed()
+    assert "Embedding: skipped, http://localhost:9200 cannot embed campaigns here" in output
+    assert Account.objects.get(slug="demo").embed_allowed_origins == []

@@ -3,7 +3,9 @@
 Fixtures:
 
 - `browser` (session): headless Chromium from the PATH (`apt-get install chromium`; a browser is
-  never downloaded). Missing Chromium skips these tests locally and fails them when CI=true.
+  never downloaded), with third-party cookies blocked, as Safari, Firefox and Chrome with
+  tracking protection have them (`--test-third-party-cookie-phaseout`; the embedding tests prove
+  it is in force). Missing Chromium skips these tests locally and fails them when CI=true.
 - `browser_locale` ("en-GB"): the browser's language; override it with
   `@pytest.mark.parametrize("browser_locale", ["fr-FR"])`.
 - `browser_viewport` (1280×900): override it with `MOBILE_VIEWPORT` the same way.
@@ -12,11 +14,15 @@ Fixtures:
 - `live_server` (pytest-django, session): the site on http://127.0.0.1:<port> (`--liveserver`
   in pyproject.toml); tests using it get `transactional_db`, so the server sees their data.
 - `screenshot(name)`: saves the page now as `<test-name>--<name>.png`, for a step worth seeing
-  besides the end state (e.g. the prefilled form before it is submitted).
+  besides the end state (e.g. the prefilled form before it is submitted); `screenshot(name,
+  popup)` saves another page of the test (a pop-up window).
 - `admin_login(page, user)`: logs a user in through the admin's login form.
 - `webhook_receiver`: the demo's receiver (demo/webhook_receiver.py) on a free loopback port,
   checking signatures with `webhook_receiver.secret`; point a WebhookEndpoint at `.url` and
   `wait_for_event("profile.updated")`.
+- `embed_host`: a customer's site (demo/embed_host.py) on http://localhost:<port>, another site
+  than the product's; put pages in `embed_host.pages` ({path: HTML}), e.g. `host_page(snippet=
+  campaign_embed_code(...))`. `second_embed_host` is another origin, on another port.
 - `other_site`: a second loopback origin (http://localhost:<port>) with a consent-like page whose
   button sends the browser back to a URL of ours through a cross-site 302, as the IdP does to
   /oauth/callback.
@@ -61,6 +67,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-quic",
     "--no-first-run",
+    # Third-party cookies blocked, whatever this build's default: embedded campaigns must work
+    # without them (tests/browser/test_embedded_journeys.py proves the blocking is in force).
+    "--test-third-party-cookie-phaseout",
 ]
 # Bounded waits: a step that takes longer than this is a failure, not a hang.
 ACTION_TIMEOUT_MS = 10_000
@@ -178,12 +187,12 @@ def page(context, request):
 
 @pytest.fixture
 def screenshot(page, request):
-    def save(name: str) -> None:
+    def save(name: str, target=None) -> None:
         SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOT_DIR / _screenshot_name(request.node.name).replace(
             ".png", f"--{_screenshot_name(name)}"
         )
-        page.screenshot(path=str(path), full_page=True, timeout=ACTION_TIMEOUT_MS)
+        (target or page).screenshot(path=str(path), full_page=True, timeout=ACTION_TIMEOUT_MS)
 
     return save
 
@@ -277,6 +286,26 @@ def other_site():
     server.shutdown()
     server.server_close()
     thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def _embed_hosts():
+    from demo.embed_host import host_running
+
+    with host_running() as first, host_running() as second:
+        yield first, second
+
+
+@pytest.fixture
+def embed_host(_embed_hosts):
+    yield _embed_hosts[0]
+    _embed_hosts[0].pages.clear()  # each test serves its own pages
+
+
+@pytest.fixture
+def second_embed_host(_embed_hosts):
+    yield _embed_hosts[1]
+    _embed_hosts[1].pages.clear()
 
 
 # ---------------------------------------------------------------------------- the IdP and the demo

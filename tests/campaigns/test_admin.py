@@ -23,6 +23,7 @@ def campaign_post(fields=(), **overrides):
         "sso_mode": "optional",
         "prefill_mode": "display",
         "participation_limit": "once",
+        "embedding": "account",
         "oauth_integration": "",
         "fields-TOTAL_FORMS": str(len(fields)),
         "fields-INITIAL_FORMS": "0",

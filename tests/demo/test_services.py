@@ -1,14 +1,14 @@
 from demo.services import DemoAddresses, demo_banner, demo_services
 
-ADDRESSES = DemoAddresses(port=8100, idp_port=9200, receiver_port=9300)
+ADDRESSES = DemoAddresses(port=8100, idp_port=9200, receiver_port=9300, embed_port=9400)
 
 
-def test_the_demo_runs_site_worker_idp_and_receiver_on_the_given_ports(monkeypatch):
+def test_the_demo_runs_site_worker_idp_receiver_and_host_page_on_the_given_ports(monkeypatch):
     monkeypatch.setenv("TASKS_BACKEND", "database")
     monkeypatch.setenv("DEVIDP_CALLBACK_KEY", "demo-callback-key")
     services = {service.name: service for service in demo_services(ADDRESSES, with_devidp=True)}
 
-    assert list(services) == ["web", "worker", "relay", "idp", "webhooks"]
+    assert list(services) == ["web", "worker", "relay", "idp", "webhooks", "embed"]
     assert services["web"].argv[-2:] == ["runserver", "127.0.0.1:8100"]
     assert services["web"].port == 8100
     assert services["worker"].argv[-3:] == ["db_worker", "--queue-name", "*"]
@@ -23,12 +23,21 @@ def test_the_demo_runs_site_worker_idp_and_receiver_on_the_given_ports(monkeypat
     }
     assert services["webhooks"].port == 9300
     assert "demo.webhook_receiver" in services["webhooks"].argv
+    embed = services["embed"]
+    assert embed.port == 9400
+    assert "demo.embed_host" in embed.argv
+    assert embed.argv[-4:] == [
+        "--port",
+        "9400",
+        "--campaign-url",
+        "http://127.0.0.1:8100/e/summer-contest/",
+    ]
 
 
 def test_without_the_development_idp_the_rest_still_runs():
     names = [service.name for service in demo_services(ADDRESSES, with_devidp=False)]
 
-    assert names == ["web", "worker", "relay", "webhooks"]
+    assert names == ["web", "worker", "relay", "webhooks", "embed"]
 
 
 def test_the_rq_backend_gets_its_own_worker(monkeypatch):
@@ -64,6 +73,7 @@ def test_the_banner_lists_every_url_and_login():
         "http://127.0.0.1:9300/",
         ".data/webhook-events.jsonl",
         "http://127.0.0.1:8100/oauth/callback",
+        "http://localhost:9400/",
     ]:
         assert text in banner
 

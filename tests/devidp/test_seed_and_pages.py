@@ -117,6 +117,14 @@ def test_login_page_labels_its_fields(devidp):
     assert 'autocomplete="current-password"' in page.text
 
 
+def test_its_pages_leave_a_login_popup_its_opener(devidp):
+    """An embedded campaign logs in through a pop-up whose opener (the campaign's frame) must
+    survive the visit here: Cross-Origin-Opener-Policy same-origin would cut it off."""
+    for path in ("/accounts/login/", "/o/authorize/"):
+        page = requests.get(devidp.base_url + path, timeout=TIMEOUT, allow_redirects=False)
+        assert page.headers["Cross-Origin-Opener-Policy"] == "unsafe-none", path
+
+
 def test_login_form_accepts_a_post_with_the_origin_a_browser_sends(devidp):
     """Under `no-referrer` browsers send `Origin: null` with form posts, which CSRF refuses:
     the pages keep the referrer to the IdP itself, so the browser sends the IdP's origin."""

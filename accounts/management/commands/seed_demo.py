@@ -4,8 +4,9 @@ Each part is a small function, run in order inside one transaction: `seed_accoun
 the demo account with the OAuth entitlement on and a privacy policy, its Administrator and
 Editor), `seed_integration()` (the OAuth 2.0 integration pointing at the development IdP),
 `seed_mapping()` (the integration's mapping, uploaded from `demo/devidp-mapping.csv`),
-`seed_campaign()` (a live campaign in English and French) and `seed_webhook()` (an endpoint
-pointing at the local receiver). A part whose inputs or feature are missing is skipped with a
+`seed_campaign()` (a live campaign in English and French), `seed_webhook()` (an endpoint
+pointing at the local receiver) and `seed_embedding()` (the demo's host page, a site of its own,
+may embed the account's campaigns). A part whose inputs or feature are missing is skipped with a
 printed note, never an error, so the command works at every stage of the project.
 
 Objects that already exist are left as they are (people edit them during the demo), except the
@@ -21,10 +22,12 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import Account, Membership, Role
+from accounts.origins import frame_origin_parse
 from accounts.permissions import PLATFORM_STAFF_GROUP
 from campaigns.models import Campaign, CampaignField, CampaignStatus, FieldType, WhenPrefilled
 from integrations.callback import callback_url
@@ -43,6 +46,8 @@ DEMO_CAMPAIGN_SLUG = "summer-contest"
 DEVIDP_DISPLAY_NAME = "Demo IdP"
 DEFAULT_IDP_URL = "http://127.0.0.1:9000"
 DEFAULT_WEBHOOK_URL = "http://127.0.0.1:9100/"
+# The customer's page `make run` serves (demo/embed_host.py): localhost, another site than ours.
+DEFAULT_EMBED_HOST_URL = "http://localhost:9200"
 # Linked next to the login button; never fetched (example.com is reserved for examples).
 DEMO_PRIVACY_POLICY_URL = "https://www.example.com/demo-customer/privacy"
 MAPPING_TABLE = Path(settings.BASE_DIR) / "demo" / "devidp-mapping.csv"
@@ -261,6 +266,18 @@ def seed_webhook(*, account: Account, url: str, note: Note) -> WebhookEndpoint |
     return endpoint
 
 
+def seed_embedding(*, account: Account, host_url: str, note: Note) -> None:
+    """Let the demo's host page embed the account's campaigns (added to the account's sites)."""
+    try:
+        origin = frame_origin_parse(host_url)
+    except ValidationError as error:
+        note(f"Embedding: skipped, {host_url} cannot embed campaigns here: {error.messages[0]}")
+        return
+    if origin not in account.embed_allowed_origins:
+        account.embed_allowed_origins = [*account.embed_allowed_origins, origin]
+        account.save(update_fields=["embed_allowed_origins"])
+
+
 class Command(BaseCommand):
     help = (
         "Create the demo account, users, integration, mapping, campaign and webhook endpoint "
@@ -278,6 +295,14 @@ class Command(BaseCommand):
             default=DEFAULT_WEBHOOK_URL,
             help=f"Where the demo webhook endpoint posts (default {DEFAULT_WEBHOOK_URL}).",
         )
+        parser.add_argument(
+            "--embed-host-url",
+            default=DEFAULT_EMBED_HOST_URL,
+            help=(
+                "The demo's customer page that embeds the campaign, allowed to frame it "
+                f"(default {DEFAULT_EMBED_HOST_URL})."
+            ),
+        )
 
     def handle(self, *args, **options):
         notes: list[str] = []
@@ -289,12 +314,14 @@ class Command(BaseCommand):
             seed_mapping(integration=integration, user=users["staff"], note=notes.append)
             campaign = seed_campaign(account=account, integration=integration)
             seed_webhook(account=account, url=options["webhook_url"], note=notes.append)
+            seed_embedding(account=account, host_url=options["embed_host_url"], note=notes.append)
         self._summary(campaign, integration, notes)
 
     def _summary(self, campaign, integration, notes):
         site = settings.PUBLIC_BASE_URL
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(f"Campaign: {site}/c/{campaign.slug}/  (French: ?lang=fr)")
+        self.stdout.write(f"Embedded: {site}/e/{campaign.slug}/")
         self.stdout.write(f"Admin: {site}/admin/")
         for username, role in DEMO_USERS:
             label = "platform staff" if role is None else role.label
