@@ -92,7 +92,7 @@ def _page(
                 # The embedded pages' token and the thank-you page's receipt go along: they
                 # are what lets those pages show.
                 "url": f"{request.path}?"
-                + urlencode({**(query or {}), **_kept_query(request), "lang": code}),
+                + urlencode({**(query or {}), "lang": code, **_kept_query(request)}),
                 "current": code == language,
             }
             for code in campaign.offered_languages
