@@ -4,7 +4,7 @@
   says (`"hang"`, `"down"`, a status code, `"garbage"`, `"huge"`, `"deep"`);
 - `silent_port()`: a socket that accepts connections and never answers (a hung IdP);
 - `closed_port()`: a port nothing listens on (connection refused);
-- `WebhookReceiver`: a webhook receiver that answers late or with a chosen status.
+- `WebhookReceiver`: a webhook receiver that answers late, with a chosen status, or never.
 """
 
 import contextlib
@@ -168,13 +168,34 @@ class LoopbackIdP:
 
 class WebhookReceiver:
     """A webhook receiver on 127.0.0.1: answers `status` (with `headers`) after `delay` seconds
-    and records the `webhook-id` of every request."""
+    and records the `webhook-id` of every request.
 
-    def __init__(self, *, status: int = 204, delay: float = 0.0, headers: dict | None = None):
+    `hold=n`: the next n requests are read and then never answered (a receiver that hangs
+    mid-delivery), until the receiver stops; their ids are in `held`. `dribble=s`: the answer's
+    body (20 bytes) takes s seconds, a byte at a time. `answered` lists the ids of the requests
+    it answered, and `max_in_flight` the most it was answering at once (held requests aside)."""
+
+    def __init__(
+        self,
+        *,
+        status: int = 204,
+        delay: float = 0.0,
+        headers: dict | None = None,
+        hold: int = 0,
+        dribble: float = 0.0,
+    ):
         self.status = status
         self.delay = delay
         self.headers = headers or {}
+        self.hold = hold
+        self.dribble = dribble
         self.ids: list[str] = []
+        self.held: list[str] = []
+        self.answered: list[str] = []
+        self.max_in_flight = 0
+        self._in_flight = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -185,13 +206,36 @@ class WebhookReceiver:
 
             def do_POST(self):
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                receiver.ids.append(self.headers.get("webhook-id", ""))
-                time.sleep(receiver.delay)
-                self.send_response(receiver.status)
-                for name, value in receiver.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                webhook_id = self.headers.get("webhook-id", "")
+                with receiver._lock:
+                    receiver.ids.append(webhook_id)
+                    held = receiver.hold > 0
+                    if held:
+                        receiver.hold -= 1
+                        receiver.held.append(webhook_id)
+                    else:
+                        receiver._in_flight += 1
+                        receiver.max_in_flight = max(receiver.max_in_flight, receiver._in_flight)
+                if held:
+                    receiver._stop.wait(120)
+                    self.close_connection = True
+                    return
+                try:
+                    time.sleep(receiver.delay)
+                    self.send_response(receiver.status)
+                    for name, value in receiver.headers.items():
+                        self.send_header(name, value)
+                    body = b"x" * 20 if receiver.dribble else b""
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    for byte in range(len(body)):
+                        self.wfile.write(body[byte : byte + 1])
+                        self.wfile.flush()
+                        time.sleep(receiver.dribble / len(body))
+                finally:
+                    with receiver._lock:
+                        receiver._in_flight -= 1
+                        receiver.answered.append(webhook_id)
 
         self._server = _Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hook"
@@ -202,5 +246,6 @@ class WebhookReceiver:
         return self
 
     def __exit__(self, *exc):
+        self._stop.set()
         self._server.shutdown()
         self._server.server_close()
