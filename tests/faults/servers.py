@@ -43,10 +43,11 @@ class LoopbackIdP:
     """A token endpoint, userinfo and JWKS on a real loopback port.
 
     `token` and `jwks` say how each endpoint behaves: "ok", "hang" (never answers; the client's
-    read timeout ends it), "garbage" (200 with HTML), "huge" (200 streaming 50 MB), "deep"
-    (200 with valid JSON 10 000 objects deep),
-    "invalid_grant" (400, the code refused), or an HTTP status code (with an HTML page).
-    `nonce` must be set to the login's nonce before the callback.
+    read timeout ends it), "hold" (answers nothing until the test calls `let_go()`, which ends
+    one held request with a 503: a hung IdP whose requests the test ends one at a time),
+    "garbage" (200 with HTML), "huge" (200 streaming 50 MB), "deep" (200 with valid JSON
+    10 000 objects deep), "invalid_grant" (400, the code refused), or an HTTP status code (with
+    an HTML page). `nonce` must be set to the login's nonce before the callback.
     """
 
     def __init__(self) -> None:
@@ -58,6 +59,7 @@ class LoopbackIdP:
         self.token_bodies: list[str] = []
         self.huge_bytes_sent = 0
         self._release = threading.Event()
+        self._let_go = threading.Semaphore(0)
         idp = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -93,8 +95,13 @@ class LoopbackIdP:
 
     def __exit__(self, *exc):
         self._release.set()
+        self._let_go.release(1000)
         self._server.shutdown()
         self._server.server_close()
+
+    def let_go(self) -> None:
+        """Answer one held request (503)."""
+        self._let_go.release()
 
     # ------------------------------------------------------------------ answers
     def _tokens(self) -> dict:
@@ -119,6 +126,9 @@ class LoopbackIdP:
         if behaviour == "hang":
             self._release.wait(10)  # far past any read timeout the tests configure
             return None
+        if behaviour == "hold":
+            self._let_go.acquire(timeout=60)
+            return self._answer(handler, 503, body)
         if behaviour == "garbage":
             page = b"<html><body>Service temporarily unavailable</body></html>"
             handler.send_response(200)
