@@ -1,25 +1,35 @@
 """A bulkhead per integration: at most IDP_MAX_CONCURRENT_CALLS logins of one integration talk to
-its IdP at the same time (token, JWKS, profile), across all web processes.
+its IdP at the same time (token, JWKS, profile), across all web processes of a machine.
 
 Without it, one customer's IdP that accepts connections and never answers held every web thread
 for its read timeout, and every other customer's campaign waited behind it. A login over the cap
-fails at once, without calling the IdP ("the sign-in service is not available right now", 503
-with Retry-After): the hanging IdP costs its own campaigns, not the node.
+fails without calling the IdP ("the sign-in service is not available right now", 503 with
+Retry-After): the hanging IdP costs its own campaigns, not the node.
 
-The slots are keys in the shared cache (Redis in production), `idp-bulkhead:<integration>:<n>`
-for n below the cap, each taken with an atomic add of a random token for at most `hold_seconds`
-(the login's IdP time budget, past which the calls have been cut anyway) and given back at the
-end. A process killed mid-call keeps its slot until that lease runs out. While the cache cannot
-be reached, each process counts in a semaphore of its own instead: the cap then holds per
-process (N per integration in each web process), not across them.
+Over the cap, a login fails at once when the IdP is slow: a login holding a slot has waited on
+it for more than SLOW_AFTER. While the IdP answers quickly the slots turn over, and a login over
+the cap (a burst of a busy campaign) waits for a free one, for up to WAIT_AT_MOST, instead of
+failing. So a busy customer with a quick IdP is not turned away, and a hanging IdP holds the
+cap's threads, plus a second at most for each login that comes in as it starts to hang.
+
+Per machine, because what it protects is a machine's web threads: a customer's logins may still
+use more machines as the platform grows, and a hanging IdP holds the cap's threads on each. The
+slots are keys in the shared cache (Redis in production), `idp-bulkhead:<host>:<integration>:<n>`
+for n below the cap, each taken with an atomic add of the time it was taken, for at most
+`hold_seconds` (the login's IdP time budget, past which the calls have been cut anyway), and
+given back at the end. A process killed mid-call keeps its slot until that lease runs out.
+While the cache cannot be reached, each process counts in a semaphore of its own instead, and
+a login over the cap fails at once: the cap then holds per process (N per integration in each
+web process), not across them.
 """
 
 import contextlib
 import logging
 import math
 import random
-import secrets
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -29,6 +39,14 @@ from django.core.cache import cache
 logger = logging.getLogger(__name__)
 _random = random.SystemRandom()
 
+# A login holding a slot for longer than this means the IdP is slow (or hangs).
+SLOW_AFTER = 1.0
+# The longest a login over the cap waits for a slot while the IdP answers quickly.
+WAIT_AT_MOST = 1.0
+_POLL_SECONDS = 0.02
+# The web processes of one machine (or container) share its slots.
+_MACHINE = socket.gethostname()
+
 
 class IdPBusyError(Exception):
     """Every slot of the integration is taken: do not call its IdP now."""
@@ -37,7 +55,9 @@ class IdPBusyError(Exception):
 @dataclass(frozen=True)
 class _Slot:
     key: str = ""
-    token: str = ""
+    # What the slot's key holds: when it was taken (seconds since the epoch, as every process
+    # of every machine reads the same clock), and which login took it.
+    taken_at: float = 0.0
     semaphore: threading.BoundedSemaphore | None = None
 
 
@@ -58,13 +78,18 @@ def idp_call_slot(*, integration_id: int, hold_seconds: float) -> Iterator[None]
 
 def _take(integration_id: int, *, hold_seconds: float) -> _Slot:
     cap = calls_cap()
-    token = secrets.token_hex(8)
-    first = _random.randrange(cap)  # spreads the adds when several slots are free
+    keys = [f"idp-bulkhead:{_MACHINE}:{integration_id}:{n}" for n in range(cap)]
+    _random.shuffle(keys)  # spreads the adds when several slots are free
+    deadline = time.monotonic() + WAIT_AT_MOST
     try:
-        for n in range(cap):
-            key = f"idp-bulkhead:{integration_id}:{(first + n) % cap}"
-            if cache.add(key, token, timeout=math.ceil(hold_seconds)):
-                return _Slot(key=key, token=token)
+        while True:
+            taken_at = time.time()
+            for key in keys:
+                if cache.add(key, taken_at, timeout=math.ceil(hold_seconds)):
+                    return _Slot(key=key, taken_at=taken_at)
+            if time.monotonic() >= deadline or _holders_stuck(keys, now=taken_at):
+                break
+            time.sleep(_POLL_SECONDS)
     # Cache clients raise their own errors (redis.exceptions.*): a login must not depend on them.
     except Exception:
         logger.warning(
@@ -76,13 +101,20 @@ def _take(integration_id: int, *, hold_seconds: float) -> _Slot:
     raise IdPBusyError(f"integration {integration_id}: {cap} calls to its IdP under way")
 
 
+def _holders_stuck(keys: list[str], *, now: float) -> bool:
+    """A login holding a slot has waited on the IdP for more than SLOW_AFTER: it is slow or
+    hangs, and waiting for a slot would only hold one more thread."""
+    taken = cache.get_many(keys).values()
+    return any(now - at > SLOW_AFTER for at in taken if isinstance(at, float))
+
+
 def _give_back(slot: _Slot) -> None:
     if slot.semaphore is not None:
         slot.semaphore.release()
         return
     try:
         # Only our own: a slot whose lease ran out may be someone else's by now.
-        if cache.get(slot.key) == slot.token:
+        if cache.get(slot.key) == slot.taken_at:
             cache.delete(slot.key)
     except Exception:
         logger.warning("IdP bulkhead slot not given back: its lease will end it.", exc_info=True)

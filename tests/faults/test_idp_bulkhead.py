@@ -8,6 +8,9 @@ login meanwhile goes through while those calls are still hanging.
 The IdP holds each token request (real threads, real sockets on 127.0.0.1) until the test lets
 it go: nothing here depends on a timer. Each held login is started, and its request seen at the
 IdP, before the next step, so that the threads never write to the test database at once.
+
+Over the cap, a login waits for a slot while the IdP answers quickly (a busy campaign's burst),
+and fails at once when the IdP is slow (a login holding a slot has waited more than a second).
 """
 
 import threading
@@ -17,6 +20,7 @@ import pytest
 from django.db import connections
 from django.test import Client
 
+from integrations.bulkhead import SLOW_AFTER, IdPBusyError, idp_call_slot
 from integrations.models import SignInAlert
 from participants.models import LoginAttempt
 from tests.factories import OAuthIntegrationFactory, make_form_campaign
@@ -28,8 +32,6 @@ CAP = 3
 OVER = 2
 # A safety net only: the test lets every held request go long before.
 HELD_READ_TIMEOUT = 20
-
-pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
@@ -116,6 +118,7 @@ def cache_backend(request):
         request.getfixturevalue("redis_cache")
 
 
+@pytest.mark.django_db(transaction=True)
 def test_logins_over_the_cap_fail_fast_without_calling_the_idp_and_others_go_on(
     cache_backend, hanging, idp, other_campaign, other_idp
 ):
@@ -145,6 +148,7 @@ def test_logins_over_the_cap_fail_fast_without_calling_the_idp_and_others_go_on(
         assert log_in(Client(), hanging, idp).status_code == 303
 
 
+@pytest.mark.django_db(transaction=True)
 def test_with_the_cache_down_each_process_still_caps_its_own_calls(settings, hanging, idp):
     # Nothing listens on port 1: every cache call fails at once.
     settings.CACHES = {
@@ -161,3 +165,39 @@ def test_with_the_cache_down_each_process_still_caps_its_own_calls(settings, han
     assert response.status_code == 503 and response["Retry-After"] == "5"
     assert idp.calls["token"] == CAP
     let_go(idp, held)
+
+
+# ---------------------------------------------------------------------------- the slots
+def _hold_slot(seconds: float, holding: threading.Event) -> threading.Thread:
+    def hold():
+        with idp_call_slot(integration_id=7, hold_seconds=30):
+            holding.set()
+            time.sleep(seconds)
+
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    assert holding.wait(10)
+    return thread
+
+
+def test_a_burst_over_the_cap_waits_for_a_slot_while_the_idp_answers_quickly(settings):
+    settings.IDP_MAX_CONCURRENT_CALLS = 1
+    holder = _hold_slot(0.1, threading.Event())  # a quick answer frees the slot
+
+    with idp_call_slot(integration_id=7, hold_seconds=30):
+        pass  # it got the slot instead of failing
+
+    holder.join()
+
+
+def test_over_the_cap_a_login_fails_at_once_when_the_idp_is_slow(settings):
+    settings.IDP_MAX_CONCURRENT_CALLS = 1
+    holder = _hold_slot(SLOW_AFTER + 1.5, threading.Event())
+    time.sleep(SLOW_AFTER + 0.2)  # the holder has waited on the IdP for more than SLOW_AFTER
+
+    started = time.monotonic()
+    with pytest.raises(IdPBusyError), idp_call_slot(integration_id=7, hold_seconds=30):
+        pass
+    assert time.monotonic() - started < SLOW_AFTER  # no waiting for a slot that will not free
+
+    holder.join()
