@@ -7,10 +7,11 @@ fails without calling the IdP ("the sign-in service is not available right now",
 Retry-After): the hanging IdP costs its own campaigns, not the node.
 
 Over the cap, a login fails at once when the IdP is slow: a login holding a slot has waited on
-it for more than SLOW_AFTER. While the IdP answers quickly the slots turn over, and a login over
-the cap (a burst of a busy campaign) waits for a free one, for up to WAIT_AT_MOST, instead of
-failing. So a busy customer with a quick IdP is not turned away, and a hanging IdP holds the
-cap's threads, plus a second at most for each login that comes in as it starts to hang.
+it for more than SLOW_AFTER, or one did in the last SLOW_REMEMBERED seconds. While the IdP
+answers quickly the slots turn over, and a login over the cap (a burst of a busy campaign)
+waits for a free one, for up to WAIT_AT_MOST, instead of failing. So a busy customer with a
+quick IdP is not turned away, and a hanging IdP holds the cap's threads, plus a second at most
+for each login that comes in as it starts to hang.
 
 Per machine, because what it protects is a machine's web threads: a customer's logins may still
 use more machines as the platform grows, and a hanging IdP holds the cap's threads on each. The
@@ -43,6 +44,8 @@ _random = random.SystemRandom()
 SLOW_AFTER = 1.0
 # The longest a login over the cap waits for a slot while the IdP answers quickly.
 WAIT_AT_MOST = 1.0
+# An IdP that was slow is taken for slow this long: logins over the cap no longer wait for it.
+SLOW_REMEMBERED = 30
 _POLL_SECONDS = 0.02
 # The web processes of one machine (or container) share its slots.
 _MACHINE = socket.gethostname()
@@ -55,6 +58,7 @@ class IdPBusyError(Exception):
 @dataclass(frozen=True)
 class _Slot:
     key: str = ""
+    slow_key: str = ""
     # What the slot's key holds: when it was taken (seconds since the epoch, as every process
     # of every machine reads the same clock), and which login took it.
     taken_at: float = 0.0
@@ -86,8 +90,8 @@ def _take(integration_id: int, *, hold_seconds: float) -> _Slot:
             taken_at = time.time()
             for key in keys:
                 if cache.add(key, taken_at, timeout=math.ceil(hold_seconds)):
-                    return _Slot(key=key, taken_at=taken_at)
-            if time.monotonic() >= deadline or _holders_stuck(keys, now=taken_at):
+                    return _Slot(key=key, slow_key=_slow_key(integration_id), taken_at=taken_at)
+            if time.monotonic() >= deadline or _idp_slow(integration_id, keys, now=taken_at):
                 break
             time.sleep(_POLL_SECONDS)
     # Cache clients raise their own errors (redis.exceptions.*): a login must not depend on them.
@@ -101,11 +105,21 @@ def _take(integration_id: int, *, hold_seconds: float) -> _Slot:
     raise IdPBusyError(f"integration {integration_id}: {cap} calls to its IdP under way")
 
 
-def _holders_stuck(keys: list[str], *, now: float) -> bool:
-    """A login holding a slot has waited on the IdP for more than SLOW_AFTER: it is slow or
-    hangs, and waiting for a slot would only hold one more thread."""
-    taken = cache.get_many(keys).values()
-    return any(now - at > SLOW_AFTER for at in taken if isinstance(at, float))
+def _slow_key(integration_id: int) -> str:
+    return f"idp-bulkhead:slow:{integration_id}"
+
+
+def _idp_slow(integration_id: int, keys: list[str], *, now: float) -> bool:
+    """The IdP is slow, or hangs, so waiting for a slot would only hold one more thread: a login
+    holding a slot has waited on it for more than SLOW_AFTER, or one did lately."""
+    slow_key = _slow_key(integration_id)
+    state = cache.get_many([slow_key, *keys])
+    if slow_key in state:
+        return True
+    if any(now - at > SLOW_AFTER for at in state.values() if isinstance(at, float)):
+        cache.set(slow_key, True, timeout=SLOW_REMEMBERED)
+        return True
+    return False
 
 
 def _give_back(slot: _Slot) -> None:
@@ -113,6 +127,8 @@ def _give_back(slot: _Slot) -> None:
         slot.semaphore.release()
         return
     try:
+        if time.time() - slot.taken_at > SLOW_AFTER:
+            cache.set(slot.slow_key, True, timeout=SLOW_REMEMBERED)
         # Only our own: a slot whose lease ran out may be someone else's by now.
         if cache.get(slot.key) == slot.taken_at:
             cache.delete(slot.key)

@@ -201,3 +201,16 @@ def test_over_the_cap_a_login_fails_at_once_when_the_idp_is_slow(settings):
     assert time.monotonic() - started < SLOW_AFTER  # no waiting for a slot that will not free
 
     holder.join()
+
+
+def test_an_idp_that_was_slow_lately_is_not_waited_for(settings):
+    settings.IDP_MAX_CONCURRENT_CALLS = 1
+    _hold_slot(SLOW_AFTER + 0.3, threading.Event()).join()  # a slow answer
+    holder = _hold_slot(2.0, threading.Event())  # a recent holder, of an IdP known to be slow
+
+    started = time.monotonic()
+    with pytest.raises(IdPBusyError), idp_call_slot(integration_id=7, hold_seconds=30):
+        pass
+    assert time.monotonic() - started < SLOW_AFTER
+
+    holder.join()
