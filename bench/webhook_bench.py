@@ -104,7 +104,7 @@ def _worker_command(backend: str) -> list[str]:
             "--verbosity",
             "0",
         ]
-    return [*manage, "rqworker", "webhooks", "--burst", "--with-scheduler", "--verbosity", "0"]
+    return [*manage, "rqworker", "webhooks", "--burst", "--verbosity", "0"]
 
 
 def run_backend(backend: str, *, n: int, workers: list[int], database_url: str, redis_url: str):

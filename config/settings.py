@@ -308,6 +308,11 @@ JWKS_REFETCH_COOLDOWN_SECONDS = env.int("JWKS_REFETCH_COOLDOWN_SECONDS", default
 # token-endpoint failures (timeouts, refused, 5xx) logins pause for this many seconds.
 IDP_BREAKER_FAILURES = env.int("IDP_BREAKER_FAILURES", default=5)
 IDP_BREAKER_OPEN_SECONDS = env.int("IDP_BREAKER_OPEN_SECONDS", default=30)
+# Bulkhead per integration (integrations/bulkhead.py): logins of one integration calling its IdP
+# at the same time, at most, on one machine (its web processes together through the cache; each
+# process on its own while the cache is down). One IdP that hangs then holds this many web
+# threads of a machine, not all of them.
+IDP_MAX_CONCURRENT_CALLS = env.int("IDP_MAX_CONCURRENT_CALLS", default=4)
 # Largest mapping table accepted (bytes).
 MAPPING_UPLOAD_MAX_BYTES = env.int("MAPPING_UPLOAD_MAX_BYTES", default=5 * 1024 * 1024)
 

@@ -138,7 +138,7 @@ def demo_callback_url(site: str) -> str:
 
 def _worker_argv(manage: list[str]) -> list[str]:
     if os.environ.get("TASKS_BACKEND", "database") == "rq":
-        return [*manage, "rqworker", "--with-scheduler", "default", "webhooks"]
+        return [*manage, "rqworker", "default", "webhooks"]
     return [*manage, "db_worker", "--queue-name", "*"]
 
 

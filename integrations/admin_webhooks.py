@@ -37,7 +37,7 @@ from .models import (
 )
 from .webhooks import (
     TestEventRateLimitError,
-    delivery_enqueue,
+    deliveries_dispatch,
     delivery_resend,
     endpoint_enable,
     endpoint_secret_rotate,
@@ -392,12 +392,10 @@ class WebhookEndpointAdmin(AccountScopedAdmin):
         obj = self._changeable(request, object_id)
         with transaction.atomic():
             waiting = endpoint_enable(endpoint=obj)
-            for delivery_id in obj.deliveries.filter(status=DeliveryStatus.PENDING).values_list(
-                "pk", flat=True
-            ):
-                transaction.on_commit(
-                    lambda pk=delivery_id: delivery_enqueue(delivery_id=pk), robust=True
-                )
+            # As many as the endpoint takes at once; each freed slot then queues the next.
+            transaction.on_commit(
+                lambda: deliveries_dispatch(now=timezone.now(), endpoint_id=obj.pk), robust=True
+            )
         messages.success(request, f"Webhook enabled; {waiting} waiting events will be sent.")
         return HttpResponseRedirect(
             reverse("admin:integrations_webhookendpoint_change", args=[obj.pk])

@@ -435,10 +435,14 @@ class WebhookDelivery(models.Model):
     )
     attempt_count = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
-    # A worker holds the delivery until then (lease); another worker skips it meanwhile.
+    # A worker holds the delivery until then (lease); another worker skips it meanwhile. The
+    # lease is short and renewed while the worker sends: a dead worker's lease soon lapses.
     locked_until = models.DateTimeField(null=True, blank=True)
     # Which claim holds the lease: a worker whose lease ran out must not overwrite the outcome.
     lease_token = models.CharField(max_length=32, blank=True)
+    # When a task for this delivery was put on the queue; cleared when a task runs for it. One
+    # queued task per delivery at most: nothing queues another while this is set.
+    queued_at = models.DateTimeField(null=True, blank=True)
     last_status_code = models.PositiveIntegerField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
     is_test = models.BooleanField(default=False)
@@ -455,6 +459,12 @@ class WebhookDelivery(models.Model):
                 fields=["endpoint", "locked_until"],
                 condition=models.Q(locked_until__isnull=False),
                 name="webhookdelivery_leased",
+            ),
+            # Counting an endpoint's queued deliveries when deciding what to queue next.
+            models.Index(
+                fields=["endpoint", "queued_at"],
+                condition=models.Q(queued_at__isnull=False),
+                name="webhookdelivery_queued",
             ),
         ]
         constraints = [

@@ -144,12 +144,16 @@ FRONT_CHANNEL_STEPS = frozenset({"callback", "state", "authorize"})
 class FlowError(Exception):
     """Ends the callback: `kind` picks the participant's page, `step` and `code` the log."""
 
-    def __init__(self, kind: str, *, step: str, code: str, detail: str = "") -> None:
+    def __init__(
+        self, kind: str, *, step: str, code: str, detail: str = "", retry_after: int | None = None
+    ) -> None:
         super().__init__(f"{step}:{code}")
         self.kind = kind
         self.step = step
         self.code = code
         self.detail = detail
+        # Seconds the page's Retry-After header asks to wait (the IdP is paused or busy).
+        self.retry_after = retry_after
         self.missing: list[str] = []
         # This failure was the one that opened the IdP's circuit breaker (an outage).
         self.circuit_opened = False

@@ -28,7 +28,15 @@ from django.views.decorators.http import require_GET
 
 from accounts.permissions import Capability, can
 from campaigns.models import Campaign, SSOMode
-from integrations.breaker import circuit_failure, circuit_is_open, circuit_success
+from integrations.breaker import (
+    Admission,
+    circuit_admit,
+    circuit_failure,
+    circuit_is_open,
+    circuit_success,
+    circuit_trial_abandon,
+)
+from integrations.bulkhead import IdPBusyError, idp_call_slot
 from integrations.callback import callback_url
 from integrations.models import IdentifierSource, IntegrationConfigurationError, OAuthIntegration
 from integrations.oauth import ClientConfig, OAuthError, authorization_url, exchange_code
@@ -84,6 +92,14 @@ class _HttpResponseSeeOther(HttpResponseRedirect):
     status_code = 303
 
 
+# Retry-After of the page a login gets when its integration's IdP calls are at their cap.
+IDP_BUSY_RETRY_AFTER_SECONDS = 5
+# Calls one login may make to the IdP: token, JWKS (and its refetch on an unknown key), profile;
+# each ends within the integration's connect + read timeout. Plus a margin for our own work.
+_IDP_CALLS_PER_LOGIN = 4
+_MARGIN_SECONDS = 5
+
+
 # ---------------------------------------------------------------------------- helpers
 def _no_referrer(response: HttpResponse) -> HttpResponse:
     # The callback URL holds a code and a state; nothing may leak them onwards (RFC 9700 §4.2.4).
@@ -110,6 +126,7 @@ def _failure_page(
     reference: str,
     attempt: LoginAttempt | None = None,
     missing_labels: list[str] | None = None,
+    retry_after: int | None = None,
 ) -> HttpResponse:
     failure = FAILURES[kind]
     campaign = attempt.campaign if attempt is not None else None
@@ -133,6 +150,8 @@ def _failure_page(
             context["manual_url"] = _form_url(campaign)
         context["campaign_url"] = reverse("participants:landing", args=[campaign.slug])
     response = render(request, "participants/sso_error.html", context, status=failure.status)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
     return _no_referrer(response)
 
 
@@ -268,7 +287,12 @@ def oauth_callback(request, key: str | None = None):
             return _test_result_redirect(request, attempt, error=error)
         labels = _labels(attempt.campaign, error.missing)
         return _failure_page(
-            request, kind=error.kind, reference=reference, attempt=attempt, missing_labels=labels
+            request,
+            kind=error.kind,
+            reference=reference,
+            attempt=attempt,
+            missing_labels=labels,
+            retry_after=error.retry_after,
         )
     logger.info(
         "sso login succeeded: attempt=%s integration=%s ms=%d",
@@ -375,9 +399,7 @@ def _complete(request, attempt: LoginAttempt, trace: dict) -> HttpResponse:
         else None
     )
 
-    if circuit_is_open(integration_id=integration.pk):
-        raise FlowError("idp_unavailable", step="token", code="circuit_open")
-    parts = _profile(attempt, config, keys, code=code, trace=trace)
+    parts = _profile_guarded(attempt, config, keys, code=code, trace=trace)
     try:
         identity = identity_of(
             parts=parts,
@@ -471,8 +493,43 @@ def _embedded_login_finish(request, attempt, participant_id, mapped, integration
     return keeps_opener(_no_referrer(response))
 
 
+@sensitive_variables("config", "code")
+def _profile_guarded(attempt, config, keys, *, code: str, trace: dict) -> dict[str, dict]:
+    """`_profile` behind the integration's circuit breaker and bulkhead: a login never calls an
+    IdP whose circuit is open (or half-open with its trial under way), nor one that already has
+    IDP_MAX_CONCURRENT_CALLS logins waiting on it. Both fail at once, with a Retry-After."""
+    integration_id = attempt.snapshot["integration_id"]
+    admission = circuit_admit(
+        integration_id=integration_id, trial_seconds=config.total_timeout + _MARGIN_SECONDS
+    )
+    if admission is Admission.OPEN:
+        raise FlowError(
+            "idp_unavailable",
+            step="token",
+            code="circuit_open",
+            retry_after=settings.IDP_BREAKER_OPEN_SECONDS,
+        )
+    try:
+        with idp_call_slot(
+            integration_id=integration_id,
+            hold_seconds=_IDP_CALLS_PER_LOGIN * config.total_timeout + _MARGIN_SECONDS,
+        ):
+            return _profile(
+                attempt, config, keys, code=code, trace=trace, trial=admission is Admission.TRIAL
+            )
+    except IdPBusyError as exc:
+        if admission is Admission.TRIAL:
+            circuit_trial_abandon(integration_id=integration_id)
+        raise FlowError(
+            "idp_unavailable",
+            step="token",
+            code="idp_busy",
+            retry_after=IDP_BUSY_RETRY_AFTER_SECONDS,
+        ) from exc
+
+
 @sensitive_variables("config", "code", "tokens", "id_token", "access_token")
-def _profile(attempt, config, keys, *, code: str, trace: dict) -> dict[str, dict]:
+def _profile(attempt, config, keys, *, code: str, trace: dict, trial: bool) -> dict[str, dict]:
     """Token, id_token, access token claims and userinfo, as the mapping's profile parts."""
     snapshot = attempt.snapshot
     started = time.monotonic()
@@ -489,8 +546,11 @@ def _profile(attempt, config, keys, *, code: str, trace: dict) -> dict[str, dict
             if exc.retryable and exc.code != "invalid_grant":
                 # Timeouts, refused connections, 5xx: the IdP, not this participant (RF-04).
                 error.circuit_opened = circuit_failure(integration_id=snapshot["integration_id"])
+            else:
+                # It answered (a refused code, a configuration problem): it is up.
+                circuit_success(integration_id=snapshot["integration_id"], trial=trial)
             raise error from exc
-        circuit_success(integration_id=snapshot["integration_id"])
+        circuit_success(integration_id=snapshot["integration_id"], trial=trial)
 
         id_claims = None
         id_token = tokens.get("id_token")

@@ -7,12 +7,14 @@
 - outbox.py    — `webhook_events_record()` (called in the participation's transaction),
                  `webhook_participant_erased_record()` (in the erasure's), resend, test events
 - retries.py   — the retry schedule and Retry-After
-- delivery.py  — claim with a lease, one attempt, the `deliver_webhook` task, the relay
+- delivery.py  — claim with a renewed lease, one attempt, the `deliver_webhook` task, queueing
+                 what is due (one task per delivery, within the endpoint's cap), the relay
 """
 
 from .delivery import (
     DeliveryOutcome,
     deliver_webhook,
+    deliveries_dispatch,
     deliveries_relay,
     delivery_attempt,
     delivery_enqueue,
@@ -39,6 +41,7 @@ __all__ = [
     "WebhookEventError",
     "WebhookOutboxError",
     "deliver_webhook",
+    "deliveries_dispatch",
     "deliveries_relay",
     "delivery_attempt",
     "delivery_enqueue",

@@ -1,8 +1,8 @@
 """Writing to the outbox: the events API the rest of the product calls, resend and test events.
 
-Rows are written in the caller's transaction; the task is queued only once it commits. If the
-transaction rolls back, there is nothing to send; if the process dies right after the commit,
-the row is still there and `relay_webhooks` sends it.
+Rows are written in the caller's transaction, marked as queued (`queued_at`); the task is queued
+only once it commits. If the transaction rolls back, there is nothing to send; if the process
+dies right after the commit, the row is still there and `relay_webhooks` sends it.
 """
 
 import logging
@@ -75,6 +75,7 @@ def _size_acceptable(payload: dict, *, participation: Mapping) -> bool:
 
 
 def _enqueue_on_commit(deliveries: list[WebhookDelivery]) -> None:
+    """The rows were written with `queued_at` set: the relay leaves them to these tasks."""
     for delivery in deliveries:
         # robust: a queue that refuses the task must not fail the caller's request.
         transaction.on_commit(partial(delivery_enqueue, delivery_id=delivery.pk), robust=True)
@@ -137,6 +138,7 @@ def _deliveries_record(*, account: Account | int, payloads: list[dict], now) -> 
             event_type=payload["type"],
             payload=payload,
             next_attempt_at=now,
+            queued_at=now,
         )
         for endpoint in endpoints
         for payload in payloads
@@ -179,6 +181,7 @@ def delivery_resend(*, delivery: WebhookDelivery) -> bool:
             delivered_at=None,
             locked_until=None,
             lease_token="",
+            queued_at=now,
         )
     )
     if resent:
@@ -207,6 +210,7 @@ def webhook_test_send(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
         event_type=TEST_EVENT,
         payload=webhook_test_payload(endpoint_id=endpoint.pk, occurred_at=now),
         next_attempt_at=now,
+        queued_at=now,
         is_test=True,
     )
     _enqueue_on_commit([delivery])

@@ -45,7 +45,7 @@ def test_the_rq_backend_gets_its_own_worker(monkeypatch):
 
     [worker] = [s for s in demo_services(ADDRESSES, with_devidp=False) if s.name == "worker"]
 
-    assert worker.argv[-4:] == ["rqworker", "--with-scheduler", "default", "webhooks"]
+    assert worker.argv[-3:] == ["rqworker", "default", "webhooks"]
 
 
 def test_the_callback_follows_the_public_base_url(monkeypatch):

@@ -4,7 +4,7 @@
   says (`"hang"`, `"down"`, a status code, `"garbage"`, `"huge"`, `"deep"`);
 - `silent_port()`: a socket that accepts connections and never answers (a hung IdP);
 - `closed_port()`: a port nothing listens on (connection refused);
-- `WebhookReceiver`: a webhook receiver that answers late or with a chosen status;
+- `WebhookReceiver`: a webhook receiver that answers late, with a chosen status, or never;
 - `RedisServer`: a Redis process of its own on a free loopback port, killed and started again
   on the same port by the test;
 - `PostgresCluster`: a PostgreSQL cluster of its own (initdb + pg_ctl in a temporary directory)
@@ -56,10 +56,11 @@ class LoopbackIdP:
     """A token endpoint, userinfo and JWKS on a real loopback port.
 
     `token` and `jwks` say how each endpoint behaves: "ok", "hang" (never answers; the client's
-    read timeout ends it), "garbage" (200 with HTML), "huge" (200 streaming 50 MB), "deep"
-    (200 with valid JSON 10 000 objects deep),
-    "invalid_grant" (400, the code refused), or an HTTP status code (with an HTML page).
-    `nonce` must be set to the login's nonce before the callback.
+    read timeout ends it), "hold" (answers nothing until the test calls `let_go()`, which ends
+    one held request with a 503: a hung IdP whose requests the test ends one at a time),
+    "garbage" (200 with HTML), "huge" (200 streaming 50 MB), "deep" (200 with valid JSON
+    10 000 objects deep), "invalid_grant" (400, the code refused), or an HTTP status code (with
+    an HTML page). `nonce` must be set to the login's nonce before the callback.
     """
 
     def __init__(self) -> None:
@@ -71,6 +72,7 @@ class LoopbackIdP:
         self.token_bodies: list[str] = []
         self.huge_bytes_sent = 0
         self._release = threading.Event()
+        self._let_go = threading.Semaphore(0)
         idp = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -106,8 +108,13 @@ class LoopbackIdP:
 
     def __exit__(self, *exc):
         self._release.set()
+        self._let_go.release(1000)
         self._server.shutdown()
         self._server.server_close()
+
+    def let_go(self) -> None:
+        """Answer one held request (503)."""
+        self._let_go.release()
 
     # ------------------------------------------------------------------ answers
     def _tokens(self) -> dict:
@@ -132,6 +139,9 @@ class LoopbackIdP:
         if behaviour == "hang":
             self._release.wait(10)  # far past any read timeout the tests configure
             return None
+        if behaviour == "hold":
+            self._let_go.acquire(timeout=60)
+            return self._answer(handler, 503, body)
         if behaviour == "garbage":
             page = b"<html><body>Service temporarily unavailable</body></html>"
             handler.send_response(200)
@@ -181,13 +191,34 @@ class LoopbackIdP:
 
 class WebhookReceiver:
     """A webhook receiver on 127.0.0.1: answers `status` (with `headers`) after `delay` seconds
-    and records the `webhook-id` of every request."""
+    and records the `webhook-id` of every request.
 
-    def __init__(self, *, status: int = 204, delay: float = 0.0, headers: dict | None = None):
+    `hold=n`: the next n requests are read and then never answered (a receiver that hangs
+    mid-delivery), until the receiver stops; their ids are in `held`. `dribble=s`: the answer's
+    body (20 bytes) takes s seconds, a byte at a time. `answered` lists the ids of the requests
+    it answered, and `max_in_flight` the most it was answering at once (held requests aside)."""
+
+    def __init__(
+        self,
+        *,
+        status: int = 204,
+        delay: float = 0.0,
+        headers: dict | None = None,
+        hold: int = 0,
+        dribble: float = 0.0,
+    ):
         self.status = status
         self.delay = delay
         self.headers = headers or {}
+        self.hold = hold
+        self.dribble = dribble
         self.ids: list[str] = []
+        self.held: list[str] = []
+        self.answered: list[str] = []
+        self.max_in_flight = 0
+        self._in_flight = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -198,13 +229,36 @@ class WebhookReceiver:
 
             def do_POST(self):
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                receiver.ids.append(self.headers.get("webhook-id", ""))
-                time.sleep(receiver.delay)
-                self.send_response(receiver.status)
-                for name, value in receiver.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                webhook_id = self.headers.get("webhook-id", "")
+                with receiver._lock:
+                    receiver.ids.append(webhook_id)
+                    held = receiver.hold > 0
+                    if held:
+                        receiver.hold -= 1
+                        receiver.held.append(webhook_id)
+                    else:
+                        receiver._in_flight += 1
+                        receiver.max_in_flight = max(receiver.max_in_flight, receiver._in_flight)
+                if held:
+                    receiver._stop.wait(120)
+                    self.close_connection = True
+                    return
+                try:
+                    time.sleep(receiver.delay)
+                    self.send_response(receiver.status)
+                    for name, value in receiver.headers.items():
+                        self.send_header(name, value)
+                    body = b"x" * 20 if receiver.dribble else b""
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    for byte in range(len(body)):
+                        self.wfile.write(body[byte : byte + 1])
+                        self.wfile.flush()
+                        time.sleep(receiver.dribble / len(body))
+                finally:
+                    with receiver._lock:
+                        receiver._in_flight -= 1
+                        receiver.answered.append(webhook_id)
 
         self._server = _Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hook"
@@ -215,6 +269,7 @@ class WebhookReceiver:
         return self
 
     def __exit__(self, *exc):
+        self._stop.set()
         self._server.shutdown()
         self._server.server_close()
 

@@ -3,13 +3,15 @@
 After IDP_BREAKER_FAILURES consecutive failures of one integration, login start shows "the
 login service is unavailable" (and "continue without logging in" when the campaign allows it)
 without sending anyone to the IdP, and callbacks fail without calling it. The circuit closes by
-itself after IDP_BREAKER_OPEN_SECONDS.
+itself after IDP_BREAKER_OPEN_SECONDS, through one trial call (half-open).
 """
 
+import threading
 import time
 
 import pytest
 from django.core import mail
+from django.db import connections
 from django.test import Client
 from django.urls import reverse
 
@@ -19,7 +21,7 @@ from integrations.models import SignInAlert
 from participants.models import LoginAttempt
 from tests.factories import OAuthIntegrationFactory, make_form_campaign, make_member
 from tests.faults.conftest import log_in
-from tests.participants.sso_flow import callback, login_start
+from tests.participants.sso_flow import callback, login_start, make_sso_campaign
 
 
 @pytest.fixture(autouse=True)
@@ -137,3 +139,61 @@ def test_an_outage_alerts_the_administrators_once_and_recovery_ends_it(
     assert log_in(Client(), campaign, idp).status_code == 303
     alert.refresh_from_db()
     assert not alert.active
+
+
+@pytest.mark.django_db(transaction=True)
+def test_after_the_pause_one_trial_call_goes_through_while_the_others_still_pause(
+    settings, account, idp
+):
+    """Half-open: the logins that waited do not all rush an IdP that may still be down."""
+    settings.IDP_BREAKER_OPEN_SECONDS = 1
+    campaign, _integration = make_sso_campaign(
+        account,
+        issuer=idp.base,
+        token_endpoint=f"{idp.base}/token",
+        jwks_uri=f"{idp.base}/jwks",
+        read_timeout=20,  # a safety net: the IdP holds the trial until the test lets it go
+    )
+    # Participants who went to the IdP before the outage, and come back during it.
+    waiting = [(browser := Client(), login_start(browser, campaign)) for _ in range(5)]
+    idp.token = 503
+    fail_logins(campaign, idp, 3)
+    time.sleep(1.2)  # the pause is over
+    idp.token = "hold"
+
+    trial = threading.Thread(target=_callback_in_thread, args=waiting.pop(), daemon=True)
+    trial.start()
+    assert _wait_until(lambda: idp.calls["token"] == 4), "the trial is at the IdP"
+    for browser, started in waiting[:2]:
+        response = callback(browser, started)
+        assert response.status_code == 503 and response["Retry-After"] == "1"
+    assert login_page(campaign).status_code == 503  # nobody is sent to the IdP meanwhile
+    assert idp.calls["token"] == 4  # exactly one trial
+
+    idp.let_go()  # the trial fails: open again at once
+    trial.join(30)
+    browser, started = waiting[2]
+    assert callback(browser, started).status_code == 503
+    assert idp.calls["token"] == 4
+
+    time.sleep(1.2)
+    idp.token = "ok"
+    assert log_in(Client(), campaign, idp).status_code == 303  # the next trial is answered
+    assert log_in(Client(), campaign, idp).status_code == 303  # closed: everyone goes
+    assert idp.calls["token"] == 6
+    codes = list(LoginAttempt.objects.values_list("error_code", flat=True))
+    assert codes.count("circuit_open") == 3 and codes.count("token_http") == 4
+
+
+def _callback_in_thread(browser, started):
+    try:
+        callback(browser, started)
+    finally:
+        connections.close_all()
+
+
+def _wait_until(condition, timeout: float = 30) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return condition()

@@ -11,7 +11,12 @@ from django_tasks import default_task_backend
 
 from integrations.models import DeliveryStatus, WebhookDelivery
 from integrations.webhooks import DeliveryOutcome, deliver_webhook, webhook_events_record
-from integrations.webhooks.delivery import deliveries_claim, delivery_attempt
+from integrations.webhooks.delivery import (
+    QUEUED_TASK_LOST_AFTER,
+    deliveries_claim,
+    deliveries_dispatch,
+    delivery_attempt,
+)
 from tests.integrations.webhook_support import HOOK_URL, make_endpoint, participation_data
 
 OTHER_URL = "https://other.example.com/hook"
@@ -94,7 +99,9 @@ def test_the_default_cap_is_two_deliveries_per_endpoint(account, settings):
 
 @responses.activate
 @pytest.mark.django_db
-def test_a_task_refused_for_the_cap_sends_nothing_and_is_queued_again(account, settings):
+def test_a_task_refused_for_the_cap_queues_nothing_and_the_freed_slot_queues_the_delivery(
+    account, settings
+):
     settings.WEBHOOK_ENDPOINT_CONCURRENCY = 1
     make_endpoint(account)
     responses.post(HOOK_URL, status=204)
@@ -103,15 +110,62 @@ def test_a_task_refused_for_the_cap_sends_nothing_and_is_queued_again(account, s
     (holder,) = _claim()
     waiting = WebhookDelivery.objects.exclude(pk=holder.pk).get()
 
-    before = timezone.now()
     assert deliver_webhook.call(waiting.pk) == DeliveryOutcome.BUSY
 
     assert len(responses.calls) == 0
     waiting.refresh_from_db()
-    assert (waiting.attempt_count, waiting.lease_token) == (0, "")
-    (requeued,) = default_task_backend.results
-    assert requeued.args == [waiting.pk]
-    assert requeued.task.run_after >= before + timedelta(seconds=29)
+    assert (waiting.attempt_count, waiting.lease_token, waiting.queued_at) == (0, "", None)
+    # No task re-queued by the refused one, and none by the relay while the endpoint is full:
+    # the delivery waits in the outbox, not in the queue.
+    assert default_task_backend.results == []
+    assert deliveries_dispatch(now=timezone.now()) == 0
+    assert default_task_backend.results == []
+
+    assert delivery_attempt(delivery=holder) == DeliveryOutcome.DELIVERED
+
+    (queued,) = default_task_backend.results
+    assert queued.args == [waiting.pk]
+    waiting.refresh_from_db()
+    assert waiting.queued_at is not None
+
+
+@pytest.mark.django_db
+def test_the_relay_queues_one_task_per_delivery_and_each_endpoint_its_share(
+    account, other_account, settings
+):
+    settings.WEBHOOK_ENDPOINT_CONCURRENCY = 2
+    make_endpoint(account)
+    healthy = make_endpoint(other_account, url=OTHER_URL)
+    _record(account, 30)  # a backlog, older than the other endpoint's delivery
+    _record(other_account, 1)
+    WebhookDelivery.objects.update(queued_at=None)  # their tasks ran (and found no room)
+    default_task_backend.clear()
+
+    assert deliveries_dispatch(now=timezone.now(), limit=3) == 3
+    assert deliveries_dispatch(now=timezone.now()) == 0  # nothing queued twice, no room left
+
+    queued = WebhookDelivery.objects.filter(queued_at__isnull=False)
+    assert sorted(d.pk for d in queued) == sorted(r.args[0] for r in default_task_backend.results)
+    assert queued.filter(endpoint=healthy).count() == 1
+    assert queued.exclude(endpoint=healthy).count() == 2
+
+
+@pytest.mark.django_db
+def test_a_queued_task_that_never_ran_stops_holding_its_endpoint_s_slot(account, settings):
+    settings.WEBHOOK_ENDPOINT_CONCURRENCY = 1
+    make_endpoint(account)
+    _record(account, 2)
+    first, second = WebhookDelivery.objects.order_by("pk")
+    WebhookDelivery.objects.filter(pk=second.pk).update(queued_at=None)
+    default_task_backend.clear()
+    # The first one's task is queued (on commit) and takes the endpoint's only slot.
+    assert deliveries_dispatch(now=timezone.now()) == 0
+
+    # A minute on, that task has not run: it was lost (a flushed queue).
+    later = timezone.now() + QUEUED_TASK_LOST_AFTER + timedelta(seconds=1)
+    assert deliveries_dispatch(now=later) == 1
+    (queued,) = default_task_backend.results
+    assert queued.args == [second.pk]
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="needs concurrent PostgreSQL claims")

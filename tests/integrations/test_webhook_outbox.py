@@ -13,8 +13,13 @@ from standardwebhooks.webhooks import Webhook
 
 from integrations.models import DeliveryStatus, WebhookDelivery, WebhookEvent
 from integrations.webhooks import DeliveryOutcome, WebhookOutboxError, webhook_events_record
-from integrations.webhooks.delivery import deliveries_claim, delivery_attempt
-from integrations.webhooks.retries import MAX_ATTEMPTS, RETRY_DELAYS
+from integrations.webhooks.delivery import (
+    LEASE,
+    deliveries_claim,
+    deliveries_dispatch,
+    delivery_attempt,
+)
+from integrations.webhooks.retries import MAX_ATTEMPTS
 from tests.integrations.webhook_support import (
     HOOK_URL,
     IMMEDIATE_TASKS,
@@ -254,23 +259,36 @@ def test_worker_killed_mid_delivery_is_redelivered_with_the_same_webhook_id(
 
 @responses.activate
 @pytest.mark.django_db
-def test_a_claim_counts_the_attempt_before_sending_and_plans_the_retry(
+def test_a_claim_counts_the_attempt_before_sending_and_is_due_again_once_its_lease_lapses(
     account, django_capture_on_commit_callbacks
 ):
     make_endpoint(account)
+    responses.post(HOOK_URL, status=200)
     with django_capture_on_commit_callbacks(execute=False):
         (delivery,) = _record(account, changed=[])
     now = timezone.now()
 
-    deliveries_claim(now=now, due_by=now)
+    deliveries_claim(now=now, due_by=now)  # ... and the worker dies before the POST
 
     delivery.refresh_from_db()
     assert delivery.attempt_count == 1
-    # If this worker never reports back, attempt 2 is due after the schedule's first delay.
-    wait = (delivery.next_attempt_at - now).total_seconds()
-    assert RETRY_DELAYS[0].total_seconds() * 0.9 <= wait <= RETRY_DELAYS[0].total_seconds() * 1.1
     (attempt,) = delivery.attempts.all()
     assert attempt.in_flight and attempt.lease_token == delivery.lease_token
+    # A short lease (renewed while a live worker sends), not minutes.
+    assert delivery.locked_until - now <= LEASE + timedelta(seconds=2)
+    # If the worker never reports back, the delivery is due as soon as the lease lapses.
+    assert delivery.next_attempt_at <= delivery.locked_until
+    assert deliveries_dispatch(now=timezone.now()) == 0  # the lease holds
+    assert len(responses.calls) == 0
+
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        locked_until=timezone.now() - timedelta(seconds=1)  # the lease lapses
+    )
+    assert deliveries_dispatch(now=timezone.now()) == 1
+
+    assert [c.request.headers["webhook-id"] for c in responses.calls] == [delivery.event_id]
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempt_count) == (DeliveryStatus.DELIVERED, 2)
 
 
 @responses.activate

@@ -1,4 +1,5 @@
-"""Send webhook deliveries whose task was lost: the guarantee that nothing committed is lost.
+"""Queue the webhook deliveries that come due and send those whose task was lost: the guarantee
+that nothing committed is lost, and what retries run on (no scheduler process is needed).
 
 The relay outlives what it depends on: a pass that fails (the database restarting, Redis down
 under the RQ backend, anything else) is logged and tried again after 1, 2, 4… seconds, at most
@@ -23,15 +24,17 @@ RETRY_FIRST_SECONDS = 1.0
 
 class Command(BaseCommand):
     help = (
-        "Send the webhook deliveries that are due and that no worker picked up (a process that "
-        "died after its commit, a worker that was down, a flushed queue, a worker killed "
-        "mid-attempt). Runs every --interval seconds; --once for a single pass."
+        "Queue a task for every webhook delivery that has come due (retries, deliveries whose "
+        "worker died, deliveries that waited for a slot of their endpoint), and send those due "
+        "for longer than --grace that no worker picked up (a process that died after its "
+        "commit, a queue that is down or was flushed). Runs every --interval seconds; --once "
+        "for a single pass."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--once", action="store_true", help="One pass, then exit.")
         parser.add_argument(
-            "--interval", type=float, default=30.0, help="Seconds between passes (default 30)."
+            "--interval", type=float, default=1.0, help="Seconds between passes (default 1)."
         )
         parser.add_argument(
             "--grace",
