@@ -40,6 +40,8 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = _required("DJANGO_SECRET_KEY", debug_default="insecure-development-only-key")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# The product's name in the admin's header, page titles and the site's home page.
+PRODUCT_NAME = env.str("PRODUCT_NAME", default="Campaign SSO")
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[PUBLIC_BASE_URL])
 
 # E-mail to the accounts' administrators (sign-in alerts, a disabled webhook). EMAIL_URL as
@@ -60,7 +62,8 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Campaign SSO <norepl
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin with our site (config/admin_site.py): the product's name, the dashboard.
+    "config.apps.AdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

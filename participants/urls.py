@@ -1,10 +1,11 @@
 from django.urls import path
 
-from . import views, views_identity, views_sso
+from . import views, views_identity, views_public, views_sso
 
 app_name = "participants"
 
 urlpatterns = [
+    path("", views_public.home, name="home"),
     path("c/<slug:slug>/", views.landing, name="landing"),
     path("c/<slug:slug>/form/", views.campaign_form, name="form"),
     path("c/<slug:slug>/thanks/", views.thanks, name="thanks"),
