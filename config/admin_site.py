@@ -52,3 +52,10 @@ class AdminSite(admin.AdminSite):
         if user is not None and user.is_authenticated and user.is_staff:
             context["viewer_description"] = viewer_description(user)
         return context
+
+    def index(self, request, extra_context=None):
+        # The dashboard reads every app's models: imported once the apps are loaded.
+        from participants.dashboard import dashboard_for
+
+        dashboard = dashboard_for(user=request.user, account_id=request.GET.get("account"))
+        return super().index(request, {"dashboard": dashboard, **(extra_context or {})})

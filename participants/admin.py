@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.html import format_html, format_html_join
 
@@ -13,6 +14,7 @@ from campaigns.models import Campaign
 
 from .exports import participations_csv_response, participations_xlsx_response
 from .models import Participation
+from .statistics import PERIODS, campaign_statistics, period_from
 
 
 class _FlagFilter(admin.SimpleListFilter):
@@ -74,6 +76,11 @@ class ParticipationAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
         wrap = self.admin_site.admin_view
         return [
             path(
+                "statistics/<int:campaign_id>/",
+                wrap(self.statistics_view),
+                name="participants_campaign_statistics",
+            ),
+            path(
                 "export/<int:campaign_id>/",
                 wrap(self.export_view),
                 name="participants_participation_export",
@@ -94,6 +101,21 @@ class ParticipationAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
         if not can(request.user, self.capability, campaign.account):
             raise PermissionDenied
         return campaign
+
+    def statistics_view(self, request, campaign_id: int):
+        campaign = self._campaign_to_export(request, campaign_id)
+        statistics = campaign_statistics(
+            campaign=campaign, period=period_from(request.GET.get("days"))
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Statistics: {campaign.title}",
+            "campaign": campaign,
+            "statistics": statistics,
+            "periods": PERIODS,
+        }
+        return TemplateResponse(request, "admin/participants/campaign_statistics.html", context)
 
     def export_view(self, request, campaign_id: int):
         return participations_csv_response(self._campaign_to_export(request, campaign_id))

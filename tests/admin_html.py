@@ -22,6 +22,11 @@ class _ElementText(HTMLParser):
     """Collects the text inside the first element whose id is `element_id`."""
 
     VOID = frozenset({"br", "img", "input", "meta", "link", "hr", "source", "wbr", "col"})
+    # Tags that separate words; text in inline ones (a, strong, code, span) runs on.
+    BREAKS = frozenset(
+        {"br", "p", "div", "li", "tr", "th", "td", "caption", "h1", "h2", "h3", "h4", "option"}
+        | {"section", "figure", "figcaption", "table", "ul", "ol", "label", "select", "form"}
+    )
 
     def __init__(self, element_id: str) -> None:
         super().__init__(convert_charrefs=True)
@@ -31,6 +36,8 @@ class _ElementText(HTMLParser):
         self.parts: list[str] = []
 
     def handle_starttag(self, tag, attrs):
+        if self.depth and tag in self.BREAKS:
+            self.parts.append(" ")
         if tag in self.VOID:
             return
         if self.depth:
@@ -40,6 +47,8 @@ class _ElementText(HTMLParser):
             self.found = True
 
     def handle_endtag(self, tag):
+        if self.depth and tag in self.BREAKS:
+            self.parts.append(" ")
         if self.depth and tag not in self.VOID:
             self.depth -= 1
 
@@ -54,4 +63,4 @@ def text_of(html: str, selector: str) -> str:
     parser = _ElementText(selector[1:])
     parser.feed(html)
     assert parser.found, f"no element {selector} on the page"
-    return " ".join(" ".join(parser.parts).split())
+    return " ".join("".join(parser.parts).split())
