@@ -357,6 +357,33 @@ class MappingTableVersion(models.Model):
         return f"{self.filename or 'mapping'} ({self.uploaded_at:%Y-%m-%d %H:%M})"
 
 
+class MappingDraft(models.Model):
+    """An uploaded table that passed validation, waiting for staff to review it (the differences
+    with the current rules, the last test login's profile run through it) and publish it."""
+
+    integration = models.ForeignKey(
+        OAuthIntegration, on_delete=models.CASCADE, related_name="mapping_drafts"
+    )
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+    filename = models.CharField(max_length=255, blank=True)
+    sha256 = models.CharField(max_length=64)
+    rules = models.JSONField(default=list)
+    # The current version the review compared it with: publishing after the mapping changed
+    # meanwhile shows the new differences first.
+    base_version = models.ForeignKey(
+        MappingTableVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-uploaded_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Draft {self.filename or 'mapping'} ({self.uploaded_at:%Y-%m-%d %H:%M})"
+
+
 # ---------------------------------------------------------------------------- webhooks
 class WebhookEvent(models.TextChoices):
     PARTICIPATION_CREATED = "participation.created", "Participation created"

@@ -26,6 +26,7 @@ class _ElementText(HTMLParser):
     BREAKS = frozenset(
         {"br", "p", "div", "li", "tr", "th", "td", "caption", "h1", "h2", "h3", "h4", "option"}
         | {"section", "figure", "figcaption", "table", "ul", "ol", "label", "select", "form"}
+        | {"dl", "dt", "dd"}
     )
 
     def __init__(self, element_id: str) -> None:
