@@ -578,8 +578,12 @@ class OAuthIntegrationForm(forms.ModelForm):
         if method and method not in supported:
             labels = [m for m in supported if m in ClientAuthMethod.values] or list(supported)
             self.warnings.append(
-                f"Your IdP lists {', '.join(labels) or 'no'} client authentication method(s); "
-                f"“{ClientAuthMethod(method).label}” may be refused. Test the connection."
+                (
+                    f"Your IdP lists {', '.join(labels)} as its client authentication methods; "
+                    if labels
+                    else "Your IdP lists no client authentication method; "
+                )
+                + f"“{ClientAuthMethod(method).label}” may be refused. Test the connection."
             )
         if cleaned.get("use_pkce") and "S256" not in found.code_challenge_methods_supported:
             self.warnings.append(

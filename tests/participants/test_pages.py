@@ -83,8 +83,8 @@ def test_participant_submits_in_french_and_errors_are_in_french(client, campaign
     page = client.get(form_url(campaign, lang="fr"))
     bad = client.post(form_url(campaign, lang="fr"), answers(form_token(page), email="x"))
     assert "Il y a un problème" in bad.text
-    # French punctuation in the summary: a space before the colon.
-    assert "Adresse e-mail : Saisissez une adresse de courriel valide." in bad.text
+    # French punctuation in the summary: a no-break space before the colon.
+    assert "Adresse e-mail\u00a0: Saisissez une adresse e-mail valide." in bad.text
     response = client.post(form_url(campaign, lang="fr"), answers(form_token(page)))
     assert Participation.objects.get().language == "fr"
     thanks = client.get(response["Location"])
