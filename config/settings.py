@@ -343,6 +343,10 @@ LOGGING = {
     "filters": {
         "redact_secrets": {"()": "config.logging.RedactSecretsFilter"},
         "request_id": {"()": "config.logging.RequestIdFilter"},
+        "quiet_static_files": {
+            "()": "config.logging.QuietStaticFilesFilter",
+            "static_url": STATIC_URL,
+        },
     },
     "handlers": {
         "console": {
@@ -352,5 +356,14 @@ LOGGING = {
         },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False}},
+    "loggers": {
+        "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        # runserver's line per request (`make run`), without one per static file.
+        "django.server": {
+            "handlers": ["console"],
+            "level": LOG_LEVEL,
+            "propagate": False,
+            "filters": ["quiet_static_files"],
+        },
+    },
 }

@@ -86,3 +86,12 @@ def test_every_command_exists_and_accepts_its_options(backend):
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_package_metadata_builds_without_a_licence_warning():
+    # A TOML-table licence made setuptools warn on every `pip install -e .` (twice per run).
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert isinstance(project["project"]["license"], str)  # an SPDX expression
+    assert "setuptools>=77" in project["build-system"]["requires"]
