@@ -33,6 +33,8 @@ def viewer_description(user) -> str:
 
 class AdminSite(admin.AdminSite):
     index_title = "Dashboard"
+    # One sign for "nothing here", the one our own pages use (Django's default is "-").
+    empty_value_display = "—"
     # The site's home page, which says what this is (participants reach campaigns by their
     # own links); the dashboard links each live campaign's public page.
     site_url = "/"
