@@ -2,10 +2,17 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
+from django.utils.formats import date_format
 
 from accounts.models import Account
 
 from .fields import EncryptedSecretField, UndecryptableSecret, UndecryptableSecretError
+
+
+def _when(moment) -> str:
+    """A moment as the admin writes it everywhere: "6 Dec 2026, 04:40 UTC"."""
+    return date_format(timezone.localtime(moment), "DATETIME_FORMAT") if moment else ""
 
 
 class IntegrationConfigurationError(Exception):
@@ -354,7 +361,7 @@ class MappingTableVersion(models.Model):
         ordering = ["-uploaded_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.filename or 'mapping'} ({self.uploaded_at:%Y-%m-%d %H:%M})"
+        return f"{self.filename or 'mapping'} ({_when(self.uploaded_at)})"
 
 
 class MappingDraft(models.Model):
@@ -381,7 +388,7 @@ class MappingDraft(models.Model):
         ordering = ["-uploaded_at", "-id"]
 
     def __str__(self) -> str:
-        return f"Draft {self.filename or 'mapping'} ({self.uploaded_at:%Y-%m-%d %H:%M})"
+        return f"Draft {self.filename or 'mapping'} ({_when(self.uploaded_at)})"
 
 
 # ---------------------------------------------------------------------------- webhooks
@@ -514,7 +521,7 @@ class WebhookAttempt(models.Model):
         ordering = ["-started_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.delivery} @ {self.started_at:%Y-%m-%d %H:%M:%S}"
+        return f"{self.delivery} @ {_when(self.started_at)}"
 
 
 # ---------------------------------------------------------------------------- sign-in alerts
