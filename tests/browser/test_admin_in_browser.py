@@ -25,10 +25,12 @@ def test_administrator_sees_only_their_own_accounts_campaigns(
     assert rows.count() == 1
     assert "Alpha spring quiz" in rows.first.inner_text()
     assert "Beta secret launch" not in page.content()
-    # No account filter, no Accounts section for a customer user: only staff see accounts.
+    # No account filter for a customer user; among accounts, their own only (its privacy
+    # policy and retention), never another's.
     assert "account" not in page.locator("#changelist-filter").inner_text().lower()
-    page.goto(f"{live_server.url}/admin/")
-    assert page.locator("tr.model-account").count() == 0
+    page.goto(f"{live_server.url}/admin/accounts/account/")
+    names = page.locator("#result_list tbody tr th").all_inner_texts()
+    assert names == ["Account A"]
 
     # Guessing the other account's URL leads nowhere either.
     page.goto(f"{live_server.url}/admin/campaigns/campaign/{hidden.pk}/change/")
