@@ -295,6 +295,14 @@ def test_every_admin_page_fits_a_laptop_screen(page, demo, world, admin_login, r
     admin_login(page, user, user_password="demo-password-123")
     pages = admin_pages(user, demo, world)
     assert len(pages) > {"staff": 30, "admin": 20, "editor": 5}[role]
+    # On a phone the header stacks; "Log out" and the rest must stay inside it, readable.
+    page.set_viewport_size(PHONE)
+    header, tools = (
+        page.locator("#header").bounding_box(),
+        page.locator("#user-tools").bounding_box(),
+    )
+    assert tools["y"] + tools["height"] <= header["y"] + header["height"]
+    page.set_viewport_size(DESKTOP)
     for name, path in pages:
         problems += visit(page, demo.url(path), f"admin-{role}-{name}")
     assert not problems, "\n".join(problems)
