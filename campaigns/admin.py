@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import ngettext
 
 from accounts.admin import AccountScopedAdmin, AccountScopedInline
 from accounts.permissions import Capability, is_platform_staff
@@ -146,7 +147,7 @@ class CampaignAdmin(AccountScopedAdmin):
             kwargs["initial"] = default_field_initial()
         return kwargs
 
-    @admin.display(description="statistics")
+    @admin.display(description="Statistics")
     def statistics(self, obj):
         if obj is None or obj.pk is None:
             return "—"
@@ -154,14 +155,17 @@ class CampaignAdmin(AccountScopedAdmin):
         if count is None:
             count = obj.participations.count()
         changelist = reverse("admin:participants_participation_changelist")
+        statistics = reverse("admin:participants_campaign_statistics", args=[obj.pk])
         export = reverse("admin:participants_participation_export", args=[obj.pk])
         export_xlsx = reverse("admin:participants_participation_export_xlsx", args=[obj.pk])
         return format_html(
-            '<a href="{}?campaign__id__exact={}">{} participation(s)</a> · '
-            '<a href="{}">Export CSV</a> · <a href="{}">Export XLSX</a>',
+            '<a href="{}">Statistics</a> · <a href="{}?campaign__id__exact={}">{}</a> · '
+            '<a href="{}">CSV</a> · <a href="{}">XLSX</a>',
+            statistics,
             changelist,
             obj.pk,
-            count,
+            ngettext("%(count)d participation", "%(count)d participations", count)
+            % {"count": count},
             export,
             export_xlsx,
         )

@@ -40,6 +40,8 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = _required("DJANGO_SECRET_KEY", debug_default="insecure-development-only-key")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# The product's name in the admin's header, page titles and the site's home page.
+PRODUCT_NAME = env.str("PRODUCT_NAME", default="Campaign SSO")
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[PUBLIC_BASE_URL])
 
 # E-mail to the accounts' administrators (sign-in alerts, a disabled webhook). EMAIL_URL as
@@ -60,7 +62,8 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Campaign SSO <norepl
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin with our site (config/admin_site.py): the product's name, the dashboard.
+    "config.apps.AdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -194,6 +197,8 @@ LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("fr", "Français")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
+# Dates and times written one way, with their time zone (config/formats/<language>/formats.py).
+FORMAT_MODULE_PATH = ["config.formats"]
 USE_I18N = True
 USE_TZ = True
 
@@ -350,6 +355,10 @@ LOGGING = {
     "filters": {
         "redact_secrets": {"()": "config.logging.RedactSecretsFilter"},
         "request_id": {"()": "config.logging.RequestIdFilter"},
+        "quiet_static_files": {
+            "()": "config.logging.QuietStaticFilesFilter",
+            "static_url": STATIC_URL,
+        },
     },
     "handlers": {
         "console": {
@@ -359,5 +368,14 @@ LOGGING = {
         },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False}},
+    "loggers": {
+        "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        # runserver's line per request (`make run`), without one per static file.
+        "django.server": {
+            "handlers": ["console"],
+            "level": LOG_LEVEL,
+            "propagate": False,
+            "filters": ["quiet_static_files"],
+        },
+    },
 }

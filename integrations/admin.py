@@ -310,7 +310,7 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
             allows,
         )
 
-    @admin.display(description="id_token signatures")
+    @admin.display(description="ID token signatures")
     def id_token_signatures(self, obj=None):
         if obj is None or not obj.is_openid:
             return "No id_token is asked for (the token scope has no openid)."

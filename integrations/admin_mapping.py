@@ -7,13 +7,18 @@ Pages per integration (link to them with `reverse(name, args=[integration.pk])`)
     admin:integrations_mapping_template   args=[pk, "csv" | "xlsx"]: the current rules, or a
                                           starter table, as a template to fill
     admin:integrations_mapping_preview    paste a profile (or use the last test login's)
-    admin:integrations_mapping_restore    args=[pk, version_pk], POST (staff)
+    admin:integrations_mapping_review     args=[pk, draft_pk]: an upload's differences with
+                                          the current rules and the last test login's profile
+                                          run through both; POST publishes or discards (staff)
+    admin:integrations_mapping_restore    args=[pk, version_pk]: the same review for an earlier
+                                          version; POST restores it (staff)
 
 Administrators of the account see everything read-only (Capability.VIEW_MAPPING); only staff
 change anything (Capability.EDIT_MAPPING). Another account's pages are 404.
 """
 
 import json
+from dataclasses import dataclass
 
 from django import forms
 from django.conf import settings
@@ -24,6 +29,7 @@ from django.http import Http404, HttpResponse, HttpResponseNotAllowed, HttpRespo
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import ngettext
 from django.views.decorators.csrf import csrf_protect
 
 from accounts.admin import AccountScopedAdmin, ReadOnlyAdminMixin
@@ -32,18 +38,24 @@ from integrations.fields import UndecryptableSecret
 
 from .json_input import JSONDepthError, json_loads_bounded
 from .mapping import Profile, mapping_explain
+from .mapping.apply import RuleOutcome, rules_from_rows
+from .mapping.diff import mapping_diff
 from .mapping.exports import STARTER_SPECS, table_csv, table_xlsx
 from .mapping.store import (
     ImportOutcome,
     ImportStatus,
+    MappingChangedError,
+    current_specs,
     custom_variables_for,
+    draft_specs,
+    mapping_draft_publish,
     mapping_rules_for,
     mapping_specs_for,
-    mapping_table_import,
+    mapping_table_stage,
     mapping_version_record,
     mapping_version_restore,
 )
-from .mapping.tables import COLUMNS, TableRow, table_validate
+from .mapping.tables import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, RuleSpec, TableRow, table_validate
 from .mapping.transforms import TRANSFORM_REFERENCE
 from .models import MappingRule, MappingTableVersion, OAuthIntegration
 
@@ -85,8 +97,10 @@ class MappingUploadForm(forms.Form):
         label="Mapping table",
         allow_empty_file=True,  # the reader gives the clearer message
         help_text="CSV (UTF-8, comma, semicolon or tab) or XLSX, with the columns "
-        + ", ".join(COLUMNS)
-        + ".",
+        + ", ".join(REQUIRED_COLUMNS)
+        + ", and "
+        + ", ".join(OPTIONAL_COLUMNS)
+        + " when you use them.",
     )
 
     def clean_table(self):
@@ -268,6 +282,11 @@ class MappingTableVersionAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
                 name="integrations_mapping_preview",
             ),
             path(
+                "integration/<int:integration_id>/review/<int:draft_id>/",
+                wrap(self.review_view),
+                name="integrations_mapping_review",
+            ),
+            path(
                 "integration/<int:integration_id>/restore/<int:version_id>/",
                 wrap(self.restore_view),
                 name="integrations_mapping_restore",
@@ -320,6 +339,7 @@ class MappingTableVersionAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
                 for version in versions
             ],
             upload_form=upload_form or MappingUploadForm(),
+            drafts=integration.mapping_drafts.defer("rules")[:10],
             outcome=outcome,
             max_upload=_size_text(settings.MAPPING_UPLOAD_MAX_BYTES),
             transforms=TRANSFORM_REFERENCE,
@@ -351,15 +371,19 @@ class MappingTableVersionAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
             return self.overview_view(request, integration_id, upload_form=form)
         upload = form.cleaned_data["table"]
         data = upload.read(settings.MAPPING_UPLOAD_MAX_BYTES + 1)
-        outcome = mapping_table_import(
+        outcome = mapping_table_stage(
             integration=integration, user=request.user, filename=upload.name or "", data=data
         )
         if outcome.status == ImportStatus.INVALID:
             return self.overview_view(request, integration_id, upload_form=form, outcome=outcome)
-        level = messages.SUCCESS if outcome.status == ImportStatus.SAVED else messages.INFO
-        self.message_user(request, outcome.message, level)
+        if outcome.status == ImportStatus.UNCHANGED:
+            self.message_user(request, outcome.message, messages.INFO)
+            return HttpResponseRedirect(
+                reverse("admin:integrations_mapping_overview", args=[integration.pk])
+            )
+        # Valid and new: nothing is live yet; the review publishes it.
         return HttpResponseRedirect(
-            reverse("admin:integrations_mapping_overview", args=[integration.pk])
+            reverse("admin:integrations_mapping_review", args=[integration.pk, outcome.draft.pk])
         )
 
     def template_view(self, request, integration_id: int, file_format: str):
@@ -398,17 +422,154 @@ class MappingTableVersionAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
         )
         return TemplateResponse(request, "admin/integrations/mapping/preview.html", context)
 
+    def review_view(self, request, integration_id: int, draft_id: int):
+        integration = self._integration(request, integration_id, edit=True)
+        draft = integration.mapping_drafts.filter(pk=draft_id).first()
+        overview = reverse("admin:integrations_mapping_overview", args=[integration.pk])
+        if draft is None:
+            self.message_user(
+                request, "This upload was published or discarded already.", messages.INFO
+            )
+            return HttpResponseRedirect(overview)
+        changed_meanwhile = False
+        if request.method == "POST":
+            if request.POST.get("action") == "discard":
+                draft.delete()
+                self.message_user(request, f"{draft.filename} was discarded; nothing changed.")
+                return HttpResponseRedirect(overview)
+            try:
+                version = mapping_draft_publish(draft=draft, user=request.user)
+            except MappingChangedError:
+                changed_meanwhile = True
+            else:
+                count = len(version.rules)
+                self.message_user(
+                    request,
+                    ngettext(
+                        "%(count)d rule from %(file)s is now the mapping.",
+                        "%(count)d rules from %(file)s are now the mapping.",
+                        count,
+                    )
+                    % {"count": count, "file": version.filename},
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(overview)
+        return self._review_page(
+            request,
+            integration,
+            proposed=draft_specs(draft),
+            title=f"Review the new mapping: {draft.filename}",
+            source=draft,
+            action_url=reverse(
+                "admin:integrations_mapping_review", args=[integration.pk, draft.pk]
+            ),
+            changed_meanwhile=changed_meanwhile,
+            restoring=None,
+        )
+
     def restore_view(self, request, integration_id: int, version_id: int):
         integration = self._integration(request, integration_id, edit=True)
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
         version = integration.mapping_versions.filter(pk=version_id).first()
         if version is None:
             raise Http404("No such version.")
-        mapping_version_restore(version=version, user=request.user)
-        self.message_user(
-            request, f"Version #{version.pk} ({version.filename}) is the mapping again."
+        if request.method == "POST":
+            mapping_version_restore(version=version, user=request.user)
+            self.message_user(
+                request,
+                f"Version #{version.pk} ({version.filename}) is the mapping again.",
+                messages.SUCCESS,
+            )
+            return HttpResponseRedirect(
+                reverse("admin:integrations_mapping_overview", args=[integration.pk])
+            )
+        return self._review_page(
+            request,
+            integration,
+            proposed=draft_specs(version),
+            title=f"Restore version #{version.pk}?",
+            source=version,
+            action_url=reverse(
+                "admin:integrations_mapping_restore", args=[integration.pk, version.pk]
+            ),
+            changed_meanwhile=False,
+            restoring=version,
         )
-        return HttpResponseRedirect(
-            reverse("admin:integrations_mapping_overview", args=[integration.pk])
+
+    def _review_page(self, request, integration, *, proposed, title, source, action_url, **extra):
+        current = current_specs(integration)
+        current_version = integration.mapping_versions.filter(is_current=True).first()
+        context = self._context(
+            request,
+            integration,
+            title=title,
+            source=source,
+            diff=mapping_diff(current=current, proposed=proposed),
+            current_version=current_version,
+            current_by=user_display_for_account(
+                user=getattr(current_version, "uploaded_by", None),
+                account=integration.account,
+                viewer=request.user,
+            ),
+            dry_run=_dry_run(integration, current=current, proposed=proposed),
+            action_url=action_url,
+            **extra,
         )
+        return TemplateResponse(request, "admin/integrations/mapping/review.html", context)
+
+
+@dataclass(frozen=True)
+class DryRunRow:
+    """One target, run through the current rules and the proposed ones."""
+
+    target: str
+    required: bool
+    before: RuleOutcome | None
+    after: RuleOutcome | None
+
+    @staticmethod
+    def _shown(outcome: RuleOutcome | None):
+        if outcome is None:
+            return ("no rule",)
+        problem = outcome.problem
+        return (outcome.value, problem.code if problem else "")
+
+    @property
+    def differs(self) -> bool:
+        return self._shown(self.before) != self._shown(self.after)
+
+
+def _last_test_profile(integration: OAuthIntegration) -> Profile | None:
+    stored = integration.last_test_profile
+    if not stored or isinstance(stored, UndecryptableSecret):
+        return None
+    try:
+        return Profile.from_json(json_loads_bounded(stored))
+    except (ValueError, JSONDepthError):
+        return None
+
+
+def _dry_run(
+    integration: OAuthIntegration, *, current: list[RuleSpec], proposed: list[RuleSpec]
+) -> list[DryRunRow] | None:
+    """The last test login's profile through the current and the proposed rules, per target
+    (the proposed order, then the targets only the current rules have); None without one."""
+    profile = _last_test_profile(integration)
+    if profile is None:
+        return None
+    before = {o.rule.target: o for o in mapping_explain(profile=profile, rules=_compiled(current))}
+    after = {o.rule.target: o for o in mapping_explain(profile=profile, rules=_compiled(proposed))}
+    targets = [spec.target for spec in proposed]
+    targets += [spec.target for spec in current if spec.target not in after]
+    return [
+        DryRunRow(
+            target,
+            (after.get(target) or before[target]).rule.required,
+            before.get(target),
+            after.get(target),
+        )
+        for target in targets
+    ]
+
+
+def _compiled(specs: list[RuleSpec]):
+    return rules_from_rows(rows=specs)

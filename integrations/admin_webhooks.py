@@ -19,7 +19,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
+from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.translation import ngettext
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
@@ -66,7 +68,7 @@ _RESERVED_HEADERS = frozenset(
 
 class WebhookEndpointForm(forms.ModelForm):
     url = forms.URLField(
-        label="receiving URL",
+        label="Receiving URL",
         max_length=500,
         assume_scheme="https",
         help_text="The https:// address we POST events to. Private and internal addresses are "
@@ -78,7 +80,7 @@ class WebhookEndpointForm(forms.ModelForm):
         help_text="The events sent to this URL.",
     )
     auth_secret = forms.CharField(
-        label="password, token or header value",
+        label="Password, token or header value",
         required=False,
         strip=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
@@ -105,6 +107,10 @@ class WebhookEndpointForm(forms.ModelForm):
             "is_active": "When off, no events are recorded for this URL.",
             "auth_type": "Optional, on top of the signature every delivery carries.",
         }
+
+    class Media:
+        # Shows only the extra-authentication fields of the chosen type (none for "None").
+        js = ["integrations/webhook_auth_fields.js"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -150,6 +156,10 @@ class WebhookEndpointForm(forms.ModelForm):
         if auth_type != WebhookAuthType.HEADER:
             cleaned["auth_header_name"] = ""
         return cleaned
+
+
+def _when(moment) -> str:
+    return date_format(timezone.localtime(moment), "DATETIME_FORMAT")
 
 
 def _count_deliveries(status: str) -> Count:
@@ -236,28 +246,27 @@ class WebhookEndpointAdmin(AccountScopedAdmin):
         )
 
     # ------------------------------------------------------------------------ columns
-    @admin.display(description="state")
+    @admin.display(description="State")
     def state(self, obj: WebhookEndpoint):
         if obj.disabled_at is not None:
             return format_html(
-                '<strong style="color:#ba2121">Disabled on {}: {}</strong>',
-                timezone.localtime(obj.disabled_at).strftime("%Y-%m-%d %H:%M"),
+                '<strong class="status-bad">Disabled on {}: {}</strong>',
+                _when(obj.disabled_at),
                 obj.disabled_reason,
             )
         if not obj.is_active:
             return "Switched off"
         if obj.failing_since is not None:
             return format_html(
-                '<span style="color:#ba2121">Failing since {}</span>',
-                timezone.localtime(obj.failing_since).strftime("%Y-%m-%d %H:%M"),
+                '<span class="status-bad">Failing since {}</span>', _when(obj.failing_since)
             )
-        return "Active"
+        return format_html('<span class="status-ok">{}</span>', "Active")
 
-    @admin.display(description="events")
+    @admin.display(description="Events")
     def subscribed_events(self, obj: WebhookEndpoint) -> str:
         return ", ".join(obj.events or [])
 
-    @admin.display(description="pending", ordering="pending_count")
+    @admin.display(description="Pending", ordering="pending_count")
     def pending_deliveries(self, obj: WebhookEndpoint):
         return format_html(
             '<a href="{}">{}</a>',
@@ -265,7 +274,7 @@ class WebhookEndpointAdmin(AccountScopedAdmin):
             obj.pending_count,
         )
 
-    @admin.display(description="failed", ordering="failed_count")
+    @admin.display(description="Failed", ordering="failed_count")
     def failed_deliveries(self, obj: WebhookEndpoint):
         return format_html(
             '<a href="{}">{}</a>',
@@ -273,16 +282,15 @@ class WebhookEndpointAdmin(AccountScopedAdmin):
             obj.failed_count,
         )
 
-    @admin.display(description="signing secret")
+    @admin.display(description="Signing secret")
     def signing_secret(self, obj: WebhookEndpoint) -> str:
         text = "Set; shown only when created or rotated."
         expires = obj.previous_secret_expires_at
         if obj.previous_secret and expires and expires > timezone.now():
-            when = timezone.localtime(expires).strftime("%Y-%m-%d %H:%M")
-            text += f" The previous secret also signs until {when}."
+            text += f" The previous secret also signs until {_when(expires)}."
         return text
 
-    @admin.display(description="delivery log")
+    @admin.display(description="Delivery log")
     def delivery_log(self, obj: WebhookEndpoint):
         return format_html('<a href="{}">Deliveries to this URL</a>', _delivery_log_url(obj.pk))
 
@@ -396,7 +404,15 @@ class WebhookEndpointAdmin(AccountScopedAdmin):
             transaction.on_commit(
                 lambda: deliveries_dispatch(now=timezone.now(), endpoint_id=obj.pk), robust=True
             )
-        messages.success(request, f"Webhook enabled; {waiting} waiting events will be sent.")
+        messages.success(
+            request,
+            ngettext(
+                "Webhook enabled; %(count)d waiting event will be sent.",
+                "Webhook enabled; %(count)d waiting events will be sent.",
+                waiting,
+            )
+            % {"count": waiting},
+        )
         return HttpResponseRedirect(
             reverse("admin:integrations_webhookendpoint_change", args=[obj.pk])
         )
@@ -422,11 +438,25 @@ class EndpointFilter(admin.SimpleListFilter):
         return queryset
 
 
+class TestEventFilter(admin.SimpleListFilter):
+    title = "test event"
+    parameter_name = "is_test__exact"
+
+    def lookups(self, request, model_admin):
+        return [("1", "Yes"), ("0", "No")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("0", "1"):
+            return queryset.filter(is_test=self.value() == "1")
+        return queryset
+
+
 class WebhookAttemptInline(ReadOnlyAdminMixin, AccountScopedInline, admin.TabularInline):
     model = WebhookAttempt
+    verbose_name_plural = "Attempts, newest first"
     capability = Capability.MANAGE_WEBHOOKS
     account_path = "delivery__endpoint__account"
-    fields = ["started_at", "status_code", "duration_ms", "error", "response_body"]
+    fields = ["started_at", "http_status", "duration", "error", "answer"]
     readonly_fields = fields  # shown escaped, like every read-only value
     extra = 0
     can_delete = False
@@ -436,6 +466,20 @@ class WebhookAttemptInline(ReadOnlyAdminMixin, AccountScopedInline, admin.Tabula
         if obj is None:
             return super().has_view_permission(request)
         return can(request.user, self.capability, obj.endpoint.account)
+
+    @admin.display(description="HTTP status")
+    def http_status(self, obj: WebhookAttempt):
+        if obj.in_flight:
+            return "in flight"
+        return obj.status_code or "—"
+
+    @admin.display(description="Duration")
+    def duration(self, obj: WebhookAttempt) -> str:
+        return "—" if obj.duration_ms is None else f"{obj.duration_ms}\u00a0ms"
+
+    @admin.display(description="Answer (first 2 KB)")
+    def answer(self, obj: WebhookAttempt) -> str:
+        return obj.response_body or "—"
 
 
 @admin.register(WebhookDelivery)
@@ -447,14 +491,14 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
     list_display = [
         "created_at",
         "event_type",
-        "event_id",
+        "event_id_shown",
         "endpoint",
         "status",
-        "attempt_count",
-        "last_status_code",
-        "next_attempt_at",
+        "attempts_made",
+        "last_status_code_shown",
+        "next_attempt",
     ]
-    list_filter = [EndpointFilter, "status", "event_type", "is_test"]
+    list_filter = [EndpointFilter, "status", "event_type", TestEventFilter]
     list_select_related = ["endpoint"]
     search_fields = ["event_id"]
     date_hierarchy = "created_at"
@@ -463,23 +507,67 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
     fields = [
         "endpoint",
         "event_type",
-        "event_id",
+        "event_id_shown",
         "status",
-        "attempt_count",
-        "next_attempt_at",
-        "last_status_code",
+        "attempts_made",
+        "next_attempt",
+        "last_status_code_shown",
         "last_error",
         "delivered_at",
         "created_at",
-        "is_test",
+        "test_event",
         "payload_json",
     ]
     readonly_fields = fields
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(attempts_logged=Count("attempts"))
+
+    def get_fields(self, request, obj=None):
+        fields = list(super().get_fields(request, obj))
+        if obj is not None and obj.status != DeliveryStatus.PENDING:
+            fields.remove("next_attempt")  # delivered or failed: there is no next attempt
+        if obj is not None and obj.status != DeliveryStatus.DELIVERED:
+            fields.remove("delivered_at")
+        return fields
+
+    @admin.display(description="Event ID (webhook-id)", ordering="event_id")
+    def event_id_shown(self, obj: WebhookDelivery):
+        return format_html("<code>{}</code>", obj.event_id)
+
+    @admin.display(description="Attempts")
+    def attempts_made(self, obj: WebhookDelivery) -> str:
+        """Every attempt in the log below; a resend starts the retry schedule again, whose
+        own count (`attempt_count`) is said beside it."""
+        logged = getattr(obj, "attempts_logged", None)
+        if logged is None:
+            logged = obj.attempts.count()
+        if obj.attempt_count < logged:
+            return ngettext(
+                "%(logged)d (%(since)d since it was resent)",
+                "%(logged)d (%(since)d since it was resent)",
+                logged,
+            ) % {"logged": logged, "since": obj.attempt_count}
+        return str(logged)
+
+    @admin.display(description="Next attempt", ordering="next_attempt_at")
+    def next_attempt(self, obj: WebhookDelivery) -> str:
+        if obj.status != DeliveryStatus.PENDING or obj.next_attempt_at is None:
+            return "—"
+        return _when(obj.next_attempt_at)
+
+    @admin.display(description="Last HTTP status", ordering="last_status_code")
+    def last_status_code_shown(self, obj: WebhookDelivery):
+        return obj.last_status_code or "—"
+
+    @admin.display(description="Test event", boolean=True)
+    def test_event(self, obj: WebhookDelivery) -> bool:
+        return obj.is_test
+
     def has_resend_permission(self, request, obj=None):
         return self.has_view_permission(request, obj)
 
-    @admin.display(description="payload")
+    @admin.display(description="Payload")
     def payload_json(self, obj: WebhookDelivery):
         return format_html(
             '<pre style="white-space:pre-wrap">{}</pre>',
@@ -489,7 +577,15 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
     @admin.action(description="Resend the selected deliveries", permissions=["resend"])
     def resend_deliveries(self, request, queryset):
         resent = sum(delivery_resend(delivery=d) for d in queryset)  # queryset is scoped
-        messages.success(request, f"{resent} deliveries queued to be sent again.")
+        messages.success(
+            request,
+            ngettext(
+                "%(count)d delivery queued to be sent again.",
+                "%(count)d deliveries queued to be sent again.",
+                resent,
+            )
+            % {"count": resent},
+        )
 
     def get_urls(self):
         return [

@@ -85,14 +85,28 @@ def _url_field(name: str, *, required: bool) -> forms.CharField:
     )
 
 
+class SecondsInput(forms.NumberInput):
+    """Seconds as people write them: "5", not the float's "5.0"."""
+
+    def __init__(self, attrs=None):
+        super().__init__({"step": "0.5", "class": "vIntegerField", **(attrs or {})})
+
+    def format_value(self, value):
+        try:
+            return f"{float(value):g}"
+        except (TypeError, ValueError):
+            return super().format_value(value)
+
+
 def _timeout_field(name: str) -> forms.FloatField:
     model_field = _model_field(name)
     return forms.FloatField(
-        label=capfirst(model_field.verbose_name),
-        help_text=f"{model_field.help_text} Between {MIN_TIMEOUT:g} and {MAX_TIMEOUT:g}.",
+        label=f"{capfirst(model_field.verbose_name)} (seconds)",
+        help_text=f"{model_field.help_text} Between {MIN_TIMEOUT:g} and {MAX_TIMEOUT:g} seconds.",
         min_value=MIN_TIMEOUT,
         max_value=MAX_TIMEOUT,
         initial=model_field.default,
+        widget=SecondsInput(),
     )
 
 
@@ -578,8 +592,12 @@ class OAuthIntegrationForm(forms.ModelForm):
         if method and method not in supported:
             labels = [m for m in supported if m in ClientAuthMethod.values] or list(supported)
             self.warnings.append(
-                f"Your IdP lists {', '.join(labels) or 'no'} client authentication method(s); "
-                f"“{ClientAuthMethod(method).label}” may be refused. Test the connection."
+                (
+                    f"Your IdP lists {', '.join(labels)} as its client authentication methods; "
+                    if labels
+                    else "Your IdP lists no client authentication method; "
+                )
+                + f"“{ClientAuthMethod(method).label}” may be refused. Test the connection."
             )
         if cleaned.get("use_pkce") and "S256" not in found.code_challenge_methods_supported:
             self.warnings.append(

@@ -2,10 +2,17 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
+from django.utils.formats import date_format
 
 from accounts.models import Account
 
 from .fields import EncryptedSecretField, UndecryptableSecret, UndecryptableSecretError
+
+
+def _when(moment) -> str:
+    """A moment as the admin writes it everywhere: "6 Dec 2026, 04:40 UTC"."""
+    return date_format(timezone.localtime(moment), "DATETIME_FORMAT") if moment else ""
 
 
 class IntegrationConfigurationError(Exception):
@@ -354,7 +361,34 @@ class MappingTableVersion(models.Model):
         ordering = ["-uploaded_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.filename or 'mapping'} ({self.uploaded_at:%Y-%m-%d %H:%M})"
+        return f"{self.filename or 'mapping'} ({_when(self.uploaded_at)})"
+
+
+class MappingDraft(models.Model):
+    """An uploaded table that passed validation, waiting for staff to review it (the differences
+    with the current rules, the last test login's profile run through it) and publish it."""
+
+    integration = models.ForeignKey(
+        OAuthIntegration, on_delete=models.CASCADE, related_name="mapping_drafts"
+    )
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+    filename = models.CharField(max_length=255, blank=True)
+    sha256 = models.CharField(max_length=64)
+    rules = models.JSONField(default=list)
+    # The current version the review compared it with: publishing after the mapping changed
+    # meanwhile shows the new differences first.
+    base_version = models.ForeignKey(
+        MappingTableVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-uploaded_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Draft {self.filename or 'mapping'} ({_when(self.uploaded_at)})"
 
 
 # ---------------------------------------------------------------------------- webhooks
@@ -497,7 +531,7 @@ class WebhookAttempt(models.Model):
         ordering = ["-started_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.delivery} @ {self.started_at:%Y-%m-%d %H:%M:%S}"
+        return f"{self.delivery} @ {_when(self.started_at)}"
 
 
 # ---------------------------------------------------------------------------- sign-in alerts

@@ -36,6 +36,7 @@ import secrets
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
+from django.utils.translation import ngettext
 from django.views.decorators.debug import sensitive_variables
 from oauthlib.oauth2 import WebApplicationClient
 from oauthlib.oauth2.rfc6749.errors import MissingTokenError, OAuth2Error
@@ -193,8 +194,14 @@ def check_authorization_endpoint(url: str) -> None:
     )
     if clashing:
         raise OAuthError(
-            "The authorization endpoint already contains the parameter(s) "
-            f"{', '.join(clashing)}; remove them from the URL, they are added by us.",
+            ngettext(
+                "The authorization endpoint already contains the parameter %(names)s; remove it "
+                "from the URL, it is added by us.",
+                "The authorization endpoint already contains the parameters %(names)s; remove "
+                "them from the URL, they are added by us.",
+                len(clashing),
+            )
+            % {"names": ", ".join(clashing)},
             code="authorization_endpoint_invalid",
             step="authorize",
         )

@@ -19,6 +19,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Q, When
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import ngettext
 from django_tasks import task
 
 from accounts.permissions import administrator_emails
@@ -164,10 +166,11 @@ def active_alert(integration: OAuthIntegration | None) -> SignInAlert | None:
 
 def alert_summary(alert: SignInAlert) -> str:
     """How many logins failed, with what, since when: the sentence every alert shows."""
-    return (
-        f"{alert.failures} login(s) failed with “{alert.error_code}” since "
-        f"{alert.first_at:%Y-%m-%d %H:%M} UTC"
-    )
+    failed = ngettext("%(count)d login failed", "%(count)d logins failed", alert.failures) % {
+        "count": alert.failures
+    }
+    since = date_format(timezone.localtime(alert.first_at), "DATETIME_FORMAT")
+    return f"{failed} with “{alert.error_code}” since {since}"
 
 
 def sign_in_alert_clear(integration: OAuthIntegration) -> None:
@@ -246,9 +249,10 @@ def sign_in_alert_notify(integration_id: int) -> int:
         recipient_list=recipients,
     )
     logger.info(
-        "Sign-in alert for integration %s (%s) sent to %d administrator(s).",
+        "Sign-in alert for integration %s (%s) sent to %d %s.",
         integration.pk,
         alert.error_code,
         len(recipients),
+        "administrator" if len(recipients) == 1 else "administrators",
     )
     return len(recipients)

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.html import format_html, format_html_join
 
@@ -13,6 +14,7 @@ from campaigns.models import Campaign
 
 from .exports import participations_csv_response, participations_xlsx_response
 from .models import Participation
+from .statistics import PERIODS, campaign_statistics, period_from
 
 
 class _FlagFilter(admin.SimpleListFilter):
@@ -74,6 +76,11 @@ class ParticipationAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
         wrap = self.admin_site.admin_view
         return [
             path(
+                "statistics/<int:campaign_id>/",
+                wrap(self.statistics_view),
+                name="participants_campaign_statistics",
+            ),
+            path(
                 "export/<int:campaign_id>/",
                 wrap(self.export_view),
                 name="participants_participation_export",
@@ -95,25 +102,40 @@ class ParticipationAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
             raise PermissionDenied
         return campaign
 
+    def statistics_view(self, request, campaign_id: int):
+        campaign = self._campaign_to_export(request, campaign_id)
+        statistics = campaign_statistics(
+            campaign=campaign, period=period_from(request.GET.get("days"))
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Statistics: {campaign.title}",
+            "campaign": campaign,
+            "statistics": statistics,
+            "periods": PERIODS,
+        }
+        return TemplateResponse(request, "admin/participants/campaign_statistics.html", context)
+
     def export_view(self, request, campaign_id: int):
         return participations_csv_response(self._campaign_to_export(request, campaign_id))
 
     def export_xlsx_view(self, request, campaign_id: int):
         return participations_xlsx_response(self._campaign_to_export(request, campaign_id))
 
-    @admin.display(description="participant (IdP subject)", ordering="participant__subject")
+    @admin.display(description="Participant (IdP subject)", ordering="participant__subject")
     def participant_subject(self, obj):
         return obj.participant.subject if obj.participant else "—"
 
-    @admin.display(description="prefilled", boolean=True)
+    @admin.display(description="Prefilled", boolean=True)
     def was_prefilled(self, obj):
         return bool(obj.prefilled)
 
-    @admin.display(description="changed", boolean=True)
+    @admin.display(description="Changed", boolean=True)
     def was_changed(self, obj):
         return bool(obj.changed)
 
-    @admin.display(description="answers")
+    @admin.display(description="Answers")
     def answers(self, obj):
         changed = set(obj.changed or [])
         prefilled = obj.prefilled or {}
@@ -123,21 +145,34 @@ class ParticipationAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
             (
                 (
                     variable,
-                    value,
+                    answer_text(value),
                     _answer_origin(variable, changed=changed, prefilled=prefilled),
                 )
                 for variable, value in (obj.values or {}).items()
             ),
         )
-        return format_html("<table><tbody>{}</tbody></table>", rows)
+        return format_html(
+            '<table class="answers"><thead><tr><th scope="col">Field</th><th scope="col">Answer'
+            '</th><th scope="col">From the IdP</th></tr></thead><tbody>{}</tbody></table>',
+            rows,
+        )
+
+
+def answer_text(value) -> str:
+    """An answer as people read it: a ticked box is "yes", an empty one "no"."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None or value == "":
+        return "—"
+    return str(value)
 
 
 def _answer_origin(variable: str, *, changed: set[str], prefilled: dict) -> str:
     if variable in changed:
         if variable in prefilled:
-            return f"changed (was: {prefilled[variable]})"
-        return "added (the IdP had no value)"
-    return "prefilled" if variable in prefilled else ""
+            return f"Changed (was: {answer_text(prefilled[variable])})"
+        return "Added (the IdP had no value)"
+    return "Prefilled" if variable in prefilled else ""
 
 
 from . import admin_data, admin_sso  # noqa: E402, F401 - register their admins

@@ -14,6 +14,7 @@ from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -116,10 +117,17 @@ class ParticipantAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
             erasure = participant_erase(participant=participant, erased_by=request.user)
             messages.success(
                 request,
-                f"The participant's data was erased: {erasure.participations} participation(s), "
-                f"{erasure.login_attempts} login attempt(s), {erasure.webhook_deliveries} "
-                f"webhook event(s). participant.erased was sent to {erasure.erased_events} "
-                "endpoint(s). The erasure record keeps no personal data.",
+                "The participant's data was erased: "
+                + ", ".join(
+                    [
+                        counted(erasure.participations, "participation", "participations"),
+                        counted(erasure.login_attempts, "login attempt", "login attempts"),
+                        counted(erasure.webhook_deliveries, "webhook event", "webhook events"),
+                    ]
+                )
+                + ". participant.erased was sent to "
+                + counted(erasure.erased_events, "endpoint", "endpoints")
+                + ". The erasure record keeps no personal data.",
             )
             return HttpResponseRedirect(reverse("admin:participants_participanterasure_changelist"))
         context = {
@@ -156,3 +164,8 @@ class ParticipantErasureAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
     ]
     readonly_fields = fields
     user_fields = {"erased_by": "erased by"}
+
+
+def counted(count: int, singular: str, plural: str) -> str:
+    """ "1 participation", "3 participations"."""
+    return ngettext("%(count)d " + singular, "%(count)d " + plural, count) % {"count": count}

@@ -8,11 +8,14 @@ configuration's error codes and what to check for each.
 """
 
 from django.contrib import admin
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.html import format_html
 
 from accounts.admin import AccountScopedAdmin, ReadOnlyAdminMixin
 from accounts.permissions import Capability
 
-from .models import LoginAttempt
+from .models import AttemptOutcome, LoginAttempt
 from .sign_in_health import CONFIGURATION, IDP, PARTICIPANT, failure_class_q, sign_in_summary
 
 
@@ -33,6 +36,34 @@ class FailureClassFilter(admin.SimpleListFilter):
         return queryset
 
 
+class OutcomeFilter(admin.SimpleListFilter):
+    """Outcome, with the pending attempts split: still under way, or abandoned (their time ran
+    out without an answer from the IdP, so they will never finish)."""
+
+    title = "outcome"
+    parameter_name = "outcome__exact"  # the name of the plain field filter it replaces
+
+    def lookups(self, request, model_admin):
+        return [
+            (AttemptOutcome.SUCCESS, "Success"),
+            (AttemptOutcome.FAILED, "Failed"),
+            ("abandoned", "Abandoned (expired)"),
+            (AttemptOutcome.PENDING, "In progress"),
+        ]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        pending = Q(outcome=AttemptOutcome.PENDING)
+        match self.value():
+            case AttemptOutcome.SUCCESS | AttemptOutcome.FAILED as outcome:
+                return queryset.filter(outcome=outcome)
+            case "abandoned":
+                return queryset.filter(pending, expires_at__lte=now)
+            case AttemptOutcome.PENDING:
+                return queryset.filter(pending, expires_at__gt=now)
+        return queryset
+
+
 @admin.register(LoginAttempt)
 class LoginAttemptAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
     capability = Capability.VIEW_SSO_ACTIVITY
@@ -41,7 +72,7 @@ class LoginAttemptAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
         "created_at",
         "campaign",
         "integration",
-        "outcome",
+        "outcome_column",
         "failed_step",
         "error_code",
         "warning_code",
@@ -49,7 +80,7 @@ class LoginAttemptAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
         "error_reference",
         "is_test",
     ]
-    list_filter = ["outcome", FailureClassFilter, "failed_step", "is_test"]
+    list_filter = [OutcomeFilter, FailureClassFilter, "failed_step", "is_test"]
     search_fields = ["error_reference"]
     date_hierarchy = "created_at"
     list_select_related = ["campaign", "integration"]
@@ -58,7 +89,7 @@ class LoginAttemptAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
         "account",
         "campaign",
         "integration",
-        "outcome",
+        "outcome_column",
         "failed_step",
         "error_code",
         "failure_kind",
@@ -74,7 +105,13 @@ class LoginAttemptAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
         "participant",
     ]
     readonly_fields = fields
-    user_fields = {"test_user": "test user"}
+    user_fields = {"test_user": "tested by"}
+
+    @admin.display(description="Outcome", ordering="outcome")
+    def outcome_column(self, obj: LoginAttempt):
+        text = obj.outcome_shown
+        css = {"Success": "status-ok", "Failed": "status-bad"}.get(text, "brand-note")
+        return format_html('<span class="{}">{}</span>', css, text)
 
     def changelist_view(self, request, extra_context=None):
         if request.method == "GET" and self.has_view_permission(request):

@@ -58,6 +58,8 @@ def _build_field(cf: CampaignField, variable: Variable, language: str) -> forms.
             return forms.EmailField(
                 max_length=variable.max_length,
                 widget=forms.EmailInput(attrs={**text_attrs, "autocomplete": "email"}),
+                # Django's French says "adresse de courriel"; our labels say "adresse e-mail".
+                error_messages={"invalid": _("Enter a valid e-mail address.")},
                 **common,
             )
         case FieldType.DATE:

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from accounts.models import Account
 from campaigns.models import Campaign
@@ -56,11 +57,16 @@ class LoginAttempt(models.Model):
     code_verifier = EncryptedSecretField(blank=True)
     return_to = models.CharField(max_length=500, blank=True)
     language = models.CharField(max_length=8, blank=True)
-    is_test = models.BooleanField(default=False)
+    is_test = models.BooleanField("test login", default=False)
     test_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name="tested by",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField("started at", auto_now_add=True)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -76,7 +82,7 @@ class LoginAttempt(models.Model):
     # the form was prefilled from the id_token alone (checklist UI-03).
     warning_code = models.CharField(max_length=60, blank=True)
     error_reference = models.CharField(max_length=16, blank=True, db_index=True)
-    idp_duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    idp_duration_ms = models.PositiveIntegerField("time at the IdP (ms)", null=True, blank=True)
     participant = models.ForeignKey(
         Participant, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -88,6 +94,9 @@ class LoginAttempt(models.Model):
     )
 
     class Meta:
+        # Every login of the public, with its outcome: the admin's "SSO activity" log.
+        verbose_name = "login attempt"
+        verbose_name_plural = "SSO activity"
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["created_at"])]
         constraints = [
@@ -98,7 +107,20 @@ class LoginAttempt(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Login attempt {self.pk} ({self.outcome})"
+        return f"Login attempt {self.pk}"
+
+    @property
+    def abandoned(self) -> bool:
+        """Still pending once its time ran out: the participant never came back from the IdP."""
+        return self.outcome == AttemptOutcome.PENDING and self.expires_at <= timezone.now()
+
+    @property
+    def outcome_shown(self) -> str:
+        if self.abandoned:
+            return "Abandoned (expired)"
+        if self.outcome == AttemptOutcome.PENDING:
+            return "In progress"
+        return self.get_outcome_display()
 
 
 class Participation(models.Model):

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import caches
 from django.shortcuts import render
+from django.utils import translation
 from django.utils.cache import add_never_cache_headers
 
 logger = logging.getLogger(__name__)
@@ -155,12 +156,33 @@ def request_rate_limit(
     return exceeded
 
 
+def _language_links(request) -> list[dict]:
+    """The same address in each language: asking again later, in French, is still asking."""
+    language = translation.get_language()
+    links = []
+    for code, name in settings.LANGUAGES:
+        query = request.GET.copy()
+        query["lang"] = code
+        links.append(
+            {
+                "code": code,
+                "name": name,
+                "url": f"{request.path}?{query.urlencode()}",
+                "current": code == language,
+            }
+        )
+    return links
+
+
 def rate_limited_response(request, result: RateLimitResult):
     """The friendly page shown instead of the login, with `Retry-After`."""
     response = render(
         request,
         "participants/rate_limited.html",
-        {"retry_after_seconds": result.retry_after_seconds},
+        {
+            "retry_after_seconds": result.retry_after_seconds,
+            "language_links": _language_links(request),
+        },
         status=429,
     )
     response["Retry-After"] = str(result.retry_after_seconds)

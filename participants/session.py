@@ -257,6 +257,12 @@ def login_attempt_claim(*, request, state: str, callback_key: str | None) -> Log
     return attempt
 
 
+def login_attempt_is_this_browsers(request, attempt: LoginAttempt) -> bool:
+    """Was `attempt` started in the browser that sends this request?"""
+    browser = request.COOKIES.get(BROWSER_COOKIE, "")
+    return bool(browser) and secrets.compare_digest(_hash(browser), attempt.browser_hash)
+
+
 def login_attempt_finish(
     *,
     attempt: LoginAttempt,

@@ -21,6 +21,9 @@ class Failure:
     status: int
     # Offer "try again" (a new login) on the page.
     retry: bool = True
+    # Whether trying again may work by itself; when only the organiser's settings can fix it,
+    # "try again" is not the page's main button.
+    retry_helps: bool = True
 
 
 _NOT_MATCHED = Failure(
@@ -83,6 +86,7 @@ FAILURES: dict[str, Failure] = {
             "settings; please try again later."
         ),
         502,
+        retry_helps=False,
     ),
     "issuer_mismatch": Failure(
         _("We could not verify this sign-in"),
@@ -119,6 +123,7 @@ FAILURES: dict[str, Failure] = {
         _("Some information is missing from your profile"),
         _("Your sign-in service did not give us the following information:"),
         422,
+        retry_helps=False,
     ),
 }
 ERROR_CODE = re.compile(r"[a-z0-9_]{1,40}")

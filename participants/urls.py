@@ -1,10 +1,11 @@
 from django.urls import path
 
-from . import views, views_embed, views_identity, views_sso
+from . import views, views_embed, views_failures, views_identity, views_public, views_sso
 
 app_name = "participants"
 
 urlpatterns = [
+    path("", views_public.home, name="home"),
     path("c/<slug:slug>/", views.landing, name="landing"),
     path("c/<slug:slug>/form/", views.campaign_form, name="form"),
     path("c/<slug:slug>/thanks/", views.thanks, name="thanks"),
@@ -30,6 +31,8 @@ urlpatterns = [
     # verified issuers sending `iss` may use.
     path("oauth/callback/<slug:key>", views_sso.oauth_callback, name="oauth_callback_integration"),
     path("oauth/callback", views_sso.oauth_callback, name="oauth_callback"),
+    # A failed login's page in another language (its language switch).
+    path("sso/problem/", views_failures.sign_in_problem, name="sign_in_problem"),
     path(
         "sso/test-login/<int:integration_id>/",
         views_sso.test_login_start,

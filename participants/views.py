@@ -84,7 +84,9 @@ def _page(
     if campaign is not None:
         # At the foot of every page of the campaign: the form collects data too, login or not.
         context.setdefault("privacy_policy_url", campaign.privacy_policy_link)
-    if campaign is not None and len(campaign.offered_languages) > 1:
+    # A page of no campaign (not found, an error) is offered in every language.
+    offered = campaign.offered_languages if campaign is not None else list(LANGUAGE_NAMES)
+    if len(offered) > 1 and "language_links" not in context:
         context["language_links"] = [
             {
                 "code": code,
@@ -95,7 +97,7 @@ def _page(
                 + urlencode({**(query or {}), "lang": code, **_kept_query(request)}),
                 "current": code == language,
             }
-            for code in campaign.offered_languages
+            for code in offered
         ]
     response = render(request, template, context, status=status)
     explicit = getattr(request, "_explicit_language", None)

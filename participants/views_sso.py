@@ -54,7 +54,7 @@ from integrations.tokens import (
 from .embedding import embed_ticket_issue, embed_ticket_keep
 from .identity import remembered_login_set
 from .models import AttemptOutcome, LoginAttempt
-from .prefill import prefill_set
+from .prefill import prefill_get, prefill_set
 from .ratelimit import rate_limited
 from .session import (
     CALLBACK_PATH_REFUSALS,
@@ -63,6 +63,7 @@ from .session import (
     error_reference_new,
     login_attempt_claim,
     login_attempt_finish,
+    login_attempt_is_this_browsers,
     login_attempt_start,
     return_to_safe,
 )
@@ -78,12 +79,12 @@ from .sso import (
 )
 from .sso_failures import (
     ERROR_CODE,
-    FAILURES,
     RETRYABLE_IDP_ERRORS,
     FlowError,
     oauth_failure_kind,
 )
 from .views import _activate_language, _campaign, _closed_page, _page
+from .views_failures import failure_page
 
 logger = logging.getLogger(__name__)
 
@@ -125,34 +126,24 @@ def _failure_page(
     kind: str,
     reference: str,
     attempt: LoginAttempt | None = None,
-    missing_labels: list[str] | None = None,
+    missing: list[str] | None = None,
     retry_after: int | None = None,
 ) -> HttpResponse:
-    failure = FAILURES[kind]
     campaign = attempt.campaign if attempt is not None else None
     if campaign is not None:
         translation.activate(attempt.language or campaign.offered_languages[0])
         request.LANGUAGE_CODE = translation.get_language()
-    context = {
-        "campaign": campaign,
-        "failure": failure,
-        "reference": reference,
-        "missing_labels": missing_labels or [],
-    }
-    if attempt is not None and attempt.embedded:
+    return failure_page(
+        request,
+        kind=kind,
+        reference=reference,
+        campaign=campaign,
+        return_to=attempt.return_to if attempt is not None else "",
+        missing=missing,
         # In the login pop-up of an embedded campaign: the frame offers to log in again.
-        context["in_popup"] = True
-    elif campaign is not None and campaign.is_open:
-        if failure.retry and campaign.login_integration is not None:
-            login = reverse("participants:login_start", args=[campaign.slug])
-            context["retry_url"] = f"{login}?{urlencode({'next': attempt.return_to})}"
-        if campaign.sso_mode == SSOMode.OPTIONAL:
-            context["manual_url"] = _form_url(campaign)
-        context["campaign_url"] = reverse("participants:landing", args=[campaign.slug])
-    response = render(request, "participants/sso_error.html", context, status=failure.status)
-    if retry_after is not None:
-        response["Retry-After"] = str(retry_after)
-    return _no_referrer(response)
+        in_popup=attempt is not None and attempt.embedded,
+        retry_after=retry_after,
+    )
 
 
 def _log_failure(attempt: LoginAttempt | None, error: FlowError, reference: str) -> None:
@@ -267,6 +258,8 @@ def oauth_callback(request, key: str | None = None):
             request=request, state=params.get("state", ""), callback_key=key
         )
     except StateError as exc:
+        if (back := _back_to_the_prefilled_form(request, exc)) is not None:
+            return back
         step = "callback" if exc.code in CALLBACK_PATH_REFUSALS else "state"
         error = FlowError(exc.code, step=step, code=exc.code)
         attempt = exc.attempt
@@ -285,13 +278,12 @@ def oauth_callback(request, key: str | None = None):
         _finish_failed(attempt, error, reference, idp_ms=idp_ms)
         if attempt.is_test:
             return _test_result_redirect(request, attempt, error=error)
-        labels = _labels(attempt.campaign, error.missing)
         return _failure_page(
             request,
             kind=error.kind,
             reference=reference,
             attempt=attempt,
-            missing_labels=labels,
+            missing=error.missing,
             retry_after=error.retry_after,
         )
     logger.info(
@@ -301,6 +293,29 @@ def oauth_callback(request, key: str | None = None):
         int((time.monotonic() - started) * 1000),
     )
     return result
+
+
+def _back_to_the_prefilled_form(request, exc: StateError) -> HttpResponse | None:
+    """A participant who went back to the IdP's consent page after logging in and allowed
+    again sends the spent state once more: when that login worked in this browser and its
+    prefill is still here, they go back to their form instead of an error."""
+    attempt = exc.attempt
+    if (
+        exc.code != "state_reused"
+        or attempt is None
+        or attempt.is_test
+        or attempt.outcome != AttemptOutcome.SUCCESS
+        or attempt.campaign is None
+        or not login_attempt_is_this_browsers(request, attempt)
+    ):
+        return None
+    prefill = prefill_get(request, attempt.campaign)
+    if prefill is None or prefill.participant_id != attempt.participant_id:
+        return None
+    target = return_to_safe(
+        attempt.return_to, default=_form_url(attempt.campaign), campaign_slug=attempt.campaign.slug
+    )
+    return _no_referrer(_HttpResponseSeeOther(target))
 
 
 def _finish_failed(attempt, error: FlowError, reference: str, *, idp_ms) -> None:
@@ -321,13 +336,6 @@ def _finish_failed(attempt, error: FlowError, reference: str, *, idp_ms) -> None
         reference=reference,
         circuit_opened=error.circuit_opened,
     )
-
-
-def _labels(campaign: Campaign | None, variables: list[str]) -> list[str]:
-    if not variables:
-        return []
-    fields = {f.variable: f for f in campaign.fields.all()} if campaign else {}
-    return [fields[v].label() if v in fields else v for v in variables]
 
 
 # Kept out of error reports and debug pages should anything unexpected fail here.

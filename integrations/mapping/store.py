@@ -8,13 +8,16 @@ and any version can be restored.
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import StrEnum
 
 from django.db import transaction
 from django.db.models.signals import post_save
+from django.utils import timezone
+from django.utils.translation import ngettext
 
 from config.process_cache import ProcessCache
-from integrations.models import MappingRule, MappingTableVersion, OAuthIntegration
+from integrations.models import MappingDraft, MappingRule, MappingTableVersion, OAuthIntegration
 from integrations.variables import STANDARD_VARIABLES
 
 from .apply import Rule, rules_from_rows
@@ -112,6 +115,8 @@ def mapping_rules_replace(
 
 class ImportStatus(StrEnum):
     SAVED = "saved"
+    # Valid and new: kept as a draft for review (mapping_table_stage).
+    STAGED = "staged"
     UNCHANGED = "unchanged"
     INVALID = "invalid"
 
@@ -122,17 +127,15 @@ class ImportOutcome:
     message: str
     errors: list[RowError] = field(default_factory=list)
     version: MappingTableVersion | None = None
+    draft: MappingDraft | None = None
+    specs: list[RuleSpec] = field(default_factory=list)
+    sha256: str = ""
+    filename: str = ""
 
 
-def mapping_table_import(
-    *, integration: OAuthIntegration, user, filename: str, data: bytes
-) -> ImportOutcome:
-    """Read, validate and (when valid and new) save an uploaded table.
-
-    A file refused as a whole gives INVALID with the reason; bad rows give INVALID with every
-    row error; a table identical to the current one gives UNCHANGED; nothing is saved unless
-    the whole table is valid.
-    """
+def _table_check(*, integration: OAuthIntegration, filename: str, data: bytes) -> ImportOutcome:
+    """Read and validate a table: INVALID (nothing to save), UNCHANGED (the current one), or
+    STAGED with its specs, ready to be saved or kept for review."""
     display_name = filename_display(name=filename)
     sha256 = hashlib.sha256(data).hexdigest()
     try:
@@ -144,11 +147,12 @@ def mapping_table_import(
     )
     if validation.errors:
         count = len({error.line for error in validation.errors})
-        return ImportOutcome(
-            ImportStatus.INVALID,
-            f"{count} row(s) of {display_name} have errors; nothing was saved.",
-            validation.errors,
-        )
+        message = ngettext(
+            "%(count)d row of %(file)s has errors; nothing was saved.",
+            "%(count)d rows of %(file)s have errors; nothing was saved.",
+            count,
+        ) % {"count": count, "file": display_name}
+        return ImportOutcome(ImportStatus.INVALID, message, validation.errors)
     current = _current_version(integration)
     if current is not None and (
         current.sha256 == sha256 or current.rules == [s.as_dict() for s in validation.specs]
@@ -156,19 +160,105 @@ def mapping_table_import(
         return ImportOutcome(
             ImportStatus.UNCHANGED, "This table is the current one; nothing changed.", [], current
         )
+    return ImportOutcome(
+        ImportStatus.STAGED,
+        "",
+        specs=validation.specs,
+        sha256=sha256,
+        filename=display_name,
+        version=current,
+    )
+
+
+def _saved_message(count: int, filename: str) -> str:
+    return ngettext(
+        "%(count)d rule from %(file)s is now the mapping.",
+        "%(count)d rules from %(file)s are now the mapping.",
+        count,
+    ) % {"count": count, "file": filename}
+
+
+def mapping_table_import(
+    *, integration: OAuthIntegration, user, filename: str, data: bytes
+) -> ImportOutcome:
+    """Read, validate and (when valid and new) save an uploaded table at once, without a
+    review (the demo's seed, benchmarks; the admin stages it with `mapping_table_stage`).
+
+    A file refused as a whole gives INVALID with the reason; bad rows give INVALID with every
+    row error; a table identical to the current one gives UNCHANGED; nothing is saved unless
+    the whole table is valid.
+    """
+    outcome = _table_check(integration=integration, filename=filename, data=data)
+    if outcome.status != ImportStatus.STAGED:
+        return outcome
     version = mapping_rules_replace(
         integration=integration,
-        specs=validation.specs,
+        specs=outcome.specs,
         user=user,
-        filename=display_name,
-        sha256=sha256,
+        filename=outcome.filename,
+        sha256=outcome.sha256,
     )
     return ImportOutcome(
-        ImportStatus.SAVED,
-        f"{len(validation.specs)} rule(s) from {display_name} are now the mapping.",
-        [],
-        version,
+        ImportStatus.SAVED, _saved_message(len(outcome.specs), outcome.filename), [], version
     )
+
+
+# Drafts nobody published are of no use after a while; each upload clears the stale ones.
+DRAFT_MAX_AGE = timedelta(days=7)
+
+
+def mapping_table_stage(
+    *, integration: OAuthIntegration, user, filename: str, data: bytes
+) -> ImportOutcome:
+    """Read and validate an uploaded table and, when valid and new, keep it as a draft for
+    review: nothing changes for participants until `mapping_draft_publish`."""
+    outcome = _table_check(integration=integration, filename=filename, data=data)
+    if outcome.status != ImportStatus.STAGED:
+        return outcome
+    MappingDraft.objects.filter(uploaded_at__lt=timezone.now() - DRAFT_MAX_AGE).delete()
+    outcome.draft = MappingDraft.objects.create(
+        integration=integration,
+        uploaded_by=user if getattr(user, "pk", None) else None,
+        filename=outcome.filename[:255],
+        sha256=outcome.sha256,
+        rules=[spec.as_dict() for spec in outcome.specs],
+        base_version=outcome.version,
+    )
+    return outcome
+
+
+class MappingChangedError(Exception):
+    """The mapping changed since the draft was reviewed: review the new differences."""
+
+
+def draft_specs(draft: MappingDraft | MappingTableVersion) -> list[RuleSpec]:
+    return [RuleSpec(**rule) for rule in draft.rules]
+
+
+def current_specs(integration: OAuthIntegration) -> list[RuleSpec]:
+    return mapping_specs_for(integration=integration)
+
+
+def mapping_draft_publish(*, draft: MappingDraft, user) -> MappingTableVersion:
+    """Make a reviewed draft the mapping (a new version) and drop it. Raises
+    MappingChangedError when the current version is not the one the review compared with; the
+    draft then compares with the new one, for the next review."""
+    with transaction.atomic():
+        OAuthIntegration.objects.select_for_update().filter(pk=draft.integration_id).first()
+        current = _current_version(draft.integration)
+        if (current.pk if current else None) == draft.base_version_id:
+            version = mapping_rules_replace(
+                integration=draft.integration,
+                specs=draft_specs(draft),
+                user=user,
+                filename=draft.filename,
+                sha256=draft.sha256,
+            )
+            draft.delete()
+            return version
+    draft.base_version = current
+    draft.save(update_fields=["base_version"])
+    raise MappingChangedError
 
 
 def mapping_version_restore(*, version: MappingTableVersion, user) -> MappingTableVersion:

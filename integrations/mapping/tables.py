@@ -13,6 +13,9 @@ from integrations.variables import STANDARD_VARIABLES, is_valid_variable_name
 from .apply import RuleError, rule_compile
 
 COLUMNS = ("field", "source", "transform", "fallback", "required", "notes")
+# A table may leave the others out: their cells are then empty.
+REQUIRED_COLUMNS = ("field", "source", "required")
+OPTIONAL_COLUMNS = tuple(c for c in COLUMNS if c not in REQUIRED_COLUMNS)
 MAX_COLUMNS = 50
 MAX_NOTES_LENGTH = 2000
 # A cell starting with one of these is a formula to a spreadsheet (OWASP CSV injection).
@@ -73,6 +76,16 @@ def _unquote(cell: str) -> str:
     return cell
 
 
+COLUMNS_TEXT = (
+    f"The columns are {', '.join(REQUIRED_COLUMNS)}, and {', '.join(OPTIONAL_COLUMNS)} when "
+    "you use them, in any order."
+)
+
+
+def _columns_text(one: str, several: str, names: list[str]) -> str:
+    return f"{one if len(names) == 1 else several}: {', '.join(names)}"
+
+
 def rows_from_records(records: list[tuple[int, list[str]]]) -> list[TableRow]:
     records = [(line, cells) for line, cells in records if any(c.strip() for c in cells)]
     if not records:
@@ -83,30 +96,28 @@ def rows_from_records(records: list[tuple[int, list[str]]]) -> list[TableRow]:
         raise TableError(f"The table has more than {MAX_COLUMNS} columns.")
     used = [name for name in names if name]
     duplicates = sorted({name for name in used if used.count(name) > 1})
-    missing = [name for name in COLUMNS if name not in used]
+    missing = [name for name in REQUIRED_COLUMNS if name not in used]
     extra = [name for name in used if name not in COLUMNS]
     problems = []
     if duplicates:
-        problems.append(f"duplicate column(s): {', '.join(duplicates)}")
+        problems.append(_columns_text("duplicate column", "duplicate columns", duplicates))
     if missing:
-        problems.append(f"missing column(s): {', '.join(missing)}")
+        problems.append(_columns_text("missing column", "missing columns", missing))
     if extra:
-        problems.append(f"unknown column(s): {', '.join(extra)}")
+        problems.append(_columns_text("unknown column", "unknown columns", extra))
     if problems:
-        raise TableError(
-            f"Line {header_line} (header): {'; '.join(problems)}. "
-            f"The columns are {', '.join(COLUMNS)}, in any order."
-        )
+        raise TableError(f"Line {header_line} (header): {'; '.join(problems)}. {COLUMNS_TEXT}")
     positions = {name: index for index, name in enumerate(names) if name}
     rows = []
     for line, cells in records[1:]:
         unnamed = [c for index, c in enumerate(cells) if (index >= len(names) or not names[index])]
         if any(c.strip() for c in unnamed):
             raise TableError(f"Line {line} has values outside the named columns.")
-        values = {
-            name: _unquote(cells[index]) if index < len(cells) else ""
+        values = dict.fromkeys(OPTIONAL_COLUMNS, "")
+        values.update(
+            (name, _unquote(cells[index]) if index < len(cells) else "")
             for name, index in positions.items()
-        }
+        )
         rows.append(TableRow(line=line, cells=values))
     if not rows:
         raise TableError("The table has a header but no rules.")

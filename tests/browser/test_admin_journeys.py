@@ -115,9 +115,17 @@ def test_staff_upload_a_mapping_table_then_a_broken_one_and_keep_the_rules(
 
     upload = page.get_by_label("Mapping table")
     upload.set_input_files(str(DEMO_MAPPING))
-    page.get_by_role("button", name="Upload and replace the rules").click()
+    page.get_by_role("button", name="Upload and review").click()
 
-    expect(page.locator(".messagelist")).to_be_visible()
+    # Reviewed first: every rule is new, nothing is live until published.
+    expect(page.locator("#mapping-diff-summary")).to_have_text(
+        "13 added, 0 changed, 0 removed, 0 unchanged."
+    )
+    assert integration.mapping_rules.count() == 0
+    screenshot("review")
+    page.get_by_role("button", name="Publish these rules").click()
+
+    expect(page.locator(".messagelist")).to_contain_text("13 rules from devidp-mapping.csv")
     rules = page.locator("#mapping-rules tbody tr")
     expect(rules).to_have_count(13)
     expect(rules.first).to_contain_text("firstname")
@@ -126,7 +134,7 @@ def test_staff_upload_a_mapping_table_then_a_broken_one_and_keep_the_rules(
     screenshot("uploaded")
 
     page.get_by_label("Mapping table").set_input_files(str(MAPPING_TABLES / "broken.csv"))
-    page.get_by_role("button", name="Upload and replace the rules").click()
+    page.get_by_role("button", name="Upload and review").click()
 
     errors = page.locator("#upload-errors tbody tr")
     expect(errors.first).to_be_visible()

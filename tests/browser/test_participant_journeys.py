@@ -150,7 +150,7 @@ def test_french_participant_sees_the_campaign_errors_and_prefilled_form_in_frenc
     page.get_by_label("Adresse e-mail").fill("pas-une-adresse")
     page.get_by_label("Numéro de téléphone").fill("123")
     page.get_by_role("button", name="Envoyer").click()
-    expect(summary).to_contain_text("Saisissez une adresse de courriel valide.")
+    expect(summary).to_contain_text("Saisissez une adresse e-mail valide.")
     expect(summary).to_contain_text("Saisissez un numéro de téléphone valide")
     expect(page).to_have_title(re.compile("^Erreur"))
     screenshot("errors")
@@ -163,10 +163,10 @@ def test_french_participant_sees_the_campaign_errors_and_prefilled_form_in_frenc
     expect(page.locator("html")).to_have_attribute("lang", "fr")
     expect(page.get_by_label("Prénom")).to_have_value("Chloé")
     expect(page.get_by_label("Prénom")).to_have_accessible_description(
-        "Issu de votre compte Demo IdP, non modifiable ici"
+        "D’après votre compte Demo IdP, non modifiable ici"
     )
     expect(page.get_by_label("Adresse e-mail")).to_have_accessible_description(
-        "Issu de votre compte Demo IdP"
+        "D’après votre compte Demo IdP"
     )
     # chloe writes "France": the mapping made it FR, shown by its French name.
     expect(page.get_by_label("Pays")).to_have_value("FR")
@@ -175,7 +175,7 @@ def test_french_participant_sees_the_campaign_errors_and_prefilled_form_in_frenc
     page.get_by_role("button", name="Envoyer").click()
 
     page.wait_for_url(demo.url(f"/c/{demo.campaign.slug}/thanks/") + "?r=*")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Merci de votre participation !")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Merci de votre participation\u202f!")
     assert Participation.objects.get(campaign=demo.campaign).language == "fr"
 
 
@@ -186,7 +186,7 @@ def test_french_participant_reads_the_notice_logs_in_and_says_not_you(page, demo
     # The notice next to the login button: what the login shares, and the privacy policy.
     notice = page.locator(".sso-notice")
     expect(notice).to_contain_text(
-        "Si vous vous connectez avec Demo IdP, cette campagne reçoit de votre compte :"
+        "Si vous vous connectez avec Demo IdP, cette campagne reçoit de votre compte\u00a0:"
     )
     shared = notice.get_by_role("list", name=re.compile("cette campagne reçoit"))
     expect(shared.get_by_role("listitem")).to_contain_text(
@@ -204,7 +204,7 @@ def test_french_participant_reads_the_notice_logs_in_and_says_not_you(page, demo
     page.wait_for_url(re.compile(re.escape(form_url)))
     expect(page.get_by_label("Prénom")).to_have_value("Alice")
     expect(page.get_by_label("Adresse e-mail")).to_have_value("alice.martin@example.com")
-    not_you = page.get_by_role("button", name="Ce n’est pas vous ?")
+    not_you = page.get_by_role("button", name="Ce n’est pas vous\u202f?")
     expect(not_you).to_have_accessible_description(
         "Oublier ces données dans ce navigateur et recommencer."
     )

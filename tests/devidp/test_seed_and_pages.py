@@ -108,6 +108,12 @@ def test_home_page_shows_the_issuer_and_the_demo_logins(devidp):
         assert f"<td>{username}</td>" in page.text
 
 
+@pytest.mark.parametrize("path", ["/", "/accounts/login/"])
+def test_no_page_shows_a_template_comment(devidp, path):
+    page = requests.get(devidp.base_url + path, timeout=TIMEOUT)
+    assert "{#" not in page.text and "#}" not in page.text and "{% comment" not in page.text
+
+
 def test_login_page_labels_its_fields(devidp):
     page = requests.get(devidp.base_url + "/accounts/login/", timeout=TIMEOUT)
 

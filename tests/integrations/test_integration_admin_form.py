@@ -396,3 +396,10 @@ def test_error_reports_of_the_admin_views_mask_the_secret(logged_in, integration
     shown = SafeExceptionReporterFilter().get_post_parameters(response.wsgi_request)
     assert shown["client_secret"] == "********************"
     assert shown["display_name"] == ""
+
+
+def test_timeouts_read_in_whole_seconds_with_their_unit(logged_in, integration_a):
+    page = logged_in.get(change_url(integration_a)).text
+    assert 'name="connect_timeout" value="5"' in page
+    assert 'name="read_timeout" value="10"' in page
+    assert "Connect timeout (seconds)" in page

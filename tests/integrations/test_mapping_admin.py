@@ -15,7 +15,7 @@ from integrations.admin_mapping import MappingUploadForm
 from integrations.mapping.apply import Profile, mapping_apply
 from integrations.mapping.store import mapping_rules_for, mapping_table_import
 from integrations.models import MappingRule, MappingTableVersion
-from tests.admin_html import column_values, readonly_value
+from tests.admin_html import column_values, readonly_value, text_of
 from tests.factories import OAuthIntegrationFactory, make_staff
 from tests.integrations.deep_json import TOO_DEEP
 from tests.integrations.mapping_files import (
@@ -57,10 +57,20 @@ def url(name, integration, *args):
     return reverse(f"admin:integrations_mapping_{name}", args=[integration.pk, *args])
 
 
-def upload(client, integration, filename, data):
+def stage(client, integration, filename, data):
+    """Upload a table: a valid new one ends on its review page, live for nobody yet."""
     return client.post(
         url("upload", integration), {"table": SimpleUploadedFile(filename, data)}, follow=True
     )
+
+
+def upload(client, integration, filename, data):
+    """Upload a table and, when it reaches the review, publish it as staff would."""
+    response = stage(client, integration, filename, data)
+    if response.redirect_chain and "/review/" in response.redirect_chain[-1][0]:
+        review = response.redirect_chain[-1][0]
+        return client.post(review, {"action": "publish"}, follow=True)
+    return response
 
 
 def rule_rows(integration):
@@ -161,7 +171,7 @@ def test_editors_see_no_mapping_admin(client, editor_a, mapped):
 def test_staff_upload_replaces_the_rules_and_records_a_version(client, staff_user, mapped):
     client.force_login(staff_user)
     response = upload(client, mapped, "../../new table.xlsx", xlsx_bytes(GOOD_ROWS))
-    assert b"3 rule(s) from new table.xlsx are now the mapping" in response.content
+    assert b"3 rules from new table.xlsx are now the mapping" in response.content
     assert rule_rows(mapped) == [
         ("firstname", "given_name", "strip", "", True),
         ("email", "email", "strip|lower", "", True),
@@ -191,7 +201,7 @@ def test_broken_table_shows_every_error_and_keeps_the_rules(client, staff_user, 
     response = upload(client, mapped, "broken.csv", (TABLES / "broken.csv").read_bytes())
     assert response.status_code == 200
     content = response.content.decode()
-    assert "10 row(s) of broken.csv have errors; nothing was saved." in content
+    assert "10 rows of broken.csv have errors; nothing was saved." in content
     for line in [2, 4, 5, 6, 7, 9, 10, 11, 12, 13]:
         assert f"<tr><td>{line}</td>" in content
     assert "<tr><td>8</td>" not in content and "<tr><td>3</td>" not in content
@@ -206,8 +216,8 @@ def _zip_entity_bomb():
 BAD_UPLOADS = [
     ("empty.csv", b"", "The file is empty."),
     ("header.csv", csv_bytes([]), "header but no rules"),
-    ("cols.csv", csv_bytes([], header=["FIELD", "Source", "notes"]), "missing column(s)"),
-    ("extra.csv", csv_bytes([], header=[*reversed(HEADER), "Colour"]), "unknown column(s): colour"),
+    ("cols.csv", csv_bytes([], header=["FIELD", "Source", "notes"]), "missing column: required"),
+    ("extra.csv", csv_bytes([], header=[*reversed(HEADER), "Colour"]), "unknown column: colour"),
     (
         "ansi.csv",
         csv_bytes([["lastname", "nom", "", "", "yes", "Müller"]], encoding="cp1252"),
@@ -284,7 +294,7 @@ def test_upload_still_requires_the_csrf_token(staff_user, mapped):
         {"csrfmiddlewaretoken": token, "table": SimpleUploadedFile("t.csv", csv_bytes(GOOD_ROWS))},
     )
     assert response.status_code == 302
-    assert mapped.mapping_versions.count() == 2
+    assert mapped.mapping_drafts.count() == 1  # accepted, for review
 
 
 @pytest.mark.django_db
@@ -303,7 +313,7 @@ def test_ten_thousand_rows_import(client, staff_user, mapped):
     rows = [[f"custom_{i:05d}", f"claims[{i}]", "strip", "", "no", ""] for i in range(10_000)]
     client.force_login(staff_user)
     response = upload(client, mapped, "big.csv", csv_bytes(rows))
-    assert b"10000 rule(s)" in response.content
+    assert b"10000 rules" in response.content
     assert mapped.mapping_rules.count() == 10_000
 
 
@@ -363,7 +373,6 @@ def test_restore_an_earlier_version(client, staff_user, mapped):
     # The restored version's file, uploaded again, changes nothing.
     upload(client, mapped, "keycloak-good.csv", (TABLES / "keycloak-good.csv").read_bytes())
     assert mapped.mapping_versions.count() == 3
-    assert client.get(url("restore", mapped, first.pk)).status_code == 405
 
 
 @pytest.mark.django_db
@@ -577,3 +586,120 @@ def test_a_rule_saved_outside_the_admin_reaches_the_next_login(mapped):
         integration=mapped, target="favourite_colour", source="colour", position=99
     )
     assert "favourite_colour" in _targets(mapped)
+
+
+# ---------------------------------------------------------------------------- review first
+@pytest.mark.django_db
+def test_an_upload_is_reviewed_before_it_goes_live(client, staff_user, mapped):
+    # The issue's case: a valid table whose birthdate rule fails on the real profile.
+    mapped.last_test_profile = json.dumps(
+        {"userinfo": {"given_name": " ada ", "birthdate": "1990-04-12", "email": "A@X.BE"}}
+    )
+    mapped.save()
+    before = rule_rows(mapped)
+    rows = [
+        ["firstname", "given_name", "strip", "", "yes", ""],
+        ["email", "email", "strip|lower", "", "yes", ""],
+        ["birthdate", "userinfo.birthdate", "date:%d/%m/%Y|strip", "", "no", ""],
+        ["nickname", "preferred_username", "", "", "no", ""],
+    ]
+    client.force_login(staff_user)
+    response = stage(client, mapped, "next.csv", csv_bytes(rows))
+
+    assert rule_rows(mapped) == before  # nothing is live yet
+    assert mapped.mapping_versions.count() == 1
+    page = response.content.decode()
+    summary = text_of(page, "#mapping-diff-summary")
+    assert summary == "1 added, 3 changed, 9 removed, 0 unchanged."
+    diff = text_of(page, "#mapping-diff")
+    assert "nickname Added" in diff and "lastname Removed" in diff
+    assert "birthdate Changed source userinfo.birthdate transform date:%d/%m/%Y" in diff
+    dry_run = text_of(page, "#mapping-dry-run")
+    assert "firstname * Ada ada Differs" in dry_run  # title is gone: the value changes
+    assert "birthdate" in dry_run and "transform_failed" in dry_run
+
+    response = client.post(response.redirect_chain[-1][0], {"action": "publish"}, follow=True)
+    assert b"4 rules from next.csv are now the mapping" in response.content
+    assert [row[0] for row in rule_rows(mapped)] == ["firstname", "email", "birthdate", "nickname"]
+    assert mapped.mapping_drafts.count() == 0
+
+
+@pytest.mark.django_db
+def test_without_a_test_login_the_review_says_how_to_get_one(client, staff_user, mapped):
+    client.force_login(staff_user)
+    response = stage(client, mapped, "new.csv", csv_bytes(GOOD_ROWS))
+    assert b"No test login yet" in response.content
+    assert b'id="mapping-dry-run"' not in response.content
+
+
+@pytest.mark.django_db
+def test_a_discarded_upload_changes_nothing(client, staff_user, mapped):
+    client.force_login(staff_user)
+    before = rule_rows(mapped)
+    review = stage(client, mapped, "new.csv", csv_bytes(GOOD_ROWS)).redirect_chain[-1][0]
+    response = client.post(review, {"action": "discard"}, follow=True)
+    assert b"new.csv was discarded; nothing changed." in response.content
+    assert rule_rows(mapped) == before and mapped.mapping_drafts.count() == 0
+    # Its review page is gone with it.
+    assert b"published or discarded already" in client.get(review, follow=True).content
+
+
+@pytest.mark.django_db
+def test_publishing_after_the_mapping_changed_meanwhile_shows_the_new_differences(
+    client, staff_user, mapped
+):
+    client.force_login(staff_user)
+    review = stage(client, mapped, "mine.csv", csv_bytes(GOOD_ROWS)).redirect_chain[-1][0]
+    upload(client, mapped, "theirs.csv", csv_bytes(GOOD_ROWS[:1]))  # someone else, first
+    response = client.post(review, {"action": "publish"})
+    assert response.status_code == 200
+    assert b"The mapping changed while you were reviewing" in response.content
+    assert text_of(response.content.decode(), "#mapping-diff-summary") == (
+        "2 added, 0 changed, 0 removed, 1 unchanged."
+    )
+    assert [row[0] for row in rule_rows(mapped)] == ["firstname"]
+    client.post(review, {"action": "publish"})  # reviewed again: it goes
+    assert [row[0] for row in rule_rows(mapped)] == ["firstname", "email", "country"]
+
+
+@pytest.mark.django_db
+def test_restore_shows_the_same_review_and_asks_first(client, staff_user, mapped):
+    client.force_login(staff_user)
+    first = mapped.mapping_versions.get()
+    upload(client, mapped, "new.csv", csv_bytes(GOOD_ROWS))
+    overview = client.get(url("overview", mapped)).content.decode()
+    assert f'href="{url("restore", mapped, first.pk)}"' in overview  # a link, not a button
+
+    page = client.get(url("restore", mapped, first.pk)).content.decode()
+    assert mapped.mapping_rules.count() == 3  # asking restores nothing
+    assert text_of(page, "#mapping-diff-summary") == "9 added, 3 changed, 0 removed, 0 unchanged."
+    assert 'value="Restore this version"' in page
+
+    client.post(url("restore", mapped, first.pk))
+    assert mapped.mapping_rules.count() == 12
+
+
+@pytest.mark.django_db
+def test_administrators_and_other_accounts_cannot_review_or_publish(
+    client, staff_user, admin_user_a, admin_user_b, mapped
+):
+    client.force_login(staff_user)
+    review = stage(client, mapped, "new.csv", csv_bytes(GOOD_ROWS)).redirect_chain[-1][0]
+    before = rule_rows(mapped)
+    for user, status in ((admin_user_a, 403), (admin_user_b, 404)):
+        client.force_login(user)
+        assert client.get(review).status_code == status
+        assert client.post(review, {"action": "publish"}).status_code == status
+    assert rule_rows(mapped) == before and mapped.mapping_drafts.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_table_may_leave_out_the_optional_columns(client, staff_user, integration):
+    client.force_login(staff_user)
+    table = b"field,required,source\r\nfirstname,yes,given_name\r\nemail,no,email\r\n"
+    response = upload(client, integration, "short.csv", table)
+    assert b"2 rules from short.csv are now the mapping" in response.content
+    assert rule_rows(integration) == [
+        ("firstname", "given_name", "", "", True),
+        ("email", "email", "", "", False),
+    ]

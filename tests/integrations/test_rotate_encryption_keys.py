@@ -62,7 +62,7 @@ def test_rotation_with_two_keys_then_the_old_key_removed(
     settings.FIELD_ENCRYPTION_KEY = [NEW, OLD]
     call_command("rotate_encryption_keys")
     out = capsys.readouterr().out
-    assert "5 value(s) re-encrypted" in out
+    assert "5 values re-encrypted" in out
     assert "integrations.OAuthIntegration.client_secret: 1 re-encrypted" in out
 
     for model, field, pk, plaintext in secrets_under_the_old_key:
@@ -78,14 +78,14 @@ def test_rotation_with_two_keys_then_the_old_key_removed(
 
     # A second run has nothing left to do.
     call_command("rotate_encryption_keys")
-    assert "0 value(s) re-encrypted, 5 already on the newest key" in capsys.readouterr().out
+    assert "0 values re-encrypted, 5 already on the newest key" in capsys.readouterr().out
 
 
 def test_dry_run_writes_nothing(settings, secrets_under_the_old_key, capsys):
     before = [_raw(m, f, pk) for m, f, pk, _ in secrets_under_the_old_key]
     settings.FIELD_ENCRYPTION_KEY = [NEW, OLD]
     call_command("rotate_encryption_keys", "--dry-run")
-    assert "5 value(s) would be re-encrypted" in capsys.readouterr().out
+    assert "5 values would be re-encrypted" in capsys.readouterr().out
     assert [_raw(m, f, pk) for m, f, pk, _ in secrets_under_the_old_key] == before
 
 

@@ -19,6 +19,7 @@ from integrations.models import (
 )
 from integrations.webhooks import deliver_webhook, webhook_events_record
 from integrations.webhooks.outbox import TEST_EVENTS_PER_MINUTE
+from tests.admin_html import readonly_value
 from tests.integrations.webhook_support import (
     HOOK_URL,
     IMMEDIATE_TASKS,
@@ -380,3 +381,43 @@ def test_staff_see_every_account_s_webhooks(client, staff_user, account, other_a
     make_endpoint(other_account)
     client.force_login(staff_user)
     assert len(client.get(LIST_URL).context["cl"].result_list) == 2
+
+
+# ---------------------------------------------------------------------------- as people read it
+@pytest.mark.django_db
+def test_after_a_resend_the_delivery_counts_every_attempt_it_lists(client, admin_user_a, account):
+    endpoint = make_endpoint(account)
+    delivery = _delivery(endpoint, status=DeliveryStatus.DELIVERED, attempt_count=1)
+    now = timezone.now()
+    for minutes in (2, 1):
+        WebhookAttempt.objects.create(
+            delivery=delivery,
+            started_at=now - timedelta(minutes=minutes),
+            status_code=204,
+            duration_ms=12,
+        )
+    client.force_login(admin_user_a)
+    change = reverse("admin:integrations_webhookdelivery_change", args=[delivery.pk])
+    page = client.get(change).text
+    assert readonly_value(page, "attempts_made") == "2 (1 since it was resent)"
+    # Delivered: no "Next attempt" any more, and the id as the receiver sees it.
+    assert "field-next_attempt" not in page and "Next attempt" not in page
+    assert "<code>msg_" in readonly_value(page, "event_id_shown")
+    assert "12\u00a0ms" in page
+
+    client.post(reverse("admin:integrations_webhookdelivery_resend", args=[delivery.pk]))
+    resent = client.get(change)
+    messages = re.search(r'<ul class="messagelist">(.*?)</ul>', resent.text, re.S).group(1)
+    assert f"{delivery.event_id} will be sent again" in messages  # "msg_…", never "Msg_…"
+    assert "Next attempt" in resent.text
+
+
+@pytest.mark.django_db
+def test_the_endpoint_form_reads_in_sentence_case_and_hides_unused_auth_fields(
+    client, admin_user_a, account
+):
+    client.force_login(admin_user_a)
+    page = client.get(ADD_URL).text
+    assert ">Receiving URL:</label>" in page
+    assert ">Password, token or header value:</label>" in page
+    assert "integrations/webhook_auth_fields.js" in page

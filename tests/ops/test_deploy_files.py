@@ -118,3 +118,12 @@ def test_long_running_units_are_restarted_whenever_they_exit(unit):
 def test_the_rq_workers_run_the_command_that_outlives_a_redis_outage():
     commands = [args[0] for unit, args in COMMAND_LINES if "rq" in unit or args[0] in RQ_COMMANDS]
     assert commands and set(commands) == {"rqworker_resilient"}
+
+
+def test_the_package_metadata_builds_without_a_licence_warning():
+    # A TOML-table licence made setuptools warn on every `pip install -e .` (twice per run).
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert isinstance(project["project"]["license"], str)  # an SPDX expression
+    assert "setuptools>=77" in project["build-system"]["requires"]

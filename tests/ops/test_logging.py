@@ -187,3 +187,27 @@ def test_production_settings_write_json_logs_without_secrets():
     assert entry["error_reference"] == "E-1"
     assert entry["client_secret"] == REDACTED
     assert entry["message"] == f"exchange failed code={REDACTED}"
+
+
+def _server_record(request_line: str, status: str) -> logging.LogRecord:
+    return logging.LogRecord(
+        "django.server", logging.INFO, __file__, 1, '"%s" %s %s', (request_line, status, "9"), None
+    )
+
+
+@pytest.mark.parametrize(
+    ("request_line", "status", "kept"),
+    [
+        ("GET /static/admin/css/base.css HTTP/1.1", "200", False),
+        ("GET /static/css/public.css HTTP/1.1", "304", False),
+        ("GET /static/missing.css HTTP/1.1", "404", True),
+        ("GET /admin/ HTTP/1.1", "200", True),
+        ("POST /c/summer/form/ HTTP/1.1", "303", True),
+    ],
+)
+def test_the_development_server_logs_no_line_per_static_file(request_line, status, kept):
+    # `make run`: the admin fetches dozens of files per page; those lines buried the rest.
+    assert (
+        bool(logging.getLogger("django.server").filter(_server_record(request_line, status)))
+        is kept
+    )

@@ -60,8 +60,8 @@ def test_the_confirmation_page_lists_what_will_go_and_deletes_nothing(client, ad
     assert (plan.login_attempts, plan.undelivered_events, plan.delivered_events) == (2, 2, 1)
     assert plan.remembered_logins == 1 and plan.endpoints_told == 1
     assert "Summer contest" in page.text and "Winter quiz" in page.text
-    assert "2 login attempt(s)" in page.text
-    assert "2 webhook event(s) about them not delivered yet" in page.text
+    assert "2 login attempts in the SSO activity log" in page.text
+    assert "2 webhook events about them not delivered yet" in page.text
     assert 'name="csrfmiddlewaretoken"' in page.text
     assert Participant.objects.filter(pk=world["ada"].pk).exists()
     assert Participation.objects.filter(participant=world["ada"]).count() == 2
@@ -227,3 +227,10 @@ def test_the_erasure_records_are_read_only_and_scoped(
     client.force_login(admin_user_b)
     assert not list(client.get(ERASURES).context["cl"].result_list)
     assert client.get(change).status_code in (302, 404)
+
+
+def test_the_erasure_page_counts_in_words_one_or_many(client, admin_user_a, world):
+    client.force_login(admin_user_a)
+    text = client.get(erase_url(world["ada"])).text
+    assert "1 delivered webhook event: its payload leaves the delivery log" in text
+    assert "2 participations" in text and "(s)" not in text

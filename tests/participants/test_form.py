@@ -73,7 +73,7 @@ def test_missing_required_fields_are_named_next_to_each_field(client, campaign):
 @pytest.mark.parametrize(
     ("variable", "value", "message"),
     [
-        ("email", "ada-at-example", "Enter a valid email address."),
+        ("email", "ada-at-example", "Enter a valid e-mail address."),
         ("birthdate", "17/13/1990", "Enter a valid date."),
         ("birthdate", "2999-01-01", "Enter a date in the past."),
         ("phone", "12", "Enter a valid phone number"),

@@ -52,9 +52,8 @@ def test_the_landing_page_lists_what_the_mapping_reads_in_english(client, campai
 
 def test_the_notice_speaks_the_participants_language(client, campaign):
     response = landing(client, campaign, lang="fr")
-    assert "Si vous vous connectez avec Example ID, cette campagne reçoit de votre compte :" in (
-        response.text
-    )
+    notice = "Si vous vous connectez avec Example ID, cette campagne reçoit de votre compte\u00a0:"
+    assert notice in response.text
     assert notice_items(response) == ["Prénom", "Nom", "Adresse e-mail", "Identifiant du compte"]
 
 

@@ -70,7 +70,7 @@ def test_not_you_drops_the_prefill_and_shows_the_empty_form_without_submitting_a
 def test_not_you_keeps_the_participants_language(client, sso_campaign, participant):
     log_in(client, sso_campaign, participant)
     page = client.get(form_url(sso_campaign, lang="fr")).text
-    assert ">Ce n’est pas vous ?</button>" in page
+    assert ">Ce n’est pas vous\u202f?</button>" in page
 
     response = client.post(not_you_url(sso_campaign, lang="fr"))
 

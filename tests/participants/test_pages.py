@@ -83,8 +83,8 @@ def test_participant_submits_in_french_and_errors_are_in_french(client, campaign
     page = client.get(form_url(campaign, lang="fr"))
     bad = client.post(form_url(campaign, lang="fr"), answers(form_token(page), email="x"))
     assert "Il y a un problème" in bad.text
-    # French punctuation in the summary: a space before the colon.
-    assert "Adresse e-mail : Saisissez une adresse de courriel valide." in bad.text
+    # French punctuation in the summary: a no-break space before the colon.
+    assert "Adresse e-mail\u00a0: Saisissez une adresse e-mail valide." in bad.text
     response = client.post(form_url(campaign, lang="fr"), answers(form_token(page)))
     assert Participation.objects.get().language == "fr"
     thanks = client.get(response["Location"])
@@ -214,3 +214,16 @@ def test_the_rate_limit_page_speaks_french_in_the_public_layout(rf):
     assert "Trop de tentatives de connexion" in text
     assert "Veuillez réessayer dans 30 secondes." in text
     assert "css/public.css" in text
+
+
+def test_error_pages_offer_the_other_language(client, rf, db):
+    from participants.ratelimit import RateLimitResult, rate_limited_response
+
+    request = rf.get("/c/summer/login/", {"next": "/c/summer/form/"})
+    result = RateLimitResult(allowed=False, count=31, limit=30, retry_after_seconds=30)
+    text = rate_limited_response(request, result).content.decode()
+    assert 'href="/c/summer/login/?next=%2Fc%2Fsummer%2Fform%2F&amp;lang=fr"' in text
+    # A campaign that does not exist: its page too, in either language.
+    unknown = client.get("/c/no-such-campaign/", {"lang": "fr"})
+    assert unknown.status_code == 404
+    assert "Campagne introuvable" in unknown.text and 'hreflang="en"' in unknown.text

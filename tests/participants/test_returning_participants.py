@@ -228,7 +228,7 @@ def test_the_french_page_offers_continue_in_french(client, first, second):
     log_in_at_the_idp(client, first)
     page = client.get(reverse("participants:landing", args=[second.slug]), {"lang": "fr"})
     assert ">Continuer en tant que Ada</button>" in page.text
-    assert ">Ce n’est pas vous ?</button>" in page.text
+    assert ">Ce n’est pas vous\u202f?</button>" in page.text
 
 
 def test_the_daily_purge_deletes_expired_remembered_logins(client, first, account):

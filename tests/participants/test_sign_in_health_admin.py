@@ -49,7 +49,7 @@ def fine(other_account):
 def test_the_integration_page_shows_the_alert_and_what_to_check(client, admin_user_a, broken):
     client.force_login(admin_user_a)
     page = text_of(client.get(change_url(broken)))
-    assert "Participants cannot log in with Broken ID: 2 login(s) failed with “invalid_client”" in (
+    assert "Participants cannot log in with Broken ID: 2 logins failed with “invalid_client”" in (
         page
     )
     assert "Check the client ID, the client secret and the client authentication method" in page

@@ -1,5 +1,6 @@
 """SSO activity admin (read-only, scoped) and the purge command (RF-02)."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -119,3 +120,51 @@ def test_the_account_sees_test_logins_by_platform_staff_but_not_their_usernames(
     client.force_login(staff)  # platform staff may see who did it
     assert shown(by_staff)[0] == "ops-jane"
     assert shown(by_member)[0] == "admin-a"
+
+
+# ---------------------------------------------------------------------------- as people read it
+def test_the_log_is_called_sso_activity_everywhere(client, admin_user_a, attempts):
+    client.force_login(admin_user_a)
+    index = client.get(reverse("admin:index")).text
+    assert ">SSO activity</a>" in index and "Login attempts" not in index
+    page = client.get(reverse(CHANGELIST)).text
+    assert "<title>Select login attempt to view | " in page or "SSO activity" in page
+    assert "By test login" in page and "By is test" not in page
+    assert "Time at the IdP (ms)" in page
+
+
+def test_an_attempt_whose_time_ran_out_reads_abandoned_not_pending(client, admin_user_a, account):
+    now = timezone.now()
+    gone = make_attempt(account, expires_at=now - timedelta(minutes=1), error_reference="GONE0001")
+    under_way = make_attempt(account, error_reference="WAIT0001")
+    client.force_login(admin_user_a)
+    page = client.get(reverse(CHANGELIST)).text
+    assert "Abandoned (expired)" in page and "In progress" in page
+    assert ">Pending<" not in page
+    abandoned = client.get(reverse(CHANGELIST), {"outcome__exact": "abandoned"}).text
+    assert "GONE0001" in abandoned and "WAIT0001" not in abandoned
+    detail = client.get(reverse("admin:participants_loginattempt_change", args=[gone.pk])).text
+    assert "Abandoned (expired)" in readonly_value(detail, "outcome_column")
+    assert under_way.outcome == AttemptOutcome.PENDING
+
+
+def test_every_link_in_an_attempts_detail_opens_for_its_administrator(
+    client, admin_user_a, account
+):
+    from tests.factories import CampaignFactory, ParticipantFactory
+
+    attempt = make_attempt(
+        account,
+        campaign=CampaignFactory(account=account),
+        participant=ParticipantFactory(account=account),
+        is_test=True,
+        test_user=make_staff(username="ops-jane"),
+        outcome=AttemptOutcome.SUCCESS,
+    )
+    client.force_login(admin_user_a)
+    page = client.get(reverse("admin:participants_loginattempt_change", args=[attempt.pk])).text
+    content = page[page.index('id="content"') :]
+    links = set(re.findall(r'href="(/admin/[^"#]+)"', content))
+    assert any("/account/" in link for link in links)  # the account, campaign, integration…
+    for link in links:
+        assert client.get(link).status_code == 200, link

@@ -153,6 +153,11 @@ def test_replaying_the_callback_is_refused(client, account, devidp):
     location = devidp.login_and_authorize(started.response["Location"], "alice", devidp.password)
     parts = urlsplit(location)
     assert client.get(f"{parts.path}?{parts.query}").status_code == 303
+    # While this browser holds the login's prefill, the replay only leads back to the form…
+    back = client.get(f"{parts.path}?{parts.query}")
+    assert back.status_code == 303 and back["Location"].endswith("/form/")
+    # …once it is dropped ("Not you?"), the spent state is refused.
+    client.post(reverse("participants:not_you", args=[campaign.slug]))
     again = client.get(f"{parts.path}?{parts.query}")
     assert again.status_code == 400 and "already been used" in again.text
     assert reverse("participants:login_start", args=[campaign.slug]) in again.text

@@ -370,3 +370,22 @@ def test_xlsx_export_needs_a_role_in_the_account(client, campaign_a, staff_user)
     assert client.get(xlsx_export_url(campaign_a)).status_code in (403, 404)
     client.force_login(staff_user)  # platform staff export every account's
     assert xlsx_body(client.get(xlsx_export_url(campaign_a)))
+
+
+def test_a_participations_answers_read_yes_or_no_and_say_what_the_idp_gave(
+    client, editor_a, campaign_a
+):
+    participation = ParticipationFactory(
+        campaign=campaign_a,
+        values={"firstname": "Ada", "optin_newsletter": True, "city": "Namur"},
+        prefilled={"optin_newsletter": False, "city": "Liège"},
+        changed=["optin_newsletter", "city"],
+    )
+    client.force_login(editor_a)
+    page = client.get(
+        reverse("admin:participants_participation_change", args=[participation.pk])
+    ).text
+    answers = page[page.index('class="answers"') :]
+    assert "<td>yes</td><td>Changed (was: no)</td>" in answers
+    assert "<td>Namur</td><td>Changed (was: Liège)</td>" in answers
+    assert "True" not in answers and "False" not in answers

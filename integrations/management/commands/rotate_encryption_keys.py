@@ -14,6 +14,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
+from django.utils.translation import ngettext
 from encrypted_model_fields.fields import EncryptedMixin
 
 from integrations.fields import reencrypt
@@ -56,15 +57,22 @@ class Command(BaseCommand):
         verb = "would be re-encrypted" if dry_run else "re-encrypted"
         self.stdout.write(
             self.style.SUCCESS(
-                f"{total_rotated} value(s) {verb}, {total_current} already on the newest key."
+                ngettext("%(count)d value %(verb)s", "%(count)d values %(verb)s", total_rotated)
+                % {"count": total_rotated, "verb": verb}
+                + f", {total_current} already on the newest key."
             )
         )
         if undecryptable:
             for where in undecryptable:
                 self.stderr.write(f"Cannot decrypt {where}")
             raise CommandError(
-                f"{len(undecryptable)} value(s) cannot be decrypted with any configured key. "
-                "Keep the old keys until these secrets are entered again."
+                ngettext(
+                    "%(count)d value cannot be decrypted with any configured key. ",
+                    "%(count)d values cannot be decrypted with any configured key. ",
+                    len(undecryptable),
+                )
+                % {"count": len(undecryptable)}
+                + "Keep the old keys until these secrets are entered again."
             )
 
     def _rotate_column(self, model, field, newest: Fernet, dry_run: bool):

@@ -1,6 +1,7 @@
 """Every failure class gives a page for people and a log entry (OF, TE, IT, UI, RF groups)."""
 
 import logging
+import re
 from datetime import timedelta
 
 import pytest
@@ -84,12 +85,39 @@ def test_replayed_callback_is_refused_without_a_token_call(client, campaign, idp
     with mock() as rsps:
         token = idp_answers(rsps, idp, started, claims={"given_name": "Ada"})
         assert callback(client, started).status_code == 303
+        # The prefill is gone ("Not you?"): the spent state is an error again.
+        client.post(f"/c/{campaign.slug}/not-you/")
         again = callback(client, started)
         assert token.call_count == 1
     assert again.status_code == 400
     assert "already been used" in again.text
     assert 'href="/c/sso-summer/login/?next=' in again.text
     assert attempt().outcome == AttemptOutcome.SUCCESS  # the first outcome is kept
+
+
+def test_allowing_again_after_going_back_leads_to_the_prefilled_form(client, campaign, idp):
+    # Logged in, the participant went back to the IdP's consent page and pressed Allow again.
+    started = login_start(client, campaign)
+    with mock() as rsps:
+        token = idp_answers(rsps, idp, started, claims={"given_name": "Ada"})
+        first = callback(client, started)
+        again = callback(client, started, code="a-second-code")
+        assert token.call_count == 1  # the second code is never used
+    assert again.status_code == 303
+    assert again["Location"] == first["Location"] == f"/c/{campaign.slug}/form/"
+    assert 'value="Ada"' in client.get(again["Location"]).text
+
+
+def test_allowing_again_in_another_browser_is_still_refused(client, campaign, idp):
+    started = login_start(client, campaign)
+    with mock() as rsps:
+        idp_answers(rsps, idp, started, claims={"given_name": "Ada"})
+        callback(client, started)
+        other = Client()
+        other.cookies = client.cookies  # the state and even the browser cookie…
+        del other.cookies["sessionid"]  # …but not the session holding the prefill
+        again = callback(other, started)
+    assert again.status_code == 400 and "already been used" in again.text
 
 
 def test_expired_state_is_refused(client, campaign, idp):
@@ -572,3 +600,65 @@ def test_login_start_and_callback_are_rate_limited(client, campaign, settings):
     assert response.status_code == 400
     assert client.get(CALLBACK, {"code": "x", "state": "y"}).status_code == 429
     assert client.get(f"/c/{campaign.slug}/login/").status_code == 429
+
+
+# ---------------------------------------------------------------------------- the page itself
+def _invalid_client(client, campaign):
+    started = login_start(client, campaign)
+    with mock() as rsps:
+        rsps.post(TOKEN_URL, status=401, json={"error": "invalid_client"})
+        return callback(client, started)
+
+
+def _buttons(response) -> list[tuple[str, str]]:
+    """(class, text) of the page's action buttons, in order."""
+    return re.findall(r'<a class="button (button--\w+)" href="[^"]*">([^<]+)</a>', response.text)
+
+
+def test_when_the_settings_must_change_try_again_is_not_the_main_button(client, campaign):
+    response = _invalid_client(client, campaign)
+    assert _buttons(response) == [
+        ("button--primary", "Continue without logging in"),
+        ("button--secondary", "Try again"),
+    ]
+
+
+def test_when_retrying_may_work_it_stays_the_main_button(client, campaign):
+    started = login_start(client, campaign)
+    with mock() as rsps:
+        rsps.post(TOKEN_URL, status=503)
+        response = callback(client, started)
+    assert _buttons(response)[0] == ("button--primary", "Try again")
+
+
+def test_the_failure_page_switches_language_without_replaying_the_callback(client, campaign):
+    response = _invalid_client(client, campaign)
+    links = dict(re.findall(r'<a href="([^"]+)" lang="(\w+)"', response.text))
+    french = next(url for url, code in links.items() if code == "fr").replace("&amp;", "&")
+    assert french.startswith("/sso/problem/?")
+    reference = re.search(r"Error reference: (\w+)", response.text).group(1)
+    attempts = LoginAttempt.objects.count()
+
+    page = client.get(french)
+
+    assert page.status_code == 502
+    assert "La connexion n’est pas possible pour le moment" in page.text
+    assert reference in page.text
+    assert f'href="/c/{campaign.slug}/form/"' in page.text  # the way on, in French too
+    assert LoginAttempt.objects.count() == attempts  # it showed, it did nothing
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"kind": "nonsense", "ref": "<script>"},
+        {"kind": "access_denied", "c": "no-such-campaign", "next": "https://evil.example/"},
+        {"kind": "mapping_incomplete", "m": "<b>x</b>"},
+    ],
+)
+def test_the_problem_page_shows_only_what_it_knows(client, db, query):
+    page = client.get("/sso/problem/", query)
+    assert page.status_code in (400, 422)
+    assert "<script>" not in page.text and "evil.example" not in page.text
+    assert "<b>x</b>" not in page.text
+    assert 'hreflang="fr"' in page.text  # every language, without a campaign

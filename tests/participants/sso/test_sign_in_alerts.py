@@ -113,7 +113,7 @@ def test_a_failure_after_the_interval_is_told_again(
     with django_capture_on_commit_callbacks(execute=True):
         fail_with_invalid_client(client, campaign)
     assert len(mail.outbox) == 2
-    assert "2 login(s) failed" in mail.outbox[1].body
+    assert "2 logins failed" in mail.outbox[1].body
 
 
 def test_a_successful_login_ends_the_alert(
