@@ -505,7 +505,8 @@ def _embedded_login_finish(request, attempt, participant_id, mapped, integration
 def _profile_guarded(attempt, config, keys, *, code: str, trace: dict) -> dict[str, dict]:
     """`_profile` behind the integration's circuit breaker and bulkhead: a login never calls an
     IdP whose circuit is open (or half-open with its trial under way), nor one that already has
-    IDP_MAX_CONCURRENT_CALLS logins waiting on it. Both fail at once, with a Retry-After."""
+    IDP_MAX_CONCURRENT_CALLS logins waiting on it (integrations/bulkhead.py says when a login
+    waits a moment for a slot). Both end on a 503 with a Retry-After, without calling it."""
     integration_id = attempt.snapshot["integration_id"]
     admission = circuit_admit(
         integration_id=integration_id, trial_seconds=config.total_timeout + _MARGIN_SECONDS
