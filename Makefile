@@ -80,7 +80,8 @@ clean-venv:
 
 # Benchmarks (not part of `make test`): the participant login under gunicorn with production
 # settings against a local IdP stub (SQLite, or PostgreSQL when DATABASE_URL says so; figures
-# into BENCHMARKS.md), then the mapping and webhook drain benchmarks. BENCH_ARGS e.g.
+# into BENCHMARKS.md), then the mapping and webhook drain benchmarks, then the fault suite (its
+# own PostgreSQL and Redis; exits non-zero when a fault costs more than issue 21 allows). BENCH_ARGS e.g.
 # "--concurrency 50 --duration 20".
 BENCH_ARGS ?= --concurrency 50 --duration 20
 $(VENV)/.installed-bench: pyproject.toml | $(PY)
@@ -92,6 +93,7 @@ bench: $(VENV)/.installed-dev $(VENV)/.installed-bench messages
 	DJANGO_SETTINGS_MODULE=config.settings $(PY) bench/mapping_bench.py
 	$(PY) bench/webhook_bench.py -n 2000
 	$(PY) bench/floor_bench.py
+	$(PY) bench/fault_suite.py
 
 # The development IdP (devidp/): an OpenID Connect provider for the demo and end-to-end tests,
 # with its own database and key in devidp/.data/. Seeds the demo participants and one client.
