@@ -1,12 +1,14 @@
 import logging
+from functools import wraps
 
+from django.apps import apps
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import flatten_fieldsets, unquote
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseRedirect
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
@@ -55,6 +57,39 @@ def _test_connection_allowed(integration) -> bool:
 @admin.register(DBTaskResult)
 class StaffDBTaskResultAdmin(PlatformStaffOnlyMixin, DBTaskResultAdmin):
     pass
+
+
+def _platform_staff_only(view):
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not is_platform_staff(request.user):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+if apps.is_installed("django_rq"):  # TASKS_BACKEND=rq
+    from django_rq.admin import QueueAdmin
+    from django_rq.models import Dashboard
+
+    # django-rq's queue dashboard lets any staff user see and act on every job of every account
+    # (its views only ask for `is_staff`, which customer users are, to open the admin): for
+    # platform staff alone, every one of its admin URLs included.
+    if admin.site.is_registered(Dashboard):
+        admin.site.unregister(Dashboard)
+
+    @admin.register(Dashboard)
+    class StaffQueueAdmin(PlatformStaffOnlyMixin, QueueAdmin):
+        def get_urls(self):
+            return [
+                URLPattern(
+                    url.pattern, _platform_staff_only(url.callback), url.default_args, url.name
+                )
+                if isinstance(url, URLPattern)
+                else url
+                for url in super().get_urls()
+            ]
 
 
 # ---------------------------------------------------------------------------- OAuth 2.0

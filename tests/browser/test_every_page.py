@@ -200,6 +200,8 @@ def admin_pages(user, demo, world) -> list[tuple[str, str]]:
         )
         if model_admin.has_add_permission(request):
             pages.append((f"{name}-add", reverse(f"admin:{opts.app_label}_{opts.model_name}_add")))
+        if not opts.managed:  # a page without a table (django-rq's queue dashboard)
+            continue
         obj = model_admin.get_queryset(request).order_by("pk").first()
         if obj is not None and model_admin.has_view_or_change_permission(request, obj):
             change = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
