@@ -11,9 +11,9 @@ from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
 
-from .models import Account, Membership
-from .origins import FrameOriginsField
-from .permissions import (
+from accounts.models import Account, Membership
+from accounts.origins import FrameOriginsField
+from accounts.permissions import (
     Capability,
     accounts_for,
     can,

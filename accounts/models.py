@@ -2,8 +2,8 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from .origins import validate_frame_origins
-from .validators import validate_public_https_url
+from accounts.origins import validate_frame_origins
+from accounts.validators import validate_public_https_url
 
 # Bounds of a retention period in days, for accounts and campaigns alike.
 RETENTION_DAYS_MIN = 1

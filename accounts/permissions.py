@@ -9,7 +9,7 @@ from enum import Enum
 
 from django.db.models import QuerySet
 
-from .models import Account, Membership, Role
+from accounts.models import Account, Membership, Role
 
 PLATFORM_STAFF_GROUP = "Platform staff"
 

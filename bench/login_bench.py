@@ -717,7 +717,7 @@ def bench(args, *, tmp, database: str, database_url: str) -> int:
             profile_journeys(idp_base, args.profile, args.profile_step)
             shutil.rmtree(tmp, ignore_errors=True)
             return 0
-        # The first journey loads the campaign into the app's cache (campaigns/public.py); the
+        # The first journey loads the campaign into the app's cache (campaigns/lookup.py); the
         # figures are the steady state that follows, with the cold one reported beside them.
         cold_queries = queries_per_step(idp_base, "query-count-cold")
         queries = queries_per_step(idp_base)

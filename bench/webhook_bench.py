@@ -118,7 +118,7 @@ def run_backend(backend: str, *, n: int, workers: list[int], database_url: str, 
 
     from accounts.models import Account
     from integrations.models import WebhookDelivery, WebhookEndpoint
-    from integrations.webhooks import webhook_events_record
+    from integrations.webhooks.outbox import webhook_events_record
     from integrations.webhooks.signing import secret_generate
 
     call_command("migrate", verbosity=0)

@@ -7,11 +7,10 @@ from django.utils.translation import ngettext
 
 from accounts.admin import AccountScopedAdmin, AccountScopedInline
 from accounts.permissions import Capability, is_platform_staff
+from campaigns.embed_code import campaign_embed_code
+from campaigns.forms import CampaignAdminForm, CampaignFieldAdminForm, default_field_initial
+from campaigns.models import Campaign, CampaignField
 from integrations.models import OAuthIntegration
-
-from .embed_code import campaign_embed_code
-from .forms import CampaignAdminForm, CampaignFieldAdminForm, default_field_initial
-from .models import Campaign, CampaignField
 
 
 class CampaignFieldInline(AccountScopedInline, admin.TabularInline):

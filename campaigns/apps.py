@@ -6,4 +6,4 @@ class CampaignsConfig(AppConfig):
     verbose_name = "Campaigns"
 
     def ready(self):
-        from . import public  # noqa: F401  (connects the cache invalidation)
+        from campaigns import lookup  # noqa: F401  (connects the cache invalidation)

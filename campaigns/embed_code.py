@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from django.urls import reverse
 
 if TYPE_CHECKING:
-    from .models import Campaign
+    from campaigns.models import Campaign
 
 # The message the embedded pages post to the page around them (README, "Embedding a campaign").
 HEIGHT_MESSAGE_TYPE = "campaign-sso:height"

@@ -6,9 +6,8 @@ from django.utils.html import format_html, format_html_join
 
 from accounts.models import Account
 from accounts.origins import FrameOriginsField
+from campaigns.models import Campaign, CampaignField, Embedding, FieldType
 from integrations.variables import STANDARD_VARIABLES
-
-from .models import Campaign, CampaignField, Embedding, FieldType
 
 # The fields a new campaign proposes; the editor may change or remove them before saving.
 DEFAULT_FIELDS = [

@@ -77,6 +77,8 @@ INSTALLED_APPS = [
     "integrations",
     "campaigns",
     "participants",
+    # `manage.py seed_demo`: the demo's account, campaign and development IdP client.
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -309,12 +311,12 @@ ID_TOKEN_MAX_AGE_SECONDS = env.int("ID_TOKEN_MAX_AGE_SECONDS", default=600)
 # triggered by an unknown key id (seconds).
 JWKS_CACHE_SECONDS = env.int("JWKS_CACHE_SECONDS", default=3600)
 JWKS_REFETCH_COOLDOWN_SECONDS = env.int("JWKS_REFETCH_COOLDOWN_SECONDS", default=60)
-# Circuit breaker per integration (integrations/breaker.py): after this many consecutive
+# Circuit breaker per integration (integrations/oauth/breaker.py): after this many consecutive
 # token-endpoint failures (timeouts, refused, 5xx) logins pause for this many seconds.
 IDP_BREAKER_FAILURES = env.int("IDP_BREAKER_FAILURES", default=5)
 IDP_BREAKER_OPEN_SECONDS = env.int("IDP_BREAKER_OPEN_SECONDS", default=30)
-# Bulkhead per integration (integrations/bulkhead.py): logins of one integration calling its IdP
-# at the same time, at most, on one machine (its web processes together through the cache; each
+# Bulkhead per integration (integrations/oauth/bulkhead.py): logins of one integration calling its
+# IdP at the same time, at most, on one machine (its web processes together through the cache; each
 # process on its own while the cache is down). One IdP that hangs then holds this many web
 # threads of a machine, not all of them.
 IDP_MAX_CONCURRENT_CALLS = env.int("IDP_MAX_CONCURRENT_CALLS", default=4)

@@ -9,8 +9,8 @@ import argparse
 import os
 import sys
 
-from .services import BASE_DIR, DemoAddresses, demo_banner, demo_services
-from .supervisor import Supervisor
+from demo.services import BASE_DIR, DemoAddresses, demo_banner, demo_services
+from demo.supervisor import Supervisor
 
 
 def _read_env_file() -> None:

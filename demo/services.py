@@ -5,13 +5,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .supervisor import Service
+from demo.supervisor import Service
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEVIDP_MANAGE_PY = BASE_DIR / "devidp" / "manage.py"
 WEBHOOK_LOG = Path(".data") / "webhook-events.jsonl"
 
-# Kept in step with accounts/management/commands/seed_demo.py.
+# Kept in step with demo/management/commands/seed_demo.py.
 DEMO_CAMPAIGN_SLUG = "summer-contest"
 STAFF_PASSWORD = "demo-password-123"
 DEMO_LOGINS = [

@@ -24,7 +24,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from integrations.json_input import json_loads_bounded
+from core.json_input import json_loads_bounded
 
 DEFAULT_PORT = 9100
 DEFAULT_LOG_FILE = Path(".data") / "webhook-events.jsonl"

@@ -6,5 +6,5 @@ class IntegrationsConfig(AppConfig):
     verbose_name = "Integrations"
 
     def ready(self):
-        from . import checks  # noqa: F401  (registers the system checks)
-        from .mapping import store  # noqa: F401  (connects the rules cache's invalidation)
+        from integrations import checks  # noqa: F401  (registers the system checks)
+        from integrations.mapping import store  # noqa: F401  (connects the rules cache's invalidation)

@@ -3,9 +3,9 @@
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, register
 
-# Loosen the egress guard (integrations/egress.py) for a demo on one machine. config/settings.py
-# ignores them with DEBUG off; this check says so, since `make run` writes them into the `.env`
-# that a production start on the same machine reads too.
+# Loosen the egress guard (integrations/egress/policy.py) for a demo on one machine.
+# config/settings.py ignores them with DEBUG off; this check says so, since `make run` writes them
+# into the `.env` that a production start on the same machine reads too.
 DEVELOPMENT_FLAGS = ("ALLOW_HTTP_LOOPBACK_ENDPOINTS", "ALLOW_PRIVATE_WEBHOOK_ADDRESSES")
 
 

@@ -11,10 +11,9 @@ from django.utils.html import format_html, format_html_join
 from accounts.admin import AccountScopedAdmin, ReadOnlyAdminMixin
 from accounts.permissions import Capability, accounts_for, can, is_platform_staff
 from campaigns.models import Campaign
-
-from .exports import participations_csv_response, participations_xlsx_response
-from .models import Participation
-from .statistics import PERIODS, campaign_statistics, period_from
+from participants.exports import participations_csv_response, participations_xlsx_response
+from participants.models import Participation
+from participants.statistics import PERIODS, campaign_statistics, period_from
 
 
 class _FlagFilter(admin.SimpleListFilter):
@@ -175,4 +174,4 @@ def _answer_origin(variable: str, *, changed: set[str], prefilled: dict) -> str:
     return "Prefilled" if variable in prefilled else ""
 
 
-from . import admin_data, admin_sso  # noqa: E402, F401 - register their admins
+from participants import admin_data, admin_sso  # noqa: E402, F401 - register their admins

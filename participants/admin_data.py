@@ -20,10 +20,9 @@ from django.views.decorators.http import require_GET
 
 from accounts.admin import AccountScopedAdmin, ReadOnlyAdminMixin
 from accounts.permissions import Capability
-
-from .data_export import participant_data_export
-from .erasure import participant_erase, participant_erasure_plan, participants_find
-from .models import Participant, ParticipantErasure
+from participants.data_export import participant_data_export
+from participants.erasure import participant_erase, participant_erasure_plan, participants_find
+from participants.models import Participant, ParticipantErasure
 
 
 @admin.register(Participant)

@@ -3,7 +3,7 @@
 Shows what helps support (time, campaign, outcome, failing step, error code, IdP duration,
 error reference) and nothing that is a credential: no state or browser hash, nonce, PKCE
 verifier, code, token or profile. Above the list, the last 24 hours in counts per integration:
-logins that worked, and failures by class (participants/sign_in_health.py), with the
+logins that worked, and failures by class (participants/login/health.py), with the
 configuration's error codes and what to check for each.
 """
 
@@ -14,9 +14,9 @@ from django.utils.html import format_html
 
 from accounts.admin import AccountScopedAdmin, ReadOnlyAdminMixin
 from accounts.permissions import Capability
-
-from .models import AttemptOutcome, LoginAttempt
-from .sign_in_health import CONFIGURATION, IDP, PARTICIPANT, failure_class_q, sign_in_summary
+from participants.login.failures import CONFIGURATION, IDP, PARTICIPANT
+from participants.login.health import sign_in_summary
+from participants.models import AttemptOutcome, LoginAttempt
 
 
 class FailureClassFilter(admin.SimpleListFilter):
@@ -32,7 +32,7 @@ class FailureClassFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() in (CONFIGURATION, IDP, PARTICIPANT):
-            return queryset.filter(failure_class_q(self.value()))
+            return queryset.filter(outcome=AttemptOutcome.FAILED, failure_class=self.value())
         return queryset
 
 

@@ -9,10 +9,9 @@ from dataclasses import dataclass
 
 from accounts.models import Account
 from accounts.permissions import Capability, accounts_for, can
-
-from .charts import DailyChart
-from .models import LoginAttempt, Participation
-from .statistics import (
+from participants.charts import DailyChart
+from participants.models import LoginAttempt, Participation
+from participants.statistics import (
     DEFAULT_PERIOD,
     EndpointHealth,
     LiveCampaign,

@@ -15,8 +15,7 @@ from typing import Any
 from django.utils import timezone
 
 from integrations.fields import UndecryptableSecret
-
-from .models import LoginAttempt, Participant, RememberedLogin
+from participants.models import LoginAttempt, Participant, RememberedLogin
 
 logger = logging.getLogger(__name__)
 

@@ -28,9 +28,8 @@ from django.utils import timezone
 
 from campaigns.models import Campaign
 from integrations.fields import UndecryptableSecret
-
-from .models import EmbedSession, EmbedTicket, LoginAttempt
-from .prefill import Prefill, prefill_data, prefill_from_data
+from participants.models import EmbedSession, EmbedTicket, LoginAttempt
+from participants.prefill import Prefill, prefill_data, prefill_from_data
 
 # secrets.token_urlsafe(32): 43 characters.
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")

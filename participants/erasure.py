@@ -19,9 +19,14 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 
 from integrations.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from integrations.webhooks import webhook_participant_erased_record
-
-from .models import LoginAttempt, Participant, ParticipantErasure, Participation, RememberedLogin
+from integrations.webhooks.outbox import webhook_participant_erased_record
+from participants.models import (
+    LoginAttempt,
+    Participant,
+    ParticipantErasure,
+    Participation,
+    RememberedLogin,
+)
 
 
 def participants_find(queryset: QuerySet[Participant], term: str) -> QuerySet[Participant]:

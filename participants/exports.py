@@ -16,8 +16,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 
 from campaigns.models import Campaign
-
-from .models import Participation
+from participants.models import Participation
 
 # Spreadsheets run a cell starting with one of these as a formula (OWASP "CSV injection"), also
 # after leading white space, which they drop before looking.

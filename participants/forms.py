@@ -13,9 +13,8 @@ from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import CampaignField, FieldType, WhenPrefilled
 from integrations.variables import Variable, VariableType, get_variable
-
-from .prefill import Prefill
-from .renderers import ParticipationFormRenderer, field_row_html
+from participants.prefill import Prefill
+from participants.renderers import ParticipationFormRenderer, field_row_html
 
 FORM_PREFIX = "f"
 DATE_INPUT_FORMATS = ["%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y"]

@@ -75,9 +75,19 @@ class LoginAttempt(models.Model):
     )
     failed_step = models.CharField(max_length=40, blank=True)
     error_code = models.CharField(max_length=60, blank=True)
-    # Which page the participant got (FlowError.kind), so failures can be counted by class:
-    # the integration's configuration, the IdP's availability, or the participant's side.
+    # Which page the participant got, and whose failure it was: the integration's
+    # configuration, the IdP's or the participant's (participants/login/failures.py, stored
+    # when the attempt fails so that the activity log counts and filters by it as it is).
     failure_kind = models.CharField(max_length=30, blank=True)
+    failure_class = models.CharField(
+        max_length=20,
+        blank=True,
+        choices=[
+            ("configuration", "Configuration"),
+            ("idp", "Identity provider"),
+            ("participant", "Participant"),
+        ],
+    )
     # A login that succeeded with less than asked: the userinfo call failed (its error code) and
     # the form was prefilled from the id_token alone (checklist UI-03).
     warning_code = models.CharField(max_length=60, blank=True)
@@ -103,6 +113,10 @@ class LoginAttempt(models.Model):
             models.CheckConstraint(
                 condition=models.Q(outcome__in=AttemptOutcome.values),
                 name="loginattempt_outcome_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(failure_class__in=["", "configuration", "idp", "participant"]),
+                name="loginattempt_failure_class_valid",
             ),
         ]
 

@@ -3,7 +3,7 @@
 What each participant page does while PostgreSQL is down (restarting, failing over, a network
 cut):
 
-- pages whose campaign this process keeps (campaigns/public.py) answer as usual: the landing
+- pages whose campaign this process keeps (campaigns/lookup.py) answer as usual: the landing
   page, the form (without the "already took part" check, which the submit makes again), the
   thank-you page after a submit (it needs no session: its URL carries a signed receipt) and the
   "already took part" page;
@@ -78,7 +78,7 @@ def _kept_campaign(slug: str | None):
     """The campaign this process keeps for `slug`, without asking the database."""
     if not slug:
         return None
-    from campaigns.public import public_campaigns
+    from campaigns.lookup import public_campaigns
 
     try:
         return public_campaigns.get(slug, lambda: None)
@@ -91,7 +91,7 @@ def outage_response(request) -> HttpResponse:
     match = _participant_match(request)
     slug = match.kwargs.get("slug") if match is not None else None
     campaign = _kept_campaign(slug)
-    from .views import _activate_language
+    from participants.views import _activate_language
 
     _activate_language(request, campaign)
     is_callback = match is not None and match.url_name.startswith("oauth_callback")

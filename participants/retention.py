@@ -19,8 +19,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignStatus
-
-from .models import Participant, Participation
+from participants.models import Participant, Participation
 
 DEFAULT_BATCH_SIZE = 500
 

@@ -6,9 +6,8 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from campaigns.models import Campaign, ParticipationLimit
-from integrations.webhooks import webhook_events_record
-
-from .models import Participant, Participation
+from integrations.webhooks.outbox import webhook_events_record
+from participants.models import Participant, Participation
 
 
 class AlreadyParticipatedError(Exception):

@@ -13,11 +13,9 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignStatus
 from integrations.models import DeliveryStatus, SignInAlert, WebhookEndpoint
-from integrations.sign_in_alerts import advice_for
-
-from .charts import DailyChart, DailyPoint
-from .models import AttemptOutcome, LoginAttempt, Participation
-from .sign_in_health import CONFIGURATION, IDP, failure_class
+from participants.charts import DailyChart, DailyPoint
+from participants.login.failures import CONFIGURATION, IDP, PARTICIPANT, advice_for
+from participants.models import AttemptOutcome, LoginAttempt, Participation
 
 PERIODS = (7, 30, 90, 365)
 DEFAULT_PERIOD = 30
@@ -187,22 +185,19 @@ def login_health(attempts: QuerySet, period: Period, *, reasons: int = 5) -> Log
     health = LoginHealth(**totals)
     rows = (
         real.filter(outcome=AttemptOutcome.FAILED)
-        .values("error_code", "failure_kind", "failed_step")
+        .values("error_code", "failure_class")
         .annotate(count=Count("id"), last=Max("created_at"))
-        .order_by("-count", "error_code")[:50]
+        .order_by("-count", "error_code")[:reasons]
     )
-    merged: dict[tuple[str, str], FailureReason] = {}
-    for row in rows:
-        klass = failure_class(row["failure_kind"], row["error_code"], row["failed_step"])
-        key = (row["error_code"], klass)
-        known = merged.get(key)
-        merged[key] = FailureReason(
+    health.reasons = [
+        FailureReason(
             row["error_code"] or "unknown",
-            klass,
-            row["count"] + (known.count if known else 0),
-            max(row["last"], known.last) if known else row["last"],
+            row["failure_class"] or PARTICIPANT,
+            row["count"],
+            row["last"],
         )
-    health.reasons = sorted(merged.values(), key=lambda r: (-r.count, r.error_code))[:reasons]
+        for row in rows
+    ]
     return health
 
 

@@ -1,6 +1,8 @@
 from django.urls import path
 
-from . import views, views_embed, views_failures, views_identity, views_public, views_sso
+from participants import views, views_embed, views_failures, views_public
+from participants.login import remembered_views, test_login
+from participants.login import views as login_views
 
 app_name = "participants"
 
@@ -10,9 +12,9 @@ urlpatterns = [
     path("c/<slug:slug>/form/", views.campaign_form, name="form"),
     path("c/<slug:slug>/thanks/", views.thanks, name="thanks"),
     path("c/<slug:slug>/already/", views.already, name="already"),
-    path("c/<slug:slug>/login/", views_sso.login_start, name="login_start"),
-    path("c/<slug:slug>/continue/", views_identity.continue_as, name="continue_as"),
-    path("c/<slug:slug>/not-you/", views_identity.not_you, name="not_you"),
+    path("c/<slug:slug>/login/", login_views.login_start, name="login_start"),
+    path("c/<slug:slug>/continue/", remembered_views.continue_as, name="continue_as"),
+    path("c/<slug:slug>/not-you/", remembered_views.not_you, name="not_you"),
     # A campaign inside a customer's frame, and its login pop-up (participants/views_embed.py).
     path("e/<slug:slug>/", views_embed.embed_landing, name="embed_landing"),
     path("e/<slug:slug>/form/", views_embed.embed_form, name="embed_form"),
@@ -27,20 +29,22 @@ urlpatterns = [
         views_embed.embed_login_continue,
         name="embed_login_continue",
     ),
-    # integrations/callback.py: each integration's own redirect URI, and the shared one that only
-    # verified issuers sending `iss` may use.
-    path("oauth/callback/<slug:key>", views_sso.oauth_callback, name="oauth_callback_integration"),
-    path("oauth/callback", views_sso.oauth_callback, name="oauth_callback"),
+    # integrations/oauth/redirect_uri.py: each integration's own redirect URI, and the shared one
+    # that only verified issuers sending `iss` may use.
+    path(
+        "oauth/callback/<slug:key>", login_views.oauth_callback, name="oauth_callback_integration"
+    ),
+    path("oauth/callback", login_views.oauth_callback, name="oauth_callback"),
     # A failed login's page in another language (its language switch).
     path("sso/problem/", views_failures.sign_in_problem, name="sign_in_problem"),
     path(
         "sso/test-login/<int:integration_id>/",
-        views_sso.test_login_start,
+        test_login.test_login_start,
         name="test_login_start",
     ),
     path(
         "sso/test-login/result/<int:attempt_id>/",
-        views_sso.test_login_result,
+        test_login.test_login_result,
         name="test_login_result",
     ),
 ]

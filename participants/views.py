@@ -22,16 +22,15 @@ from django.utils import translation
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods
 
+from campaigns.lookup import public_campaign
 from campaigns.models import Campaign, ParticipationLimit, PrefillMode, SSOMode
-from campaigns.public import public_campaign
-
-from .forms import ParticipationForm
-from .identity import remembered_login_get
-from .models import Participant, Participation
-from .notice import login_notice
-from .outage import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS
-from .prefill import Prefill, prefill_get
-from .services import AlreadyParticipatedError, participation_create
+from participants.forms import ParticipationForm
+from participants.login.remembered import remembered_login_get
+from participants.models import Participant, Participation
+from participants.notice import login_notice
+from participants.outage import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS
+from participants.prefill import Prefill, prefill_get
+from participants.services import AlreadyParticipatedError, participation_create
 
 logger = logging.getLogger(__name__)
 

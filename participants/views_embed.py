@@ -27,9 +27,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from campaigns.models import Campaign, SSOMode
-from integrations.breaker import circuit_is_open
-
-from .embedding import (
+from integrations.oauth.breaker import circuit_is_open
+from participants.embedding import (
     TicketError,
     embed_form_token_new,
     embed_form_token_spend,
@@ -43,10 +42,17 @@ from .embedding import (
     embed_ticket_redeem,
     embed_ticket_take,
 )
-from .models import EmbedSession, Participant
-from .prefill import prefill_set
-from .ratelimit import rate_limited
-from .views import (
+from participants.login.start import (
+    idp_redirect,
+    keeps_opener,
+    login_paused_page,
+    login_unavailable_page,
+    no_referrer,
+)
+from participants.models import EmbedSession, Participant
+from participants.prefill import prefill_set
+from participants.ratelimit import rate_limited
+from participants.views import (
     _activate_language,
     _campaign,
     _closed_page,
@@ -55,7 +61,6 @@ from .views import (
     _page,
     form_step,
 )
-from .views_sso import _login_paused, _no_referrer, _redirect_to_idp, _unavailable, keeps_opener
 
 logger = logging.getLogger(__name__)
 
@@ -364,14 +369,14 @@ def embed_login_start(request, slug: str):
     visit = embed_session_get(campaign=campaign, token=request.GET.get("t", ""))
     if visit is None:
         # Its address holds the visit's token: not to be passed on by its links.
-        return _no_referrer(_popup_page(request, campaign, "visit_expired", status=400))
+        return no_referrer(_popup_page(request, campaign, "visit_expired", status=400))
     integration = campaign.login_integration
     if integration is None:
-        return _unavailable(request, campaign)
+        return login_unavailable_page(request, campaign)
     if circuit_is_open(integration_id=integration.pk):
-        return _login_paused(request, campaign)
+        return login_paused_page(request, campaign)
     done = reverse("participants:embed_login_done", args=[campaign.slug])
-    response = _redirect_to_idp(
+    response = idp_redirect(
         request,
         integration=integration,
         campaign=campaign,
@@ -380,7 +385,7 @@ def embed_login_start(request, slug: str):
         embed_session=visit,
     )
     if response is None:
-        return _unavailable(request, campaign)
+        return login_unavailable_page(request, campaign)
     return keeps_opener(response)
 
 

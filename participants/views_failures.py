@@ -16,10 +16,9 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from campaigns.models import Campaign, SSOMode
-
-from .session import return_to_safe
-from .sso_failures import FAILURES
-from .views import LANGUAGE_NAMES, _activate_language, _campaign
+from participants.login.failures import PAGES
+from participants.login.state import return_to_safe
+from participants.views import LANGUAGE_NAMES, _activate_language, _campaign
 
 REFERENCE = re.compile(r"[0-9A-F]{8}")
 VARIABLE = re.compile(r"[a-z][a-z0-9_]{0,49}")
@@ -53,7 +52,7 @@ def failure_page(
     offered but not as the main button: that is "Continue without logging in" when the
     campaign allows it, else "Back to the campaign".
     """
-    failure = FAILURES[kind]
+    failure = PAGES[kind]
     context = {
         "campaign": campaign,
         "failure": failure,
@@ -101,7 +100,7 @@ def failure_page(
 def sign_in_problem(request):
     """A failure page again, in the language asked for: shows, never does anything."""
     kind = request.GET.get("kind", "")
-    if kind not in FAILURES:
+    if kind not in PAGES:
         kind = "state_unknown"
     reference = request.GET.get("ref", "")
     if not REFERENCE.fullmatch(reference):

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.views.decorators.http import require_GET
 
-from .views import _activate_language, _page
+from participants.views import _activate_language, _page
 
 
 @require_GET

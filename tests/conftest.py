@@ -8,7 +8,7 @@ import pytest
 from django.core.cache import cache
 
 from accounts.models import Role
-from integrations.tokens import _process_jwks
+from integrations.oauth.tokens import _process_jwks
 from tests.factories import PASSWORD, AccountFactory, make_member, make_staff
 
 

@@ -11,7 +11,7 @@ import logging
 
 from django.contrib.sessions.backends import cached_db
 
-from . import NewKeyWithoutLookupMixin, database_save
+from config.sessions import NewKeyWithoutLookupMixin, database_save
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 from django.contrib.sessions.backends import db
 
-from . import NewKeyWithoutLookupMixin, database_save
+from config.sessions import NewKeyWithoutLookupMixin, database_save
 
 
 class SessionStore(NewKeyWithoutLookupMixin, db.SessionStore):

@@ -5,7 +5,7 @@ Pure parts (no database, no HTTP): `paths` (source paths), `transforms`, `countr
 `exports` (template and exports). The database side, rules and versions, is `store`.
 """
 
-from .apply import (
+from integrations.mapping.apply import (
     MappingResult,
     Problem,
     ProblemCode,

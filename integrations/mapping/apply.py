@@ -9,17 +9,22 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Protocol
 
-from integrations.variables import Variable, get_variable, is_valid_variable_name
-
-from .coercion import CoercionError, value_coerce
-from .paths import SECRET_TOKEN_FIELDS, PathError, ProfilePath, path_lookup, path_parse
-from .transforms import (
+from integrations.mapping.coercion import CoercionError, value_coerce
+from integrations.mapping.paths import (
+    SECRET_TOKEN_FIELDS,
+    PathError,
+    ProfilePath,
+    path_lookup,
+    path_parse,
+)
+from integrations.mapping.transforms import (
     TransformFailedError,
     TransformSpecError,
     TransformStep,
     is_empty,
     transforms_parse,
 )
+from integrations.variables import Variable, get_variable, is_valid_variable_name
 
 PROFILE_PARTS = ("id_token", "access_token", "userinfo", "token")
 # The keys of the captured-fixture shape (tests/fixtures/idp-profiles), accepted by from_json.

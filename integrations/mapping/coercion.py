@@ -8,10 +8,9 @@ import re
 from datetime import date, datetime
 from typing import Any
 
+from integrations.mapping.countries import country_code
+from integrations.mapping.transforms import boolean_parse, is_empty
 from integrations.variables import Variable, VariableType
-
-from .countries import country_code
-from .transforms import boolean_parse, is_empty
 
 _PHONE_CHARACTERS = re.compile(r"^\+?[0-9 ()./\-]{3,}$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")

@@ -4,7 +4,7 @@ comes before an upload or a restore goes live. Pure."""
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .tables import RuleSpec
+from integrations.mapping.tables import RuleSpec
 
 ADDED = "added"
 REMOVED = "removed"

@@ -11,10 +11,9 @@ from typing import Any
 import openpyxl
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+from integrations.mapping.tables import COLUMNS, FORMULA_TRIGGERS, RuleSpec
+from integrations.mapping.transforms import TRANSFORM_REFERENCE
 from integrations.variables import CUSTOM_MAX_LENGTH, STANDARD_VARIABLES
-
-from .tables import COLUMNS, FORMULA_TRIGGERS, RuleSpec
-from .transforms import TRANSFORM_REFERENCE
 
 
 def cell_neutralise(*, value: Any) -> Any:

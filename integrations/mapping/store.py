@@ -16,13 +16,12 @@ from django.db.models.signals import post_save
 from django.utils import timezone
 from django.utils.translation import ngettext
 
-from config.process_cache import ProcessCache
+from core.process_cache import ProcessCache
+from integrations.mapping.apply import Rule, rules_from_rows
+from integrations.mapping.tables import RowError, RuleSpec, TableError, table_validate
+from integrations.mapping.uploads import filename_display, table_read
 from integrations.models import MappingDraft, MappingRule, MappingTableVersion, OAuthIntegration
 from integrations.variables import STANDARD_VARIABLES
-
-from .apply import Rule, rules_from_rows
-from .tables import RowError, RuleSpec, TableError, table_validate
-from .uploads import filename_display, table_read
 
 # Every participant's login reads and compiles its integration's rules: each process keeps them
 # until `_compiled_rules.changed()`, which every function below that writes rules calls, as does

@@ -8,9 +8,8 @@ a `TableError`.
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from integrations.mapping.apply import RuleError, rule_compile
 from integrations.variables import STANDARD_VARIABLES, is_valid_variable_name
-
-from .apply import RuleError, rule_compile
 
 COLUMNS = ("field", "source", "transform", "fallback", "required", "notes")
 # A table may leave the others out: their cells are then empty.

@@ -17,7 +17,7 @@ from typing import Any
 
 import phonenumbers
 
-from .countries import country_code
+from integrations.mapping.countries import country_code
 
 MAX_TRANSFORM_LENGTH = 500
 

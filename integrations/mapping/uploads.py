@@ -16,7 +16,7 @@ from typing import Any
 
 import openpyxl
 
-from .tables import MAX_COLUMNS, TableError, TableRow, rows_from_records
+from integrations.mapping.tables import MAX_COLUMNS, TableError, TableRow, rows_from_records
 
 ALLOWED_EXTENSIONS = (".csv", ".xlsx")
 # Spreadsheet formats we never open: macros (.xlsm, .xlsb) or the legacy binary format (.xls).

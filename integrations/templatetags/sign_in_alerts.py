@@ -5,9 +5,8 @@ from django import template
 from django.urls import reverse
 
 from accounts.permissions import Capability, accounts_for
-
-from ..models import SignInAlert
-from ..sign_in_alerts import advice_for, alert_summary
+from integrations.models import SignInAlert
+from integrations.oauth.alerts import alert_summary
 
 register = template.Library()
 
@@ -34,7 +33,7 @@ def sign_in_alert_banner(context):
         {
             "alert": alert,
             "summary": alert_summary(alert),
-            "advice": advice_for(alert.error_code),
+            "advice": alert.advice_text,
             "url": reverse(
                 "admin:integrations_oauthintegration_change", args=[alert.integration_id]
             ),

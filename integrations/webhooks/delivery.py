@@ -41,19 +41,20 @@ from django.utils import timezone
 from django_tasks import task
 from requests.auth import HTTPBasicAuth
 
-from .. import egress
-from ..fields import UndecryptableSecret, UndecryptableSecretError
-from ..models import (
+from integrations.egress.policy import EgressError, Purpose
+from integrations.egress.transport import send
+from integrations.fields import UndecryptableSecret, UndecryptableSecretError
+from integrations.models import (
     DeliveryStatus,
     WebhookAttempt,
     WebhookAuthType,
     WebhookDelivery,
     WebhookEndpoint,
 )
-from .endpoints import endpoint_disable, endpoint_signing_secrets
-from .payloads import body_bytes
-from .retries import MAX_ATTEMPTS, THROTTLE_STATUSES, retry_after, retry_delay
-from .signing import signed_headers
+from integrations.webhooks.endpoints import endpoint_disable, endpoint_signing_secrets
+from integrations.webhooks.payloads import body_bytes
+from integrations.webhooks.retries import MAX_ATTEMPTS, THROTTLE_STATUSES, retry_after, retry_delay
+from integrations.webhooks.signing import signed_headers
 
 logger = logging.getLogger(__name__)
 
@@ -282,10 +283,10 @@ def _request(delivery: WebhookDelivery, *, attempted_at: datetime):
     except UndecryptableSecretError as exc:
         return None, str(exc)
     try:
-        response = egress.send(
+        response = send(
             "POST",
             endpoint.url,
-            purpose=egress.Purpose.WEBHOOK,
+            purpose=Purpose.WEBHOOK,
             timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
             total_timeout=TOTAL_TIMEOUT,
             max_bytes=RESPONSE_BODY_LIMIT,
@@ -294,7 +295,7 @@ def _request(delivery: WebhookDelivery, *, attempted_at: datetime):
             data=body,
             auth=auth,
         )
-    except egress.EgressError as exc:
+    except EgressError as exc:
         return None, str(exc)
     return response, ""
 

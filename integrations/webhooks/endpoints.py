@@ -9,10 +9,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.permissions import administrator_emails
-
-from ..fields import UndecryptableSecret, UndecryptableSecretError
-from ..models import DeliveryStatus, WebhookEndpoint
-from .signing import secret_generate
+from integrations.fields import UndecryptableSecret, UndecryptableSecretError
+from integrations.models import DeliveryStatus, WebhookEndpoint
+from integrations.webhooks.signing import secret_generate
 
 logger = logging.getLogger(__name__)
 

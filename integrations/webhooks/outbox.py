@@ -16,10 +16,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Account
-
-from ..models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
-from .delivery import delivery_enqueue
-from .payloads import (
+from integrations.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from integrations.webhooks.delivery import delivery_enqueue
+from integrations.webhooks.payloads import (
     TEST_EVENT,
     body_bytes,
     participant_erased_payload,
@@ -27,7 +26,7 @@ from .payloads import (
     profile_updated_payload,
     webhook_test_payload,
 )
-from .signing import message_id_generate
+from integrations.webhooks.signing import message_id_generate
 
 logger = logging.getLogger(__name__)
 

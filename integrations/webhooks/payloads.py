@@ -14,7 +14,7 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 
-from ..models import WebhookEvent
+from integrations.models import WebhookEvent
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 SCHEMA_PATH = SCHEMAS / "webhook-event.schema.json"

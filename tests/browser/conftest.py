@@ -31,7 +31,7 @@ Fixtures:
   127.0.0.1, so its redirect back to /oauth/callback is a real cross-site navigation (the one
   the session cookie's SameSite=Lax must survive). `idp.log_in(page, "alice")` fills its login
   form; the consent page's "Allow" / "Cancel" buttons are the test's to press.
-- `demo`: the `make run` demo data (accounts/management/commands/seed_demo.py: account, staff,
+- `demo`: the `make run` demo data (demo/management/commands/seed_demo.py: account, staff,
   admin and editor, the "Demo IdP" integration on `idp`, its mapping, the live "Summer contest"
   in English and French), with the IdP client registered for the demo integration's own
   callback URL, `<live_server.url>/oauth/callback/<key>`
@@ -363,7 +363,7 @@ class Demo:
 
 @pytest.fixture
 def demo(live_server, idp, settings, monkeypatch) -> Demo:
-    from accounts.management.commands import seed_demo
+    from demo.management.commands import seed_demo
 
     settings.PUBLIC_BASE_URL = live_server.url
     # As `make run` does: the demo integration's own callback URL, registered at the IdP.

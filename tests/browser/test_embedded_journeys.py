@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 import pytest
 from playwright.sync_api import expect
 
-from accounts.management.commands import seed_demo
+from demo.management.commands import seed_demo
 from campaigns.embed_code import campaign_embed_code
 from demo.embed_host import host_page
 from participants.models import EmbedTicket, Participation

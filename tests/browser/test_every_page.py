@@ -23,7 +23,6 @@ from django.utils import timezone
 
 from accounts.permissions import Capability, can
 from campaigns.models import Campaign, CampaignStatus, SSOMode
-from integrations.breaker import _open_key
 from integrations.mapping.store import mapping_table_import, mapping_table_stage
 from integrations.models import (
     DeliveryStatus,
@@ -32,6 +31,7 @@ from integrations.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from integrations.oauth.breaker import _open_key
 from participants.models import (
     AttemptOutcome,
     LoginAttempt,

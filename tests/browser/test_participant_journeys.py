@@ -12,7 +12,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from accounts.management.commands import seed_demo
+from demo.management.commands import seed_demo
 from participants.models import Participation
 from tests.browser.conftest import MOBILE_VIEWPORT
 

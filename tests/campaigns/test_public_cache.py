@@ -1,5 +1,5 @@
-"""The public pages keep each campaign in the process between changes (campaigns/public.py,
-config/process_cache.py).
+"""The public pages keep each campaign in the process between changes (campaigns/lookup.py,
+core/process_cache.py).
 
 What a participant must never notice: an editor's change, a campaign taken back to draft, a
 field added or an integration switched off shows on the very next request, in this process and
@@ -11,9 +11,9 @@ from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from campaigns import public
+from campaigns import lookup
 from campaigns.models import Campaign, CampaignStatus, FieldType
-from config import process_cache
+from core import process_cache
 from tests.factories import CampaignFieldFactory, OAuthIntegrationFactory, make_form_campaign
 
 
@@ -108,7 +108,7 @@ def test_a_change_made_by_another_process_is_seen_within_a_second(
     cache; this process has no signal of its own, only the token to go by."""
     assert "Summer contest" in landing(client, campaign).text
     Campaign.objects.filter(pk=campaign.pk).update(title="Autumn contest")  # no signal here
-    cache.set(public.public_campaigns.generation_key, "replaced-by-the-other-process", timeout=None)
+    cache.set(lookup.public_campaigns.generation_key, "replaced-by-the-other-process", timeout=None)
     assert "Summer contest" in landing(client, campaign).text  # the token is not read again yet
     a_second_later()
     assert "Autumn contest" in landing(client, campaign).text
@@ -122,7 +122,7 @@ def test_with_a_shared_cache_a_change_nobody_announced_is_kept_until_its_max_age
     a_second_later()
     assert "Summer contest" in landing(client, campaign).text
     now = process_cache.time.monotonic
-    max_age = public.public_campaigns.max_age
+    max_age = lookup.public_campaigns.max_age
     monkeypatch.setattr(process_cache.time, "monotonic", lambda: now() + max_age)
     assert "Autumn contest" in landing(client, campaign).text
 
@@ -160,29 +160,29 @@ def test_the_token_is_replaced_again_when_the_change_commits(
 ):
     """A process that reloads between the save and the commit reads the old rows: the second
     replacement, at commit, makes it read again."""
-    public.public_campaign(campaign.slug)
+    lookup.public_campaign(campaign.slug)
     with django_capture_on_commit_callbacks(execute=True):
         campaign.title = "Winter contest"
         campaign.save()
-        before_commit = cache.get(public.public_campaigns.generation_key)
-    assert cache.get(public.public_campaigns.generation_key) not in (None, before_commit)
+        before_commit = cache.get(lookup.public_campaigns.generation_key)
+    assert cache.get(lookup.public_campaigns.generation_key) not in (None, before_commit)
 
 
 def test_unknown_addresses_are_not_remembered(client, campaign):
     landing(client, campaign)
-    kept = len(public.public_campaigns)
+    kept = len(lookup.public_campaigns)
     for number in range(50):
         assert client.get(f"/c/no-such-campaign-{number}/").status_code == 404
-    assert len(public.public_campaigns) == kept
+    assert len(lookup.public_campaigns) == kept
 
 
 def test_the_memory_kept_is_bounded(client, account, monkeypatch):
-    monkeypatch.setattr(public.public_campaigns, "max_entries", 3)
+    monkeypatch.setattr(lookup.public_campaigns, "max_entries", 3)
     campaigns = [make_form_campaign(account=account, slug=f"contest-{n}") for n in range(5)]
     for campaign in campaigns:
         assert landing(client, campaign).status_code == 200
-        assert len(public.public_campaigns) <= 3
-    assert "contest-4" in public.public_campaigns
+        assert len(lookup.public_campaigns) <= 3
+    assert "contest-4" in lookup.public_campaigns
 
 
 @pytest.fixture

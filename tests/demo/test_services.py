@@ -79,7 +79,7 @@ def test_the_banner_lists_every_url_and_login():
 
 
 def test_the_banner_and_the_seed_agree():
-    from accounts.management.commands import seed_demo
+    from demo.management.commands import seed_demo
     from demo import services
 
     assert services.DEMO_CAMPAIGN_SLUG == seed_demo.DEMO_CAMPAIGN_SLUG

@@ -147,7 +147,7 @@ def _close_old_connections(**kwargs) -> None:
 
 
 def _forget_kept_rows() -> None:
-    from campaigns.public import public_campaigns
+    from campaigns.lookup import public_campaigns
     from integrations.mapping.store import _compiled_rules
 
     for kept in (public_campaigns, _compiled_rules):

@@ -20,8 +20,8 @@ import pytest
 from django.db import connections
 from django.test import Client
 
-from integrations.bulkhead import SLOW_AFTER, IdPBusyError, idp_call_slot
 from integrations.models import SignInAlert
+from integrations.oauth.bulkhead import SLOW_AFTER, IdPBusyError, idp_call_slot
 from participants.models import LoginAttempt
 from tests.factories import OAuthIntegrationFactory, make_form_campaign
 from tests.faults.conftest import log_in

@@ -152,7 +152,7 @@ def _seed(url: str, count: int) -> None:
 
     from accounts.models import Account
     from integrations.models import WebhookEndpoint, WebhookEvent
-    from integrations.webhooks import webhook_events_record
+    from integrations.webhooks.outbox import webhook_events_record
     from integrations.webhooks.signing import secret_generate
     from tests.integrations.webhook_support import participation_data
 

@@ -1,4 +1,4 @@
-"""JSON nested far beyond integrations.json_input's bound, as an IdP or a paste could send it."""
+"""JSON nested far beyond core.json_input's bound, as an IdP or a paste could send it."""
 
 import pytest
 

@@ -7,15 +7,14 @@ import threading
 import pytest
 import responses
 
-from integrations.egress import (
+from integrations.egress.policy import (
     DisallowedURLError,
     EgressError,
     Purpose,
-    ResponseTooLargeError,
     address_allowed,
     check_url,
-    send,
 )
+from integrations.egress.transport import ResponseTooLargeError, send
 
 REFUSED = [
     "http://127.0.0.1/",
@@ -192,7 +191,7 @@ def local_server():
 
 def test_connected_address_is_checked_at_send_time(settings, local_server):
     """DNS rebinding: even if a URL passed the check, the socket's peer is checked again."""
-    from integrations.egress import session_for
+    from integrations.egress.transport import session_for
 
     settings.ALLOW_HTTP_LOOPBACK_ENDPOINTS = False
     session = session_for(Purpose.IDP)

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from integrations.oauth import ClientConfig, OAuthError, exchange_code, fetch_profile
-from integrations.tokens import KeySource, TokenError, jwks_get
+from integrations.oauth.client import ClientConfig, OAuthError, exchange_code, fetch_profile
+from integrations.oauth.tokens import KeySource, TokenError, jwks_get
 
 BUDGET = 1.5  # connect 0.5 s + read 1.0 s
 
@@ -92,7 +92,7 @@ def test_a_trickling_jwks_endpoint_is_cut_at_the_budget(trickling_idp):
 
 
 def test_a_trickling_discovery_document_is_cut_at_the_budget(trickling_idp):
-    from integrations.discovery import DiscoveryError, discover
+    from integrations.oauth.discovery import DiscoveryError, discover
 
     started = time.monotonic()
     with pytest.raises(DiscoveryError):
@@ -103,7 +103,8 @@ def test_a_trickling_discovery_document_is_cut_at_the_budget(trickling_idp):
 def test_a_shorter_budget_is_cut_on_time_while_a_longer_one_runs(trickling_idp):
     """One watchdog serves every call: a call due sooner than the one it waits for must not
     wait behind it."""
-    from integrations.egress import EgressError, Purpose, send
+    from integrations.egress.policy import EgressError, Purpose
+    from integrations.egress.transport import send
 
     long_call = threading.Thread(
         target=lambda: pytest.raises(
@@ -155,7 +156,8 @@ def test_calls_with_a_budget_leave_no_thread_or_open_socket_behind(quick_server,
     import gc
     import os
 
-    from integrations.egress import Purpose, send
+    from integrations.egress.policy import Purpose
+    from integrations.egress.transport import send
 
     settings.ALLOW_HTTP_LOOPBACK_ENDPOINTS = True
     send("GET", quick_server, purpose=Purpose.IDP, timeout=(1, 1), total_timeout=60)
@@ -174,28 +176,28 @@ def test_a_forked_process_gets_a_watchdog_of_its_own(trickling_idp):
     that moment, the child's calls are still cut at their budget."""
     import os
 
-    from integrations import egress
+    from integrations.egress import deadline, policy, transport
 
-    egress._watchdog._condition.acquire()  # the parent's thread held the lock at fork time
+    deadline._watchdog._condition.acquire()  # the parent's thread held the lock at fork time
     try:
         pid = os.fork()
         if pid == 0:  # the child: report through the exit status only
             code = 1
             try:
                 started = time.monotonic()
-                egress.send(
+                transport.send(
                     "GET",
                     trickling_idp,
-                    purpose=egress.Purpose.IDP,
+                    purpose=policy.Purpose.IDP,
                     timeout=(0.5, 1.0),
                     total_timeout=1.0,
                 )
-            except egress.EgressError as exc:
+            except policy.EgressError as exc:
                 code = 0 if exc.reason == "total_timeout" and time.monotonic() - started < 3 else 2
             finally:
                 os._exit(code)
     finally:
-        egress._watchdog._condition.release()
+        deadline._watchdog._condition.release()
     deadline = time.monotonic() + 10
     while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -1,6 +1,7 @@
 """TE-03 / TE-08 / point 0.3: how every call to an IdP is made, whatever the caller."""
 
-from integrations.egress import Purpose, session_for
+from integrations.egress.policy import Purpose
+from integrations.egress.transport import session_for
 
 
 def test_idp_calls_verify_tls_ignore_the_environment_and_never_retry():

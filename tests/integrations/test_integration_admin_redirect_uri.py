@@ -8,8 +8,8 @@ import responses
 from django.core import signing
 from django.urls import reverse
 
-from integrations.forms import CALLBACK_KEY_SALT
 from integrations.models import OAuthIntegration
+from integrations.oauth.forms import CALLBACK_KEY_SALT
 from tests.factories import OAuthIntegrationFactory
 
 from .oauth_admin_helpers import ADD_URL, change_url, form_data

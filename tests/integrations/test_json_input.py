@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from integrations.json_input import MAX_DEPTH, JSONDepthError, json_loads_bounded
+from core.json_input import MAX_DEPTH, JSONDepthError, json_loads_bounded
 from tests.integrations.deep_json import TOO_DEEP, nested_objects
 
 PROFILES = sorted(

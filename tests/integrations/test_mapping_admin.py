@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from integrations.admin_mapping import MappingUploadForm
+from integrations.mapping.admin import MappingUploadForm
 from integrations.mapping.apply import Profile, mapping_apply
 from integrations.mapping.store import mapping_rules_for, mapping_table_import
 from integrations.models import MappingRule, MappingTableVersion

@@ -11,7 +11,7 @@ import responses
 from cryptography.fernet import Fernet
 
 from integrations.models import IntegrationConfigurationError
-from integrations.oauth import (
+from integrations.oauth.client import (
     ClientConfig,
     OAuthError,
     authorization_endpoint_probe,
@@ -283,7 +283,7 @@ def test_an_unknown_token_type_is_accepted_when_the_access_token_is_never_sent()
 def test_a_changed_scope_is_accepted_and_the_granted_scope_kept(caplog):
     """RFC 6749 §3.3: the IdP says which scope it granted (Entra leaves openid out)."""
     responses.post(TOKEN_URL, json={**TOKEN_OK, "scope": "email User.Read"})
-    with caplog.at_level("INFO", logger="integrations.oauth"):
+    with caplog.at_level("INFO", logger="integrations.oauth.client"):
         tokens = exchange_code(_config(), code="c", redirect_uri=REDIRECT_URI)
     assert tokens["scope"] == "email User.Read"
     assert "missing=openid profile added=User.Read" in caplog.text

@@ -4,7 +4,7 @@ import pytest
 import requests
 import responses
 
-from integrations.discovery import (
+from integrations.oauth.discovery import (
     AS_METADATA_WELL_KNOWN,
     WELL_KNOWN_SUFFIX,
     DiscoveryError,

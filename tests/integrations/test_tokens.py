@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.core.cache import cache
 
-from integrations.tokens import (
+from integrations.oauth.tokens import (
     KeySource,
     TokenError,
     _cache_key,

@@ -8,7 +8,13 @@ tests/faults/test_redis_outage.py.
 import pytest
 import responses
 
-from integrations.tokens import KeySource, TokenError, _process_jwks, id_token_validate, jwks_get
+from integrations.oauth.tokens import (
+    KeySource,
+    TokenError,
+    _process_jwks,
+    id_token_validate,
+    jwks_get,
+)
 from tests.idp_stub import CLIENT_ID, ISSUER, JWKS_URI, IdPStub, public_jwk, rsa_key
 from tests.ops.conftest import broken_cache  # noqa: F401  (fixture)
 

@@ -15,7 +15,7 @@ from django_tasks_db.models import DBTaskResult
 from standardwebhooks.webhooks import Webhook
 
 from integrations.models import DeliveryStatus, WebhookDelivery
-from integrations.webhooks import webhook_events_record
+from integrations.webhooks.outbox import webhook_events_record
 from tests.integrations.webhook_support import (
     Receiver,
     assert_valid_event,

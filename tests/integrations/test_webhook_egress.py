@@ -7,7 +7,8 @@ import time
 import pytest
 import responses
 
-from integrations.egress import EgressError, Purpose, send
+from integrations.egress.policy import EgressError, Purpose
+from integrations.egress.transport import send
 
 
 @responses.activate

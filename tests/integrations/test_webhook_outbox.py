@@ -12,13 +12,14 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from integrations.models import DeliveryStatus, WebhookDelivery, WebhookEvent
-from integrations.webhooks import DeliveryOutcome, WebhookOutboxError, webhook_events_record
 from integrations.webhooks.delivery import (
     LEASE,
+    DeliveryOutcome,
     deliveries_claim,
     deliveries_dispatch,
     delivery_attempt,
 )
+from integrations.webhooks.outbox import WebhookOutboxError, webhook_events_record
 from integrations.webhooks.retries import MAX_ATTEMPTS
 from tests.integrations.webhook_support import (
     HOOK_URL,

@@ -8,7 +8,7 @@ from django.db import transaction
 from standardwebhooks.webhooks import Webhook
 
 from integrations.models import DeliveryStatus, WebhookDelivery, WebhookEvent
-from integrations.webhooks import WebhookOutboxError, webhook_participant_erased_record
+from integrations.webhooks.outbox import WebhookOutboxError, webhook_participant_erased_record
 from tests.integrations.webhook_support import (
     HOOK_URL,
     IMMEDIATE_TASKS,

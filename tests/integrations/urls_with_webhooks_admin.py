@@ -6,9 +6,9 @@ from django.urls import path
 
 from accounts.admin import AccountScopedAdmin
 from accounts.permissions import Capability
-from integrations.admin import OAuthIntegrationAdmin
 from integrations.admin_filters import IntegrationCategoryFilter
 from integrations.models import OAuthIntegration, WebhookEndpoint
+from integrations.oauth.admin import OAuthIntegrationAdmin
 
 
 class WebhookCategoryFilter(IntegrationCategoryFilter):

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from campaigns.models import CampaignStatus
 from integrations.models import DeliveryStatus, SignInAlert, WebhookDelivery, WebhookEndpoint
+from participants.login.failures import failure_of
 from participants.models import AttemptOutcome, LoginAttempt, Participation
 from tests.admin_html import text_of
 from tests.factories import (
@@ -37,7 +38,12 @@ def attempt(account, campaign=None, *, created_at=None, **kwargs):
         "campaign": campaign,
         "expires_at": timezone.now() + timedelta(minutes=10),
     }
-    row = LoginAttempt.objects.create(**{**defaults, **kwargs})
+    fields = {**defaults, **kwargs}
+    if fields.get("outcome") == AttemptOutcome.FAILED:
+        # A failed login stores its class from the failure catalogue, as the callback does.
+        entry = failure_of(step=fields.get("failed_step", ""), code=fields.get("error_code", ""))
+        fields.setdefault("failure_class", entry.klass)
+    row = LoginAttempt.objects.create(**fields)
     if created_at is not None:
         LoginAttempt.objects.filter(pk=row.pk).update(created_at=created_at)
     return row

@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from campaigns.models import PrefillMode
 from participants.erasure import participant_erase
+from participants.login.state import BROWSER_COOKIE
 from participants.models import EmbedSession, EmbedTicket, LoginAttempt, Participation
-from participants.session import BROWSER_COOKIE
 from tests.idp_stub import IdPStub
 from tests.participants.conftest import answers
 from tests.participants.embed_flow import (

@@ -17,7 +17,7 @@ from tests.participants.conftest import answers, form_token, form_url
 from tests.participants.sso_flow import callback, idp_answers, login_start, make_sso_campaign, mock
 
 # What each step needs today, on both engines, once the campaign is in the process's cache
-# (campaigns/public.py); a step needing more has grown a query (or an N+1). Counted inside the
+# (campaigns/lookup.py); a step needing more has grown a query (or an N+1). Counted inside the
 # test's transaction, so `atomic` blocks show as SAVEPOINT/RELEASE pairs (in production they
 # are a BEGIN/COMMIT the connection does not log).
 BOUNDS = {"login_start": 1, "callback": 8, "form": 2, "submit": 9}
@@ -28,7 +28,7 @@ EXTRA_FIELDS = 15
 def _production_cache(redis_cache, settings):
     """Counted as in production: a shared Redis cache fronts the database sessions
     (config/settings.py) and keeps the campaign between a process's requests (with a
-    per-process cache, campaigns/public.py keeps it only a second)."""
+    per-process cache, campaigns/lookup.py keeps it only a second)."""
     settings.SESSION_ENGINE = "config.sessions.cached_db"
 
 
@@ -46,7 +46,7 @@ def journey_queries(campaign, *, subject: str) -> tuple[dict[str, int], dict[str
         return response
 
     # The participant arrives on the landing page, which also loads the campaign into this
-    # process's cache (campaigns/public.py); the cold load is counted on its own below.
+    # process's cache (campaigns/lookup.py); the cold load is counted on its own below.
     assert client.get(campaign.get_absolute_url()).status_code == 200
     started = counted("login_start", lambda: login_start(client, campaign))
     with mock() as rsps:

@@ -12,8 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from integrations.models import MappingRule
+from participants.login.profile import REDACTED
 from participants.models import LoginAttempt, RememberedLogin
-from participants.sso import REDACTED
 from tests.factories import AccountFactory, OAuthIntegrationFactory, make_form_campaign
 from tests.idp_stub import IdPStub
 from tests.participants.conftest import form_url

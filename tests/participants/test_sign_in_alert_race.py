@@ -9,7 +9,7 @@ from django.db import connection, connections
 
 from accounts.models import Role
 from integrations.models import SignInAlert
-from integrations.sign_in_alerts import sign_in_alert_raise
+from integrations.oauth.alerts import sign_in_alert_raise
 from tests.factories import OAuthIntegrationFactory, make_member
 
 RACERS = 8

@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from accounts.permissions import Capability
 from integrations.models import SignInAlert
-from integrations.sign_in_alerts import sign_in_alert_raise
+from integrations.oauth.alerts import sign_in_alert_raise
+from participants.login.failures import advice_for
 from participants.models import AttemptOutcome
 from tests.factories import OAuthIntegrationFactory
 from tests.participants.test_sso_activity import make_attempt
@@ -36,7 +37,10 @@ def broken(account):
     integration = OAuthIntegrationFactory(account=account, display_name="Broken ID")
     for reference in ("REF00001", "REF00002"):
         sign_in_alert_raise(
-            integration_id=integration.pk, error_code="invalid_client", reference=reference
+            integration_id=integration.pk,
+            error_code="invalid_client",
+            reference=reference,
+            advice=advice_for("invalid_client"),
         )
     return integration
 

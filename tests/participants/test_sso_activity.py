@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
+from participants.login.failures import failure_of
 from participants.models import AttemptOutcome, LoginAttempt
 from tests.admin_html import readonly_value
 from tests.factories import OAuthIntegrationFactory, make_staff
@@ -27,6 +28,13 @@ def make_attempt(account, **kwargs):
         "expires_at": timezone.now() + timedelta(minutes=10),
     }
     defaults.update(kwargs)
+    if defaults.get("outcome") == AttemptOutcome.FAILED and "failure_class" not in defaults:
+        # A failed login stores its class from the failure catalogue, as the callback does.
+        entry = failure_of(
+            step=defaults.get("failed_step", ""), code=defaults.get("error_code", "")
+        )
+        defaults.setdefault("failure_kind", entry.kind)
+        defaults["failure_class"] = entry.klass
     return LoginAttempt.objects.create(**defaults)
 
 

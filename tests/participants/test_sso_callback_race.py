@@ -106,7 +106,8 @@ def test_racing_callbacks_with_the_same_state_make_exactly_one_token_call(accoun
 def test_first_logins_of_one_person_at_once_make_one_participant(account):
     """participant_upsert is one INSERT … ON CONFLICT: threads that all find no participant
     and insert at the same moment end with one row, and every one of them gets its id."""
-    from participants.sso import Identity, participant_upsert
+    from integrations.oauth.answer import Identity
+    from participants.login.completion import participant_upsert
 
     _campaign, integration = make_sso_campaign(account)
     people = [Identity(issuer_key="https://idp.example.com", subject=f"ada-{n}") for n in range(20)]

@@ -10,8 +10,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from integrations.callback import callback_url
 from integrations.models import MappingRule
+from integrations.oauth.redirect_uri import callback_url
 from participants.models import AttemptOutcome, LoginAttempt, Participant
 from tests.factories import OAuthIntegrationFactory, make_form_campaign
 from tests.participants.sso_flow import callback_path, login_start

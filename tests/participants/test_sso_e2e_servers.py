@@ -14,8 +14,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from integrations.callback import callback_url
 from integrations.models import MappingRule, OAuthIntegration
+from integrations.oauth.redirect_uri import callback_url
 from participants.models import AttemptOutcome, LoginAttempt, Participant
 from tests.authlib_idp_server import authlib_idp  # noqa: F401  (session fixture)
 from tests.factories import make_form_campaign

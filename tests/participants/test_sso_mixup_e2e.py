@@ -24,8 +24,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from integrations.callback import callback_url
 from integrations.models import MappingRule, SignInAlert
+from integrations.oauth.redirect_uri import callback_url
 from participants.models import AttemptOutcome, LoginAttempt, Participant, Participation
 from tests.factories import OAuthIntegrationFactory, make_form_campaign
 from tests.faults.servers import LoopbackIdP

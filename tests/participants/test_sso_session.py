@@ -1,11 +1,14 @@
-"""Single-use login state (participants.session)."""
+"""Single-use login state (participants.login.state)."""
+
+from urllib.parse import urlencode
 
 import pytest
+from django.http import QueryDict
 from django.test import RequestFactory
 from django.urls import reverse
 
-from integrations.callback import SHARED_CALLBACK_PATH, callback_url
-from participants.session import (
+from integrations.oauth.redirect_uri import SHARED_CALLBACK_PATH, callback_url
+from participants.login.state import (
     BROWSER_COOKIE,
     StateError,
     login_attempt_claim,
@@ -37,7 +40,8 @@ def callback_request(started, *, browser=None):
 def claim(request, started, state):
     """Claim on the callback path the login was started with."""
     key = started.attempt.integration.callback_key
-    return login_attempt_claim(request=request, state=state, callback_key=key)
+    request.GET = QueryDict(urlencode({"state": state}))
+    return login_attempt_claim(request=request, callback_key=key)
 
 
 def test_the_shared_callback_url_is_the_path_of_the_help_article():

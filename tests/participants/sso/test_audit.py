@@ -12,8 +12,8 @@ from django.db import models
 from django.test import Client
 from django.urls import reverse
 
+from participants.login.state import BROWSER_COOKIE, return_to_safe
 from participants.models import AttemptOutcome, LoginAttempt, Participant
-from participants.session import BROWSER_COOKIE, return_to_safe
 from tests.ops.settings_module import reload_settings
 from tests.participants.conftest import form_url
 from tests.participants.sso_flow import (

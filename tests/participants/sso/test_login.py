@@ -8,10 +8,10 @@ from urllib.parse import parse_qs
 import pytest
 from django.urls import reverse
 
-from integrations.oauth import pkce_challenge
+from integrations.oauth.client import pkce_challenge
+from participants.login.state import BROWSER_COOKIE, _hash
 from participants.models import AttemptOutcome, LoginAttempt, Participant
 from participants.prefill import prefill_get
-from participants.session import BROWSER_COOKIE, _hash
 from tests.participants.conftest import form_url
 from tests.participants.sso_flow import (
     TOKEN_URL,

@@ -13,14 +13,8 @@ from django.utils import timezone
 
 from accounts.models import Role
 from integrations.models import SignInAlert
+from participants.login.failures import CONFIGURATION, IDP, PAGES, PARTICIPANT, failure_of
 from participants.models import AttemptOutcome, LoginAttempt
-from participants.sign_in_health import (
-    CONFIGURATION,
-    IDP,
-    PARTICIPANT,
-    failure_class,
-    failure_class_q,
-)
 from tests.factories import make_member
 from tests.participants.sso_flow import (
     TOKEN_URL,
@@ -32,7 +26,6 @@ from tests.participants.sso_flow import (
     make_sso_campaign,
     mock,
 )
-from tests.participants.test_sso_activity import make_attempt
 
 SECRET = "s3cr3t-that-must-not-travel"
 
@@ -199,9 +192,7 @@ def test_what_the_callback_query_says_never_raises_an_alert(
     attempt = LoginAttempt.objects.get()
     assert attempt.outcome == AttemptOutcome.FAILED
     assert attempt.failed_step in ("authorize", "callback")
-    assert failure_class(attempt.failure_kind, attempt.error_code, attempt.failed_step) != (
-        CONFIGURATION
-    )
+    assert attempt.failure_class == PARTICIPANT
     assert not SignInAlert.objects.exists()
     assert mail.outbox == []
     admin_page = client_for(admins["admin"]).get(
@@ -287,56 +278,77 @@ def test_secret_never_reaches_the_alert_logs(
     assert "step=token error=invalid_client" in caplog.text
 
 
-CLASSES = [
-    ("idp_configuration", "invalid_client", "token", CONFIGURATION),
-    ("id_token_invalid", "id_token_wrong_audience", "id_token", CONFIGURATION),
-    ("mapping_incomplete", "required_missing", "mapping", CONFIGURATION),
-    ("integration_unavailable", "integration_unusable", "token", CONFIGURATION),
-    ("profile_failed", "subject_missing", "profile", CONFIGURATION),
-    ("profile_failed", "userinfo_invalid_json", "userinfo", CONFIGURATION),
-    ("profile_failed", "userinfo_failed", "userinfo", IDP),  # the userinfo endpoint answered 5xx
-    ("profile_failed", "userinfo_timeout", "userinfo", IDP),
-    ("idp_unavailable", "token_http", "token", IDP),
-    ("idp_timeout", "token_timeout", "token", IDP),
-    ("id_token_invalid", "id_token_nonce_mismatch", "id_token", PARTICIPANT),  # injected
-    ("code_expired", "invalid_grant", "token", PARTICIPANT),
-    ("access_denied", "idp_access_denied", "authorize", PARTICIPANT),
-    ("state_expired", "state_expired", "state", PARTICIPANT),
-    ("integration_unavailable", "campaign_unavailable", "token", PARTICIPANT),
-    ("", "invalid_client", "token", PARTICIPANT),  # attempts recorded before the kind was kept
+# (step, code, temporary, the page's kind, the class), as the failure catalogue says.
+CATALOGUE = [
+    ("token", "invalid_client", False, "idp_configuration", CONFIGURATION),
+    ("id_token", "id_token_wrong_audience", False, "id_token_invalid", CONFIGURATION),
+    ("mapping", "required_missing", False, "mapping_incomplete", CONFIGURATION),
+    ("token", "integration_unusable", False, "integration_unavailable", CONFIGURATION),
+    ("profile", "subject_missing", False, "profile_failed", CONFIGURATION),
+    ("userinfo", "userinfo_invalid_json", False, "profile_failed", CONFIGURATION),
+    ("userinfo", "userinfo_failed", True, "profile_failed", IDP),  # the endpoint answered 5xx
+    ("userinfo", "userinfo_timeout", True, "profile_failed", IDP),
+    # A profile endpoint's failure is a profile failure, whatever its code says.
+    ("userinfo", "invalid_request", False, "profile_failed", CONFIGURATION),
+    ("token", "token_http", True, "idp_unavailable", IDP),
+    ("token", "token_http", False, "idp_configuration", CONFIGURATION),
+    ("token", "token_timeout", True, "idp_timeout", IDP),
+    ("token", "circuit_open", False, "idp_unavailable", IDP),
+    ("token", "idp_busy", False, "idp_unavailable", IDP),
+    ("id_token", "jwks_unavailable", False, "idp_unavailable", IDP),
+    ("id_token", "id_token_nonce_mismatch", False, "id_token_invalid", PARTICIPANT),  # injected
+    ("access_token", "access_token_wrong_type", False, "id_token_invalid", CONFIGURATION),
+    ("token", "invalid_grant", True, "code_expired", PARTICIPANT),
+    ("authorize", "idp_access_denied", False, "access_denied", PARTICIPANT),
+    ("authorize", "idp_temporarily_unavailable", False, "idp_unavailable", PARTICIPANT),
+    ("state", "state_expired", False, "state_expired", PARTICIPANT),
+    ("callback", "embed_session_expired", False, "state_expired", PARTICIPANT),
+    ("token", "campaign_unavailable", False, "integration_unavailable", PARTICIPANT),
     # The callback's query string (front channel): anyone can forge it, so never the
     # configuration's, whatever it says.
-    ("idp_configuration", "idp_invalid_scope", "authorize", PARTICIPANT),
-    ("idp_configuration", "idp_invalid_client", "authorize", PARTICIPANT),
-    ("issuer_mismatch", "iss_mismatch", "authorize", PARTICIPANT),
-    ("issuer_mismatch", "iss_missing", "authorize", PARTICIPANT),
-    ("idp_configuration", "code_missing", "authorize", PARTICIPANT),
-    ("callback_mismatch", "callback_mismatch", "callback", PARTICIPANT),
-    ("shared_callback_refused", "shared_callback_refused", "callback", PARTICIPANT),
+    ("authorize", "idp_invalid_scope", False, "idp_configuration", PARTICIPANT),
+    ("authorize", "idp_invalid_client", False, "idp_configuration", PARTICIPANT),
+    ("authorize", "iss_mismatch", False, "issuer_mismatch", PARTICIPANT),
+    ("authorize", "iss_missing", False, "issuer_mismatch", PARTICIPANT),
+    ("authorize", "code_missing", False, "idp_configuration", PARTICIPANT),
+    ("callback", "callback_mismatch", False, "callback_mismatch", PARTICIPANT),
+    ("callback", "shared_callback_refused", False, "shared_callback_refused", PARTICIPANT),
+    ("callback", "invalid_parameters", False, "repeated_parameters", PARTICIPANT),
 ]
 
 
-@pytest.mark.parametrize(("kind", "code", "step", "expected"), CLASSES)
-def test_failure_classes(kind, code, step, expected):
-    assert failure_class(kind, code, step) == expected
+@pytest.mark.parametrize(("step", "code", "temporary", "kind", "klass"), CATALOGUE)
+def test_the_failure_catalogue(step, code, temporary, kind, klass):
+    entry = failure_of(step=step, code=code, temporary=temporary)
+    assert (entry.kind, entry.klass) == (kind, klass)
+    assert kind in PAGES  # every kind has its page
+
+
+def test_an_idp_error_in_the_query_string_keeps_its_advice_but_not_its_class():
+    in_query = failure_of(step="authorize", code="idp_invalid_client")
+    from_the_token_endpoint = failure_of(step="token", code="invalid_client")
+    assert in_query.advice == from_the_token_endpoint.advice
+    assert "client secret" in in_query.advice
 
 
 @pytest.mark.django_db
-def test_the_activity_log_filter_agrees_with_the_classes(account):
-    # The "By failure class" filter is failure_class() in SQL: the same row, the same class.
-    rows = {}
-    for kind, code, step, expected in CLASSES:
-        attempt = make_attempt(
-            account,
-            outcome=AttemptOutcome.FAILED,
-            failure_kind=kind,
-            error_code=code,
-            failed_step=step,
-        )
-        rows[attempt.pk] = expected
-    make_attempt(account, outcome=AttemptOutcome.SUCCESS)  # in no class
-    for klass in (CONFIGURATION, IDP, PARTICIPANT):
-        found = set(
-            LoginAttempt.objects.filter(failure_class_q(klass)).values_list("pk", flat=True)
-        )
-        assert found == {pk for pk, expected in rows.items() if expected == klass}, klass
+def test_the_activity_log_filters_on_the_class_stored_when_the_login_failed(
+    client, campaign, admin_user_a
+):
+    """A real failure at the token endpoint and one in the query string, each listed under
+    its class and no other."""
+    configuration = fail_with_invalid_client(client, campaign)
+    started = login_start(client, campaign)
+    cancelled = callback(client, started, code=None, error="invalid_client")
+    assert cancelled.status_code == 502
+    participant = LoginAttempt.objects.order_by("-id").first()
+    assert (configuration.failure_class, participant.failure_class) == (
+        CONFIGURATION,
+        PARTICIPANT,
+    )
+    admin = client_for(admin_user_a)
+    url = reverse("admin:participants_loginattempt_changelist")
+    for klass, expected in ((CONFIGURATION, configuration), (PARTICIPANT, participant)):
+        listed = admin.get(url, {"failure_class": klass})
+        assert listed.context["cl"].result_list[:] == [expected], klass
+    assert admin.get(url, {"failure_class": IDP}).context["cl"].result_count == 0

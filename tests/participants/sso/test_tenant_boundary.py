@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 
 from campaigns.models import SSOMode
-from integrations.callback import shared_callback_url
+from integrations.oauth.redirect_uri import shared_callback_url
 from participants.models import AttemptOutcome, LoginAttempt, Participant
 from tests.factories import OAuthIntegrationFactory
 from tests.participants.sso_flow import (

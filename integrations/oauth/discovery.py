@@ -18,8 +18,9 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
-from .egress import DisallowedURLError, EgressError, Purpose, check_url, send
-from .json_input import JSONDepthError, json_loads_bounded
+from core.json_input import JSONDepthError, json_loads_bounded
+from integrations.egress.policy import DisallowedURLError, EgressError, Purpose, check_url
+from integrations.egress.transport import send
 
 WELL_KNOWN_SUFFIX = "/.well-known/openid-configuration"
 # RFC 8414 §3.1: inserted between the host and the issuer's path, not appended.

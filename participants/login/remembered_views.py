@@ -1,4 +1,5 @@
-"""The campaign pages' "Continue as <first name>" and "Not you?" buttons (participants/identity.py).
+"""The campaign pages' "Continue as <first name>" and "Not you?" buttons
+(participants/login/remembered.py).
 
 Both are POSTs with the CSRF token, never links that a prefetcher could follow.
 """
@@ -9,9 +10,13 @@ from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from .identity import remembered_login_forget, remembered_login_get, sso_state_forget
-from .prefill import prefill_set
-from .views import _activate_language, _campaign, _closed_page, _url
+from participants.login.remembered import (
+    remembered_login_forget,
+    remembered_login_get,
+    sso_state_forget,
+)
+from participants.prefill import prefill_set
+from participants.views import _activate_language, _campaign, _closed_page, _url
 
 
 class _HttpResponseSeeOther(HttpResponseRedirect):

@@ -2,7 +2,7 @@
 
 Every page of a participant's journey starts with the campaign, its SSO integration and, for the
 form, its fields: the same rows, read again on each of the journey's seven requests. They are
-kept in a `config.process_cache.ProcessCache`, which any save or delete of an account, a
+kept in a `core.process_cache.ProcessCache`, which any save or delete of an account, a
 campaign, a field or an integration makes every process load again (an account's switches, set
 by platform staff, decide whether its campaigns offer a login).
 
@@ -13,10 +13,9 @@ from (admin, shell, commands), which is exactly what no explicit call site can p
 from django.db.models.signals import post_delete, post_save
 
 from accounts.models import Account
-from config.process_cache import ProcessCache
+from campaigns.models import Campaign, CampaignField, CampaignStatus
+from core.process_cache import ProcessCache
 from integrations.models import OAuthIntegration
-
-from .models import Campaign, CampaignField, CampaignStatus
 
 # Slugs come from URLs: the memory stays bounded whatever is asked for.
 public_campaigns: ProcessCache[Campaign] = ProcessCache(

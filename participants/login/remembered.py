@@ -26,11 +26,10 @@ from django.utils import timezone
 from campaigns.models import Campaign
 from integrations.fields import UndecryptableSecret
 from integrations.models import OAuthIntegration
-
-from .models import RememberedLogin
-from .prefill import prefill_clear, prefill_get, prefills_clear_participant
-from .session import login_attempts_abandon
-from .sso import MappedProfile, profile_map, profile_redact
+from participants.login.profile import MappedProfile, profile_map, profile_redact
+from participants.login.state import login_attempts_abandon
+from participants.models import RememberedLogin
+from participants.prefill import prefill_clear, prefill_get, prefills_clear_participant
 
 logger = logging.getLogger(__name__)
 

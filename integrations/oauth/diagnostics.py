@@ -1,6 +1,6 @@
 """Test connection: is an OAuth integration's IdP reachable, and does it accept our client?
 
-The checks run the real client (`integrations.oauth`) against the given settings: the
+The checks run the real client (`integrations.oauth.client`) against the given settings: the
 authorization endpoint must answer, and the token endpoint, sent a deliberately invalid code
 with the configured client authentication, must say `invalid_grant` (client accepted, code
 refused) rather than `invalid_client`. The settings may be the ones on the administrator's
@@ -13,15 +13,15 @@ from dataclasses import dataclass
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from .callback import callback_url
-from .models import IntegrationConfigurationError, OAuthIntegration
-from .oauth import (
+from integrations.models import IntegrationConfigurationError, OAuthIntegration
+from integrations.oauth.client import (
     ClientConfig,
     ProbeResult,
     authorization_endpoint_probe,
     pkce_pair,
     token_endpoint_probe,
 )
+from integrations.oauth.redirect_uri import callback_url
 
 
 @dataclass(frozen=True)

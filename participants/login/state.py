@@ -31,22 +31,29 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from campaigns.models import Campaign
-from integrations.models import OAuthIntegration
-from integrations.oauth import pkce_pair
-
-from .models import AttemptOutcome, LoginAttempt
+from integrations.models import IntegrationConfigurationError, OAuthIntegration
+from integrations.oauth.client import pkce_pair
+from integrations.oauth.snapshot import FlowSnapshot
+from participants.login.failures import LoginFailure
+from participants.models import AttemptOutcome, LoginAttempt
 
 BROWSER_COOKIE = "sso_browser"
 STATE_MAX_LENGTH = 512
 
 
-class StateError(Exception):
+# StateError codes for a callback URL that may not complete the attempt: its path, or its
+# query's shape.
+CALLBACK_PATH_REFUSALS = frozenset(
+    {"callback_mismatch", "shared_callback_refused", "invalid_parameters"}
+)
+
+
+class StateError(LoginFailure):
     """The callback's `state` does not lead to a usable attempt. `code` names why."""
 
     def __init__(self, code: str, attempt: LoginAttempt | None = None) -> None:
-        super().__init__(code)
-        self.code = code
-        self.attempt = attempt
+        step = "callback" if code in CALLBACK_PATH_REFUSALS else "state"
+        super().__init__(step=step, code=code, attempt=attempt)
 
 
 def _hash(value: str) -> str:
@@ -116,31 +123,6 @@ def browser_cookie_set(response, value: str) -> None:
     )
 
 
-def snapshot_of(integration: OAuthIntegration) -> dict:
-    """The configuration a flow is bound to when it starts (no secret)."""
-    return {
-        "integration_id": integration.pk,
-        # Which callback path may complete this attempt (see login_attempt_claim).
-        "callback_key": integration.callback_key,
-        "shared_callback": integration.use_shared_callback,
-        "shared_callback_allowed": integration.shared_callback_allowed,
-        "client_id": integration.client_id,
-        "authorization_endpoint": integration.authorization_endpoint,
-        "token_endpoint": integration.token_endpoint,
-        "profile_endpoint": integration.profile_endpoint,
-        "auth_method": integration.client_auth_method,
-        "scope": integration.scope,
-        "use_pkce": integration.use_pkce,
-        "issuer": integration.issuer,
-        "jwks_uri": integration.jwks_uri,
-        "iss_parameter_supported": integration.iss_parameter_supported,
-        "identifier_source": integration.identifier_source,
-        "identifier_field": integration.identifier_field,
-        "connect_timeout": integration.connect_timeout,
-        "read_timeout": integration.read_timeout,
-    }
-
-
 @dataclass(frozen=True)
 class StartedLogin:
     attempt: LoginAttempt
@@ -176,8 +158,7 @@ def login_attempt_start(
         account_id=integration.account_id,
         integration=integration,
         campaign=campaign,
-        # The token request must repeat the redirect_uri byte for byte (RFC 6749 §4.1.3).
-        snapshot={**snapshot_of(integration), "redirect_uri": redirect_uri},
+        snapshot=FlowSnapshot.of(integration, redirect_uri=redirect_uri).as_json(),
         nonce=nonce,
         code_verifier=verifier,
         return_to=return_to,
@@ -189,10 +170,6 @@ def login_attempt_start(
         expires_at=timezone.now() + timedelta(seconds=settings.LOGIN_ATTEMPT_TTL_SECONDS),
     )
     return StartedLogin(attempt, state, challenge, browser, is_new)
-
-
-# StateError codes for a callback path that may not complete the attempt.
-CALLBACK_PATH_REFUSALS = frozenset({"callback_mismatch", "shared_callback_refused"})
 
 
 def callback_path_refusal(attempt: LoginAttempt, *, callback_key: str | None) -> str:
@@ -217,13 +194,22 @@ def callback_path_refusal(attempt: LoginAttempt, *, callback_key: str | None) ->
     return ""
 
 
-def login_attempt_claim(*, request, state: str, callback_key: str | None) -> LoginAttempt:
+def login_attempt_claim(*, request, callback_key: str | None) -> LoginAttempt:
     """The attempt this callback belongs to, marked used; raises StateError otherwise.
+
+    A query with a parameter given twice, or with both a code and an error, is refused before
+    anything is looked up (RFC 6749 §3.1: parameters must not be repeated).
 
     The attempt is marked used *before* any network call, by a conditional UPDATE: of two
     concurrent callbacks with the same state, exactly one proceeds. A state that arrives on a
     path its attempt was not sent with is burnt and refused (see callback_path_refusal).
     """
+    params = request.GET
+    if any(len(values) > 1 for _name, values in params.lists()) or (
+        "code" in params and "error" in params
+    ):
+        raise StateError("invalid_parameters")
+    state = params.get("state", "")
     if not state or len(state) > STATE_MAX_LENGTH:
         raise StateError("state_missing")
     try:
@@ -257,6 +243,30 @@ def login_attempt_claim(*, request, state: str, callback_key: str | None) -> Log
     return attempt
 
 
+def login_attempt_ready(attempt: LoginAttempt) -> tuple[FlowSnapshot, str]:
+    """The claimed attempt's configuration and the integration's client secret, read now (it
+    may have been rotated since the login started); raises LoginFailure when the login may not
+    go on.
+
+    Platform staff's switches and the administrators' own hold at the callback too: a login
+    started before the switch completes nothing, and no code reaches the token endpoint.
+    """
+    integration = attempt.integration
+    if integration is None or integration.unavailable_reason(test_login=attempt.is_test):
+        raise LoginFailure(step="token", code="integration_unavailable", attempt=attempt)
+    if not attempt.is_test and (attempt.campaign is None or not attempt.campaign.is_open):
+        raise LoginFailure(step="token", code="campaign_unavailable", attempt=attempt)
+    if attempt.embedded and not (
+        attempt.embed_session is not None and attempt.embed_session.expires_at > timezone.now()
+    ):
+        # The frame's visit ended meanwhile: no one could redeem the ticket, spend no code.
+        raise LoginFailure(step="callback", code="embed_session_expired", attempt=attempt)
+    try:
+        return FlowSnapshot.from_json(attempt.snapshot), integration.get_client_secret()
+    except (IntegrationConfigurationError, TypeError) as exc:
+        raise LoginFailure(step="token", code="integration_unusable", attempt=attempt) from exc
+
+
 def login_attempt_is_this_browsers(request, attempt: LoginAttempt) -> bool:
     """Was `attempt` started in the browser that sends this request?"""
     browser = request.COOKIES.get(BROWSER_COOKIE, "")
@@ -270,6 +280,7 @@ def login_attempt_finish(
     failed_step: str = "",
     error_code: str = "",
     failure_kind: str = "",
+    failure_class: str = "",
     warning_code: str = "",
     error_reference: str = "",
     idp_duration_ms: int | None = None,
@@ -280,12 +291,14 @@ def login_attempt_finish(
     attempt.failed_step = failed_step[:40]
     attempt.error_code = error_code[:60]
     attempt.failure_kind = failure_kind[:30]
+    attempt.failure_class = failure_class
     attempt.warning_code = warning_code[:60]
     attempt.error_reference = error_reference
     attempt.idp_duration_ms = idp_duration_ms
     attempt.participant_id = participant_id
     attempt.finished_at = timezone.now()
-    fields = ["outcome", "failed_step", "error_code", "failure_kind", "warning_code"]
+    fields = ["outcome", "failed_step", "error_code", "failure_kind", "failure_class"]
+    fields += ["warning_code"]
     fields += ["error_reference", "idp_duration_ms"]
     fields += ["participant", "finished_at"]
     if outcome == AttemptOutcome.SUCCESS or attempt.code_verifier:

@@ -3,7 +3,7 @@ they can fix (checklist OF-17, TE-07): the IdP rejects the client secret, refuse
 signs id_tokens for another audience… and when their IdP is down long enough to open the
 circuit breaker (RF-04).
 
-The participant flow (participants/views_sso.py) decides which failures are the
+The participant flow (participants/login/views.py) decides which failures are the
 configuration's; this module keeps one `SignInAlert` per integration, tells the administrators
 by e-mail (at most once per `EMAIL_INTERVAL` per integration, whatever the number of web
 processes), and says what to check for each error code. The admin shows the same alert on the
@@ -24,8 +24,7 @@ from django.utils.translation import ngettext
 from django_tasks import task
 
 from accounts.permissions import administrator_emails
-
-from .models import OAuthIntegration, SignInAlert
+from integrations.models import OAuthIntegration, SignInAlert
 
 logger = logging.getLogger(__name__)
 
@@ -33,96 +32,19 @@ logger = logging.getLogger(__name__)
 # administrators need to hear it once, not once per participant.
 EMAIL_INTERVAL = timedelta(hours=6)
 
-# What to check, by error code (the IdP's authorization error codes come prefixed "idp_").
-_ADVICE = {
-    "invalid_client": (
-        "The IdP rejected the client credentials. Check the client ID, the client secret and "
-        "the client authentication method."
-    ),
-    "unauthorized_client": (
-        "The IdP does not let this client use the authorization code flow. Check the grant "
-        "types allowed to the client at the IdP."
-    ),
-    "unsupported_grant_type": (
-        "The IdP does not accept the authorization code grant from this client. Check the "
-        "grant types allowed to the client at the IdP."
-    ),
-    "invalid_scope": (
-        "The IdP refused the requested scope. Check the Scope field against the scopes the "
-        "IdP allows this client."
-    ),
-    "invalid_request": (
-        "The IdP refused the login request. Check the client ID, and that the callback URL "
-        "shown on the integration page is registered at the IdP exactly as shown."
-    ),
-    "unsupported_response_type": (
-        "The IdP does not allow the authorization code flow for this client. Check the "
-        "client's settings at the IdP."
-    ),
-    "iss_mismatch": (
-        "The IdP answered as another issuer than the one configured. Check the Issuer field "
-        "(Advanced), or import the IdP's discovery URL again."
-    ),
-    "iss_missing": (
-        "The IdP's discovery says it sends its issuer with each answer, but it did not. Check "
-        "the Issuer settings (Advanced), or import the IdP's discovery URL again."
-    ),
-    "id_token_wrong_issuer": (
-        "The id_token names another issuer than the one configured. Check the Issuer field "
-        "(Advanced)."
-    ),
-    "id_token_wrong_audience": ("The id_token was issued to another client. Check the client ID."),
-    "id_token_invalid_signature": (
-        "No key at the JWKS URI verifies the id_token's signature. Check the JWKS URI (Advanced)."
-    ),
-    "id_token_unknown_key": (
-        "The id_token is signed with a key that is not at the JWKS URI. Check the JWKS URI "
-        "(Advanced)."
-    ),
-    "id_token_no_keys": "The IdP sends id_tokens but no JWKS URI is set (Advanced).",
-    "id_token_unsupported_alg": (
-        "The IdP signs id_tokens with an algorithm we do not accept. Ask for RS256 or ES256."
-    ),
-    "id_token_missing": (
-        "The scope asks for OpenID Connect (openid) but the IdP sent no id_token. Check the "
-        "scope and the client's settings at the IdP."
-    ),
-    "required_missing": (
-        "Profiles lack a value that the profile mapping requires. Check the scope, and run a "
-        "Test login to see what the IdP sends."
-    ),
-    "subject_missing": (
-        "The IdP's profile has no subject identifier (sub). Check the scope and the profile "
-        "endpoint."
-    ),
-    # Not a setting: the IdP itself failed logins in a row (participants/sign_in_health.py).
-    "circuit_open": (
-        "Your IdP's token endpoint failed several logins in a row (timeouts, refused "
-        "connections or server errors). Logins with it pause for a short while at a time and "
-        "resume by themselves once it answers again. Check that your IdP is up."
-    ),
-    "integration_unusable": (
-        "The integration's settings cannot be used (the client secret cannot be decrypted). "
-        "Enter the client secret again."
-    ),
-}
-_DEFAULT_ADVICE = (
-    "Look the error reference up in the SSO activity log, and run a Test login from the "
-    "integration page to see the IdP's answer."
-)
 
+def sign_in_alert_raise(
+    *, integration_id: int, error_code: str, reference: str, advice: str = ""
+) -> None:
+    """Count one configuration failure; e-mail the administrators unless done recently.
 
-def advice_for(error_code: str) -> str:
-    code = error_code.removeprefix("idp_")
-    return _ADVICE.get(code) or _ADVICE.get(error_code) or _DEFAULT_ADVICE
-
-
-def sign_in_alert_raise(*, integration_id: int, error_code: str, reference: str) -> None:
-    """Count one configuration failure; e-mail the administrators unless done recently."""
+    `advice`: what the administrators should check, in words, from the failure catalogue of
+    whoever raises the alert (participants/login/failures.py); kept with the alert."""
     now = timezone.now()
     active = Q(cleared_at__isnull=True)
     values = {
         "error_code": error_code[:60],
+        "advice": advice,
         # An active alert counts on; a cleared one starts again from this failure.
         "failures": Case(When(active, then=F("failures") + 1), default=1),
         "first_at": Case(When(active, then=F("first_at")), default=now),
@@ -137,6 +59,7 @@ def sign_in_alert_raise(*, integration_id: int, error_code: str, reference: str)
                 SignInAlert.objects.create(
                     integration_id=integration_id,
                     error_code=error_code[:60],
+                    advice=advice,
                     failures=1,
                     first_at=now,
                     last_at=now,
@@ -233,7 +156,7 @@ def sign_in_alert_notify(integration_id: int) -> int:
         f"{alert_summary(alert)}. The last one has the error reference "
         f"{alert.last_reference or '—'}.",
         "",
-        f"What to check: {advice_for(alert.error_code)}",
+        f"What to check: {alert.advice_text}",
         "",
         f"Integration settings: {settings_link}",
         f"SSO activity log: {activity_log_link(integration.pk, absolute=True)}",

@@ -16,19 +16,24 @@ from django.utils.html import format_html
 from django.utils.text import capfirst
 from django.views.decorators.debug import sensitive_variables
 
-from .callback import own_callback_url
-from .discovery import (
+from integrations.egress.policy import DisallowedURLError, Purpose, check_url
+from integrations.fields import UndecryptableSecret
+from integrations.mapping.paths import PathError, path_parse
+from integrations.models import (
+    VERIFIED_SETTINGS,
+    ClientAuthMethod,
+    IdentifierSource,
+    OAuthIntegration,
+)
+from integrations.oauth.client import OAuthError, check_authorization_endpoint
+from integrations.oauth.discovery import (
     DEFAULT_TIMEOUT,
     DiscoveryError,
     DiscoveryResult,
     discover,
     discover_from_endpoints,
 )
-from .egress import DisallowedURLError, Purpose, check_url
-from .fields import UndecryptableSecret
-from .mapping.paths import PathError, path_parse
-from .models import VERIFIED_SETTINGS, ClientAuthMethod, IdentifierSource, OAuthIntegration
-from .oauth import OAuthError, check_authorization_endpoint
+from integrations.oauth.redirect_uri import own_callback_url
 
 # RFC 6749 §3.3: scope-token = 1*NQCHAR, NQCHAR = %x21 / %x23-5B / %x5D-7E
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
@@ -39,7 +44,7 @@ REQUIRED_ENDPOINTS = ("authorization_endpoint", "token_endpoint")
 MIN_TIMEOUT, MAX_TIMEOUT = 1.0, 30.0
 # The add page shows the new integration's callback URL before it is saved (the IdP often wants
 # it before it hands out the client ID); the key travels signed, so nobody picks their own.
-CALLBACK_KEY_SALT = "integrations.callback-key"
+CALLBACK_KEY_SALT = "integrations.oauth.redirect_uri-key"
 CALLBACK_KEY_MAX_AGE = 7 * 24 * 3600
 
 
@@ -60,7 +65,7 @@ def _has_control_characters(value: str) -> bool:
 
 
 def validate_endpoint(value: str) -> None:
-    """An absolute https:// URL we may call (see integrations.egress.check_url)."""
+    """An absolute https:// URL we may call (see integrations.egress.transport.check_url)."""
     try:
         check_url(value, purpose=Purpose.IDP)
     except DisallowedURLError as exc:

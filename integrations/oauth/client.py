@@ -1,8 +1,8 @@
 """The OAuth 2.0 client: it only speaks HTTP.
 
 Explicit URLs and credentials come in (`ClientConfig`), `OAuthError` goes out. No models, no
-settings: every call goes through `integrations.egress`, which applies the SSRF rules, never
-follows redirects, never retries and caps response bodies.
+settings: every call goes through `integrations.egress.transport`, which applies the SSRF rules,
+never follows redirects, never retries and caps response bodies.
 
 - `authorization_url()` builds the authorization request (RFC 6749 §4.1.1, PKCE per RFC 7636
   with S256 only: the server assumes `plain` when the method is omitted, so it is always sent);
@@ -43,8 +43,9 @@ from oauthlib.oauth2.rfc6749.errors import MissingTokenError, OAuth2Error
 from oauthlib.oauth2.rfc6749.parameters import validate_token_parameters
 from oauthlib.oauth2.rfc6749.tokens import OAuth2Token
 
-from .egress import EgressError, Purpose, send
-from .json_input import JSONDepthError, json_loads_bounded
+from core.json_input import JSONDepthError, json_loads_bounded
+from integrations.egress.policy import EgressError, Purpose
+from integrations.egress.transport import send
 
 logger = logging.getLogger(__name__)
 

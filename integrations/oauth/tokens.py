@@ -42,8 +42,9 @@ from django.core.cache import cache
 from jwt.exceptions import PyJWKError, PyJWTError
 from jwt.utils import base64url_decode
 
-from . import egress
-from .json_input import JSONDepthError, json_depth_check, json_loads_bounded
+from core.json_input import JSONDepthError, json_depth_check, json_loads_bounded
+from integrations.egress.policy import EgressError, Purpose
+from integrations.egress.transport import send
 
 logger = logging.getLogger(__name__)
 
@@ -84,17 +85,17 @@ def _cache_key(prefix: str, jwks_uri: str) -> str:
 
 def _jwks_fetch(source: KeySource) -> dict:
     try:
-        response = egress.send(
+        response = send(
             "GET",
             source.jwks_uri,
-            purpose=egress.Purpose.IDP,
+            purpose=Purpose.IDP,
             timeout=(source.connect_timeout, source.read_timeout),
             # A JWKS endpoint that trickles its answer must not hold the login for long.
             total_timeout=source.connect_timeout + source.read_timeout,
             max_bytes=JWKS_MAX_BYTES,
             headers={"Accept": "application/json"},
         )
-    except egress.EgressError as exc:
+    except EgressError as exc:
         raise TokenError("jwks_unavailable", f"JWKS fetch failed: {exc.reason}") from exc
     if response.status_code != 200:
         raise TokenError("jwks_unavailable", f"JWKS answered HTTP {response.status_code}")

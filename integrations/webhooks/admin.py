@@ -27,9 +27,8 @@ from django.views.decorators.http import require_POST
 
 from accounts.admin import AccountScopedAdmin, AccountScopedInline, ReadOnlyAdminMixin
 from accounts.permissions import Capability, accounts_for, can, is_platform_staff
-
-from .egress import DisallowedURLError, Purpose, check_url
-from .models import (
+from integrations.egress.policy import DisallowedURLError, Purpose, check_url
+from integrations.models import (
     DeliveryStatus,
     WebhookAttempt,
     WebhookAuthType,
@@ -37,16 +36,14 @@ from .models import (
     WebhookEndpoint,
     WebhookEvent,
 )
-from .webhooks import (
-    TestEventRateLimitError,
-    deliveries_dispatch,
-    delivery_resend,
+from integrations.webhooks.delivery import deliveries_dispatch
+from integrations.webhooks.endpoints import (
+    ROTATION_WINDOW,
     endpoint_enable,
     endpoint_secret_rotate,
     endpoint_secret_set,
-    webhook_test_send,
 )
-from .webhooks.endpoints import ROTATION_WINDOW
+from integrations.webhooks.outbox import TestEventRateLimitError, delivery_resend, webhook_test_send
 
 # RFC 9110 token characters; the headers we set ourselves cannot be overridden.
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
@@ -171,7 +168,6 @@ def _delivery_log_url(endpoint_id: int, **params) -> str:
     return reverse("admin:integrations_webhookdelivery_changelist") + "?" + query
 
 
-@admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(AccountScopedAdmin):
     capability = Capability.MANAGE_WEBHOOKS
     form = WebhookEndpointForm
@@ -482,7 +478,6 @@ class WebhookAttemptInline(ReadOnlyAdminMixin, AccountScopedInline, admin.Tabula
         return obj.response_body or "—"
 
 
-@admin.register(WebhookDelivery)
 # The log is read-only; resend is its own permission.
 class WebhookDeliveryAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
     capability = Capability.MANAGE_WEBHOOKS

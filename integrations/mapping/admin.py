@@ -34,14 +34,13 @@ from django.views.decorators.csrf import csrf_protect
 
 from accounts.admin import AccountScopedAdmin, ReadOnlyAdminMixin
 from accounts.permissions import Capability, can, user_display_for_account
+from core.json_input import JSONDepthError, json_loads_bounded
 from integrations.fields import UndecryptableSecret
-
-from .json_input import JSONDepthError, json_loads_bounded
-from .mapping import Profile, mapping_explain
-from .mapping.apply import RuleOutcome, rules_from_rows
-from .mapping.diff import mapping_diff
-from .mapping.exports import STARTER_SPECS, table_csv, table_xlsx
-from .mapping.store import (
+from integrations.mapping import Profile, mapping_explain
+from integrations.mapping.apply import RuleOutcome, rules_from_rows
+from integrations.mapping.diff import mapping_diff
+from integrations.mapping.exports import STARTER_SPECS, table_csv, table_xlsx
+from integrations.mapping.store import (
     ImportOutcome,
     ImportStatus,
     MappingChangedError,
@@ -55,9 +54,15 @@ from .mapping.store import (
     mapping_version_record,
     mapping_version_restore,
 )
-from .mapping.tables import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, RuleSpec, TableRow, table_validate
-from .mapping.transforms import TRANSFORM_REFERENCE
-from .models import MappingRule, MappingTableVersion, OAuthIntegration
+from integrations.mapping.tables import (
+    OPTIONAL_COLUMNS,
+    REQUIRED_COLUMNS,
+    RuleSpec,
+    TableRow,
+    table_validate,
+)
+from integrations.mapping.transforms import TRANSFORM_REFERENCE
+from integrations.models import MappingRule, OAuthIntegration
 
 PREVIEW_MAX_CHARS = 200_000
 RULES_SHOWN = 300
@@ -220,7 +225,6 @@ class _RecordsVersionMixin:
             self._record(request, integration)
 
 
-@admin.register(MappingRule)
 class MappingRuleAdmin(_RecordsVersionMixin, AccountScopedAdmin):
     capability = Capability.VIEW_MAPPING
     edit_capability = Capability.EDIT_MAPPING
@@ -238,7 +242,6 @@ class MappingRuleAdmin(_RecordsVersionMixin, AccountScopedAdmin):
 
 
 # ---------------------------------------------------------------------------- history and pages
-@admin.register(MappingTableVersion)
 class MappingTableVersionAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
     """Upload history (read-only: versions come from uploads, restores and edits only) and the
     host of the per-integration mapping pages."""

@@ -30,9 +30,9 @@ from accounts.models import Account, Membership, Role
 from accounts.origins import frame_origin_parse
 from accounts.permissions import PLATFORM_STAFF_GROUP
 from campaigns.models import Campaign, CampaignField, CampaignStatus, FieldType, WhenPrefilled
-from integrations.callback import callback_url
 from integrations.fields import UndecryptableSecret
 from integrations.models import ClientAuthMethod, OAuthIntegration, WebhookEndpoint, WebhookEvent
+from integrations.oauth.redirect_uri import callback_url
 
 DEMO_PASSWORD = "demo-password-123"
 DEMO_USERS = [

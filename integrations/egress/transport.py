@@ -1,0 +1,172 @@
+"""Sending to customer-configured URLs (integrations/egress/policy.py says which): the URL is
+checked again, the address the socket actually connected to is checked (DNS rebinding cannot
+reach an internal address), redirects are never followed, bodies are capped, and every call has
+an overall deadline (integrations/egress/deadline.py).
+
+Errors say "connection failed" in general terms so that they cannot serve as a port scanner.
+"""
+
+import time
+from dataclasses import dataclass
+from functools import cache
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from integrations.egress.deadline import Deadline, open_sockets
+from integrations.egress.policy import EgressError, Purpose, address_allowed, check_url
+
+
+class ResponseTooLargeError(EgressError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"The answer was larger than {limit} bytes.", reason="too_large")
+
+
+class _PeerCheckMixin:
+    egress_purpose: Purpose = Purpose.IDP
+
+    def _new_conn(self):
+        sock = super()._new_conn()
+        try:
+            peer = sock.getpeername()[0]
+        except OSError:
+            peer = ""
+        if not address_allowed(peer, self.egress_purpose):
+            sock.close()
+            raise OSError("connection to a non-public address refused")
+        opened = getattr(open_sockets, "current", None)
+        if opened is not None:
+            opened.append(sock)
+        return sock
+
+
+@cache
+def _adapter_class(purpose: Purpose) -> type[HTTPAdapter]:
+    """An HTTPAdapter whose connections check their peer address for `purpose`; built once per
+    purpose (building classes on every call cost CPU on each login's IdP calls)."""
+    http_conn = type("GuardedHTTPConnection", (_PeerCheckMixin, HTTPConnection), {})
+    https_conn = type("GuardedHTTPSConnection", (_PeerCheckMixin, HTTPSConnection), {})
+    http_conn.egress_purpose = https_conn.egress_purpose = purpose
+    http_pool = type("GuardedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": http_conn})
+    https_pool = type("GuardedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": https_conn})
+
+    class GuardedAdapter(HTTPAdapter):
+        def init_poolmanager(self, *args, **kwargs):
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = {"http": http_pool, "https": https_pool}
+
+    return GuardedAdapter
+
+
+def _adapter(purpose: Purpose) -> HTTPAdapter:
+    # No automatic retries: a token POST that may have reached the IdP must never be repeated.
+    return _adapter_class(purpose)(max_retries=0)
+
+
+def session_for(purpose: Purpose) -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False  # no proxies or netrc credentials from the environment
+    adapter = _adapter(purpose)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+@dataclass
+class EgressResponse:
+    status_code: int
+    headers: requests.structures.CaseInsensitiveDict
+    content: bytes
+    elapsed_ms: int
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+
+def send(
+    method: str,
+    url: str,
+    *,
+    purpose: Purpose,
+    timeout: tuple[float, float],
+    max_bytes: int = 1024 * 1024,
+    headers: dict | None = None,
+    data=None,
+    auth=None,
+    session: requests.Session | None = None,
+    truncate: bool = False,
+    total_timeout: float | None = None,
+) -> EgressResponse:
+    """One HTTP call to a customer-configured URL. Raises EgressError (never follows redirects).
+
+    `truncate`: keep the first `max_bytes` of a longer answer instead of raising
+    ResponseTooLargeError. `total_timeout`: seconds the whole call may take, on top of the
+    per-read `timeout`.
+    """
+    check_url(url, purpose=purpose)
+    session = session or session_for(purpose)
+    started = time.monotonic()
+    deadline = Deadline(total_timeout)
+    try:
+        with deadline:
+            response = _request_and_read(
+                session,
+                method,
+                url,
+                headers=headers,
+                data=data,
+                auth=auth,
+                timeout=timeout,
+                max_bytes=max_bytes,
+                truncate=truncate,
+            )
+    except requests.exceptions.ConnectTimeout as exc:
+        raise EgressError("The connection timed out.", reason="connect_timeout") from exc
+    except requests.exceptions.ReadTimeout as exc:
+        raise EgressError("No answer in time (read timeout).", reason="read_timeout") from exc
+    except requests.exceptions.SSLError as exc:
+        raise EgressError("The TLS certificate could not be verified.", reason="tls") from exc
+    except requests.exceptions.RequestException as exc:
+        if deadline.expired:
+            raise EgressError("No complete answer in time.", reason="total_timeout") from exc
+        raise EgressError("The connection failed.", reason="connection_failed") from exc
+    if deadline.expired:
+        # A cut connection can look like a normal end of the body.
+        raise EgressError("No complete answer in time.", reason="total_timeout")
+    status_code, response_headers, body = response
+    return EgressResponse(
+        status_code=status_code,
+        headers=response_headers,
+        content=body,
+        elapsed_ms=int((time.monotonic() - started) * 1000),
+    )
+
+
+def _request_and_read(
+    session, method, url, *, headers, data, auth, timeout, max_bytes, truncate
+) -> tuple[int, requests.structures.CaseInsensitiveDict, bytes]:
+    response = session.request(
+        method,
+        url,
+        headers=headers,
+        data=data,
+        auth=auth,
+        timeout=timeout,
+        allow_redirects=False,
+        stream=True,
+    )
+    try:
+        body = bytearray()
+        for chunk in response.iter_content(chunk_size=min(65536, max_bytes + 1)):
+            body.extend(chunk)
+            if len(body) > max_bytes:
+                if truncate:
+                    del body[max_bytes:]
+                    break
+                raise ResponseTooLargeError(max_bytes)
+    finally:
+        response.close()
+    return response.status_code, response.headers, bytes(body)
