@@ -80,10 +80,14 @@ clean-venv:
 
 # Benchmarks (not part of `make test`): the participant login under gunicorn with production
 # settings against a local IdP stub (SQLite, or PostgreSQL when DATABASE_URL says so; figures
-# into BENCHMARKS.md), then the mapping and webhook drain benchmarks, then the fault suite (its
-# own PostgreSQL and Redis; exits non-zero when a fault costs more than issue 21 allows). BENCH_ARGS e.g.
-# "--concurrency 50 --duration 20".
+# into BENCHMARKS.md), then the mapping and webhook drain benchmarks, the web workers' memory
+# after 1,000 and 10,000 logins (a few minutes; fails over 5 % growth), two gunicorn instances on
+# one throwaway PostgreSQL database (127.0.0.1:5432) and their own Redis with every login crossing
+# from one to the other, then the fault suite (its own PostgreSQL and Redis; exits non-zero when a
+# fault costs more than issue 21 allows). BENCH_ARGS e.g. "--concurrency 50 --duration 20".
 BENCH_ARGS ?= --concurrency 50 --duration 20
+MEMORY_ARGS ?= --concurrency 20
+STATELESS_ARGS ?= --concurrency 20 --duration 30
 $(VENV)/.installed-bench: pyproject.toml | $(PY)
 	$(PIP) install --quiet -e ".[bench]"
 	touch $@
@@ -93,6 +97,8 @@ bench: $(VENV)/.installed-dev $(VENV)/.installed-bench messages
 	DJANGO_SETTINGS_MODULE=config.settings $(PY) bench/mapping_bench.py
 	$(PY) bench/webhook_bench.py -n 2000
 	$(PY) bench/floor_bench.py
+	$(PY) bench/login_bench.py --memory $(MEMORY_ARGS) --write BENCHMARKS.md
+	$(PY) bench/stateless_bench.py $(STATELESS_ARGS) --write BENCHMARKS.md
 	$(PY) bench/fault_suite.py
 
 # The development IdP (devidp/): an OpenID Connect provider for the demo and end-to-end tests,

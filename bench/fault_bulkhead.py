@@ -30,7 +30,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -48,7 +47,20 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 from idp_server import profile_of  # noqa: E402
-from login_bench import cpu_seconds, free_port, percentile, production_env, wait_for  # noqa: E402
+from stack import (  # noqa: E402
+    NO_RATE_LIMITS,
+    Gunicorn,
+    cpu_seconds,
+    customer_seed,
+    free_port,
+    idp_stub,
+    own_redis,
+    percentile,
+    production_env,
+    release,
+    stop,
+    wait_for,
+)
 
 PYTHON = sys.executable
 CLIENT_ID = "fault-bench"
@@ -232,89 +244,30 @@ def seed(root: Path, *, healthy_idp: str, hanging_idp: str, silent_port: int, ke
     import django
 
     django.setup()
-    from accounts.models import Account
-    from campaigns.models import Campaign, CampaignField, CampaignStatus, FieldType
-    from integrations.models import MappingRule, OAuthIntegration
-
     for slug, idp_base, token_endpoint in (
         (HEALTHY, healthy_idp, f"{healthy_idp}/token"),
         (HANGING, hanging_idp, f"http://127.0.0.1:{silent_port}/token"),
     ):
-        account = Account.objects.create(name=slug, slug=slug, sso_oauth_enabled=True)
-        integration = OAuthIntegration.objects.create(
-            account=account,
-            display_name=f"{slug} IdP",
+        customer_seed(
+            slug,
+            idp_base=idp_base,
             client_id=CLIENT_ID,
             client_secret=os.environ["BENCH_CLIENT_SECRET"],
-            authorization_endpoint=f"{idp_base}/authorize",
-            token_endpoint=token_endpoint,
-            profile_endpoint=f"{idp_base}/userinfo",
-            jwks_uri=f"{idp_base}/jwks",
-            issuer=idp_base,
-            scope="openid email profile",
-            use_pkce=True,
-            connect_timeout=5,
-            read_timeout=READ_TIMEOUT,
             callback_key=keys[slug],
+            read_timeout=READ_TIMEOUT,
+            token_endpoint=token_endpoint,
         )
-        for position, (target, source) in enumerate(
-            [("firstname", "given_name"), ("lastname", "family_name"), ("email", "email")]
-        ):
-            MappingRule.objects.create(
-                integration=integration, target=target, source=source, position=position
-            )
-        campaign = Campaign.objects.create(
-            account=account,
-            title=slug,
-            title_fr=slug,
-            slug=slug,
-            status=CampaignStatus.LIVE,
-            languages=["en"],
-            oauth_integration=integration,
-        )
-        for position, (variable, field_type) in enumerate(
-            [
-                ("firstname", FieldType.TEXT),
-                ("lastname", FieldType.TEXT),
-                ("email", FieldType.EMAIL),
-            ]
-        ):
-            CampaignField.objects.create(
-                campaign=campaign,
-                variable=variable,
-                field_type=field_type,
-                label_en=variable,
-                label_fr=variable,
-                required=True,
-                position=position,
-            )
 
 
 @contextlib.contextmanager
-def own_redis():
-    """A redis-server of its own on a free port (the cache; flushed with it), if installed."""
+def cache_server():
+    """CACHE_URL, else a redis-server of its own (the cache; flushed with it) when installed,
+    else local memory."""
     if os.environ.get("CACHE_URL"):
         yield os.environ["CACHE_URL"]
         return
-    binary = shutil.which("redis-server")
-    if binary is None:
-        yield "locmemcache://fault-bench"
-        return
-    port = free_port()
-    server = subprocess.Popen(
-        [binary, "--port", str(port), "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
-                break
-            time.sleep(0.1)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        server.terminate()
-        server.wait(10)
+    with own_redis() as redis_base:
+        yield f"{redis_base}/0" if redis_base else "locmemcache://fault-bench"
 
 
 # ---------------------------------------------------------------------------- report
@@ -388,7 +341,7 @@ def main() -> int:
         return 0
 
     tmp = Path(tempfile.mkdtemp(prefix="fault-bulkhead-"))
-    with own_redis() as cache_url:
+    with cache_server() as cache_url:
         return bench(args, root=root, tmp=tmp, cache_url=cache_url)
 
 
@@ -406,19 +359,14 @@ def bench(args, *, root: Path, tmp: Path, cache_url: str) -> int:
         cache_url=cache_url,
         settings_module="bench.login_settings",
         PUBLIC_BASE_URL=base,
-        # Every virtual participant comes from 127.0.0.1.
-        RATE_LIMIT_LOGIN_PER_IP="1000000/m",
-        RATE_LIMIT_LOGIN_PER_CAMPAIGN="1000000/m",
         PORT=str(port),
         LOG_LEVEL="WARNING",
         BENCH_CLIENT_SECRET=CLIENT_SECRET,
+        **NO_RATE_LIMITS,
         **({"IDP_MAX_CONCURRENT_CALLS": str(args.cap)} if args.cap else {}),
     )
     child_env = {**os.environ, **env, "PYTHONPATH": str(root)}
-    for command in (["migrate"], ["collectstatic"]):
-        subprocess.run(
-            [PYTHON, "manage.py", *command, "--noinput", "-v0"], cwd=root, env=child_env, check=True
-        )
+    release(child_env, root=root)
     subprocess.run(
         [
             PYTHON,
@@ -437,47 +385,29 @@ def bench(args, *, root: Path, tmp: Path, cache_url: str) -> int:
     )
     log = open(tmp / "processes.log", "w")  # noqa: SIM115
     processes = [
-        subprocess.Popen(
-            [
-                PYTHON,
-                str(BENCH / "idp_server.py"),
-                "--port",
-                str(idp_port),
-                "--client-id",
-                CLIENT_ID,
-                f"--client-secret={CLIENT_SECRET}",
-                "--redirect-uri",
-                f"{base}/oauth/callback/{keys[slug]}",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
+        idp_stub(
+            idp_port,
+            client_id=CLIENT_ID,
+            client_secret=CLIENT_SECRET,
+            redirect_uri=f"{base}/oauth/callback/{keys[slug]}",
+            log=log,
         )
         for slug, idp_port in ((HEALTHY, healthy_port), (HANGING, hanging_port))
     ]
-    web = subprocess.Popen(
-        [PYTHON, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi"],
-        cwd=root,
-        env=child_env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    web = Gunicorn(child_env, log=log, root=root)
     try:
         wait_for(f"{healthy_idp}/jwks")
         wait_for(f"{hanging_idp}/jwks")
-        wait_for(f"{base}/healthz")
+        web.wait_ready()
         phase = {"healthy": args.healthy, "seconds": args.duration, "web_pid": web.pid}
         run_phase(base, **{**phase, "seconds": 3}, hanging=0)  # warm-up
         print(f"fault bench: {root}, cache {cache_url.split(':')[0]}", flush=True)
         alone = run_phase(base, **phase, hanging=0)
         hung = run_phase(base, **phase, hanging=args.hanging)
     finally:
-        os.killpg(web.pid, signal.SIGTERM)
+        web.stop()
         for process in processes:
-            process.terminate()
-        web.wait(60)
-        for process in processes:
-            process.wait(10)
+            stop(process, timeout=10)
         silent.close()
         log.close()
     rows = [

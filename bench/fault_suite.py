@@ -36,7 +36,6 @@ the other campaign's p95 over 1.5x.
 
 import argparse
 import contextlib
-import hmac
 import os
 import re
 import secrets
@@ -59,9 +58,23 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from idp_server import profile_of  # noqa: E402
-from login_bench import machine, percentile, production_env, wait_for  # noqa: E402
+from stack import (  # noqa: E402
+    NO_RATE_LIMITS,
+    Gunicorn,
+    Receiver,
+    customer_seed,
+    django_setup,
+    free_port,
+    idp_stub,
+    machine,
+    percentile,
+    production_env,
+    release,
+    stop,
+    wait_for,
+)
 
-from tests.faults.servers import PostgresCluster, RedisServer, free_port  # noqa: E402
+from tests.faults.servers import PostgresCluster, RedisServer  # noqa: E402
 
 PYTHON = sys.executable
 CLIENT_ID = "fault-suite"
@@ -83,96 +96,6 @@ _CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256
-
-
-class Receiver:
-    """A webhook receiver that checks each signature (either customer's secret) and counts per
-    `webhook-id`. `hold(n)`: the next n requests are read and never answered until `release()`
-    (then the connection closes). `status`: what it answers (503 = the receiver is down)."""
-
-    def __init__(self, secrets_: list[str]) -> None:
-        self.secrets = secrets_
-        self.status = 204
-        self.lock = threading.Lock()
-        self.received: Counter = Counter()
-        self.acknowledged: Counter = Counter()  # 2xx answers per id
-        self.first_acknowledged: dict[str, float] = {}
-        self.bad_signatures = 0
-        self.refused: set[str] = set()  # answered with the receiver's error status
-        self._hold = 0
-        self.held: list[str] = []
-        self._released = threading.Event()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                webhook_id = self.headers.get("webhook-id", "")
-                valid = receiver.verify(
-                    webhook_id,
-                    self.headers.get("webhook-timestamp", ""),
-                    self.headers.get("webhook-signature", ""),
-                    body,
-                )
-                with receiver.lock:
-                    receiver.received[webhook_id] += 1
-                    held = valid and receiver._hold > 0
-                    if held:
-                        receiver._hold -= 1
-                        receiver.held.append(webhook_id)
-                    status = receiver.status if valid else 400
-                    if not valid:
-                        receiver.bad_signatures += 1
-                    elif not held and not 200 <= status < 300:
-                        receiver.refused.add(webhook_id)
-                if held:
-                    receiver._released.wait(300)
-                    self.close_connection = True
-                    return
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                if 200 <= status < 300:
-                    with receiver.lock:
-                        receiver.acknowledged[webhook_id] += 1
-                        receiver.first_acknowledged.setdefault(webhook_id, time.monotonic())
-
-        self._server = _Server(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hook"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def verify(self, webhook_id: str, timestamp: str, header: str, body: bytes) -> bool:
-        # The package imports models: only once Django is set up (by the seed).
-        from integrations.webhooks.signing import signature
-
-        if not timestamp.isdigit():
-            return False
-        expected = [
-            signature(secret=s, message_id=webhook_id, timestamp=int(timestamp), body=body)
-            for s in self.secrets
-        ]
-        return any(
-            hmac.compare_digest(sent, wanted) for sent in header.split() for wanted in expected
-        )
-
-    def hold(self, count: int) -> None:
-        with self.lock:
-            self._hold = count
-            self._released.clear()
-
-    def release(self) -> None:
-        with self.lock:
-            self._hold = 0
-        self._released.set()
-
-    def close(self) -> None:
-        self._released.set()
-        self._server.shutdown()
 
 
 class SwitchableTokenEndpoint:
@@ -679,73 +602,22 @@ def table(outcomes: list[Outcome]) -> str:
 def seed(*, env: dict, idps: dict, beta_token: str, keys: dict, webhook_url: str) -> list[str]:
     """Two customers, each with an IdP, a live campaign and a webhook endpoint; returns the
     endpoints' signing secrets."""
-    os.environ.update(env)
-    import django
-
-    django.setup()
+    django_setup(env)
     from django.db import connections
 
-    from accounts.models import Account
-    from campaigns.models import Campaign, CampaignField, CampaignStatus, FieldType
-    from integrations.models import MappingRule, OAuthIntegration, WebhookEndpoint
-    from integrations.webhooks.signing import secret_generate
-
-    signing_secrets = []
-    for slug in (ALPHA, BETA):
-        idp = idps[slug]
-        account = Account.objects.create(name=slug, slug=slug, sso_oauth_enabled=True)
-        integration = OAuthIntegration.objects.create(
-            account=account,
-            display_name=f"{slug} IdP",
+    signing_secrets = [
+        customer_seed(
+            slug,
+            idp_base=idps[slug],
             client_id=CLIENT_ID,
             client_secret=CLIENT_SECRET,
-            authorization_endpoint=f"{idp}/authorize",
-            token_endpoint=beta_token if slug == BETA else f"{idp}/token",
-            profile_endpoint=f"{idp}/userinfo",
-            jwks_uri=f"{idp}/jwks",
-            issuer=idp,
-            scope="openid email profile",
-            use_pkce=True,
-            connect_timeout=5,
-            read_timeout=READ_TIMEOUT,
             callback_key=keys[slug],
+            read_timeout=READ_TIMEOUT,
+            token_endpoint=beta_token if slug == BETA else "",
+            webhook_url=webhook_url,
         )
-        for position, (target, source) in enumerate(
-            [("firstname", "given_name"), ("lastname", "family_name"), ("email", "email")]
-        ):
-            MappingRule.objects.create(
-                integration=integration, target=target, source=source, position=position
-            )
-        campaign = Campaign.objects.create(
-            account=account,
-            title=slug,
-            title_fr=slug,
-            slug=slug,
-            status=CampaignStatus.LIVE,
-            languages=["en"],
-            oauth_integration=integration,
-        )
-        for position, (variable, field_type) in enumerate(
-            [
-                ("firstname", FieldType.TEXT),
-                ("lastname", FieldType.TEXT),
-                ("email", FieldType.EMAIL),
-            ]
-        ):
-            CampaignField.objects.create(
-                campaign=campaign,
-                variable=variable,
-                field_type=field_type,
-                label_en=variable,
-                label_fr=variable,
-                required=True,
-                position=position,
-            )
-        secret = secret_generate()
-        WebhookEndpoint.objects.create(
-            account=account, url=webhook_url, events=["participation.created"], secret=secret
-        )
-        signing_secrets.append(secret)
+        for slug in (ALPHA, BETA)
+    ]
     connections.close_all()
     return signing_secrets
 
@@ -815,61 +687,38 @@ def main() -> int:
             settings_module="bench.fault_settings",
             PUBLIC_BASE_URL=base,
             PORT=str(port),
-            # Every virtual participant comes from 127.0.0.1.
-            RATE_LIMIT_LOGIN_PER_IP="1000000/m",
-            RATE_LIMIT_LOGIN_PER_CAMPAIGN="1000000/m",
             TASKS_BACKEND="rq",
             REDIS_URL=f"{redis_base}/1",
             LOG_LEVEL="WARNING",
+            **NO_RATE_LIMITS,
         )
         # Production's recycling (max_requests) stays on: a worker recycled mid-outage is one
         # of the issue's findings.
         env.pop("GUNICORN_MAX_REQUESTS")
         child_env = {**os.environ, **env}
-        for command in (["migrate"], ["collectstatic"]):
-            subprocess.run(
-                [PYTHON, "manage.py", *command, "--noinput", "-v0"],
-                cwd=ROOT,
-                env=child_env,
-                check=True,
-            )
+        release(child_env)
         receiver = Receiver([])
         cleanups.append(receiver.close)
         receiver.secrets = seed(
             env=env, idps=idps, beta_token=beta_token.url, keys=keys, webhook_url=receiver.url
         )
         for slug, idp_port in idp_ports.items():
-            idp = subprocess.Popen(
-                [
-                    PYTHON,
-                    str(ROOT / "bench" / "idp_server.py"),
-                    "--port",
-                    str(idp_port),
-                    "--client-id",
-                    CLIENT_ID,
-                    f"--client-secret={CLIENT_SECRET}",
-                    "--redirect-uri",
-                    f"{base}/oauth/callback/{keys[slug]}",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
+            idp = idp_stub(
+                idp_port,
+                client_id=CLIENT_ID,
+                client_secret=CLIENT_SECRET,
+                redirect_uri=f"{base}/oauth/callback/{keys[slug]}",
+                log=log,
             )
-            cleanups.append(lambda idp=idp: (idp.terminate(), idp.wait(10)))
-        web = subprocess.Popen(
-            [PYTHON, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi"],
-            cwd=ROOT,
-            env=child_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        cleanups.append(lambda: (os.killpg(web.pid, signal.SIGTERM), web.wait(60)))
+            cleanups.append(lambda idp=idp: stop(idp, timeout=10))
+        web = Gunicorn(child_env, log=log)
+        cleanups.append(web.stop)
         supervisor = Supervisor(child_env, log, grace=grace)
         supervisor.start()
         cleanups.append(supervisor.stop)
         for slug in (ALPHA, BETA):
             wait_for(f"{idps[slug]}/jwks")
-        wait_for(f"{base}/healthz")
+        web.wait_ready()
         stack = Stack(base, redis_server, cluster, supervisor, receiver, beta_token, Store(cluster))
         print(
             f"fault suite: app {base}, PostgreSQL :{cluster.port}, Redis :{redis_server.port}, "

@@ -22,16 +22,11 @@ figures and the machine go into BENCHMARKS.md (one section per database).
 """
 
 import argparse
-import contextlib
 import os
-import platform
 import re
 import secrets
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -48,8 +43,26 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from idp_server import profile_of  # noqa: E402
+from stack import (  # noqa: E402
+    NO_RATE_LIMITS,
+    Gunicorn,
+    bench_cache_url,
+    cpu_seconds,
+    django_setup,
+    free_port,
+    idp_stub,
+    is_postgres,
+    machine,
+    percentile,
+    production_env,
+    release,
+    rss_kib,
+    stop,
+    throwaway_database,
+    wait_for,
+    webhook_endpoint_create,
+)
 
-PYTHON = sys.executable
 CLIENT_ID = "campaign-sso-bench"
 CLIENT_SECRET = secrets.token_urlsafe(24)
 # The bench integration's callback key (random, like every integration's).
@@ -65,52 +78,9 @@ STEPS = (
     "submit",
     "thanks",
 )
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 # --from-landing: the login starts from the landing page's button (issue 9's journey, one
 # campaign page, 6 requests) instead of from the form page's (7 requests).
 FROM_LANDING = False
-
-
-# ---------------------------------------------------------------------------- processes
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(url: str, *, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(requests.RequestException):
-            if requests.get(url, timeout=2).status_code < 500:
-                return
-        time.sleep(0.2)
-    raise SystemExit(f"{url} did not come up in {timeout} s")
-
-
-def _stat(pid: int) -> list[str]:
-    # The command name may hold spaces: the fields start after the last ")".
-    text = Path(f"/proc/{pid}/stat").read_text()
-    return text[text.rindex(")") + 2 :].split()
-
-
-def cpu_seconds(pid: int, *, with_children: bool) -> float:
-    """utime + stime of `pid`, plus its live children and (reaped) dead children."""
-    try:
-        fields = _stat(pid)
-    except FileNotFoundError:
-        return 0.0
-    # Fields after the name: state=0 ppid=1 … utime=11 stime=12 cutime=13 cstime=14.
-    ticks = int(fields[11]) + int(fields[12])
-    if with_children:
-        ticks += int(fields[13]) + int(fields[14])  # workers gunicorn recycled and reaped
-        for child in Path("/proc").iterdir():
-            if child.name.isdigit():
-                with contextlib.suppress(FileNotFoundError, ProcessLookupError, IndexError):
-                    child_fields = _stat(int(child.name))
-                    if int(child_fields[1]) == pid:
-                        ticks += int(child_fields[11]) + int(child_fields[12])
-    return ticks / CLK_TCK
 
 
 # ---------------------------------------------------------------------------- journeys
@@ -140,8 +110,22 @@ def _input_value(html: str, name: str) -> str | None:
     return unescape(value.group(1)) if value else ""
 
 
-def journey(base: str, idp_base: str, subject: str, timings: dict[str, float]) -> dict:
-    """One participant from the campaign page to the thank-you page; returns what they sent."""
+def journey(
+    base: str,
+    idp_base: str,
+    subject: str,
+    timings: dict[str, float],
+    *,
+    finish_base: str = "",
+    public_base: str = "",
+) -> dict:
+    """One participant from the campaign page to the thank-you page; returns what they sent.
+
+    `finish_base`: the callback and what follows it go to this server instead of `base` (the
+    IdP redirects to `public_base`, the PUBLIC_BASE_URL both servers share, and a load balancer
+    would send the browser to either)."""
+    finish_base = finish_base or base
+    public_base = public_base or base
     browser = requests.Session()
     browser.trust_env = False
 
@@ -169,9 +153,10 @@ def journey(base: str, idp_base: str, subject: str, timings: dict[str, float]) -
     # The participant "types their name" at the IdP: login_hint picks the IdP account.
     back = step("idp_authorize", "GET", f"{authorize}&login_hint={subject}", expect=302)
     callback = back.headers["Location"]
-    if not callback.startswith(f"{base}/oauth/callback/{CALLBACK_KEY}?"):
+    if not callback.startswith(f"{public_base}/oauth/callback/{CALLBACK_KEY}?"):
         raise JourneyError("idp_authorize: not sent back to the callback")
-    done = step("callback", "GET", callback, expect=303)
+    base = finish_base
+    done = step("callback", "GET", base + callback.removeprefix(public_base), expect=303)
     form_url = done.headers["Location"]
     if urlsplit(form_url).path != f"/c/{SLUG}/form/":
         raise JourneyError(f"callback: redirected to {form_url[:60]}")
@@ -217,14 +202,30 @@ def journey(base: str, idp_base: str, subject: str, timings: dict[str, float]) -
     return {**sent, "optin_newsletter": True}
 
 
-def participant_loop(base, idp_base, deadline, results: Results, name: str, *, record: bool):
+def participant_loop(
+    base,
+    idp_base,
+    deadline,
+    results: Results,
+    name: str,
+    *,
+    record: bool,
+    stop_at: int = 0,
+    servers: tuple[str, str] | None = None,
+):
+    """Journeys one after another until `deadline` (or `stop_at` complete logins). With
+    `servers`, each journey starts on one of the two and finishes on the other, in turn."""
     number = 0
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not (stop_at and results.completed >= stop_at):
         number += 1
         subject = f"{name}-{number}-{secrets.token_hex(3)}"
         timings: dict[str, float] = {}
+        route = {}
+        if servers:
+            start, finish = servers[number % 2], servers[(number + 1) % 2]
+            route = {"finish_base": finish, "public_base": base}
         try:
-            sent = journey(base, idp_base, subject, timings)
+            sent = journey(start if servers else base, idp_base, subject, timings, **route)
         except (JourneyError, requests.RequestException) as exc:
             with results.lock:
                 results.errors.append(f"{type(exc).__name__}: {exc}"[:200])
@@ -237,13 +238,23 @@ def participant_loop(base, idp_base, deadline, results: Results, name: str, *, r
                     results.latencies[step_name].append(seconds)
 
 
-def run_load(base, idp_base, *, concurrency: int, duration: float, results: Results, record):
+def run_load(
+    base,
+    idp_base,
+    *,
+    concurrency: int,
+    duration: float,
+    results: Results,
+    record,
+    stop_at: int = 0,
+    servers: tuple[str, str] | None = None,
+):
     deadline = time.monotonic() + duration
     threads = [
         threading.Thread(
             target=participant_loop,
             args=(base, idp_base, deadline, results, f"vp{i:03d}"),
-            kwargs={"record": record},
+            kwargs={"record": record, "stop_at": stop_at, "servers": servers},
             daemon=True,
         )
         for i in range(concurrency)
@@ -255,14 +266,9 @@ def run_load(base, idp_base, *, concurrency: int, duration: float, results: Resu
 
 
 # ---------------------------------------------------------------------------- Django side
-def django_setup(env: dict) -> None:
-    os.environ.update(env)
-    import django
-
-    django.setup()
-
-
-def seed(*, idp_base: str) -> None:
+def seed(*, idp_base: str, webhook_url: str = "") -> str:
+    """The bench customer, its integration at the IdP stub and its campaign; with
+    `webhook_url`, a participation.created endpoint there. Returns its signing secret."""
     from accounts.models import Account
     from campaigns.models import Campaign, CampaignField, CampaignStatus, FieldType
     from integrations.models import MappingRule, OAuthIntegration
@@ -328,6 +334,7 @@ def seed(*, idp_base: str) -> None:
             required=required,
             position=position,
         )
+    return webhook_endpoint_create(account, url=webhook_url) if webhook_url else ""
 
 
 _CLIENT = None
@@ -426,7 +433,7 @@ def profile_journeys(idp_base: str, count: int, step: str = "") -> None:
     )
 
 
-def check_database(results: Results, *, cpu_journeys: int) -> list[str]:
+def check_database(results: Results, *, in_process: int) -> list[str]:
     """Every journey that reached the thank-you page stored exactly what was submitted."""
     from participants.models import Participation
 
@@ -448,39 +455,13 @@ def check_database(results: Results, *, cpu_journeys: int) -> list[str]:
         if row.prefilled.get("firstname") != sent["firstname"] or "lastname" not in row.changed:
             problems.append(f"database: {subject} prefilled/changed flags wrong")
     # The in-process journeys (query count, CPU per step) are not the load's.
-    extra = len(rows) - len(results.submitted) - 2 - cpu_journeys
+    extra = len(rows) - len(results.submitted) - in_process
     if extra:
         problems.append(f"database: {extra} participations nobody reported")
     return problems
 
 
 # ---------------------------------------------------------------------------- report
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def machine() -> dict[str, str]:
-    import django
-
-    model = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return {
-        "cpus": str(os.cpu_count()),
-        "cpu": model or platform.processor(),
-        "python": platform.python_version(),
-        "django": django.get_version(),
-        "load": load,
-    }
-
-
 def report(**figures) -> str:
     r: Results = figures["results"]
     logins = r.completed
@@ -571,6 +552,19 @@ def main() -> int:
         action="store_true",
         help="start the login from the landing page's button, without the form page before it",
     )
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="instead of the speed run: each web worker's RSS after 1,000 and 10,000 logins",
+    )
+    parser.add_argument(
+        "--memory-logins",
+        type=int,
+        nargs=2,
+        default=(1000, 10000),
+        metavar=("FIRST", "SECOND"),
+        help="with --memory: the two points measured",
+    )
     args = parser.parse_args()
     global FROM_LANDING
     FROM_LANDING = args.from_landing
@@ -578,83 +572,9 @@ def main() -> int:
     # Kept when the run fails, for its process log; removed when it succeeds.
     tmp = Path(tempfile.mkdtemp(prefix="login-bench-"))
     database_url = os.environ.get("DATABASE_URL", "") or f"sqlite:///{tmp}/bench.sqlite3"
-    database = "PostgreSQL" if database_url.startswith(("postgres", "pgsql")) else "SQLite"
+    database = "PostgreSQL" if is_postgres(database_url) else "SQLite"
     with throwaway_database(database_url) as database_url:
         return bench(args, tmp=tmp, database=database, database_url=database_url)
-
-
-@contextlib.contextmanager
-def throwaway_database(url: str):
-    """On PostgreSQL, a fresh database beside the one named (created, then dropped): the
-    benchmark never touches that database's data. SQLite: the temporary file as it is."""
-    if not url.startswith(("postgres", "pgsql")):
-        yield url
-        return
-    import psycopg
-
-    parts = urlsplit(url)
-    name = f"{parts.path.lstrip('/') or 'campaign_sso'}_bench_{os.getpid()}"
-    admin = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield parts._replace(path=f"/{name}").geturl()
-    finally:
-        from django.conf import settings
-        from django.db import connections
-
-        if settings.configured:  # this process used it too (the login bench's seed)
-            connections.close_all()
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def bench_cache_url() -> str:
-    """CACHE_URL; else Redis DB 9 when Redis runs (production shares rate limits and JWKS
-    through it); else local memory."""
-    cache_url = os.environ.get("CACHE_URL", "")
-    if not cache_url:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", 6379), 1):
-            cache_url = "redis://127.0.0.1:6379/9"
-    return cache_url or "locmemcache://bench"
-
-
-def production_env(
-    *, database_url: str, cache_url: str, settings_module: str = "config.settings", **extra: str
-) -> dict[str, str]:
-    """The app's environment under gunicorn: production settings (DJANGO_DEBUG=0, fresh keys),
-    plain http on loopback, `config/gunicorn.conf.py`'s sizing unless `extra` says otherwise."""
-    from cryptography.fernet import Fernet
-
-    return {
-        "DJANGO_SETTINGS_MODULE": settings_module,
-        "DJANGO_DEBUG": "0",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-        "FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode(),
-        "DJANGO_SECURE_SSL_REDIRECT": "0",
-        "DJANGO_SECURE_COOKIES": "0",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
-        "DATABASE_URL": database_url,
-        "CACHE_URL": cache_url,
-        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
-        "HOST": "127.0.0.1",
-        # A recycled worker's CPU is still counted (the master's cutime), but its warm-up is not
-        # what we measure.
-        "GUNICORN_MAX_REQUESTS": "0",
-        **extra,
-    }
-
-
-def release(child_env: dict[str, str]) -> None:
-    """What a deploy's release step does: migrate, and collect the static files (WhiteNoise's
-    manifest storage needs them)."""
-    for command in (["migrate"], ["collectstatic"]):
-        subprocess.run(
-            [PYTHON, "manage.py", *command, "--noinput", "-v0"],
-            cwd=ROOT,
-            env=child_env,
-            check=True,
-        )
 
 
 def bench(args, *, tmp, database: str, database_url: str) -> int:
@@ -666,11 +586,8 @@ def bench(args, *, tmp, database: str, database_url: str) -> int:
         cache_url=cache_url,
         settings_module="bench.login_settings",
         PUBLIC_BASE_URL=base,
-        # Every virtual participant comes from 127.0.0.1: the per-address limit would stop
-        # the benchmark after 60 logins. The limiter still counts every hit (its cost stays in).
-        RATE_LIMIT_LOGIN_PER_IP="1000000/m",
-        RATE_LIMIT_LOGIN_PER_CAMPAIGN="1000000/m",
         PORT=str(port),
+        **NO_RATE_LIMITS,
     )
     if args.workers:
         env["WEB_CONCURRENCY"] = str(args.workers)
@@ -687,32 +604,19 @@ def bench(args, *, tmp, database: str, database_url: str) -> int:
     seed(idp_base=idp_base)
 
     log = open(tmp / "processes.log", "w")  # noqa: SIM115
-    idp = subprocess.Popen(
-        [
-            PYTHON,
-            str(ROOT / "bench" / "idp_server.py"),
-            "--port",
-            str(idp_port),
-            "--client-id",
-            CLIENT_ID,
-            f"--client-secret={CLIENT_SECRET}",  # it may start with "-"
-            "--redirect-uri",
-            f"{base}/oauth/callback/{CALLBACK_KEY}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
+    idp = idp_stub(
+        idp_port,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        redirect_uri=f"{base}/oauth/callback/{CALLBACK_KEY}",
+        log=log,
     )
-    web = subprocess.Popen(
-        [PYTHON, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi"],
-        cwd=ROOT,
-        env=child_env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    web = Gunicorn(child_env, log=log)
     try:
         wait_for(f"{idp_base}/jwks")
-        wait_for(f"{base}/healthz")
+        web.wait_ready()
+        if args.memory:
+            return memory(args, web=web, idp_base=idp_base, tmp=tmp, database=database)
         if args.profile:
             profile_journeys(idp_base, args.profile, args.profile_step)
             shutil.rmtree(tmp, ignore_errors=True)
@@ -752,13 +656,11 @@ def bench(args, *, tmp, database: str, database_url: str) -> int:
         idp_cpu = cpu_seconds(idp.pid, with_children=False) - idp_before
         client_cpu = time.process_time() - client_before
     finally:
-        os.killpg(web.pid, signal.SIGTERM)
-        idp.terminate()
-        web.wait(30)
-        idp.wait(10)
+        web.stop(timeout=30)
+        stop(idp, timeout=10)
         log.close()
 
-    db_problems = check_database(results, cpu_journeys=args.cpu_journeys)
+    db_problems = check_database(results, in_process=2 + args.cpu_journeys)
     logins = max(results.completed, 1)
     text = report(
         results=results,
@@ -788,6 +690,98 @@ def bench(args, *, tmp, database: str, database_url: str) -> int:
     failed = bool(results.errors or db_problems or results.completed == 0)
     if not failed:
         shutil.rmtree(tmp, ignore_errors=True)
+    return 1 if failed else 0
+
+
+# ---------------------------------------------------------------------------- memory
+MEMORY_BOUND = 0.05  # a worker may grow 5 % from the first point to the second
+
+
+def memory(args, *, web: Gunicorn, idp_base: str, tmp: Path, database: str) -> int:
+    """Each web worker's RSS after the first and the second number of logins (the same
+    journeys as the speed run, with the load stopped while it is read), and the growth."""
+    first, second = args.memory_logins
+    workers = web.workers()
+    results = Results()
+    started = time.monotonic()
+    done = threading.Event()
+
+    def progress() -> None:
+        while not done.wait(15):
+            print(
+                f"  {results.completed} logins, {len(results.errors)} errors, "
+                f"{time.monotonic() - started:.0f} s",
+                flush=True,
+            )
+
+    threading.Thread(target=progress, daemon=True).start()
+    points: list[tuple[int, dict[int, int]]] = []
+    try:
+        for target in (first, second):
+            run_load(
+                web.base,
+                idp_base,
+                concurrency=args.concurrency,
+                duration=24 * 3600,
+                results=results,
+                record=True,
+                stop_at=target,
+            )
+            time.sleep(1)  # the last answers written, the threads idle
+            points.append((results.completed, {pid: rss_kib(pid) for pid in workers}))
+            print(f"  after {results.completed} logins: RSS {points[-1][1]} KiB", flush=True)
+    finally:
+        done.set()
+    elapsed = time.monotonic() - started
+    now = web.workers()
+    master_rss = rss_kib(web.pid)
+    (n1, rss1), (n2, rss2) = points
+    growth = {pid: (rss2[pid] - rss1[pid]) / rss1[pid] for pid in workers}
+    worst = max(growth.values())
+    facts = machine()
+    lines = [
+        f"### Web workers' memory — {database}, {args.concurrency} participants, "
+        f"{n2} logins in {elapsed:.0f} s",
+        "",
+        f"Machine: {facts['cpus']} CPUs ({facts['cpu']}), Python {facts['python']}, Django "
+        f"{facts['django']}, {database}; `config/gunicorn.conf.py` ({len(workers)} workers × "
+        f"{args.threads or 8} threads) with GUNICORN_MAX_REQUESTS=0 (production recycles a worker "
+        f"every 2,000 requests or so, which would hide a leak); load average before the run "
+        f"{facts['load']}.",
+        "",
+        f"| worker (pid) | RSS after {n1} logins (MiB) | after {n2} (MiB) | growth |",
+        "|---|---:|---:|---:|",
+    ]
+    for pid in workers:
+        lines.append(
+            f"| {pid} | {rss1[pid] / 1024:.1f} | {rss2[pid] / 1024:.1f} | "
+            f"{growth[pid] * 100:+.1f} % |"
+        )
+    verdict = "ok" if worst <= MEMORY_BOUND else "FAILED"
+    same = "the same workers throughout" if now == workers else f"workers now {now} (restarted!)"
+    lines += [
+        "",
+        f"Master: {master_rss / 1024:.1f} MiB; {same}; errors: {len(results.errors)}; "
+        f"{n2 / elapsed:.1f} logins/s.",
+        "",
+        f"Verdict: **{verdict}** — the largest growth is {worst * 100:+.1f} % "
+        f"(bound {MEMORY_BOUND * 100:.0f} %).",
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    db_problems = check_database(results, in_process=0)
+    if results.errors:
+        print("errors (first 10):", *results.errors[:10], sep="\n  ")
+    if db_problems:
+        print("database:", *db_problems[:10], sep="\n  ")
+    if args.write:
+        write_section(args.write, f"memory {database}", text)
+        print(f"written to {args.write}")
+    failed = bool(results.errors or db_problems or worst > MEMORY_BOUND or now != workers)
+    if not failed:
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        print(f"process log: {tmp / 'processes.log'}")
     return 1 if failed else 0
 
 
