@@ -139,6 +139,8 @@ def production_env(
         # A recycled worker's CPU is still counted (the master's cutime), but its warm-up is not
         # what we measure.
         "GUNICORN_MAX_REQUESTS": "0",
+        # glibc's allocator settings, as a deployment's unit file would set them.
+        **{k: v for k, v in os.environ.items() if k.startswith("MALLOC_")},
         **extra,
     }
 

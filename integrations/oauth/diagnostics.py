@@ -8,18 +8,24 @@ screen, not saved yet: the outcome is recorded on the integration only when they
 settings (`record_on`), so that "Last test: passed" always speaks of what logins use.
 """
 
+from __future__ import annotations
+
+import secrets
 from dataclasses import dataclass
 
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
+from integrations.egress.policy import EgressError, Purpose
+from integrations.egress.transport import send
 from integrations.models import IntegrationConfigurationError, OAuthIntegration
 from integrations.oauth.client import (
+    MAX_RESPONSE_BYTES,
     ClientConfig,
-    ProbeResult,
-    authorization_endpoint_probe,
+    OAuthError,
+    exchange_code,
+    oauth_error_from_egress,
     pkce_pair,
-    token_endpoint_probe,
 )
 from integrations.oauth.redirect_uri import callback_url
 
@@ -74,3 +80,108 @@ def integration_test_connection(
             update_fields=["last_test_at", "last_test_by", "last_test_ok", "last_test_message"]
         )
     return result
+
+
+# ---------------------------------------------------------------------------- the probes
+@dataclass(frozen=True)
+class ProbeResult:
+    """The outcome of one "Test connection" check, in plain words."""
+
+    ok: bool
+    code: str
+    message: str
+    status_code: int | None = None
+
+
+def authorization_endpoint_probe(config: ClientConfig) -> ProbeResult:
+    """Does the authorization endpoint answer? Any answer below 500 counts as reachable."""
+    try:
+        response = send(
+            "GET",
+            config.authorization_endpoint,
+            purpose=Purpose.IDP,
+            timeout=config.timeout,
+            total_timeout=config.total_timeout,
+            max_bytes=MAX_RESPONSE_BYTES,
+            headers={"Accept": "text/html"},
+        )
+    except EgressError as exc:
+        if exc.reason == "too_large":  # it answered; we just stopped reading
+            return ProbeResult(True, "reachable", "The authorization endpoint answers.")
+        error = oauth_error_from_egress(exc, step="authorize")
+        return ProbeResult(False, error.code, str(error))
+    status = response.status_code
+    if status >= 500:
+        return ProbeResult(
+            False,
+            "authorize_http",
+            f"The authorization endpoint answered with a server error (HTTP {status}).",
+            status,
+        )
+    return ProbeResult(
+        True, "reachable", f"The authorization endpoint answers (HTTP {status}).", status
+    )
+
+
+_PROBE_MESSAGES = {
+    "invalid_request": (
+        "The token endpoint refused the request as malformed (invalid_request): check the "
+        "client authentication method."
+    ),
+    "unauthorized_client": (
+        "The IdP does not allow this client to use the authorization code grant "
+        "(unauthorized_client)."
+    ),
+    "unsupported_grant_type": (
+        "The IdP does not support the authorization code grant at this endpoint "
+        "(unsupported_grant_type)."
+    ),
+    "invalid_scope": "The IdP refused the token scope (invalid_scope).",
+    "token_invalid_json": (
+        "The token endpoint did not answer with JSON: check that the URL is the token "
+        "endpoint, not a web page."
+    ),
+}
+
+
+@sensitive_variables()
+def token_endpoint_probe(
+    config: ClientConfig, *, redirect_uri: str, code_verifier: str | None = None
+) -> ProbeResult:
+    """Send the token endpoint a deliberately invalid code with the configured client auth.
+
+    An IdP checks the client before the code (RFC 6749 §4.1.3), so `invalid_grant` means the
+    credentials were accepted and `invalid_client` (or 401) means they were not.
+    """
+    invalid_code = "campaign-sso-connection-test-" + secrets.token_hex(8)
+    try:
+        exchange_code(
+            config, code=invalid_code, redirect_uri=redirect_uri, code_verifier=code_verifier
+        )
+    except OAuthError as exc:
+        if exc.code == "invalid_grant":
+            return ProbeResult(
+                True,
+                "credentials_accepted",
+                "The token endpoint accepted the client credentials (it refused only the "
+                "test code, as expected).",
+                exc.status_code,
+            )
+        if exc.code == "invalid_client":
+            return ProbeResult(
+                False,
+                "invalid_client",
+                "The IdP rejected the client credentials: check the secret and the "
+                "authentication method.",
+                exc.status_code,
+            )
+        return ProbeResult(
+            False, exc.code, _PROBE_MESSAGES.get(exc.code, str(exc)), exc.status_code
+        )
+    return ProbeResult(
+        False,
+        "invalid_code_accepted",
+        "The token endpoint issued tokens for an invalid code: it does not behave like an "
+        "OAuth 2.0 token endpoint.",
+        200,
+    )

@@ -54,15 +54,23 @@ def login_complete(*, attempt: LoginAttempt, answer: IdPAnswer) -> CompletedLogi
     # No savepoint when a caller's transaction is open already: one transaction, no more.
     with transaction.atomic(savepoint=False):
         participant_id = participant_upsert(integration=integration, identity=answer.identity)
-        login_attempt_finish(
-            attempt=attempt,
-            outcome=AttemptOutcome.SUCCESS,
-            idp_duration_ms=answer.idp_ms,
-            warning_code=answer.warning,
-            participant_id=participant_id,
-        )
-        sign_in_alert_clear(integration)
+        login_attempt_succeed(attempt=attempt, answer=answer, participant_id=participant_id)
     return CompletedLogin(attempt, participant_id, mapped, answer)
+
+
+def login_attempt_succeed(
+    *, attempt: LoginAttempt, answer: IdPAnswer, participant_id: int | None = None
+) -> None:
+    """Record that the IdP vouched for this login (a test login too): the integration works,
+    so its sign-in alert, if any, is over."""
+    login_attempt_finish(
+        attempt=attempt,
+        outcome=AttemptOutcome.SUCCESS,
+        idp_duration_ms=answer.idp_ms,
+        warning_code=answer.warning,
+        participant_id=participant_id,
+    )
+    sign_in_alert_clear(attempt.integration)
 
 
 def login_session_start(request, login: CompletedLogin) -> str:

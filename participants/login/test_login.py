@@ -16,13 +16,12 @@ from django.views.decorators.http import require_GET
 
 from accounts.permissions import Capability, can
 from integrations.models import OAuthIntegration
-from integrations.oauth.alerts import sign_in_alert_clear
 from integrations.oauth.answer import IdPAnswer
+from participants.login.completion import login_attempt_succeed
 from participants.login.failures import LoginFailure
 from participants.login.profile import profile_map, profile_redact
 from participants.login.start import HttpResponseSeeOther, idp_redirect, no_referrer
-from participants.login.state import login_attempt_finish
-from participants.models import AttemptOutcome, LoginAttempt
+from participants.models import LoginAttempt
 
 
 def _test_session_key(attempt: LoginAttempt) -> str:
@@ -42,13 +41,7 @@ def test_login_succeeded(request, attempt: LoginAttempt, answer: IdPAnswer) -> H
             redacted, ensure_ascii=False, sort_keys=True, default=str
         )
         integration.save(update_fields=["last_test_profile"])
-        login_attempt_finish(
-            attempt=attempt,
-            outcome=AttemptOutcome.SUCCESS,
-            idp_duration_ms=answer.idp_ms,
-            warning_code=answer.warning,
-        )
-        sign_in_alert_clear(integration)
+        login_attempt_succeed(attempt=attempt, answer=answer)
     return _result_redirect(
         request,
         attempt,

@@ -14,14 +14,13 @@ from integrations.models import IntegrationConfigurationError
 from integrations.oauth.client import (
     ClientConfig,
     OAuthError,
-    authorization_endpoint_probe,
     authorization_url,
     exchange_code,
     fetch_profile,
     pkce_challenge,
     pkce_pair,
-    token_endpoint_probe,
 )
+from integrations.oauth.diagnostics import authorization_endpoint_probe, token_endpoint_probe
 from tests.factories import OAuthIntegrationFactory
 from tests.integrations.deep_json import TOO_DEEP
 
