@@ -16,9 +16,9 @@ from urllib.parse import parse_qs
 import pytest
 from playwright.sync_api import expect
 
-from demo.management.commands import seed_demo
 from campaigns.embed_code import campaign_embed_code
 from demo.embed_host import host_page
+from demo.management.commands import seed_demo
 from participants.models import EmbedTicket, Participation
 from tests.browser.conftest import ACTION_TIMEOUT_MS, CHROMIUM_ARGS
 

@@ -79,8 +79,8 @@ def test_the_banner_lists_every_url_and_login():
 
 
 def test_the_banner_and_the_seed_agree():
-    from demo.management.commands import seed_demo
     from demo import services
+    from demo.management.commands import seed_demo
 
     assert services.DEMO_CAMPAIGN_SLUG == seed_demo.DEMO_CAMPAIGN_SLUG
     assert services.STAFF_PASSWORD == seed_demo.DEMO_PASSWORD
