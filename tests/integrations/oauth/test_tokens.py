@@ -10,12 +10,10 @@ import pytest
 import responses
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from django.core.cache import cache
 
 from integrations.oauth.tokens import (
     KeySource,
     TokenError,
-    _cache_key,
     access_token_claims,
     access_token_validate,
     id_token_validate,
@@ -213,24 +211,28 @@ def test_es256_signed_id_token_is_accepted():
 
 
 def test_unknown_kid_refetches_once_then_accepts_the_rotated_key(idp, settings):
-    settings.JWKS_REFETCH_COOLDOWN_SECONDS = 60
     rotated = public_jwk(rsa_key("rotated"), "key-2")
     with responses.RequestsMock() as rsps:
         rsps.get(JWKS_URI, json=idp.jwks())
+        # The cooldown started with the first fetch has expired when the IdP rotates (here it
+        # lasts no time at all); the one after the refetch is the usual minute.
+        settings.JWKS_REFETCH_COOLDOWN_SECONDS = 0
         validate(idp.id_token(nonce="n-1"))
-        # The cooldown started with the first fetch has expired when the IdP rotates.
-        cache.delete(_cache_key("jwks-refetch", JWKS_URI))
+        settings.JWKS_REFETCH_COOLDOWN_SECONDS = 60
         rsps.replace(responses.GET, JWKS_URI, json=idp.jwks(rotated))
         token = idp.sign(idp.claims(nonce="n-1"), key=rsa_key("rotated"), kid="key-2")
         assert validate(token)
         assert len(rsps.calls) == 2
 
 
-def test_random_kids_refetch_at_most_once_per_cooldown(idp):
+def test_random_kids_refetch_at_most_once_per_cooldown(idp, settings):
     with responses.RequestsMock() as rsps:
         call = rsps.get(JWKS_URI, json=idp.jwks())
+        # The first fetch's cooldown is over at once: the first made-up kid refetches, and
+        # starts a cooldown of a minute that holds back the other 19.
+        settings.JWKS_REFETCH_COOLDOWN_SECONDS = 0
         validate(idp.id_token(nonce="n-1"))
-        cache.delete(_cache_key("jwks-refetch", JWKS_URI))
+        settings.JWKS_REFETCH_COOLDOWN_SECONDS = 60
         for i in range(20):
             token = idp.sign(idp.claims(nonce="n-1"), kid=f"random-{i}")
             assert code_of(token) == "id_token_unknown_key"

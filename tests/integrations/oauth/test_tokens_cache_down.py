@@ -11,7 +11,6 @@ import responses
 from integrations.oauth.tokens import (
     KeySource,
     TokenError,
-    _process_jwks,
     id_token_validate,
     jwks_get,
 )
@@ -75,9 +74,9 @@ def test_an_unknown_kid_refetches_at_most_once_per_cooldown_per_process(
             with pytest.raises(TokenError):
                 validate(token)
         assert call.call_count == 1
-        # Once the cooldown has passed, a rotated key is fetched (once) and accepted.
-        entry = _process_jwks._entries[JWKS_URI]
-        _process_jwks._entries[JWKS_URI] = (entry[0], entry[1], entry[2] - 61)
+        # Once the cooldown has passed (here: it is shortened to nothing), a rotated key is
+        # fetched (once) and accepted.
+        settings.JWKS_REFETCH_COOLDOWN_SECONDS = 0
         rsps.replace(responses.GET, JWKS_URI, json=idp.jwks(rotated))
         token = idp.sign(idp.claims(nonce="n-1"), key=rsa_key("rotated"), kid="key-2")
         assert validate(token)
@@ -89,8 +88,11 @@ def test_the_process_copy_expires_like_the_shared_one(idp, broken_cache, setting
     with responses.RequestsMock() as rsps:
         call = rsps.get(JWKS_URI, json=idp.jwks())
         jwks_get(source=SOURCE)
-        entry = _process_jwks._entries[JWKS_URI]
-        _process_jwks._entries[JWKS_URI] = (entry[0], entry[1] - settings.JWKS_CACHE_SECONDS, 0)
+        jwks_get(source=SOURCE)
+        assert call.call_count == 1
+        # Once the keys are older than JWKS_CACHE_SECONDS (here: it is shortened to nothing),
+        # they are fetched again.
+        settings.JWKS_CACHE_SECONDS = 0
         jwks_get(source=SOURCE)
         assert call.call_count == 2
 

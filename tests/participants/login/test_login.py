@@ -1,6 +1,7 @@
 """Login start and the callback's happy path (OF-01…OF-04, OF-10, HH-02, HH-04, HH-05)."""
 
 import base64
+import hashlib
 import logging
 from datetime import timedelta
 from urllib.parse import parse_qs
@@ -9,7 +10,7 @@ import pytest
 from django.urls import reverse
 
 from integrations.oauth.client import pkce_challenge
-from participants.login.state import BROWSER_COOKIE, _hash
+from participants.login.state import BROWSER_COOKIE
 from participants.models import AttemptOutcome, LoginAttempt, Participant
 from participants.prefill import prefill_get
 from tests.participants.conftest import form_url
@@ -21,6 +22,11 @@ from tests.participants.login.sso_flow import (
     make_sso_campaign,
     mock,
 )
+
+
+def sha256_hex(value: str) -> str:
+    """What a database leak would show of a secret kept hashed (SHA-256, hex)."""
+    return hashlib.sha256(value.encode()).hexdigest()
 
 
 # ---------------------------------------------------------------------------- login start
@@ -61,7 +67,7 @@ def test_state_and_nonce_are_long_random_and_state_is_stored_hashed(client, camp
     assert len(base64.urlsafe_b64decode(first.state + "==")) >= 16
     assert first.state != second.state and first.nonce != second.nonce
     hashes = set(LoginAttempt.objects.values_list("state_hash", flat=True))
-    assert hashes == {_hash(first.state), _hash(second.state)}
+    assert hashes == {sha256_hex(first.state), sha256_hex(second.state)}
     assert not LoginAttempt.objects.filter(state_hash=first.state).exists()
 
 
@@ -80,7 +86,7 @@ def test_login_start_snapshots_the_configuration_and_binds_the_browser(client, c
     assert attempt.snapshot["issuer"] == "https://idp.example.com"
     assert "client_secret" not in attempt.snapshot
     cookie = started.response.cookies[BROWSER_COOKIE]
-    assert attempt.browser_hash == _hash(cookie.value)
+    assert attempt.browser_hash == sha256_hex(cookie.value)
     assert cookie["httponly"] and cookie["samesite"] == "Lax" and cookie["path"] == "/"
     assert cookie["secure"]
     assert started.response["Referrer-Policy"] == "no-referrer"
