@@ -52,6 +52,20 @@ def xlsx_with_part(data: bytes, name: str, content: bytes) -> bytes:
     return buffer.getvalue()
 
 
+def xlsx_with_shared_strings(data: bytes, content: bytes) -> bytes:
+    """A copy of an XLSX whose shared strings part is `content`, declared so that a reader
+    parses it (openpyxl writes none for a workbook like ours: an undeclared part is ignored)."""
+    types = zipfile.ZipFile(io.BytesIO(data)).read("[Content_Types].xml")
+    declared = types.replace(
+        b"</Types>",
+        b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+        b'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml" /></Types>',
+    )
+    return xlsx_with_part(
+        xlsx_with_part(data, "[Content_Types].xml", declared), "xl/sharedStrings.xml", content
+    )
+
+
 def zip_bomb() -> bytes:
     """A small XLSX-looking ZIP whose sheet expands to 60 MB of zeros."""
     buffer = io.BytesIO()

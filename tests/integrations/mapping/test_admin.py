@@ -25,6 +25,7 @@ from tests.integrations.mapping.mapping_files import (
     csv_bytes,
     xlsx_bytes,
     xlsx_with_part,
+    xlsx_with_shared_strings,
     zip_bomb,
 )
 
@@ -213,7 +214,20 @@ def _zip_entity_bomb():
     return xlsx_with_part(xlsx_bytes(GOOD_ROWS), "xl/worksheets/sheet1.xml", BILLION_LAUGHS)
 
 
+WORKBOOK = xlsx_bytes(GOOD_ROWS)
 BAD_UPLOADS = [
+    # Damaged workbooks: the message names the damage, and nothing is stored.
+    ("truncated.xlsx", WORKBOOK[: len(WORKBOOK) // 2], "damaged ZIP archive"),
+    (
+        "garbage-sheet.xlsx",
+        xlsx_with_part(WORKBOOK, "xl/worksheets/sheet1.xml", b"<not xml"),
+        "The XLSX workbook cannot be read: it is damaged",
+    ),
+    (
+        "strings-bomb.xlsx",
+        xlsx_with_shared_strings(WORKBOOK, BILLION_LAUGHS.replace(b"worksheet", b"sst")),
+        "holds unsafe XML",
+    ),
     ("empty.csv", b"", "The file is empty."),
     ("header.csv", csv_bytes([]), "header but no rules"),
     ("cols.csv", csv_bytes([], header=["FIELD", "Source", "notes"]), "missing column: required"),

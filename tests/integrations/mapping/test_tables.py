@@ -1,6 +1,5 @@
 """Reading and validating mapping tables: every bad file gets a clear answer, never a crash."""
 
-import contextlib
 import csv
 import io
 import re
@@ -13,7 +12,12 @@ import pytest
 
 from integrations.mapping.exports import STARTER_SPECS, cell_neutralise, table_csv, table_xlsx
 from integrations.mapping.tables import RuleSpec, TableError, table_validate
-from integrations.mapping.uploads import csv_delimiter, filename_display, table_read
+from integrations.mapping.uploads import (
+    UNREADABLE_XLSX,
+    csv_delimiter,
+    filename_display,
+    table_read,
+)
 from tests.integrations.mapping.mapping_files import (
     BILLION_LAUGHS,
     EXTERNAL_ENTITY,
@@ -23,6 +27,7 @@ from tests.integrations.mapping.mapping_files import (
     huge_dimension_sheet,
     xlsx_bytes,
     xlsx_with_part,
+    xlsx_with_shared_strings,
     zip_bomb,
     zip_with_many_entries,
 )
@@ -411,7 +416,7 @@ def damaged_workbooks():
     yield "garbage workbook", xlsx_with_part(base, "xl/workbook.xml", b"\xff\xfe garbage")
     yield (
         "shared strings bomb",
-        xlsx_with_part(base, "xl/sharedStrings.xml", BILLION_LAUGHS.replace(b"worksheet", b"sst")),
+        xlsx_with_shared_strings(base, BILLION_LAUGHS.replace(b"worksheet", b"sst")),
     )
     generator = random.Random(5)
     for number in range(300):
@@ -421,8 +426,46 @@ def damaged_workbooks():
         yield f"flipped {number}", bytes(flipped)
 
 
-def test_damaged_files_are_refused_never_crash():
-    for _name, data in damaged_workbooks():
+# What the administrator is told of a damaged file: the problem, in words (never a library's
+# exception text, never a crash).
+DAMAGED_FILE_MESSAGES = [
+    re.escape("The file is not an XLSX workbook (not a ZIP archive)."),
+    re.escape("The file is not an XLSX workbook (damaged ZIP archive)."),
+    re.escape("The file is not an XLSX workbook (its parts are missing)."),
+    re.escape(UNREADABLE_XLSX),
+    r"The workbook expands to \d+ MB; the limit is \d+ MB\.",
+    re.escape("The workbook is compressed suspiciously well (zip bomb?)."),
+    # The same bytes uploaded as .csv:
+    re.escape("This is a ZIP file (an XLSX workbook?), not a CSV. ") + ".+",
+    re.escape("The file contains NUL bytes: it is not a text (CSV) file."),
+]
+
+
+def test_damaged_files_are_refused_with_a_clear_message_never_a_crash():
+    kinds = set()
+    for name, data in damaged_workbooks():
         for filename in ("t.xlsx", "t.csv"):
-            with contextlib.suppress(TableError):
-                table_validate(rows=table_read(filename=filename, data=data))
+            message = refusal(filename, data)
+            matching = [
+                kind
+                for kind, known in enumerate(DAMAGED_FILE_MESSAGES)
+                if re.fullmatch(known, message)
+            ]
+            assert matching, (name, filename, message)
+            kinds.update(matching)
+    # The damage reaches every kind of refusal, each named as what it is.
+    assert kinds == set(range(len(DAMAGED_FILE_MESSAGES)))
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("truncated", "damaged ZIP archive"),
+        ("garbage sheet", "cannot be read: it is damaged"),
+        ("garbage workbook", "cannot be read: it is damaged"),
+        ("shared strings bomb", "holds unsafe XML"),
+    ],
+)
+def test_each_kind_of_damage_is_named(name, message):
+    data = dict(damaged_workbooks())[name]
+    assert message in refusal("t.xlsx", data)
