@@ -8,7 +8,7 @@ import pytest
 from django.core.cache import cache
 
 from accounts.models import Role
-from integrations.oauth.tokens import _process_jwks
+from integrations.oauth.tokens import process_jwks
 from tests.factories import PASSWORD, AccountFactory, make_member, make_staff
 
 
@@ -38,7 +38,7 @@ def _empty_cache():
     # not leak into the next (the local-memory cache lives as long as the test process), nor
     # the keys each process keeps for when the cache is down.
     cache.clear()
-    _process_jwks.clear()
+    process_jwks.clear()
 
 
 @pytest.fixture

@@ -1,10 +1,18 @@
 """Every registered ModelAdmin's changelist and add page open for platform staff."""
 
 import pytest
+from django.apps import apps
 from django.contrib import admin
 from django.urls import reverse
 
-ADMINS = sorted(admin.site._registry.items(), key=lambda item: item[0]._meta.label)
+ADMINS = sorted(
+    (
+        (model, admin.site.get_model_admin(model))
+        for model in apps.get_models()
+        if admin.site.is_registered(model)
+    ),
+    key=lambda item: item[0]._meta.label,
+)
 
 
 @pytest.mark.django_db

@@ -119,7 +119,7 @@ def jwks_get(*, source: KeySource, refresh: bool = False) -> dict:
     cooldown per `jwks_uri`, otherwise the cached copy is returned. Raises TokenError.
 
     A shared cache that fails (Redis down) never fails the login: the keys come from this
-    process's own copy (`_process_jwks`), or are fetched and kept there.
+    process's own copy (`process_jwks`), or are fetched and kept there.
     """
     key = _cache_key("jwks", source.jwks_uri)
     try:
@@ -127,9 +127,9 @@ def jwks_get(*, source: KeySource, refresh: bool = False) -> dict:
     # Cache clients raise their own errors (redis.exceptions.*), not Django ones.
     except Exception:
         logger.warning("JWKS cache unavailable: using this process's copy", exc_info=True)
-        return _process_jwks.get(source, refresh=refresh)
+        return process_jwks.get(source, refresh=refresh)
     if cached is not None and not refresh:
-        _process_jwks.keep(source.jwks_uri, cached)
+        process_jwks.keep(source.jwks_uri, cached)
         return cached
     if cached is not None:
         cooldown_key = _cache_key("jwks-refetch", source.jwks_uri)
@@ -145,7 +145,7 @@ def jwks_get(*, source: KeySource, refresh: bool = False) -> dict:
         if cached is not None:
             return cached
         raise
-    _process_jwks.keep(source.jwks_uri, jwks, fetched=True)
+    process_jwks.keep(source.jwks_uri, jwks, fetched=True)
     _cache_call(cache.set, key, jwks, timeout=settings.JWKS_CACHE_SECONDS)
     if cached is None:
         # A first fetch also starts the cooldown: an unknown kid right after it is not refetched.
@@ -168,7 +168,7 @@ def _cache_call(method, *args, **kwargs) -> bool:
         return False
 
 
-class _ProcessJWKS:
+class ProcessJWKS:
     """Each process's own copy of the key sets it saw, for when the shared cache is down.
 
     While the cache answers it is only written (a copy of what the cache holds); while it does
@@ -222,7 +222,7 @@ class _ProcessJWKS:
         self._entries.clear()
 
 
-_process_jwks = _ProcessJWKS()
+process_jwks = ProcessJWKS()
 
 
 def _usable_keys(jwks: dict, alg: str) -> list[tuple[str | None, Any]]:

@@ -7,7 +7,7 @@ import requests
 from standardwebhooks.webhooks import Webhook
 
 from demo.webhook_receiver import receiver_running
-from tests.integrations.deep_json import TOO_DEEP
+from tests.core.deep_json import TOO_DEEP
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 PAYLOAD = {

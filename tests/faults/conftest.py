@@ -17,7 +17,7 @@ from django.db import close_old_connections, connections
 from django.db.utils import load_backend
 
 from tests.faults.servers import LoopbackIdP, PostgresCluster, RedisServer
-from tests.participants.sso_flow import callback, login_start, make_sso_campaign
+from tests.participants.login.sso_flow import callback, login_start, make_sso_campaign
 
 # Short enough that a hung IdP costs the suite half a second, long enough for a loaded machine
 # to answer a healthy loopback request.

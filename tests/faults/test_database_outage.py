@@ -24,7 +24,7 @@ from participants.models import AttemptOutcome, LoginAttempt, Participation
 from tests.factories import AccountFactory, ParticipantFactory, make_form_campaign
 from tests.faults.conftest import READ_TIMEOUT
 from tests.participants.conftest import answers, form_token
-from tests.participants.sso_flow import callback, login_start, make_sso_campaign
+from tests.participants.login.sso_flow import callback, login_start, make_sso_campaign
 
 pytestmark = pytest.mark.usefixtures("redis_cache_server")
 

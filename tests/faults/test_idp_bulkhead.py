@@ -26,7 +26,7 @@ from participants.models import LoginAttempt
 from tests.factories import OAuthIntegrationFactory, make_form_campaign
 from tests.faults.conftest import log_in
 from tests.faults.servers import LoopbackIdP
-from tests.participants.sso_flow import callback, login_start, make_sso_campaign
+from tests.participants.login.sso_flow import callback, login_start, make_sso_campaign
 
 CAP = 3
 OVER = 2

@@ -21,7 +21,7 @@ from integrations.models import SignInAlert
 from participants.models import LoginAttempt
 from tests.factories import OAuthIntegrationFactory, make_form_campaign, make_member
 from tests.faults.conftest import log_in
-from tests.participants.sso_flow import callback, login_start, make_sso_campaign
+from tests.participants.login.sso_flow import callback, login_start, make_sso_campaign
 
 
 @pytest.fixture(autouse=True)

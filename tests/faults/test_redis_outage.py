@@ -86,7 +86,7 @@ def test_redis_killed_mid_journey_costs_nothing(client, campaign, idp, redis_set
 
 
 def test_redis_killed_between_login_start_and_callback(client, campaign, idp, redis_settings):
-    from tests.participants.sso_flow import callback, login_start
+    from tests.participants.login.sso_flow import callback, login_start
 
     started = login_start(client, campaign)
     idp.nonce = started.nonce

@@ -19,7 +19,7 @@ from integrations.models import DeliveryStatus, WebhookDelivery, WebhookEvent
 from integrations.webhooks.delivery import deliveries_claim
 from participants.models import Participation
 from tests.faults.servers import WebhookReceiver, closed_port
-from tests.integrations.webhook_support import make_endpoint
+from tests.integrations.webhooks.webhook_support import make_endpoint
 from tests.participants.conftest import answers, form_token, form_url
 
 DATABASE_TASKS = {

@@ -154,7 +154,7 @@ def _seed(url: str, count: int) -> None:
     from integrations.models import WebhookEndpoint, WebhookEvent
     from integrations.webhooks.outbox import webhook_events_record
     from integrations.webhooks.signing import secret_generate
-    from tests.integrations.webhook_support import participation_data
+    from tests.integrations.webhooks.webhook_support import participation_data
 
     account = Account.objects.create(name="Faults", slug="faults")
     WebhookEndpoint.objects.create(

@@ -3,7 +3,6 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from participants.prefill import prefill_set
-from tests.devidp_server import devidp  # noqa: F401  (session fixture for the e2e tests)
 from tests.factories import make_form_campaign
 from tests.participants.participant_data import world  # noqa: F401  (erasure and export tests)
 

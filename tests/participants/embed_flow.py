@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 from django.test import Client
 from django.urls import reverse
 
-from tests.participants.sso_flow import Started
+from tests.participants.login.sso_flow import Started
 
 HOST_SITE = "https://shop.example.com"
 

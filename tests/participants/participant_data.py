@@ -14,7 +14,7 @@ from tests.factories import (
     ParticipantFactory,
     ParticipationFactory,
 )
-from tests.integrations.webhook_support import make_endpoint
+from tests.integrations.webhooks.webhook_support import make_endpoint
 
 ISSUER = "https://idp.example.com"
 

@@ -16,7 +16,7 @@ from participants.models import (
     RememberedLogin,
 )
 from tests.factories import make_staff
-from tests.integrations.webhook_support import assert_valid_event
+from tests.integrations.webhooks.webhook_support import assert_valid_event
 from tests.participants.participant_data import ISSUER
 
 pytestmark = pytest.mark.django_db

@@ -12,7 +12,7 @@ from integrations.models import MappingRule
 from tests.campaigns.test_admin import campaign_post, errors_of
 from tests.factories import make_form_campaign
 from tests.participants.conftest import form_url, log_in
-from tests.participants.sso_flow import make_sso_campaign
+from tests.participants.login.sso_flow import make_sso_campaign
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from integrations.models import DeliveryStatus, WebhookDelivery, WebhookEvent
 from participants.models import Participation
 from participants.services import participation_create
 from tests.factories import OAuthIntegrationFactory, ParticipantFactory
-from tests.integrations.webhook_support import HOOK_URL, assert_valid_event, make_endpoint
+from tests.integrations.webhooks.webhook_support import HOOK_URL, assert_valid_event, make_endpoint
 from tests.participants.conftest import IDP_VALUES, answers, form_token, form_url, log_in
 
 pytestmark = pytest.mark.django_db

@@ -9,9 +9,9 @@ from integrations.models import WebhookDelivery, WebhookEvent
 from participants.models import Participation
 from tests.factories import OAuthIntegrationFactory, ParticipantFactory
 from tests.idp_stub import IdPStub
-from tests.integrations.webhook_support import HOOK_URL, assert_valid_event, make_endpoint
+from tests.integrations.webhooks.webhook_support import HOOK_URL, assert_valid_event, make_endpoint
 from tests.participants.conftest import IDP_VALUES, answers, form_token, form_url, log_in
-from tests.participants.sso_flow import (
+from tests.participants.login.sso_flow import (
     DEFAULT_RULES,
     callback,
     idp_answers,

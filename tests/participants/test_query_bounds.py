@@ -14,7 +14,13 @@ from campaigns.models import CampaignField, FieldType
 from integrations.models import MappingRule
 from tests.idp_stub import IdPStub
 from tests.participants.conftest import answers, form_token, form_url
-from tests.participants.sso_flow import callback, idp_answers, login_start, make_sso_campaign, mock
+from tests.participants.login.sso_flow import (
+    callback,
+    idp_answers,
+    login_start,
+    make_sso_campaign,
+    mock,
+)
 
 # What each step needs today, on both engines, once the campaign is in the process's cache
 # (campaigns/lookup.py); a step needing more has grown a query (or an N+1). Counted inside the
