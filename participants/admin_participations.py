@@ -1,4 +1,5 @@
-"""Statistics: the participations of the campaigns a user manages, read-only, and their export."""
+"""Statistics: the participations of the campaigns a user manages, read-only, and their export
+(registered in participants/admin.py)."""
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
@@ -12,7 +13,6 @@ from accounts.admin import AccountScopedAdmin, ReadOnlyAdminMixin
 from accounts.permissions import Capability, accounts_for, can, is_platform_staff
 from campaigns.models import Campaign
 from participants.exports import participations_csv_response, participations_xlsx_response
-from participants.models import Participation
 from participants.statistics import PERIODS, campaign_statistics, period_from
 
 
@@ -45,7 +45,6 @@ class ChangedFilter(_FlagFilter):
     empty = []
 
 
-@admin.register(Participation)
 # Statistics are a record: nobody adds or edits a participation by hand.
 class ParticipationAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
     capability = Capability.MANAGE_CAMPAIGNS
@@ -172,6 +171,3 @@ def _answer_origin(variable: str, *, changed: set[str], prefilled: dict) -> str:
             return f"Changed (was: {answer_text(prefilled[variable])})"
         return "Added (the IdP had no value)"
     return "Prefilled" if variable in prefilled else ""
-
-
-from participants import admin_data, admin_sso  # noqa: E402, F401 - register their admins
