@@ -18,7 +18,9 @@ A string that is a higher app's URL name ("participants:landing",
 "admin:participants_loginattempt_changelist") counts as an import too: lower apps ask for such
 links by name instead (core/links.py). So does `from module import _name`: a module's
 underscored names are its own, and an app module that imports another's is reported. Tests and
-migrations are left out (a migration's imports are history). Templates are not read.
+migrations are left out (a migration's imports are history). Templates count as their app's
+(templates/<app>/…, templates/admin/<app>/…): a `{% url %}` there may not name a higher app's
+URL either; the others (base pages, the admin's home page) belong to config.
 """
 
 import ast
@@ -42,6 +44,7 @@ INTEGRATIONS_PACKAGES = {
 }
 # "namespace:name" or "admin:<app label>_<rest>", the whole string.
 URL_NAME = re.compile(r"^(?:admin:(?P<admin_app>[a-z]+)_\w+|(?P<namespace>[a-z]+):[\w-]+)$")
+TEMPLATE_URL = re.compile(r"""{%\s*url\s+(['"])(?P<name>[^'"]+)\1""")
 SKIPPED_DIRS = frozenset({"tests", "migrations", "__pycache__", ".venv", "node_modules"})
 
 
@@ -166,6 +169,34 @@ def source_files(root: Path) -> Iterator[Path]:
                 yield path
 
 
+def template_app(root: Path, path: Path) -> str | None:
+    """The app whose pages a template is: templates/<app>/… or templates/admin/<app>/…."""
+    parts = path.relative_to(root / "templates").parts
+    if parts[0] == "admin" and len(parts) > 2:
+        parts = parts[1:]
+    return parts[0] if len(parts) > 1 and parts[0] in LAYERS else None
+
+
+def template_violations(root: Path) -> Iterator[Violation]:
+    directory = root / "templates"
+    if not directory.is_dir():
+        return
+    for path in sorted(directory.rglob("*.html")):
+        app = template_app(root, path)
+        if app is None:
+            continue
+        text = path.read_text(encoding="utf-8")
+        for match in TEMPLATE_URL.finditer(text):
+            name = match["name"]
+            url = URL_NAME.match(name)
+            if url is None:
+                continue
+            rule = violation_rule(app, url["admin_app"] or url["namespace"])
+            if rule is not None:
+                line = text.count("\n", 0, match.start()) + 1
+                yield Violation(path.relative_to(root), line, app, f'URL "{name}"', rule)
+
+
 def violations(root: Path) -> list[Violation]:
     """Every import against the direction in the apps under `root`."""
     found = []
@@ -194,6 +225,7 @@ def violations(root: Path) -> list[Violation]:
             rule = violation_rule(module, app)
             if rule is not None:
                 found.append(Violation(path.relative_to(root), line, module, f'URL "{name}"', rule))
+    found.extend(template_violations(root))
     return found
 
 

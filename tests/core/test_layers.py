@@ -141,3 +141,19 @@ def test_importing_another_modules_private_name_fails(tmp_path):
         },
     )
     assert reported(tmp_path) == ["participants/views_embed.py:1"]
+
+
+def test_a_template_of_a_lower_app_naming_a_higher_apps_url_fails(tmp_path):
+    plant(
+        tmp_path,
+        {
+            "templates/admin/integrations/x/change_form.html": (
+                "{% extends 'admin/change_form.html' %}\n"
+                "<a href=\"{% url 'admin:integrations_oauthintegration_changelist' %}\">x</a>\n"
+                "<a href=\"{% url 'participants:test_login_start' obj.pk %}\">Test login</a>\n"
+            ),
+            "templates/participants/landing.html": "{% url 'participants:form' slug %}\n",
+            "templates/admin/index.html": "{% url 'admin:participants_loginattempt_changelist' %}",
+        },
+    )
+    assert reported(tmp_path) == ["templates/admin/integrations/x/change_form.html:3"]
