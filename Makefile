@@ -70,7 +70,9 @@ lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# core/layers.py: no import (nor URL name) against the layers of docs/architecture.md.
 check: lint .env messages
+	$(PY) -m core.layers
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -1,8 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.db.models import Count
-from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import ngettext
 
 from accounts.admin import AccountScopedAdmin, AccountScopedInline
@@ -10,6 +9,7 @@ from accounts.permissions import Capability, is_platform_staff
 from campaigns.embed_code import campaign_embed_code
 from campaigns.forms import CampaignAdminForm, CampaignFieldAdminForm, default_field_initial
 from campaigns.models import Campaign, CampaignField
+from core.links import link_url
 from integrations.models import OAuthIntegration
 
 
@@ -153,25 +153,31 @@ class CampaignAdmin(AccountScopedAdmin):
         count = getattr(obj, "participation_count", None)
         if count is None:
             count = obj.participations.count()
-        changelist = reverse("admin:participants_participation_changelist")
-        statistics = reverse("admin:participants_campaign_statistics", args=[obj.pk])
-        export = reverse("admin:participants_participation_export", args=[obj.pk])
-        export_xlsx = reverse("admin:participants_participation_export_xlsx", args=[obj.pk])
-        return format_html(
-            '<a href="{}">Statistics</a> · <a href="{}?campaign__id__exact={}">{}</a> · '
-            '<a href="{}">CSV</a> · <a href="{}">XLSX</a>',
-            statistics,
-            changelist,
-            obj.pk,
-            ngettext("%(count)d participation", "%(count)d participations", count)
-            % {"count": count},
-            export,
-            export_xlsx,
+        participations = ngettext("%(count)d participation", "%(count)d participations", count) % {
+            "count": count
+        }
+        # The pages are participants'; a link no app provides is left out (core/links.py).
+        links = [
+            (link_url(name, campaign_id=obj.pk), text)
+            for name, text in (
+                ("campaign_statistics", "Statistics"),
+                ("campaign_participations", participations),
+                ("campaign_participations_csv", "CSV"),
+                ("campaign_participations_xlsx", "XLSX"),
+            )
+        ]
+        if not any(url for url, _text in links):
+            return participations
+        return format_html_join(
+            " · ", '<a href="{}">{}</a>', ((url, text) for url, text in links if url)
         )
 
     @admin.display(description="embed code")
     def embed_code(self, obj):
         if obj is None or obj.pk is None:
+            return "—"
+        code = campaign_embed_code(obj, base_url=settings.PUBLIC_BASE_URL)
+        if not code:
             return "—"
         origins = obj.frame_ancestors
         if origins:
@@ -185,12 +191,14 @@ class CampaignAdmin(AccountScopedAdmin):
             '<p class="help">{} Paste the code where the campaign should appear; the script is '
             "optional and lets the frame take the campaign's height. Participants log in in a "
             "small window of ours; no third-party cookie is needed.</p>",
-            campaign_embed_code(obj, base_url=settings.PUBLIC_BASE_URL),
+            code,
             where,
         )
 
     @admin.display(description="public page")
     def public_page(self, obj):
+        if not obj.get_absolute_url():
+            return "—"
         return format_html(
             '<a href="{0}" target="_blank" rel="noopener">{0}</a>', obj.get_absolute_url()
         )

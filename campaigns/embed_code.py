@@ -8,7 +8,7 @@ from html import escape
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from django.urls import reverse
+from core.links import link_url
 
 if TYPE_CHECKING:
     from campaigns.models import Campaign
@@ -45,13 +45,19 @@ def embed_code(*, src: str, title: str, frame_id: str) -> str:
 
 
 def campaign_embed_url(campaign: "Campaign", *, base_url: str) -> str:
-    """The address of the campaign's embedded pages, for the frame's `src`."""
-    return base_url.rstrip("/") + reverse("participants:embed_landing", args=[campaign.slug])
+    """The address of the campaign's embedded pages, for the frame's `src`; "" when no app
+    serves embedded pages."""
+    path = link_url("campaign_embedded_page", slug=campaign.slug)
+    return base_url.rstrip("/") + path if path else ""
 
 
 def campaign_embed_code(campaign: "Campaign", *, base_url: str) -> str:
+    """The code to paste; "" when no app serves embedded pages."""
+    src = campaign_embed_url(campaign, base_url=base_url)
+    if not src:
+        return ""
     return embed_code(
-        src=campaign_embed_url(campaign, base_url=base_url),
+        src=src,
         title=campaign.localized_title("en"),
         frame_id=f"campaign-{campaign.slug}",
     )

@@ -5,13 +5,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import get_language
 
 from accounts.models import RETENTION_DAYS_MAX, RETENTION_DAYS_MIN, Account
 from accounts.origins import frame_origins_in_force, validate_frame_origins
 from accounts.validators import validate_public_https_url
+from core.links import link_url
 from integrations.models import OAuthIntegration
 from integrations.variables import (
     STANDARD_VARIABLES,
@@ -180,7 +180,8 @@ class Campaign(models.Model):
         super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
-        return reverse("participants:landing", args=[self.slug])
+        # The public page belongs to participants, which registers it (core/links.py).
+        return link_url("campaign_page", slug=self.slug)
 
     def clean(self):
         errors = {}

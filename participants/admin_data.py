@@ -22,10 +22,9 @@ from accounts.admin import AccountScopedAdmin, ReadOnlyAdminMixin
 from accounts.permissions import Capability
 from participants.data_export import participant_data_export
 from participants.erasure import participant_erase, participant_erasure_plan, participants_find
-from participants.models import Participant, ParticipantErasure
+from participants.models import Participant
 
 
-@admin.register(Participant)
 # Nobody adds or edits a participant by hand, and deleting one goes through the erasure page,
 # which takes their data with them and leaves the record.
 class ParticipantAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
@@ -139,7 +138,6 @@ class ParticipantAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
         return TemplateResponse(request, "admin/participants/participant/erase.html", context)
 
 
-@admin.register(ParticipantErasure)
 class ParticipantErasureAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
     capability = Capability.MANAGE_PARTICIPANT_DATA
     list_display = [

@@ -64,7 +64,6 @@ class OutcomeFilter(admin.SimpleListFilter):
         return queryset
 
 
-@admin.register(LoginAttempt)
 class LoginAttemptAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
     capability = Capability.VIEW_SSO_ACTIVITY
     account_path = "account"

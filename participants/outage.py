@@ -91,9 +91,9 @@ def outage_response(request) -> HttpResponse:
     match = _participant_match(request)
     slug = match.kwargs.get("slug") if match is not None else None
     campaign = _kept_campaign(slug)
-    from participants.views import _activate_language
+    from participants.pages import language_activate
 
-    _activate_language(request, campaign)
+    language_activate(request, campaign)
     is_callback = match is not None and match.url_name.startswith("oauth_callback")
     context = {
         "campaign": campaign,

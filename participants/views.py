@@ -16,19 +16,24 @@ from django.conf import settings
 from django.core import signing
 from django.db.models import Q
 from django.http import HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
-from django.urls import Resolver404, resolve, reverse
-from django.utils import translation
+from django.urls import Resolver404, resolve
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods
 
-from campaigns.lookup import public_campaign
 from campaigns.models import Campaign, ParticipationLimit, PrefillMode, SSOMode
 from participants.forms import ParticipationForm
 from participants.login.remembered import remembered_login_get
 from participants.models import Participant, Participation
-from participants.notice import login_notice
 from participants.outage import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS
+from participants.pages import (
+    HttpResponseSeeOther,
+    campaign_url,
+    closed_page,
+    language_activate,
+    page_notice,
+    page_render,
+    published_campaign,
+)
 from participants.prefill import Prefill, prefill_get
 from participants.services import AlreadyParticipatedError, participation_create
 
@@ -38,101 +43,12 @@ logger = logging.getLogger(__name__)
 BROWSER_COOKIE = "campaign_browser"
 BROWSER_COOKIE_MAX_AGE = 365 * 24 * 3600
 FORM_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
-LANGUAGE_NAMES = dict(settings.LANGUAGES)
 # The thank-you page's receipt: signed, so that the page needs no session (and no database).
 RECEIPT_SALT = "participants.thanks"
 RECEIPT_MAX_AGE_SECONDS = 24 * 3600
 
 
-class _HttpResponseSeeOther(HttpResponseRedirect):
-    status_code = 303
-
-
 # ---------------------------------------------------------------------------- helpers
-def _campaign(slug: str) -> Campaign | None:
-    """The published campaign with this slug; drafts do not exist for the public."""
-    return public_campaign(slug)
-
-
-def _activate_language(request, campaign: Campaign | None) -> str:
-    """?lang= when the campaign offers it, else the browser's choice, else the first offered.
-
-    An unknown or unoffered code is ignored, never an error.
-    """
-    offered = campaign.offered_languages if campaign else list(LANGUAGE_NAMES)
-    requested = request.GET.get("lang", "")
-    if requested in offered:
-        language = requested
-        request._explicit_language = requested
-    else:
-        # LocaleMiddleware already read the language cookie and Accept-Language.
-        browser = (getattr(request, "LANGUAGE_CODE", "") or "").split("-")[0]
-        language = browser if browser in offered else offered[0]
-    translation.activate(language)
-    request.LANGUAGE_CODE = language
-    return language
-
-
-def _page(
-    request, template: str, context: dict, *, status: int = 200, query: dict | None = None
-) -> HttpResponse:
-    """Render a campaign page. `query`: what every link to another language must keep (the
-    embedded pages' token); with it, the language chosen is not kept in a cookie either."""
-    campaign = context.get("campaign")
-    language = translation.get_language()
-    if campaign is not None:
-        # At the foot of every page of the campaign: the form collects data too, login or not.
-        context.setdefault("privacy_policy_url", campaign.privacy_policy_link)
-    # A page of no campaign (not found, an error) is offered in every language.
-    offered = campaign.offered_languages if campaign is not None else list(LANGUAGE_NAMES)
-    if len(offered) > 1 and "language_links" not in context:
-        context["language_links"] = [
-            {
-                "code": code,
-                "name": LANGUAGE_NAMES[code],
-                # The embedded pages' token and the thank-you page's receipt go along: they
-                # are what lets those pages show.
-                "url": f"{request.path}?"
-                + urlencode({**(query or {}), "lang": code, **_kept_query(request)}),
-                "current": code == language,
-            }
-            for code in offered
-        ]
-    response = render(request, template, context, status=status)
-    explicit = getattr(request, "_explicit_language", None)
-    if explicit and query is None:
-        response.set_cookie(
-            settings.LANGUAGE_COOKIE_NAME,
-            explicit,
-            max_age=BROWSER_COOKIE_MAX_AGE,
-            samesite="Lax",
-            secure=settings.SESSION_COOKIE_SECURE,
-        )
-    return response
-
-
-def _kept_query(request) -> dict[str, str]:
-    receipt = request.GET.get("r", "")
-    return {"r": receipt} if receipt else {}
-
-
-def _closed_page(
-    request, campaign: Campaign | None, *, context: dict | None = None, query: dict | None = None
-) -> HttpResponse | None:
-    """The page for a campaign that cannot take participations now, or None when it is open.
-
-    `context` and `query` as for `_page` (the embedded pages' own)."""
-    context = context or {}
-    if campaign is None:
-        return _page(request, "participants/unknown.html", context, status=404, query=query)
-    context = {**context, "campaign": campaign}
-    if campaign.has_ended:
-        return _page(request, "participants/ended.html", context, status=410, query=query)
-    if not campaign.has_started:
-        return _page(request, "participants/not_started.html", context, query=query)
-    return None
-
-
 def _browser_key(request) -> tuple[str, bool]:
     """This browser's random key and whether it must be (re)sent as a cookie."""
     key = request.COOKIES.get(BROWSER_COOKIE, "")
@@ -168,19 +84,6 @@ def _participant(campaign: Campaign, prefill: Prefill | None) -> Participant | N
     ).first()
 
 
-def _notice(campaign: Campaign, integration):
-    """What a login would share with the campaign, or None when it offers no login."""
-    if integration is None:
-        return None
-    return login_notice(
-        campaign=campaign, integration=integration, language=translation.get_language()
-    )
-
-
-def _url(name: str, campaign: Campaign) -> str:
-    return reverse(f"participants:{name}", args=[campaign.slug])
-
-
 def _done_key(campaign: Campaign) -> str:
     # Written by earlier releases; still honoured by the thank-you page.
     return f"participated:{campaign.pk}"
@@ -204,8 +107,8 @@ def _finish(request, campaign: Campaign) -> HttpResponse:
     """The redirect that confirms a stored participation. It relies on nothing that could still
     fail: the thank-you page reads its signed receipt, not the session, and the session
     middleware keeps this answer even when the session cannot be saved (participants/outage)."""
-    url = f"{_url('thanks', campaign)}?{urlencode({'r': _receipt(campaign)})}"
-    response = _HttpResponseSeeOther(url)
+    url = f"{campaign_url('thanks', campaign)}?{urlencode({'r': _receipt(campaign)})}"
+    response = HttpResponseSeeOther(url)
     response.confirms_stored = True
     return response
 
@@ -231,19 +134,19 @@ def _earlier_participations(campaign: Campaign, *, token: str, once_key: str) ->
 # ---------------------------------------------------------------------------- pages
 @require_GET
 def landing(request, slug: str):
-    campaign = _campaign(slug)
-    _activate_language(request, campaign)
-    if (closed := _closed_page(request, campaign)) is not None:
+    campaign = published_campaign(slug)
+    language_activate(request, campaign)
+    if (closed := closed_page(request, campaign)) is not None:
         return closed
     integration = campaign.login_integration
     context = {
         "campaign": campaign,
         "integration": integration,
         "login_required": campaign.sso_mode == SSOMode.REQUIRED,
-        "notice": _notice(campaign, integration),
+        "notice": page_notice(campaign, integration),
         "returning": remembered_login_get(request, campaign=campaign, integration=integration),
     }
-    return _page(request, "participants/landing.html", context)
+    return page_render(request, "participants/landing.html", context)
 
 
 class SessionJourney:
@@ -291,10 +194,10 @@ class SessionJourney:
         return _finish(self.request, self.campaign)
 
     def redirect(self, name: str) -> HttpResponse:
-        return _HttpResponseSeeOther(_url(name, self.campaign))
+        return HttpResponseSeeOther(campaign_url(name, self.campaign))
 
     def page(self, template: str, context: dict, *, status: int = 200) -> HttpResponse:
-        return _page(self.request, template, context, status=status)
+        return page_render(self.request, template, context, status=status)
 
     def respond(self, response: HttpResponse) -> HttpResponse:
         if self.new_browser:
@@ -304,10 +207,10 @@ class SessionJourney:
 
 @require_http_methods(["GET", "POST"])
 def campaign_form(request, slug: str):
-    campaign = _campaign(slug)
-    language = _activate_language(request, campaign)
+    campaign = published_campaign(slug)
+    language = language_activate(request, campaign)
     # A form posted to a campaign that has ended meanwhile gets the ending page; nothing stored.
-    if (closed := _closed_page(request, campaign)) is not None:
+    if (closed := closed_page(request, campaign)) is not None:
         return closed
     journey = SessionJourney(request, campaign)
     return journey.respond(form_step(request, campaign, journey, language=language))
@@ -322,7 +225,7 @@ def form_step(request, campaign: Campaign, journey, *, language: str) -> HttpRes
     context = {"campaign": campaign, "integration": integration, "prefill": prefill}
     if prefill is None and not database_down:
         try:
-            context["notice"] = _notice(campaign, integration)
+            context["notice"] = page_notice(campaign, integration)
             context.update(journey.login_context(integration))
         except DATABASE_UNAVAILABLE:
             # The form still renders; only the notice and "Continue as" need the database.
@@ -437,25 +340,25 @@ def _submit(*, journey, campaign, form, values, participant, language, token):
 
 @require_GET
 def thanks(request, slug: str):
-    campaign = _campaign(slug)
-    _activate_language(request, campaign)
+    campaign = published_campaign(slug)
+    language_activate(request, campaign)
     if campaign is None:
-        return _closed_page(request, campaign)
+        return closed_page(request, campaign)
     receipt = request.GET.get("r", "")
     if not (receipt and _receipt_valid(receipt, campaign)) and not request.session.get(
         _done_key(campaign)
     ):
-        return HttpResponseRedirect(_url("landing", campaign))
-    return _page(request, "participants/thanks.html", {"campaign": campaign})
+        return HttpResponseRedirect(campaign_url("landing", campaign))
+    return page_render(request, "participants/thanks.html", {"campaign": campaign})
 
 
 @require_GET
 def already(request, slug: str):
-    campaign = _campaign(slug)
-    _activate_language(request, campaign)
+    campaign = published_campaign(slug)
+    language_activate(request, campaign)
     if campaign is None:
-        return _closed_page(request, campaign)
-    return _page(request, "participants/already.html", {"campaign": campaign})
+        return closed_page(request, campaign)
+    return page_render(request, "participants/already.html", {"campaign": campaign})
 
 
 def csrf_failure(request, reason: str = ""):
@@ -470,8 +373,8 @@ def csrf_failure(request, reason: str = ""):
         match = None
     campaign = None
     if match is not None and match.view_name == "participants:form":
-        campaign = _campaign(match.kwargs.get("slug", ""))
-    language = _activate_language(request, campaign)
+        campaign = published_campaign(match.kwargs.get("slug", ""))
+    language = language_activate(request, campaign)
     context = {"campaign": campaign}
     if campaign is not None and campaign.is_open:
         prefill = prefill_get(request, campaign)
@@ -488,7 +391,7 @@ def csrf_failure(request, reason: str = ""):
                 rows=form.rows(),
                 form_token=secrets.token_urlsafe(32),
                 integration=campaign.oauth_integration,
-                notice=None if prefill else _notice(campaign, campaign.login_integration),
+                notice=None if prefill else page_notice(campaign, campaign.login_integration),
                 returning=None
                 if prefill
                 else remembered_login_get(
@@ -497,5 +400,5 @@ def csrf_failure(request, reason: str = ""):
                 prefill=prefill,
                 csrf_failed=True,
             )
-            return _page(request, "participants/form.html", context, status=403)
-    return _page(request, "participants/csrf_failure.html", context, status=403)
+            return page_render(request, "participants/form.html", context, status=403)
+    return page_render(request, "participants/csrf_failure.html", context, status=403)

@@ -50,17 +50,17 @@ from participants.login.start import (
     no_referrer,
 )
 from participants.models import EmbedSession, Participant
+from participants.pages import (
+    HttpResponseSeeOther,
+    closed_page,
+    language_activate,
+    page_notice,
+    page_render,
+    published_campaign,
+)
 from participants.prefill import prefill_set
 from participants.ratelimit import rate_limited
-from participants.views import (
-    _activate_language,
-    _campaign,
-    _closed_page,
-    _HttpResponseSeeOther,
-    _notice,
-    _page,
-    form_step,
-)
+from participants.views import form_step
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def framed(view):
 
     @functools.wraps(view)
     def wrapped(request, slug: str):
-        return _frame_headers(view(request, slug), _campaign(slug))
+        return _frame_headers(view(request, slug), published_campaign(slug))
 
     return csrf_exempt(wrapped)
 
@@ -163,7 +163,7 @@ def _framed_page(request, campaign, template, context, *, token="", status=200) 
     height, and its language links keep the visit."""
     context = {**context, "campaign": campaign, "embed": embed_page(request, campaign, token)}
     query = {"t": token} if token else {}
-    return _page(request, template, context, status=status, query=query)
+    return page_render(request, template, context, status=status, query=query)
 
 
 def _framed_closed(request, campaign: Campaign | None) -> HttpResponse | None:
@@ -171,7 +171,7 @@ def _framed_closed(request, campaign: Campaign | None) -> HttpResponse | None:
     token = (request.POST if request.method == "POST" else request.GET).get("t", "")
     token = token if isinstance(token, str) and len(token) < 100 else ""
     context = {"embed": embed_page(request, campaign, token)} if campaign is not None else {}
-    return _closed_page(request, campaign, context=context, query={"t": token} if token else {})
+    return closed_page(request, campaign, context=context, query={"t": token} if token else {})
 
 
 class EmbedJourney:
@@ -220,10 +220,10 @@ class EmbedJourney:
 
     def finish(self) -> HttpResponse:
         embed_session_participated(self.visit)
-        return _HttpResponseSeeOther(self.embed._url("embed_thanks"))
+        return HttpResponseSeeOther(self.embed._url("embed_thanks"))
 
     def redirect(self, name: str) -> HttpResponse:
-        return _HttpResponseSeeOther(self.embed._url(f"embed_{name}"))
+        return HttpResponseSeeOther(self.embed._url(f"embed_{name}"))
 
     def page(self, template: str, context: dict, *, status: int = 200) -> HttpResponse:
         context["embed"] = self.embed
@@ -231,7 +231,7 @@ class EmbedJourney:
         if "form_token" not in context and context.get("integration") is not None:
             # The login button's hidden form (the ticket) posts one too.
             context["form_token"] = self.form_token_new()
-        return _page(self.request, template, context, status=status, query={"t": self.token})
+        return page_render(self.request, template, context, status=status, query={"t": self.token})
 
     def respond(self, response: HttpResponse) -> HttpResponse:
         return response
@@ -241,8 +241,8 @@ class EmbedJourney:
 @require_GET
 @framed
 def embed_landing(request, slug: str):
-    campaign = _campaign(slug)
-    _activate_language(request, campaign)
+    campaign = published_campaign(slug)
+    language_activate(request, campaign)
     if (closed := _framed_closed(request, campaign)) is not None:
         return closed
     journey = EmbedJourney(request, campaign, source=request.GET)
@@ -251,7 +251,7 @@ def embed_landing(request, slug: str):
         "campaign": campaign,
         "integration": integration,
         "login_required": campaign.sso_mode == SSOMode.REQUIRED,
-        "notice": _notice(campaign, integration),
+        "notice": page_notice(campaign, integration),
     }
     return journey.page("participants/landing.html", context)
 
@@ -259,8 +259,8 @@ def embed_landing(request, slug: str):
 @require_http_methods(["GET", "POST"])
 @framed
 def embed_form(request, slug: str):
-    campaign = _campaign(slug)
-    language = _activate_language(request, campaign)
+    campaign = published_campaign(slug)
+    language = language_activate(request, campaign)
     if (closed := _framed_closed(request, campaign)) is not None:
         return closed
     source = request.POST if request.method == "POST" else request.GET
@@ -271,8 +271,8 @@ def embed_form(request, slug: str):
 @require_GET
 @framed
 def embed_thanks(request, slug: str):
-    campaign = _campaign(slug)
-    _activate_language(request, campaign)
+    campaign = published_campaign(slug)
+    language_activate(request, campaign)
     if campaign is None:
         return _framed_closed(request, campaign)
     token = request.GET.get("t", "")
@@ -285,8 +285,8 @@ def embed_thanks(request, slug: str):
 @require_GET
 @framed
 def embed_already(request, slug: str):
-    campaign = _campaign(slug)
-    _activate_language(request, campaign)
+    campaign = published_campaign(slug)
+    language_activate(request, campaign)
     if campaign is None:
         return _framed_closed(request, campaign)
     token = request.GET.get("t", "")
@@ -299,23 +299,23 @@ def embed_already(request, slug: str):
 @framed
 def embed_not_you(request, slug: str):
     """Forget the login of this visit: the form comes back empty, nothing is sent."""
-    campaign = _campaign(slug)
-    _activate_language(request, campaign)
+    campaign = published_campaign(slug)
+    language_activate(request, campaign)
     if campaign is None:
         return _framed_closed(request, campaign)
     visit = embed_session_get(campaign=campaign, token=request.POST.get("t", ""))
     if visit is None or not embed_form_token_spend(visit, request.POST.get("form_token", "")):
         return _refused(request, campaign, visit)
     embed_prefill_clear(visit)
-    return _HttpResponseSeeOther(_visit_url(request, campaign, "embed_form"))
+    return HttpResponseSeeOther(_visit_url(request, campaign, "embed_form"))
 
 
 @require_POST
 @framed
 def embed_redeem(request, slug: str):
     """The frame got a ticket from its login pop-up: the visit takes the login over."""
-    campaign = _campaign(slug)
-    _activate_language(request, campaign)
+    campaign = published_campaign(slug)
+    language_activate(request, campaign)
     if (closed := _framed_closed(request, campaign)) is not None:
         return closed
     visit = embed_session_get(campaign=campaign, token=request.POST.get("t", ""))
@@ -328,7 +328,7 @@ def embed_redeem(request, slug: str):
         journey = EmbedJourney(request, campaign, source=request.POST)
         context = {"campaign": campaign, "integration": campaign.login_integration}
         return journey.page("participants/embed_login_refused.html", context, status=400)
-    return _HttpResponseSeeOther(_visit_url(request, campaign, "embed_form"))
+    return HttpResponseSeeOther(_visit_url(request, campaign, "embed_form"))
 
 
 def _refused(request, campaign: Campaign, visit: EmbedSession | None) -> HttpResponse:
@@ -354,7 +354,7 @@ def _landing(campaign: Campaign, request) -> str:
 # ---------------------------------------------------------------------------- the pop-up
 def _popup_page(request, campaign, state: str, *, status: int = 200, **context) -> HttpResponse:
     context.update(campaign=campaign, state=state)
-    return _page(request, "participants/embed_popup.html", context, status=status)
+    return page_render(request, "participants/embed_popup.html", context, status=status)
 
 
 @require_GET
@@ -362,9 +362,9 @@ def _popup_page(request, campaign, state: str, *, status: int = 200, **context) 
 @rate_limited("login", per=("ip", "campaign"), campaign=lambda request, slug: slug)
 def embed_login_start(request, slug: str):
     """The pop-up's first page: the login of the frame whose visit token it was given."""
-    campaign = _campaign(slug)
-    language = _activate_language(request, campaign)
-    if (closed := _closed_page(request, campaign)) is not None:
+    campaign = published_campaign(slug)
+    language = language_activate(request, campaign)
+    if (closed := closed_page(request, campaign)) is not None:
         return closed
     visit = embed_session_get(campaign=campaign, token=request.GET.get("t", ""))
     if visit is None:
@@ -393,10 +393,10 @@ def embed_login_start(request, slug: str):
 @never_cache
 def embed_login_done(request, slug: str):
     """The pop-up's last page: its script hands the ticket to the frame and closes."""
-    campaign = _campaign(slug)
-    _activate_language(request, campaign)
+    campaign = published_campaign(slug)
+    language_activate(request, campaign)
     if campaign is None:
-        return _closed_page(request, campaign)
+        return closed_page(request, campaign)
     ticket = embed_ticket_kept(request, campaign=campaign)
     # Its script needs the window that opened this one: the frame, inside another site's page.
     return keeps_opener(
@@ -409,9 +409,9 @@ def embed_login_done(request, slug: str):
 def embed_login_continue(request, slug: str):
     """The ticket could not reach the frame: go on in the pop-up, on the campaign's own form
     (a top-level page of ours: the session works there). CSRF-checked like any of them."""
-    campaign = _campaign(slug)
-    _activate_language(request, campaign)
-    if (closed := _closed_page(request, campaign)) is not None:
+    campaign = published_campaign(slug)
+    language_activate(request, campaign)
+    if (closed := closed_page(request, campaign)) is not None:
         return closed
     try:
         prefill = embed_ticket_take(
@@ -429,4 +429,4 @@ def embed_login_continue(request, slug: str):
         targets=prefill.targets,
     )
     form = reverse("participants:form", args=[campaign.slug])
-    return _HttpResponseSeeOther(f"{form}?{urlencode({'lang': request.LANGUAGE_CODE})}")
+    return HttpResponseSeeOther(f"{form}?{urlencode({'lang': request.LANGUAGE_CODE})}")

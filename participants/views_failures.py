@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET
 from campaigns.models import Campaign, SSOMode
 from participants.login.failures import PAGES
 from participants.login.state import return_to_safe
-from participants.views import LANGUAGE_NAMES, _activate_language, _campaign
+from participants.pages import LANGUAGE_NAMES, language_activate, published_campaign
 
 REFERENCE = re.compile(r"[0-9A-F]{8}")
 VARIABLE = re.compile(r"[a-z][a-z0-9_]{0,49}")
@@ -105,8 +105,8 @@ def sign_in_problem(request):
     reference = request.GET.get("ref", "")
     if not REFERENCE.fullmatch(reference):
         reference = "—"
-    campaign = _campaign(request.GET.get("c", "")) if request.GET.get("c") else None
-    _activate_language(request, campaign)
+    campaign = published_campaign(request.GET.get("c", "")) if request.GET.get("c") else None
+    language_activate(request, campaign)
     return_to = ""
     if campaign is not None:
         return_to = return_to_safe(

@@ -3,12 +3,12 @@
 from django.conf import settings
 from django.views.decorators.http import require_GET
 
-from participants.views import _activate_language, _page
+from participants.pages import language_activate, page_render
 
 
 @require_GET
 def home(request):
     """What this site is, for whoever opens its address (the admin's "View site" too):
     participants reach campaigns through the links they were given."""
-    _activate_language(request, None)
-    return _page(request, "participants/home.html", {"product_name": settings.PRODUCT_NAME})
+    language_activate(request, None)
+    return page_render(request, "participants/home.html", {"product_name": settings.PRODUCT_NAME})

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.admin import AccountScopedAdmin
 from accounts.permissions import Capability, can_anywhere, is_platform_staff
+from core.links import link_url
 from integrations.admin_filters import IntegrationCategoryFilter, other_category_redirect
 from integrations.fields import UndecryptableSecret
 from integrations.models import IdentifierSource, SignInAlert
@@ -423,7 +424,8 @@ class OAuthIntegrationAdmin(AccountScopedAdmin):
             )
             # The real login flow, run as this administrator: it ends on a page with the
             # profile the IdP sent (redacted) and what the mapping makes of it.
-            context["test_login_url"] = reverse("participants:test_login_start", args=[obj.pk])
+            # (a participants' page, registered with core/links.py; no link when none is).
+            context["test_login_url"] = link_url("integration_test_login", integration_id=obj.pk)
             context["secret_undecryptable"] = isinstance(obj.client_secret, UndecryptableSecret)
             context["mapping_links"] = mapping_links(request, obj)
             if request.method == "GET" and (alert := active_alert(obj)) is not None:

@@ -24,6 +24,7 @@ from django.utils.translation import ngettext
 from django_tasks import task
 
 from accounts.permissions import administrator_emails
+from core.links import link_url
 from integrations.models import OAuthIntegration, SignInAlert
 
 logger = logging.getLogger(__name__)
@@ -119,12 +120,10 @@ def admin_link(name: str, *args, query: str = "") -> str:
 
 
 def activity_log_link(integration_id: int, *, absolute: bool = False) -> str:
-    """The SSO activity log, filtered on the integration."""
-    link = admin_link if absolute else admin_path
-    return link(
-        "admin:participants_loginattempt_changelist",
-        query=f"?integration__id__exact={integration_id}",
-    )
+    """The SSO activity log, filtered on the integration: a participants' page, registered with
+    core/links.py; "" when no app provides it."""
+    path = link_url("integration_login_attempts", integration_id=integration_id)
+    return f"{settings.PUBLIC_BASE_URL}{path}" if absolute and path else path
 
 
 @task(queue_name="default")
@@ -150,6 +149,7 @@ def sign_in_alert_notify(integration_id: int) -> int:
         )
         return 0
     settings_link = admin_link("admin:integrations_oauthintegration_change", integration.pk)
+    activity_link = activity_log_link(integration.pk, absolute=True)
     lines = [
         f"Participants cannot log in with “{integration.display_name}” ({account.name}).",
         "",
@@ -159,7 +159,7 @@ def sign_in_alert_notify(integration_id: int) -> int:
         f"What to check: {alert.advice_text}",
         "",
         f"Integration settings: {settings_link}",
-        f"SSO activity log: {activity_log_link(integration.pk, absolute=True)}",
+        *([f"SSO activity log: {activity_link}"] if activity_link else []),
         "",
         "The alert ends with the next successful login (a Test login from the integration page "
         "counts). You get at most one such e-mail every "

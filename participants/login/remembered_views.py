@@ -4,7 +4,6 @@
 Both are POSTs with the CSRF token, never links that a prefetcher could follow.
 """
 
-from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
@@ -15,16 +14,19 @@ from participants.login.remembered import (
     remembered_login_get,
     sso_state_forget,
 )
+from participants.pages import (
+    HttpResponseSeeOther,
+    campaign_url,
+    closed_page,
+    language_activate,
+    language_chosen,
+    published_campaign,
+)
 from participants.prefill import prefill_set
-from participants.views import _activate_language, _campaign, _closed_page, _url
-
-
-class _HttpResponseSeeOther(HttpResponseRedirect):
-    status_code = 303
 
 
 def _with_language(request, url: str) -> str:
-    explicit = getattr(request, "_explicit_language", None)
+    explicit = language_chosen(request)
     return f"{url}?{urlencode({'lang': explicit})}" if explicit else url
 
 
@@ -33,23 +35,23 @@ def _with_language(request, url: str) -> str:
 def continue_as(request, slug: str):
     """Prefill the campaign from this browser's remembered login, without going to the IdP;
     outside the window (or when the mapping now needs what the profile lacks), a normal login."""
-    campaign = _campaign(slug)
-    _activate_language(request, campaign)
-    if (closed := _closed_page(request, campaign)) is not None:
+    campaign = published_campaign(slug)
+    language_activate(request, campaign)
+    if (closed := closed_page(request, campaign)) is not None:
         return closed
-    form = _with_language(request, _url("form", campaign))
+    form = _with_language(request, campaign_url("form", campaign))
     integration = campaign.login_integration
     if integration is None:
-        return _HttpResponseSeeOther(form)
+        return HttpResponseSeeOther(form)
     returning = remembered_login_get(request, campaign=campaign, integration=integration)
     if returning is None or returning.mapped.missing_required:
         if returning is not None:
             remembered_login_forget(request, integration_id=integration.pk)
         login = reverse("participants:login_start", args=[campaign.slug])
-        query = {"next": _url("form", campaign)}
-        if explicit := getattr(request, "_explicit_language", None):
+        query = {"next": campaign_url("form", campaign)}
+        if explicit := language_chosen(request):
             query["lang"] = explicit
-        return _HttpResponseSeeOther(f"{login}?{urlencode(query)}")
+        return HttpResponseSeeOther(f"{login}?{urlencode(query)}")
     # Derived now, from the stored profile, through the integration's current mapping.
     prefill_set(
         request,
@@ -59,17 +61,17 @@ def continue_as(request, slug: str):
         integration_name=integration.display_name,
         targets=returning.mapped.targets,
     )
-    return _HttpResponseSeeOther(form)
+    return HttpResponseSeeOther(form)
 
 
 @require_POST
 @never_cache
 def not_you(request, slug: str):
     """Drop this browser's login on the campaign and show the form again, empty."""
-    campaign = _campaign(slug)
-    _activate_language(request, campaign)
+    campaign = published_campaign(slug)
+    language_activate(request, campaign)
     if campaign is None:
-        return _closed_page(request, campaign)
+        return closed_page(request, campaign)
     # Also on a campaign that has ended: forgetting someone is always allowed.
     sso_state_forget(request, campaign)
-    return _HttpResponseSeeOther(_with_language(request, _url("form", campaign)))
+    return HttpResponseSeeOther(_with_language(request, campaign_url("form", campaign)))

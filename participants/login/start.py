@@ -13,7 +13,7 @@ from integrations.oauth.client import ClientConfig, OAuthError, authorization_ur
 from integrations.oauth.redirect_uri import callback_url
 from participants.login.completion import form_url
 from participants.login.state import browser_cookie_set, login_attempt_start
-from participants.views import _page
+from participants.pages import page_render
 
 logger = logging.getLogger(__name__)
 
@@ -38,14 +38,14 @@ def keeps_opener(response: HttpResponse) -> HttpResponse:
 
 def login_unavailable_page(request, campaign: Campaign) -> HttpResponse:
     context = {"campaign": campaign}
-    return _page(request, "participants/login_unavailable.html", context, status=503)
+    return page_render(request, "participants/login_unavailable.html", context, status=503)
 
 
 def login_paused_page(request, campaign: Campaign) -> HttpResponse:
     context = {"campaign": campaign, "retry_after_seconds": settings.IDP_BREAKER_OPEN_SECONDS}
     if campaign.sso_mode == SSOMode.OPTIONAL:
         context["manual_url"] = form_url(campaign)
-    response = _page(request, "participants/login_paused.html", context, status=503)
+    response = page_render(request, "participants/login_paused.html", context, status=503)
     response["Retry-After"] = str(settings.IDP_BREAKER_OPEN_SECONDS)
     return response
 

@@ -43,9 +43,9 @@ from participants.login.state import (
     return_to_safe,
 )
 from participants.models import AttemptOutcome
+from participants.pages import closed_page, language_activate, published_campaign
 from participants.prefill import prefill_get
 from participants.ratelimit import rate_limited
-from participants.views import _activate_language, _campaign, _closed_page
 from participants.views_failures import failure_page
 
 logger = logging.getLogger(__name__)
@@ -57,9 +57,9 @@ logger = logging.getLogger(__name__)
 @rate_limited("login", per=("ip", "campaign"), campaign=lambda request, slug: slug)
 def login_start(request, slug: str):
     """Send the participant to their IdP; `?next=` is where they come back to (same site)."""
-    campaign = _campaign(slug)
-    language = _activate_language(request, campaign)
-    if (closed := _closed_page(request, campaign)) is not None:
+    campaign = published_campaign(slug)
+    language = language_activate(request, campaign)
+    if (closed := closed_page(request, campaign)) is not None:
         return closed
     integration = campaign.login_integration
     if integration is None:

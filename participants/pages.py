@@ -1,0 +1,130 @@
+"""What every public campaign page shares: its opening and its rendering.
+
+Each view opens the same way: the published campaign (`published_campaign`), the language
+(`language_activate`), then the page for a campaign that is not open (`closed_page`); it
+renders through `page_render`, which adds the language switch and the privacy policy link.
+The campaign pages (views.py), the framed ones (views_embed.py), the login's (login/views.py,
+login/remembered_views.py) and the failure pages (views_failures.py) all use these.
+"""
+
+from django.conf import settings
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import translation
+from django.utils.http import urlencode
+
+from campaigns.lookup import public_campaign
+from campaigns.models import Campaign
+from participants.notice import login_notice
+
+LANGUAGE_NAMES = dict(settings.LANGUAGES)
+# How long the language a participant picked is kept in their browser.
+LANGUAGE_COOKIE_MAX_AGE = 365 * 24 * 3600
+
+
+class HttpResponseSeeOther(HttpResponseRedirect):
+    status_code = 303
+
+
+def published_campaign(slug: str) -> Campaign | None:
+    """The published campaign with this slug; drafts do not exist for the public."""
+    return public_campaign(slug)
+
+
+def language_activate(request, campaign: Campaign | None) -> str:
+    """?lang= when the campaign offers it, else the browser's choice, else the first offered.
+
+    An unknown or unoffered code is ignored, never an error.
+    """
+    offered = campaign.offered_languages if campaign else list(LANGUAGE_NAMES)
+    requested = request.GET.get("lang", "")
+    if requested in offered:
+        language = requested
+        request._explicit_language = requested
+    else:
+        # LocaleMiddleware already read the language cookie and Accept-Language.
+        browser = (getattr(request, "LANGUAGE_CODE", "") or "").split("-")[0]
+        language = browser if browser in offered else offered[0]
+    translation.activate(language)
+    request.LANGUAGE_CODE = language
+    return language
+
+
+def language_chosen(request) -> str | None:
+    """The language this request asked for with ?lang= (and the campaign offers), else None."""
+    return getattr(request, "_explicit_language", None)
+
+
+def page_render(
+    request, template: str, context: dict, *, status: int = 200, query: dict | None = None
+) -> HttpResponse:
+    """Render a campaign page. `query`: what every link to another language must keep (the
+    embedded pages' token); with it, the language chosen is not kept in a cookie either."""
+    campaign = context.get("campaign")
+    language = translation.get_language()
+    if campaign is not None:
+        # At the foot of every page of the campaign: the form collects data too, login or not.
+        context.setdefault("privacy_policy_url", campaign.privacy_policy_link)
+    # A page of no campaign (not found, an error) is offered in every language.
+    offered = campaign.offered_languages if campaign is not None else list(LANGUAGE_NAMES)
+    if len(offered) > 1 and "language_links" not in context:
+        context["language_links"] = [
+            {
+                "code": code,
+                "name": LANGUAGE_NAMES[code],
+                # The embedded pages' token and the thank-you page's receipt go along: they
+                # are what lets those pages show.
+                "url": f"{request.path}?"
+                + urlencode({**(query or {}), "lang": code, **_kept_query(request)}),
+                "current": code == language,
+            }
+            for code in offered
+        ]
+    response = render(request, template, context, status=status)
+    explicit = language_chosen(request)
+    if explicit and query is None:
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            explicit,
+            max_age=LANGUAGE_COOKIE_MAX_AGE,
+            samesite="Lax",
+            secure=settings.SESSION_COOKIE_SECURE,
+        )
+    return response
+
+
+def _kept_query(request) -> dict[str, str]:
+    receipt = request.GET.get("r", "")
+    return {"r": receipt} if receipt else {}
+
+
+def closed_page(
+    request, campaign: Campaign | None, *, context: dict | None = None, query: dict | None = None
+) -> HttpResponse | None:
+    """The page for a campaign that cannot take participations now, or None when it is open.
+
+    `context` and `query` as for `page_render` (the embedded pages' own)."""
+    context = context or {}
+    if campaign is None:
+        return page_render(request, "participants/unknown.html", context, status=404, query=query)
+    context = {**context, "campaign": campaign}
+    if campaign.has_ended:
+        return page_render(request, "participants/ended.html", context, status=410, query=query)
+    if not campaign.has_started:
+        return page_render(request, "participants/not_started.html", context, query=query)
+    return None
+
+
+def campaign_url(name: str, campaign: Campaign) -> str:
+    """The path of the campaign's page `name` ("landing", "form", "thanks"…)."""
+    return reverse(f"participants:{name}", args=[campaign.slug])
+
+
+def page_notice(campaign: Campaign, integration):
+    """What a login would share with the campaign, or None when it offers no login."""
+    if integration is None:
+        return None
+    return login_notice(
+        campaign=campaign, integration=integration, language=translation.get_language()
+    )
