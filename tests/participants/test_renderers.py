@@ -6,6 +6,7 @@ import pytest
 from django import forms
 from django.forms.renderers import DjangoTemplates
 
+from campaigns.lookup import public_campaign
 from participants.forms import ParticipationForm
 from participants.prefill import Prefill
 from participants.renderers import ParticipationFormRenderer
@@ -64,7 +65,7 @@ def test_the_whole_form_is_written_as_django_writes_it(account):
     def html(renderer, data=None):
         form = ParticipationForm(
             data,
-            fields=list(campaign.fields.all()),
+            fields=public_campaign(campaign.slug).fields,
             prefill=prefill,
             language="fr",
             renderer=renderer,
