@@ -26,7 +26,6 @@ the outage cannot be announced, so a process that kept rows from before may show
 import logging
 import secrets
 import threading
-import time
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
@@ -34,6 +33,8 @@ from django.core.cache import cache, caches
 from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.locmem import LocMemCache
 from django.db import transaction
+
+from core.clock import SYSTEM_CLOCK, Clock
 
 logger = logging.getLogger(__name__)
 
@@ -43,10 +44,14 @@ TOKEN_SECONDS = 1.0
 
 
 class ProcessCache(Generic[V]):
-    def __init__(self, name: str, *, max_entries: int, max_age: float) -> None:
+    def __init__(
+        self, name: str, *, max_entries: int, max_age: float, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
         self.generation_key = f"process-cache:{name}:generation"
         self.max_entries = max_entries
         self.max_age = max_age
+        # Where ages and the token's interval are read from (tests pass one they can move).
+        self.clock = clock
         self._entries: dict[Hashable, tuple[str, float, V]] = {}
         self._lock = threading.Lock()
         # (token, when it was read): the token as this process last saw it; None while the
@@ -55,12 +60,13 @@ class ProcessCache(Generic[V]):
 
     def get(self, key: Hashable, load: Callable[[], V | None]) -> V | None:
         """The value kept for `key`, or `load()`'s (kept unless None). Shared by every thread
-        of the process: callers must treat it as read-only."""
+        of the process: `load` should return an immutable value (a frozen dataclass), never a
+        model instance that a request could change under another's feet."""
         generation = self._generation()
         if generation is None:
             return load()  # the cache is unavailable: nothing is kept meanwhile
         entry = self._entries.get(key)
-        if entry is not None and entry[0] == generation and time.monotonic() < entry[1]:
+        if entry is not None and entry[0] == generation and self.clock.monotonic() < entry[1]:
             return entry[2]
         value = load()
         if value is not None:
@@ -69,7 +75,7 @@ class ProcessCache(Generic[V]):
             with self._lock:
                 if len(self._entries) >= self.max_entries:
                     self._entries.clear()
-                self._entries[key] = (generation, time.monotonic() + max_age, value)
+                self._entries[key] = (generation, self.clock.monotonic() + max_age, value)
         return value
 
     def changed(self) -> None:
@@ -86,7 +92,7 @@ class ProcessCache(Generic[V]):
 
     def _generation(self) -> str | None:
         token, read_at = self._token
-        now = time.monotonic()
+        now = self.clock.monotonic()
         if now - read_at < TOKEN_SECONDS:
             return token
         try:
@@ -117,6 +123,6 @@ class ProcessCache(Generic[V]):
                 self.generation_key,
                 self.max_age,
             )
-            self._token = (None, time.monotonic())
+            self._token = (None, self.clock.monotonic())
             return
-        self._token = (generation, time.monotonic())
+        self._token = (generation, self.clock.monotonic())

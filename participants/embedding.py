@@ -61,7 +61,7 @@ def embed_session_start(*, campaign: Campaign) -> tuple[EmbedSession, str]:
     token = _new_token()
     visit = EmbedSession.objects.create(
         token_hash=_hash(token),
-        campaign=campaign,
+        campaign_id=campaign.pk,
         expires_at=timezone.now() + timedelta(seconds=settings.EMBED_SESSION_TTL_SECONDS),
     )
     return visit, token
@@ -73,7 +73,7 @@ def embed_session_get(*, campaign: Campaign, token: str) -> EmbedSession | None:
     if not isinstance(token, str) or not TOKEN_RE.match(token):
         return None
     return EmbedSession.objects.filter(
-        token_hash=_hash(token), campaign=campaign, expires_at__gt=timezone.now()
+        token_hash=_hash(token), campaign_id=campaign.pk, expires_at__gt=timezone.now()
     ).first()
 
 

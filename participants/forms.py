@@ -1,6 +1,7 @@
 """The participation form, built from a campaign's fields and the participant's prefill."""
 
 import datetime
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +12,8 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from campaigns.models import CampaignField, FieldType, WhenPrefilled
+from campaigns.lookup import CampaignFieldData
+from campaigns.models import FieldType, WhenPrefilled
 from integrations.variables import Variable, VariableType, get_variable
 from participants.prefill import Prefill
 from participants.renderers import ParticipationFormRenderer, field_row_html
@@ -49,7 +51,7 @@ def _not_in_future(value: datetime.date) -> None:
         raise ValidationError(_("Enter a date in the past."), code="future")
 
 
-def _build_field(cf: CampaignField, variable: Variable, language: str) -> forms.Field:
+def _build_field(cf: CampaignFieldData, variable: Variable, language: str) -> forms.Field:
     common = {"label": cf.label(language), "required": cf.required}
     text_attrs = {"maxlength": variable.max_length}
     match cf.field_type:
@@ -77,7 +79,7 @@ def _build_field(cf: CampaignField, variable: Variable, language: str) -> forms.
                 **common,
             )
         case FieldType.SELECT:
-            choices = [(o.value, o.label(language)) for o in cf.option_list()]
+            choices = [(o.value, o.label(language)) for o in cf.options]
             return forms.ChoiceField(choices=[("", "—"), *choices], **common)
         case FieldType.CHECKBOX:
             return forms.BooleanField(**common)
@@ -145,7 +147,7 @@ class ParticipationForm(forms.Form):
         self,
         data=None,
         *,
-        fields: list[CampaignField],
+        fields: Sequence[CampaignFieldData],
         prefill: Prefill | None,
         language: str,
         **kwargs,
@@ -182,7 +184,7 @@ class ParticipationForm(forms.Form):
             v for v in self.variables if v in asked or v in self.prefilled
         ]
 
-    def _prefill_field(self, cf: CampaignField, formfield: forms.Field, raw: Any) -> None:
+    def _prefill_field(self, cf: CampaignFieldData, formfield: forms.Field, raw: Any) -> None:
         if isinstance(formfield, forms.ChoiceField) and isinstance(raw, str):
             # A mapping table may say "M" where the campaign's option is "m".
             options = {str(value).casefold(): value for value, _ in formfield.choices if value}

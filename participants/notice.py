@@ -32,7 +32,7 @@ def _data_label(variable: str, *, campaign: Campaign, language: str) -> str:
         return STANDARD_VARIABLES[variable].notice_label(language)
     # A custom variable: the campaign's own label when its form asks for it (no query: the
     # public campaign comes with its fields), else the technical name made readable.
-    for field in campaign.fields.all():
+    for field in campaign.fields:
         if field.variable == variable:
             return field.label(language)
     return variable.replace("_", " ").capitalize()

@@ -61,7 +61,7 @@ def participation_create(
     try:
         with transaction.atomic():
             participation = Participation.objects.create(
-                campaign=campaign,
+                campaign_id=campaign.pk,
                 participant=participant,
                 values=values,
                 prefilled=prefilled,
@@ -75,7 +75,8 @@ def participation_create(
             # The webhook outbox rows commit or roll back with the participation: no event is
             # lost after a crash, none is sent for a participation that was not stored.
             webhook_events_record(
-                account=campaign.account_id, participation=_event_data(participation)
+                account=campaign.account_id,
+                participation=_event_data(participation, campaign=campaign),
             )
             return participation
     except IntegrityError:
@@ -83,14 +84,16 @@ def participation_create(
         existing = Participation.objects.filter(submission_token=submission_token).first()
         if existing is not None and existing.campaign_id == campaign.pk:
             return existing
-        if once_key and Participation.objects.filter(campaign=campaign, once_key=once_key).exists():
+        if (
+            once_key
+            and Participation.objects.filter(campaign_id=campaign.pk, once_key=once_key).exists()
+        ):
             raise AlreadyParticipatedError from None
         raise
 
 
-def _event_data(participation: Participation) -> dict[str, Any]:
+def _event_data(participation: Participation, *, campaign) -> dict[str, Any]:
     """The participation as plain data for the webhook payloads (no tokens, no raw profile)."""
-    campaign = participation.campaign
     participant = participation.participant
     return {
         "id": participation.pk,

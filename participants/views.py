@@ -123,9 +123,9 @@ def _earlier_participations(campaign: Campaign, *, token: str, once_key: str) ->
     if not conditions:
         return False, False
     # Both columns are unique (per campaign), so at most two rows can match.
-    rows = Participation.objects.filter(reduce(or_, conditions), campaign=campaign).values_list(
-        "submission_token", "once_key"
-    )[:2]
+    rows = Participation.objects.filter(
+        reduce(or_, conditions), campaign_id=campaign.pk
+    ).values_list("submission_token", "once_key")[:2]
     submitted = bool(token) and any(row[0] == token for row in rows)
     taken_part = once and any(row[1] == once_key for row in rows)
     return submitted, taken_part
@@ -259,8 +259,7 @@ def form_step(request, campaign: Campaign, journey, *, language: str) -> HttpRes
     if taken_part:
         return journey.redirect("already")
 
-    fields = list(campaign.fields.all())
-    form_kwargs = {"fields": fields, "prefill": prefill, "language": language}
+    form_kwargs = {"fields": campaign.fields, "prefill": prefill, "language": language}
     submit = {
         "journey": journey,
         "campaign": campaign,
@@ -381,7 +380,7 @@ def csrf_failure(request, reason: str = ""):
         if prefill is None or campaign.sso_mode != SSOMode.REQUIRED:
             form = ParticipationForm(
                 request.POST,
-                fields=list(campaign.fields.all()),
+                fields=campaign.fields,
                 prefill=prefill,
                 language=language,
             )

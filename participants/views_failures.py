@@ -15,6 +15,7 @@ from django.utils import translation
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
+from campaigns.lookup import PublishedCampaign
 from campaigns.models import Campaign, SSOMode
 from participants.login.failures import PAGES
 from participants.login.state import return_to_safe
@@ -24,10 +25,13 @@ REFERENCE = re.compile(r"[0-9A-F]{8}")
 VARIABLE = re.compile(r"[a-z][a-z0-9_]{0,49}")
 
 
-def _labels(campaign: Campaign | None, variables: list[str]) -> list[str]:
-    if not variables:
-        return []
-    fields = {f.variable: f for f in campaign.fields.all()} if campaign else {}
+def _labels(campaign: Campaign | PublishedCampaign | None, variables: list[str]) -> list[str]:
+    if not variables or campaign is None:
+        return [*variables]
+    # The callback's failure has the attempt's campaign (a model); the page in another language
+    # has the published one (campaigns/lookup.py).
+    rows = campaign.fields if isinstance(campaign, PublishedCampaign) else campaign.fields.all()
+    fields = {f.variable: f for f in rows}
     return [fields[v].label() if v in fields else v for v in variables]
 
 

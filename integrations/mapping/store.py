@@ -35,7 +35,10 @@ _compiled_rules: ProcessCache[tuple[Rule, ...]] = ProcessCache(
 def mapping_rules_for(*, integration: OAuthIntegration) -> list[Rule]:
     """The integration's compiled rules, for `mapping_apply` (login flow, preview, test login)."""
     rules = _compiled_rules.get(
-        integration.pk, lambda: tuple(rules_from_rows(rows=integration.mapping_rules.all()))
+        integration.pk,
+        lambda: tuple(
+            rules_from_rows(rows=MappingRule.objects.filter(integration_id=integration.pk))
+        ),
     )
     return list(rules)
 

@@ -101,7 +101,7 @@ def remembered_login_get(
     remembered = (
         RememberedLogin.objects.filter(
             token_hash=_hash(token),
-            integration=integration,
+            integration_id=integration.pk,
             # The integration is the account's: this holds the account line a second time.
             participant__account_id=campaign.account_id,
             expires_at__gt=timezone.now(),

@@ -156,8 +156,8 @@ def login_attempt_start(
         state_hash=_hash(state),
         browser_hash=_hash(browser),
         account_id=integration.account_id,
-        integration=integration,
-        campaign=campaign,
+        integration_id=integration.pk,
+        campaign_id=campaign.pk if campaign is not None else None,
         snapshot=FlowSnapshot.of(integration, redirect_uri=redirect_uri).as_json(),
         nonce=nonce,
         code_verifier=verifier,
@@ -316,5 +316,8 @@ def login_attempts_abandon(*, request, campaign: Campaign) -> int:
         return 0
     now = timezone.now()
     return LoginAttempt.objects.filter(
-        browser_hash=_hash(browser), campaign=campaign, used_at__isnull=True, expires_at__gt=now
+        browser_hash=_hash(browser),
+        campaign_id=campaign.pk,
+        used_at__isnull=True,
+        expires_at__gt=now,
     ).update(expires_at=now)

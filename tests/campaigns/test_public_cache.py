@@ -6,15 +6,44 @@ field added or an integration switched off shows on the very next request, in th
 (through the shared generation token) in every other one.
 """
 
+import dataclasses
+from datetime import timedelta
+
 import pytest
 from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from campaigns import lookup
 from campaigns.models import Campaign, CampaignStatus, FieldType
 from core import process_cache
+from core.clock import SYSTEM_CLOCK
 from tests.factories import CampaignFieldFactory, OAuthIntegrationFactory, make_form_campaign
+
+
+class MovableClock:
+    """The real time, plus whatever the test moved it by."""
+
+    def __init__(self) -> None:
+        self.ahead = 0.0
+
+    def now(self):
+        return SYSTEM_CLOCK.now() + timedelta(seconds=self.ahead)
+
+    def monotonic(self) -> float:
+        return SYSTEM_CLOCK.monotonic() + self.ahead
+
+    def move(self, seconds: float) -> None:
+        self.ahead += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The campaign cache's clock, which the test moves (the process's own is left alone)."""
+    movable = MovableClock()
+    monkeypatch.setattr(lookup.public_campaigns, "clock", movable)
+    return movable
 
 
 @pytest.fixture
@@ -89,16 +118,9 @@ def test_switching_the_integration_off_removes_the_login_at_once(client, account
 
 
 @pytest.fixture
-def a_second_later(monkeypatch):
-    """Move this process's clock past the interval at which it reads the shared token again."""
-
-    def later():
-        monkeypatch.setattr(
-            process_cache.time, "monotonic", lambda: now() + process_cache.TOKEN_SECONDS
-        )
-
-    now = process_cache.time.monotonic
-    return later
+def a_second_later(clock):
+    """Move the cache's clock past the interval at which it reads the shared token again."""
+    return lambda: clock.move(process_cache.TOKEN_SECONDS)
 
 
 def test_a_change_made_by_another_process_is_seen_within_a_second(
@@ -115,15 +137,13 @@ def test_a_change_made_by_another_process_is_seen_within_a_second(
 
 
 def test_with_a_shared_cache_a_change_nobody_announced_is_kept_until_its_max_age(
-    redis_cache, client, campaign, monkeypatch, a_second_later
+    redis_cache, client, campaign, clock, a_second_later
 ):
     assert "Summer contest" in landing(client, campaign).text
     Campaign.objects.filter(pk=campaign.pk).update(title="Autumn contest")  # no signal here
     a_second_later()
     assert "Summer contest" in landing(client, campaign).text
-    now = process_cache.time.monotonic
-    max_age = lookup.public_campaigns.max_age
-    monkeypatch.setattr(process_cache.time, "monotonic", lambda: now() + max_age)
+    clock.move(lookup.public_campaigns.max_age)
     assert "Autumn contest" in landing(client, campaign).text
 
 
@@ -208,3 +228,58 @@ def test_pages_and_edits_keep_working_while_the_cache_is_down(
     a_second_later()
     assert "Autumn contest" in landing(client, campaign).text  # nothing kept meanwhile
     assert "cache unavailable" in caplog.text
+
+
+def test_what_one_request_reads_no_request_can_change(campaign):
+    """The kept campaign is shared by every thread of the process: it is frozen, fields and
+    integration included, so a view cannot change what the next request reads."""
+    kept = lookup.public_campaign(campaign.slug)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        kept.title = "Changed by a request"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        kept.fields[0].required = not kept.fields[0].required
+    assert isinstance(kept.fields, tuple)
+    assert lookup.public_campaign(campaign.slug).title == "Summer contest"
+
+
+def test_the_kept_integration_never_shows_its_secret(account, campaign):
+    integration = OAuthIntegrationFactory(account=account, client_secret="very-secret-value")
+    campaign.oauth_integration = integration
+    campaign.save()
+    kept = lookup.public_campaign(campaign.slug)
+    assert kept.login_integration.get_client_secret() == "very-secret-value"
+    assert "very-secret-value" not in repr(kept)
+
+
+def test_a_kept_campaign_ends_when_the_clock_says_so(client, account, clock):
+    ends_at = timezone.now() + timedelta(hours=1)
+    campaign = make_form_campaign(account=account, slug="ends-soon", ends_at=ends_at)
+    assert landing(client, campaign).status_code == 200
+    clock.move(2 * 3600)
+    assert landing(client, campaign).status_code == 410
+    assert form(client, campaign).status_code == 410
+
+
+def test_a_campaign_starts_when_the_clock_says_so(client, account, clock):
+    starts_at = timezone.now() + timedelta(hours=1)
+    campaign = make_form_campaign(account=account, slug="starts-soon", starts_at=starts_at)
+    assert "opens on" in landing(client, campaign).text
+    clock.move(2 * 3600)
+    page = landing(client, campaign)
+    assert page.status_code == 200
+    assert "opens on" not in page.text
+
+
+def test_a_process_cache_reads_its_ages_from_the_clock_it_is_given(campaign):
+    clock = MovableClock()
+    kept = process_cache.ProcessCache("test-ages", max_entries=10, max_age=30, clock=clock)
+    loads = []
+
+    def load():
+        loads.append(1)
+        return len(loads)
+
+    assert kept.get("key", load) == 1
+    assert kept.get("key", load) == 1  # kept
+    clock.move(31)  # past max_age (and past the token's second, whatever the cache)
+    assert kept.get("key", load) == 2

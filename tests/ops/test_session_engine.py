@@ -6,12 +6,12 @@ from importlib import import_module
 
 import pytest
 from django.conf import settings
-from django.contrib.sessions.backends.base import UpdateError
+from django.contrib.sessions.backends import base as session_base
+from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.contrib.sessions.models import Session
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from config import sessions
 from tests.ops.conftest import CLOSED_REDIS_URL
 
 
@@ -60,22 +60,39 @@ def test_a_new_session_is_one_insert(store_class, django_assert_max_num_queries)
 
 # Both ways a session is saved: inside a transaction (Django's save) and outside one, as the
 # middleware saves (config/sessions' single statement).
-@pytest.mark.parametrize(
+BOTH_WAYS = pytest.mark.parametrize(
     "in_transaction",
     [
         pytest.param(True, marks=pytest.mark.django_db, id="in a transaction"),
         pytest.param(False, marks=pytest.mark.django_db(transaction=True), id="autocommit"),
     ],
 )
-def test_a_new_key_that_is_taken_is_drawn_again_and_the_other_session_is_kept(
-    store_class, monkeypatch, in_transaction
+
+
+@BOTH_WAYS
+def test_a_taken_key_is_refused_by_the_insert_and_the_other_session_is_kept(
+    store_class, in_transaction
 ):
     assert connection.in_atomic_block is in_transaction
     existing = store_class()
     existing["owner"] = "someone else"
     existing.save()
+
+    intruder = store_class(existing.session_key)
+    intruder["owner"] = "me"
+    with pytest.raises(CreateError):
+        intruder.save(must_create=True)
+    assert store_class(existing.session_key)["owner"] == "someone else"
+
+
+@BOTH_WAYS
+def test_a_new_key_that_is_taken_is_drawn_again(store_class, monkeypatch, in_transaction):
+    existing = store_class()
+    existing["owner"] = "someone else"
+    existing.save()
+    # Django's key generator (the library's, not ours) draws the taken key first.
     draws = iter([existing.session_key, "k" * 32])
-    monkeypatch.setattr(sessions, "get_random_string", lambda *args: next(draws))
+    monkeypatch.setattr(session_base, "get_random_string", lambda *args: next(draws))
 
     session = store_class()
     session["owner"] = "me"
@@ -101,6 +118,20 @@ def test_outside_a_transaction_a_save_is_one_statement(store_class):
     assert [q["sql"].split()[0] for q in updated.captured_queries] == ["UPDATE"]
     reloaded = store_class(session.session_key)
     assert reloaded["participated:1"] is True and reloaded["participated:2"] is True
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_session_saved_without_being_read_keeps_what_it_holds(store_class):
+    session = store_class()
+    session["owner"] = "me"
+    session.save()
+    unread = store_class(session.session_key)
+    unread.save()  # e.g. a view that only extends the expiry, never reading the data
+    assert store_class(session.session_key)["owner"] == "me"
+    empty = store_class()
+    empty.save()  # as Django's test client creates one: nothing read, nothing to load
+    assert empty.session_key is not None
+    assert dict(store_class(empty.session_key).items()) == {}
 
 
 @pytest.mark.django_db(transaction=True)
