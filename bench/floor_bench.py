@@ -32,7 +32,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from login_bench import (  # noqa: E402
+from stack import (  # noqa: E402
     PYTHON,
     bench_cache_url,
     cpu_seconds,

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db.models.signals import post_delete, post_save
-from django.urls import reverse
 from django.utils.translation import get_language
 
 from accounts.models import Account
@@ -35,6 +34,7 @@ from campaigns.models import (
     parse_options,
 )
 from core.clock import SYSTEM_CLOCK, Clock
+from core.links import link_url
 from core.process_cache import ProcessCache
 from integrations.models import OAuthIntegration
 
@@ -218,7 +218,8 @@ class PublishedCampaign:
         return self.id
 
     def get_absolute_url(self) -> str:
-        return reverse("participants:landing", args=[self.slug])
+        # The public page belongs to participants, which registers it (core/links.py).
+        return link_url("campaign_page", slug=self.slug)
 
     @property
     def login_integration(self) -> PublishedIntegration | None:
