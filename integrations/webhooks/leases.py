@@ -217,20 +217,17 @@ def delivery_handover(
         token = secrets.token_hex(16)
         # Its own columns only (the endpoint was checked by the SELECT): the UPDATE needs no
         # join, and still matches no row another worker leased meanwhile.
-        leased = (
-            WebhookDelivery.objects.filter(
-                Q(locked_until__isnull=True) | Q(locked_until__lt=now),
-                pk=delivery.pk,
-                attempt_count=delivery.attempt_count,
-                status=DeliveryStatus.PENDING,
-            )
-            .update(
-                locked_until=locked_until,
-                lease_token=token,
-                attempt_count=delivery.attempt_count + 1,
-                next_attempt_at=leased_at,
-                queued_at=None,
-            )
+        leased = WebhookDelivery.objects.filter(
+            Q(locked_until__isnull=True) | Q(locked_until__lt=now),
+            pk=delivery.pk,
+            attempt_count=delivery.attempt_count,
+            status=DeliveryStatus.PENDING,
+        ).update(
+            locked_until=locked_until,
+            lease_token=token,
+            attempt_count=delivery.attempt_count + 1,
+            next_attempt_at=leased_at,
+            queued_at=None,
         )
         if not leased:
             continue
