@@ -30,7 +30,7 @@ from django.db.models.functions import Coalesce
 from django.db.models.lookups import LessThan
 from django.utils import timezone
 
-from integrations.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
+from integrations.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from integrations.webhooks.retries import MAX_ATTEMPTS
 
 logger = logging.getLogger(__name__)
@@ -196,21 +196,24 @@ def _deliveries_exhausted_fail(deliveries, *, now: datetime) -> None:
 
 
 def delivery_handover(
-    *, endpoint_id: int, now: datetime, due_by: datetime
+    *, endpoint: WebhookEndpoint, now: datetime, due_by: datetime
 ) -> WebhookDelivery | None:
     """Lease the endpoint's next due delivery to a worker that has just given back its own lease
     of that endpoint in the current transaction (its attempt recorded): the slot passes on, the
     endpoint's count of leases stays the same, so no room is counted. None when nothing is due
-    (or another worker took it first)."""
+    (or another worker took it first, or the endpoint was switched off meanwhile). The
+    delivery carries `endpoint` as it is (a drain re-reads it with its next task)."""
     candidates = (
         WebhookDelivery.objects.filter(due_filter(now=now, due_by=due_by))
-        .filter(endpoint_id=endpoint_id, attempt_count__lt=MAX_ATTEMPTS)
-        .select_related("endpoint")
+        .filter(endpoint_id=endpoint.pk, attempt_count__lt=MAX_ATTEMPTS)
         .order_by("next_attempt_at", "id")
+        # What an attempt needs: compiling the whole row (and the endpoint's) for every
+        # delivery of a drain cost more than the POST.
+        .only("id", "attempt_count", "event_id", "payload", "endpoint_id")
     )
     if connection.features.has_select_for_update_skip_locked:
         candidates = candidates.select_for_update(skip_locked=True, of=("self",))
-    _endpoints_lock([endpoint_id])
+    _endpoints_lock([endpoint.pk])
     leased_at = max(now, timezone.now())
     locked_until = leased_at + LEASE
     for delivery in candidates[:2]:
@@ -245,6 +248,7 @@ def delivery_handover(
         delivery.attempt_count += 1
         delivery.next_attempt_at = leased_at
         delivery.queued_at = None
+        delivery.endpoint = endpoint
         return delivery
     return None
 

@@ -6,7 +6,9 @@ connection, hands its slot to the endpoint's next due delivery in the transactio
 the attempt, up to DRAIN_LIMIT deliveries or DRAIN_SECONDS. A backlog therefore costs one claim,
 one record and one commit per delivery, not a task and a connection each; the drain stops at the
 first attempt that is not delivered (a failing receiver is retried on its schedule, not
-hammered) and then hands the freed slot on through `deliveries_dispatch`.
+hammered) and then hands the freed slot on through `deliveries_dispatch`. A drain sends with
+the endpoint as its task read it: a URL or secret changed meanwhile applies from the next task,
+within DRAIN_SECONDS (a switched-off endpoint stops the drain at once).
 
 Nothing waits in the queue for later: a task is queued when its delivery is due (on commit, or by
 `relay_webhooks`, which queues what has come due every second: retries, deliveries whose worker
@@ -120,13 +122,10 @@ def endpoint_drain(*, first: WebhookDelivery) -> DeliveryOutcome:
             delivery = None
             if kept and go_on:
                 now = timezone.now()
-                delivery = delivery_handover(endpoint_id=endpoint.pk, now=now, due_by=now)
+                delivery = delivery_handover(endpoint=endpoint, now=now, due_by=now)
         if not kept:
             # Another worker holds the endpoint's slot now.
             return first_outcome
-        if delivery is not None and delivery.endpoint.url != endpoint.url:
-            endpoint = delivery.endpoint
-            session = endpoint_session(endpoint=endpoint)
     # This slot of the endpoint is free: a delivery that waited for one goes next.
     deliveries_dispatch(now=timezone.now(), endpoint_id=endpoint.pk)
     return first_outcome
