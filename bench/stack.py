@@ -18,6 +18,7 @@ The scripts run as `python bench/<name>.py`: this directory is on sys.path, the 
 
 import contextlib
 import hmac
+import json
 import os
 import platform
 import secrets
@@ -341,6 +342,18 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
+            def do_GET(self):
+                # `/stats` (the counts as JSON) and `/reset`: for a receiver in a process of
+                # its own (bench/webhook_bench.py), so that its CPU time is measured apart.
+                if self.path == "/reset":
+                    receiver.reset()
+                body = json.dumps(receiver.stats()).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 webhook_id = self.headers.get("webhook-id", "")
@@ -393,6 +406,25 @@ class Receiver:
         return any(
             hmac.compare_digest(sent, wanted) for sent in header.split() for wanted in expected
         )
+
+    def stats(self) -> dict:
+        with self.lock:
+            return {
+                "received": sum(self.received.values()),
+                "distinct": len(self.received),
+                "acknowledged": sum(self.acknowledged.values()),
+                "twice": sum(1 for n in self.acknowledged.values() if n > 1),
+                "bad_signatures": self.bad_signatures,
+            }
+
+    def reset(self) -> None:
+        with self.lock:
+            self.received.clear()
+            self.acknowledged.clear()
+            self.first_acknowledged.clear()
+            self.senders.clear()
+            self.bad_signatures = 0
+            self.refused.clear()
 
     def hold(self, count: int) -> None:
         with self.lock:

@@ -42,6 +42,18 @@ class _PeerCheckMixin:
         return sock
 
 
+class _DeadlineOnReuseMixin:
+    """A kept-alive connection taken from the pool was opened (and its peer checked) by an
+    earlier call: the current call's deadline must be able to cut its socket too."""
+
+    def _get_conn(self, timeout=None):
+        conn = super()._get_conn(timeout)
+        opened = getattr(open_sockets, "current", None)
+        if opened is not None and conn.sock is not None:
+            opened.append(conn.sock)
+        return conn
+
+
 @cache
 def _adapter_class(purpose: Purpose) -> type[HTTPAdapter]:
     """An HTTPAdapter whose connections check their peer address for `purpose`; built once per
@@ -49,8 +61,16 @@ def _adapter_class(purpose: Purpose) -> type[HTTPAdapter]:
     http_conn = type("GuardedHTTPConnection", (_PeerCheckMixin, HTTPConnection), {})
     https_conn = type("GuardedHTTPSConnection", (_PeerCheckMixin, HTTPSConnection), {})
     http_conn.egress_purpose = https_conn.egress_purpose = purpose
-    http_pool = type("GuardedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": http_conn})
-    https_pool = type("GuardedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": https_conn})
+    http_pool = type(
+        "GuardedHTTPPool",
+        (_DeadlineOnReuseMixin, HTTPConnectionPool),
+        {"ConnectionCls": http_conn},
+    )
+    https_pool = type(
+        "GuardedHTTPSPool",
+        (_DeadlineOnReuseMixin, HTTPSConnectionPool),
+        {"ConnectionCls": https_conn},
+    )
 
     class GuardedAdapter(HTTPAdapter):
         def init_poolmanager(self, *args, **kwargs):

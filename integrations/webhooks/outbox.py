@@ -17,7 +17,6 @@ from django.utils import timezone
 
 from accounts.models import Account
 from integrations.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
-from integrations.webhooks.delivery import delivery_enqueue
 from integrations.webhooks.payloads import (
     TEST_EVENT,
     body_bytes,
@@ -27,6 +26,7 @@ from integrations.webhooks.payloads import (
     webhook_test_payload,
 )
 from integrations.webhooks.signing import message_id_generate
+from integrations.webhooks.tasks import deliveries_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -74,10 +74,13 @@ def _size_acceptable(payload: dict, *, participation: Mapping) -> bool:
 
 
 def _enqueue_on_commit(deliveries: list[WebhookDelivery]) -> None:
-    """The rows were written with `queued_at` set: the relay leaves them to these tasks."""
-    for delivery in deliveries:
+    """The rows were written with `queued_at` set: the relay leaves them to these tasks (or to
+    the worker draining their endpoint, see `deliveries_enqueue`)."""
+    if deliveries:
         # robust: a queue that refuses the task must not fail the caller's request.
-        transaction.on_commit(partial(delivery_enqueue, delivery_id=delivery.pk), robust=True)
+        transaction.on_commit(
+            partial(deliveries_enqueue, delivery_ids=[d.pk for d in deliveries]), robust=True
+        )
 
 
 def webhook_events_record(

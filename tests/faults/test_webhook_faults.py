@@ -16,7 +16,7 @@ from django.test import Client
 from django.utils import timezone
 
 from integrations.models import DeliveryStatus, WebhookDelivery, WebhookEvent
-from integrations.webhooks.delivery import deliveries_claim
+from integrations.webhooks.leases import deliveries_claim
 from participants.models import Participation
 from tests.faults.servers import WebhookReceiver, closed_port
 from tests.integrations.webhooks.webhook_support import make_endpoint

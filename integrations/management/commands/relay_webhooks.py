@@ -14,7 +14,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections, connections
 
-from integrations.webhooks.delivery import deliveries_relay
+from integrations.webhooks.relay import deliveries_relay
 
 logger = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from integrations.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from integrations.webhooks.delivery import deliver_webhook
 from integrations.webhooks.outbox import TEST_EVENTS_PER_MINUTE, webhook_events_record
+from integrations.webhooks.tasks import deliver_webhook
 from tests.admin_html import readonly_value
 from tests.integrations.webhooks.webhook_support import (
     HOOK_URL,

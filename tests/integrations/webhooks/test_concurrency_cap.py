@@ -10,15 +10,15 @@ from django.utils import timezone
 from django_tasks import default_task_backend
 
 from integrations.models import DeliveryStatus, WebhookDelivery
-from integrations.webhooks.delivery import (
+from integrations.webhooks.attempts import DeliveryOutcome
+from integrations.webhooks.leases import deliveries_claim
+from integrations.webhooks.outbox import webhook_events_record
+from integrations.webhooks.tasks import (
     QUEUED_TASK_LOST_AFTER,
-    DeliveryOutcome,
     deliver_webhook,
-    deliveries_claim,
     deliveries_dispatch,
     delivery_attempt,
 )
-from integrations.webhooks.outbox import webhook_events_record
 from tests.integrations.webhooks.webhook_support import HOOK_URL, make_endpoint, participation_data
 
 OTHER_URL = "https://other.example.com/hook"

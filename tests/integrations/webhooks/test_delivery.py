@@ -14,10 +14,11 @@ from standardwebhooks.webhooks import Webhook
 
 from accounts.models import Role
 from integrations.models import DeliveryStatus, WebhookAuthType, WebhookDelivery
-from integrations.webhooks.delivery import DeliveryOutcome, deliver_webhook
+from integrations.webhooks.attempts import DeliveryOutcome
 from integrations.webhooks.endpoints import ROTATION_WINDOW, endpoint_enable, endpoint_secret_rotate
 from integrations.webhooks.outbox import webhook_events_record
 from integrations.webhooks.retries import MAX_ATTEMPTS, RETRY_DELAYS, retry_after, retry_delay
+from integrations.webhooks.tasks import deliver_webhook
 from tests.factories import make_member
 from tests.integrations.webhooks.webhook_support import (
     HOOK_URL,

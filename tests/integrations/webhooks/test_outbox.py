@@ -12,15 +12,11 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from integrations.models import DeliveryStatus, WebhookDelivery, WebhookEvent
-from integrations.webhooks.delivery import (
-    LEASE,
-    DeliveryOutcome,
-    deliveries_claim,
-    deliveries_dispatch,
-    delivery_attempt,
-)
+from integrations.webhooks.attempts import DeliveryOutcome
+from integrations.webhooks.leases import LEASE, deliveries_claim
 from integrations.webhooks.outbox import WebhookOutboxError, webhook_events_record
 from integrations.webhooks.retries import MAX_ATTEMPTS
+from integrations.webhooks.tasks import deliveries_dispatch, delivery_attempt
 from tests.integrations.webhooks.webhook_support import (
     HOOK_URL,
     IMMEDIATE_TASKS,

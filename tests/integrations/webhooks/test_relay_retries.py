@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.db import InterfaceError, OperationalError
 
 from integrations.management.commands import relay_webhooks
-from integrations.webhooks.delivery import DeliveryOutcome
+from integrations.webhooks.attempts import DeliveryOutcome
 
 
 class _Stop(BaseException):

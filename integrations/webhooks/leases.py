@@ -1,0 +1,337 @@
+"""Claiming deliveries: the lease a worker holds while it sends, the endpoint's concurrency cap,
+and the thread that renews the leases of a live worker.
+
+A delivery is claimed with a lease (`locked_until` + `lease_token`) before it is sent: with
+`SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL, with a conditional UPDATE elsewhere. Two workers
+or relays therefore never send the same attempt. The lease is short (`LEASE`) and renewed every few
+seconds while the attempt runs, so a worker that dies mid-attempt stops holding its delivery and
+its endpoint's slot within seconds. The attempt is counted at claim time (an "in flight" attempt
+row), so a worker that keeps dying on a delivery uses up its attempts like failures do.
+
+An endpoint has at most WEBHOOK_ENDPOINT_CONCURRENCY deliveries leased at once, so a receiver that
+hangs holds that many workers, not all of them. A worker that has just sent a delivery may hand
+its slot straight to the endpoint's next due delivery (`delivery_handover`, in the transaction
+that records the attempt): the number of leases does not change, so no room needs counting.
+"""
+
+import contextlib
+import logging
+import os
+import secrets
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import DatabaseError, connection, connections, transaction
+from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import LessThan
+from django.utils import timezone
+
+from integrations.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from integrations.webhooks.retries import MAX_ATTEMPTS
+
+logger = logging.getLogger(__name__)
+
+# A claim holds its delivery (and a slot of its endpoint) this long, renewed every
+# LEASE_RENEWAL while the attempt runs: a lease that lapses means the worker died or hung.
+LEASE = timedelta(seconds=15)
+LEASE_RENEWAL = timedelta(seconds=5)
+# Renewals stop this long after the claim even if the attempt has not ended (the request itself
+# is cut at its total timeout, 30 s): a worker stuck elsewhere lets its delivery go.
+LEASE_RENEWED_AT_MOST = timedelta(seconds=30) + timedelta(seconds=15)
+# PostgreSQL advisory lock namespace of the per-endpoint claim lock ("WH").
+_ENDPOINT_LOCK_SPACE = 0x5748
+INTERRUPTED_ERROR = (
+    "Interrupted: the worker stopped before recording an answer (the receiver may have got it)."
+)
+IN_FLIGHT_ERROR = "In flight: sending."
+
+
+def due_filter(*, now: datetime, due_by: datetime) -> Q:
+    return (
+        Q(status=DeliveryStatus.PENDING, next_attempt_at__lte=due_by)
+        & (Q(locked_until__isnull=True) | Q(locked_until__lt=now))
+        & Q(endpoint__is_active=True, endpoint__disabled_at__isnull=True)
+    )
+
+
+def endpoint_concurrency() -> int:
+    """How many deliveries of one endpoint may be leased at once (RF-08)."""
+    return max(1, int(getattr(settings, "WEBHOOK_ENDPOINT_CONCURRENCY", 2)))
+
+
+def _endpoint_has_room(*, now: datetime) -> LessThan:
+    """The delivery's endpoint has fewer than `endpoint_concurrency()` deliveries leased: one
+    receiver that hangs holds that many workers at most, never all of them."""
+    leased = (
+        WebhookDelivery.objects.filter(endpoint_id=OuterRef("endpoint_id"), locked_until__gt=now)
+        .order_by()
+        .values("endpoint_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return LessThan(Coalesce(Subquery(leased), 0), endpoint_concurrency())
+
+
+def _endpoints_lock(endpoint_ids: Iterable[int]) -> None:
+    """PostgreSQL: claims for the same endpoint take turns until they commit, so that the next
+    one counts the leases the previous one took (the cap holds under concurrency). In endpoint
+    order, so that two claims never wait on each other. SQLite applies one UPDATE at a time."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for endpoint_id in sorted(set(endpoint_ids)):
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", [_ENDPOINT_LOCK_SPACE, endpoint_id % 2**31]
+            )
+
+
+def deliveries_claim(
+    *,
+    now: datetime,
+    due_by: datetime,
+    ids: Iterable[int] | None = None,
+    endpoint_id: int | None = None,
+    limit: int = 1,
+) -> list[WebhookDelivery]:
+    """Lease up to `limit` due deliveries to this worker; the others skip them meanwhile.
+
+    A delivery whose endpoint already has `WEBHOOK_ENDPOINT_CONCURRENCY` live leases is not
+    claimed: it waits for a free slot, while other endpoints' deliveries are claimed as usual.
+    A lease that lapsed (its worker died) takes no slot.
+
+    The attempt is counted here, before anything is sent: an "in flight" attempt row is written,
+    and `next_attempt_at` stays at the claim's time, so that if this attempt never reports back
+    the delivery is due again as soon as its lease lapses. A worker killed mid-send therefore
+    uses up its attempt like a failure does, and a delivery whose workers keep dying ends failed
+    after its last attempt instead of being redelivered forever.
+    """
+    candidates = WebhookDelivery.objects.filter(due_filter(now=now, due_by=due_by))
+    if ids is not None:
+        candidates = candidates.filter(pk__in=list(ids))
+    if endpoint_id is not None:
+        candidates = candidates.filter(endpoint_id=endpoint_id)
+    token = secrets.token_hex(16)
+    with transaction.atomic():
+        # From when this transaction may write (SQLite may have waited for the lock), not from
+        # when the caller read the clock: the lease must not be half spent before it starts.
+        leased_at = max(now, timezone.now())
+        locked_until = leased_at + LEASE
+        _deliveries_exhausted_fail(candidates.filter(attempt_count__gte=MAX_ATTEMPTS), now=now)
+        candidates = (
+            candidates.filter(attempt_count__lt=MAX_ATTEMPTS)
+            .filter(_endpoint_has_room(now=now))
+            .order_by("next_attempt_at", "id")
+        )
+        if connection.features.has_select_for_update_skip_locked:
+            candidates = candidates.select_for_update(skip_locked=True, of=("self",))
+        picked = list(candidates.values_list("pk", "attempt_count", "endpoint_id")[:limit])
+        _endpoints_lock(endpoint_id for _, _, endpoint_id in picked)
+        for pk, attempt_count, _ in picked:
+            # No row locks (SQLite): the UPDATE repeats the conditions, and the database applies
+            # one writer's UPDATE at a time, so a row another worker just leased no longer
+            # matches. On PostgreSQL the row is locked and the conditions hold anyway.
+            leased = (
+                WebhookDelivery.objects.filter(pk=pk, attempt_count=attempt_count)
+                .filter(due_filter(now=now, due_by=due_by))
+                # Counts the leases committed meanwhile and the ones this claim just took.
+                .filter(_endpoint_has_room(now=now))
+                .update(
+                    locked_until=locked_until,
+                    lease_token=token,
+                    attempt_count=attempt_count + 1,
+                    next_attempt_at=leased_at,
+                    # The task that led here (if any) is spent.
+                    queued_at=None,
+                )
+            )
+            if not leased:
+                continue
+            _attempts_interrupted_mark(pk)
+            WebhookAttempt.objects.create(
+                delivery_id=pk,
+                started_at=leased_at,
+                in_flight=True,
+                lease_token=token,
+                error=IN_FLIGHT_ERROR,
+            )
+    return list(
+        WebhookDelivery.objects.select_related("endpoint")
+        .filter(lease_token=token, locked_until=locked_until)
+        .order_by("next_attempt_at", "id")
+    )
+
+
+def _attempts_interrupted_mark(delivery_id: int) -> None:
+    """A previous claim's attempt still in flight: its worker died (or its lease ran out)."""
+    WebhookAttempt.objects.filter(delivery_id=delivery_id, in_flight=True).update(
+        in_flight=False, error=INTERRUPTED_ERROR
+    )
+
+
+def _deliveries_exhausted_fail(deliveries, *, now: datetime) -> None:
+    """Due deliveries that used every attempt: the last one was interrupted (a finished last
+    attempt marks the delivery delivered or failed itself)."""
+    for pk, event_id, endpoint_id in deliveries.values_list("pk", "event_id", "endpoint_id"):
+        failed = (
+            WebhookDelivery.objects.filter(pk=pk)
+            .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
+            .update(
+                status=DeliveryStatus.FAILED,
+                locked_until=None,
+                lease_token="",
+                last_error=INTERRUPTED_ERROR,
+            )
+        )
+        if failed:
+            _attempts_interrupted_mark(pk)
+            logger.warning(
+                "Webhook delivery %s to endpoint %s failed: its last attempt was interrupted",
+                event_id,
+                endpoint_id,
+            )
+
+
+def delivery_handover(
+    *, endpoint: WebhookEndpoint, now: datetime, due_by: datetime
+) -> WebhookDelivery | None:
+    """Lease the endpoint's next due delivery to a worker that has just given back its own lease
+    of that endpoint in the current transaction (its attempt recorded): the slot passes on, the
+    endpoint's count of leases stays the same, so no room is counted. None when nothing is due
+    (or another worker took it first, or the endpoint was switched off meanwhile). The
+    delivery carries `endpoint` as it is (a drain re-reads it with its next task)."""
+    candidates = (
+        WebhookDelivery.objects.filter(due_filter(now=now, due_by=due_by))
+        .filter(endpoint_id=endpoint.pk, attempt_count__lt=MAX_ATTEMPTS)
+        .order_by("next_attempt_at", "id")
+        # What an attempt needs: compiling the whole row (and the endpoint's) for every
+        # delivery of a drain cost more than the POST.
+        .only("id", "attempt_count", "event_id", "payload", "endpoint_id")
+    )
+    if connection.features.has_select_for_update_skip_locked:
+        candidates = candidates.select_for_update(skip_locked=True, of=("self",))
+    _endpoints_lock([endpoint.pk])
+    leased_at = max(now, timezone.now())
+    locked_until = leased_at + LEASE
+    for delivery in candidates[:2]:
+        token = secrets.token_hex(16)
+        # Its own columns only (the endpoint was checked by the SELECT): the UPDATE needs no
+        # join, and still matches no row another worker leased meanwhile.
+        leased = WebhookDelivery.objects.filter(
+            Q(locked_until__isnull=True) | Q(locked_until__lt=now),
+            pk=delivery.pk,
+            attempt_count=delivery.attempt_count,
+            status=DeliveryStatus.PENDING,
+        ).update(
+            locked_until=locked_until,
+            lease_token=token,
+            attempt_count=delivery.attempt_count + 1,
+            next_attempt_at=leased_at,
+            queued_at=None,
+        )
+        if not leased:
+            continue
+        if delivery.attempt_count:  # no attempt before, none interrupted
+            _attempts_interrupted_mark(delivery.pk)
+        WebhookAttempt.objects.create(
+            delivery_id=delivery.pk,
+            started_at=leased_at,
+            in_flight=True,
+            lease_token=token,
+            error=IN_FLIGHT_ERROR,
+        )
+        delivery.locked_until = locked_until
+        delivery.lease_token = token
+        delivery.attempt_count += 1
+        delivery.next_attempt_at = leased_at
+        delivery.queued_at = None
+        delivery.endpoint = endpoint
+        return delivery
+    return None
+
+
+def delivery_release(*, delivery: WebhookDelivery) -> None:
+    """Give back a claim that sent nothing: the attempt it counted did not happen."""
+    with transaction.atomic():
+        released = WebhookDelivery.objects.filter(
+            pk=delivery.pk, lease_token=delivery.lease_token
+        ).update(
+            locked_until=None,
+            lease_token="",
+            attempt_count=F("attempt_count") - 1,
+            next_attempt_at=timezone.now(),
+        )
+        if released:
+            WebhookAttempt.objects.filter(
+                delivery=delivery, lease_token=delivery.lease_token, in_flight=True
+            ).delete()
+
+
+# ---------------------------------------------------------------------------- renewals
+class _LeaseRenewer:
+    """One thread per process renews the leases of the deliveries this process is sending, every
+    LEASE_RENEWAL, in one UPDATE: a thread per attempt would cost more than the attempt's own
+    work (see egress's watchdog). When the process dies, renewals stop and its leases lapse
+    within LEASE; a lease held longer than LEASE_RENEWED_AT_MOST is let go too."""
+
+    def __init__(self) -> None:
+        self._start_afresh()
+
+    def _start_afresh(self) -> None:
+        # lease token → when renewals stop (monotonic)
+        self._held: dict[str, float] = {}
+        self._condition = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    @contextlib.contextmanager
+    def held(self, lease_token: str) -> Iterator[None]:
+        with self._condition:
+            self._held[lease_token] = time.monotonic() + LEASE_RENEWED_AT_MOST.total_seconds()
+            if self._thread is None or not self._thread.is_alive():  # first lease, or after fork
+                self._thread = threading.Thread(target=self._run, name="lease-renewer", daemon=True)
+                self._thread.start()
+            self._condition.notify()
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._held.pop(lease_token, None)
+
+    def _run(self) -> None:
+        while True:
+            with self._condition:
+                while not self._held:
+                    self._condition.wait()
+                # A fixed pace, whatever comes and goes meanwhile: at most one UPDATE per round.
+                round_ends = time.monotonic() + LEASE_RENEWAL.total_seconds()
+                while (left := round_ends - time.monotonic()) > 0:
+                    self._condition.wait(left)
+                now = time.monotonic()
+                for token, until in list(self._held.items()):
+                    if until <= now:
+                        del self._held[token]
+                tokens = list(self._held)
+            if tokens:
+                self._renew(tokens)
+
+    @staticmethod
+    def _renew(tokens: list[str]) -> None:
+        try:
+            WebhookDelivery.objects.filter(lease_token__in=tokens).update(
+                locked_until=timezone.now() + LEASE
+            )
+        except DatabaseError:
+            # The next round may get through; if none does, the lease lapses and a delivery may
+            # be sent twice, with the same webhook-id.
+            logger.warning("Webhook leases not renewed: %s", len(tokens), exc_info=True)
+        finally:
+            # Renewals are rare (most attempts end within one round): no connection kept.
+            connections.close_all()
+
+
+lease_renewer = _LeaseRenewer()
+# A forked child (an RQ work horse) has no renewer thread, and may have copied a held lock.
+os.register_at_fork(after_in_child=lease_renewer._start_afresh)

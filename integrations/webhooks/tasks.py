@@ -1,0 +1,259 @@
+"""The "webhooks" queue: the `deliver_webhook` task, what it drains, and queueing what is due.
+
+A task stands for one slot of an endpoint (WEBHOOK_ENDPOINT_CONCURRENCY at most per endpoint,
+leases and queued tasks together): it sends its delivery, then, over the same kept-alive
+connection, hands its slot to the endpoint's next due delivery in the transaction that records
+the attempt, up to DRAIN_LIMIT deliveries or DRAIN_SECONDS. A backlog therefore costs one claim,
+one record and one commit per delivery, not a task and a connection each; the drain stops at the
+first attempt that is not delivered (a failing receiver is retried on its schedule, not
+hammered) and then hands the freed slot on through `deliveries_dispatch`. A drain sends with
+the endpoint as its task read it: a URL or secret changed meanwhile applies from the next task,
+within DRAIN_SECONDS (a switched-off endpoint stops the drain at once).
+
+Nothing waits in the queue for later: a task is queued when its delivery is due (on commit, or by
+`relay_webhooks`, which queues what has come due every second: retries, deliveries whose worker
+died, deliveries that waited for a slot of their endpoint), and a delivery has one queued task at
+most (`queued_at`). Events recorded while their endpoint's slots are all taken wait in the outbox
+for the worker draining it (or the relay), not in the queue. The task only speeds things up: the
+outbox row is the source of truth.
+"""
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Count, F, Q, Window
+from django.db.models.functions import RowNumber
+from django.utils import timezone
+from django_tasks import task
+
+from integrations.models import DeliveryStatus, WebhookDelivery
+from integrations.webhooks.attempts import (
+    DeliveryOutcome,
+    delivery_record,
+    delivery_send,
+    endpoint_session,
+)
+from integrations.webhooks.leases import (
+    deliveries_claim,
+    delivery_handover,
+    delivery_release,
+    due_filter,
+    endpoint_concurrency,
+)
+from integrations.webhooks.retries import MAX_ATTEMPTS
+
+logger = logging.getLogger(__name__)
+
+# A queued task that has not run after this long is taken for lost (a flushed queue, a worker
+# killed before it started): it no longer counts as its endpoint's, and the relay sends the
+# delivery itself once it is overdue by its grace.
+QUEUED_TASK_LOST_AFTER = timedelta(seconds=60)
+# Deliveries queued by one dispatch, at most (every endpoint gets its share, see dispatch).
+DISPATCH_LIMIT = 500
+# A task may start a moment before its delivery's time (clocks of machines differ a little).
+TASK_CLOCK_SLACK = timedelta(seconds=2)
+# One task sends at most this many of its endpoint's deliveries, for at most this long (other
+# endpoints' tasks wait for the worker meanwhile), then hands its slot on.
+DRAIN_LIMIT = 1000
+DRAIN_SECONDS = 5.0
+
+
+# ---------------------------------------------------------------------------- the task
+@task(queue_name="webhooks")
+def deliver_webhook(delivery_id: int) -> str:
+    """Make one attempt at a delivery, if it is due and nobody else is at it, then drain its
+    endpoint's due deliveries while they are delivered. If the delivery was taken meanwhile (by
+    the worker draining its endpoint), the task takes the endpoint's next due one instead: the
+    slot it was queued for is used.
+
+    A task that sends nothing queues nothing either: its delivery is queued again when it is
+    due and its endpoint has a free slot (by the worker that frees the slot, or the relay).
+    Returns the outcome of the first attempt."""
+    now = timezone.now()
+    due_by = now + TASK_CLOCK_SLACK
+    claimed = deliveries_claim(now=now, due_by=due_by, ids=[delivery_id])
+    if claimed:
+        return endpoint_drain(first=claimed[0]).value
+    # This task is spent: the delivery may be queued again.
+    WebhookDelivery.objects.filter(pk=delivery_id, queued_at__isnull=False).update(queued_at=None)
+    waiting = WebhookDelivery.objects.filter(
+        due_filter(now=now, due_by=due_by), pk=delivery_id, attempt_count__lt=MAX_ATTEMPTS
+    )
+    if waiting.exists():  # due and free, so its endpoint is at its cap
+        return DeliveryOutcome.BUSY.value
+    endpoint_id = (
+        WebhookDelivery.objects.filter(pk=delivery_id).values_list("endpoint_id", flat=True).first()
+    )
+    if endpoint_id is not None:
+        instead = deliveries_claim(now=now, due_by=now, endpoint_id=endpoint_id)
+        if instead:
+            endpoint_drain(first=instead[0])
+    return DeliveryOutcome.SKIPPED.value
+
+
+def endpoint_drain(*, first: WebhookDelivery) -> DeliveryOutcome:
+    """Send a claimed delivery, then the endpoint's next due ones one after the other (each
+    leased as the previous is recorded, in one commit), until one is not delivered, none is
+    due, or the drain has had its share; then hand the slot on. Returns the first's outcome."""
+    endpoint = first.endpoint
+    if not (endpoint.is_active and endpoint.disabled_at is None):
+        delivery_release(delivery=first)
+        return DeliveryOutcome.PAUSED
+    session = endpoint_session(endpoint=endpoint)
+    started = time.monotonic()
+    delivery: WebhookDelivery | None = first
+    first_outcome = None
+    sent_count = 0
+    while delivery is not None:
+        sent = delivery_send(delivery=delivery, session=session)
+        sent_count += 1
+        first_outcome = first_outcome or sent.outcome
+        go_on = (
+            sent.outcome is DeliveryOutcome.DELIVERED
+            and sent_count < DRAIN_LIMIT
+            and time.monotonic() - started < DRAIN_SECONDS
+        )
+        with transaction.atomic():
+            kept = delivery_record(delivery=delivery, sent=sent)
+            delivery = None
+            if kept and go_on:
+                now = timezone.now()
+                delivery = delivery_handover(endpoint=endpoint, now=now, due_by=now)
+        if not kept:
+            # Another worker holds the endpoint's slot now.
+            return first_outcome
+    # This slot of the endpoint is free: a delivery that waited for one goes next.
+    deliveries_dispatch(now=timezone.now(), endpoint_id=endpoint.pk)
+    return first_outcome
+
+
+def delivery_attempt(*, delivery: WebhookDelivery) -> DeliveryOutcome:
+    """Send one delivery this worker has claimed, record the attempt, plan what comes next, and
+    hand the endpoint's freed slot to a delivery that waits for one."""
+    endpoint = delivery.endpoint
+    if not (endpoint.is_active and endpoint.disabled_at is None):
+        delivery_release(delivery=delivery)
+        return DeliveryOutcome.PAUSED
+    sent = delivery_send(delivery=delivery, session=endpoint_session(endpoint=endpoint))
+    with transaction.atomic():
+        kept = delivery_record(delivery=delivery, sent=sent)
+    if kept:
+        # This attempt's slot of the endpoint is free: a delivery that waited for one goes next.
+        deliveries_dispatch(now=timezone.now(), endpoint_id=delivery.endpoint_id)
+    return sent.outcome
+
+
+# ---------------------------------------------------------------------------- queueing
+def delivery_enqueue(*, delivery_id: int) -> bool:
+    """Hand a due delivery to the task queue; the caller has set its `queued_at`. False when
+    the queue refused it: no loss, the outbox row stays due and the relay queues it again (or
+    sends it itself once it is overdue)."""
+    try:
+        deliver_webhook.enqueue(delivery_id)
+    except Exception:
+        # Broad on purpose: whatever the backend raises (Redis down, a misconfigured queue), the
+        # committed outbox row is the guarantee, not this call.
+        logger.warning("Webhook delivery %s could not be queued", delivery_id, exc_info=True)
+        WebhookDelivery.objects.filter(pk=delivery_id).update(queued_at=None)
+        return False
+    return True
+
+
+def deliveries_enqueue(*, delivery_ids: Iterable[int]) -> int:
+    """Queue tasks for deliveries just recorded (written with `queued_at`, so that the relay
+    leaves them to these tasks), as many per endpoint as it has free slots. The others are
+    unmarked and wait in the outbox: the worker draining their endpoint takes them next, or the
+    relay queues them when a slot frees. Returns how many were queued."""
+    ids = list(delivery_ids)
+    now = timezone.now()
+    recorded = list(
+        WebhookDelivery.objects.filter(
+            pk__in=ids, status=DeliveryStatus.PENDING, queued_at__isnull=False
+        ).values_list("pk", "endpoint_id")
+    )
+    if not recorded:
+        return 0
+    endpoints = {endpoint for _, endpoint in recorded}
+    taken = Counter(
+        dict(
+            WebhookDelivery.objects.filter(endpoint_id__in=endpoints, status=DeliveryStatus.PENDING)
+            .exclude(pk__in=ids)
+            .filter(Q(locked_until__gt=now) | Q(queued_at__gt=now - QUEUED_TASK_LOST_AFTER))
+            .order_by()
+            .values("endpoint_id")
+            .annotate(n=Count("pk"))
+            .values_list("endpoint_id", "n")
+        )
+    )
+    cap = endpoint_concurrency()
+    waiting = []
+    queued = 0
+    for pk, endpoint in recorded:
+        if taken[endpoint] >= cap:
+            waiting.append(pk)
+            continue
+        taken[endpoint] += 1
+        queued += delivery_enqueue(delivery_id=pk)
+    if waiting:
+        WebhookDelivery.objects.filter(pk__in=waiting).update(queued_at=None)
+    return queued
+
+
+def deliveries_dispatch(
+    *, now: datetime, endpoint_id: int | None = None, limit: int = DISPATCH_LIMIT
+) -> int:
+    """Queue a task for each due delivery that has none, as many per endpoint as it has free
+    slots (WEBHOOK_ENDPOINT_CONCURRENCY, less its live leases and queued tasks): a backlog waits
+    in the outbox, not in the queue, and one endpoint's backlog never hides another's due
+    deliveries. Returns how many were queued."""
+    cap = endpoint_concurrency()
+    waiting = WebhookDelivery.objects.filter(
+        due_filter(now=now, due_by=now), queued_at__isnull=True
+    )
+    if endpoint_id is not None:
+        waiting = waiting.filter(endpoint_id=endpoint_id)
+    # The first `cap` of each endpoint (more could not go anyway), oldest first.
+    firsts = waiting.annotate(
+        place=Window(
+            RowNumber(),
+            partition_by=F("endpoint_id"),
+            order_by=(F("next_attempt_at").asc(), F("id").asc()),
+        )
+    ).filter(place__lte=cap)
+    picked = list(firsts.order_by("next_attempt_at", "id").values_list("pk", "endpoint_id")[:limit])
+    if not picked:
+        return 0
+    taken = dict(
+        WebhookDelivery.objects.filter(
+            endpoint_id__in={endpoint for _, endpoint in picked}, status=DeliveryStatus.PENDING
+        )
+        .filter(Q(locked_until__gt=now) | Q(queued_at__gt=now - QUEUED_TASK_LOST_AFTER))
+        .order_by()
+        .values("endpoint_id")
+        .annotate(n=Count("pk"))
+        .values_list("endpoint_id", "n")
+    )
+    room = {endpoint: cap - taken.get(endpoint, 0) for _, endpoint in picked}
+    queued = 0
+    for pk, endpoint in picked:
+        if room[endpoint] <= 0:
+            continue
+        # Unless another relay or worker queued it meanwhile: one task per delivery.
+        marked = (
+            WebhookDelivery.objects.filter(
+                pk=pk, status=DeliveryStatus.PENDING, queued_at__isnull=True
+            )
+            .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
+            .update(queued_at=now)
+        )
+        if not marked:
+            continue
+        room[endpoint] -= 1
+        if not delivery_enqueue(delivery_id=pk):
+            break  # the queue is down: the others would fail the same way
+        queued += 1
+    return queued
