@@ -84,6 +84,13 @@ class ProcessCache(Generic[V]):
         self._announce()
         transaction.on_commit(self._announce)
 
+    def forget(self) -> None:
+        """Drop what this process keeps, and ask the cache for the token again on the next
+        read (a process whose cache was swapped or restarted under it)."""
+        with self._lock:
+            self._entries.clear()
+            self._token = ("", float("-inf"))
+
     def __len__(self) -> int:
         return len(self._entries)
 

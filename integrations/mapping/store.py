@@ -24,17 +24,17 @@ from integrations.models import MappingDraft, MappingRule, MappingTableVersion, 
 from integrations.variables import STANDARD_VARIABLES
 
 # Every participant's login reads and compiles its integration's rules: each process keeps them
-# until `_compiled_rules.changed()`, which every function below that writes rules calls, as does
+# until `compiled_rules.changed()`, which every function below that writes rules calls, as does
 # saving one rule anywhere (the signal below). Deletes are not followed by a signal: it would
 # turn `mapping_rules_replace`'s one DELETE into a SELECT and a signal per rule.
-_compiled_rules: ProcessCache[tuple[Rule, ...]] = ProcessCache(
+compiled_rules: ProcessCache[tuple[Rule, ...]] = ProcessCache(
     "mapping-rules", max_entries=10_000, max_age=300
 )
 
 
 def mapping_rules_for(*, integration: OAuthIntegration) -> list[Rule]:
     """The integration's compiled rules, for `mapping_apply` (login flow, preview, test login)."""
-    rules = _compiled_rules.get(
+    rules = compiled_rules.get(
         integration.pk,
         lambda: tuple(
             rules_from_rows(rows=MappingRule.objects.filter(integration_id=integration.pk))
@@ -45,7 +45,7 @@ def mapping_rules_for(*, integration: OAuthIntegration) -> list[Rule]:
 
 def mapping_rules_changed(**_signal_kwargs) -> None:
     """Rules were written outside this module (a data migration, a shell): reload them."""
-    _compiled_rules.changed()
+    compiled_rules.changed()
 
 
 post_save.connect(mapping_rules_changed, sender=MappingRule, dispatch_uid="mapping-rules-saved")
@@ -86,7 +86,7 @@ def mapping_rules_replace(
     """Replace all rules with `specs` and record the version; all or nothing."""
     # Lock the integration row so two uploads at once cannot interleave their rule sets.
     OAuthIntegration.objects.select_for_update().filter(pk=integration.pk).first()
-    _compiled_rules.changed()
+    compiled_rules.changed()
     integration.mapping_rules.all().delete()
     MappingRule.objects.bulk_create(
         [
@@ -278,7 +278,7 @@ def mapping_version_restore(*, version: MappingTableVersion, user) -> MappingTab
 
 def mapping_version_record(*, integration: OAuthIntegration, user, label: str) -> None:
     """Record the rules as they are now (after an edit in the admin) as the current version."""
-    _compiled_rules.changed()
+    compiled_rules.changed()
     specs = mapping_specs_for(integration=integration)
     rules = [spec.as_dict() for spec in specs]
     current = _current_version(integration)

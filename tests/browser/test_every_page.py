@@ -12,11 +12,12 @@ that the whole tour takes a few logins, not hundreds.
 
 import json
 import re
+import time
 from datetime import timedelta
 
 import pytest
+from django.apps import apps
 from django.contrib import admin
-from django.core.cache import cache
 from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
@@ -31,7 +32,7 @@ from integrations.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from integrations.oauth.breaker import _open_key
+from integrations.oauth.breaker import circuit_failure, circuit_success
 from participants.models import (
     AttemptOutcome,
     LoginAttempt,
@@ -188,9 +189,9 @@ def admin_pages(user, demo, world) -> list[tuple[str, str]]:
     request = RequestFactory().get("/admin/")
     request.user = user
     pages = [("home", reverse("admin:index"))]
-    for model, model_admin in sorted(
-        admin.site._registry.items(), key=lambda item: item[0]._meta.label
-    ):
+    registered = [model for model in apps.get_models() if admin.site.is_registered(model)]
+    for model in sorted(registered, key=lambda model: model._meta.label):
+        model_admin = admin.site.get_model_admin(model)
         opts = model._meta
         name = f"{opts.app_label}-{opts.model_name}"
         if not model_admin.has_view_or_change_permission(request):
@@ -358,9 +359,13 @@ def test_every_participant_page_fits_a_laptop_and_a_phone(
     see(f"/oauth/callback/{key}?code=x&state=forged", "sign-in-not-matched", status=400)
     for kind, status in (("access_denied", 400), ("idp_configuration", 502), ("idp_timeout", 504)):
         see(f"/sso/problem/?kind={kind}&c={slug}&ref=AB12CD34", f"sign-in-{kind}", status=status)
-    cache.set(_open_key(integration.pk), True, 60)
+    # The IdP's token endpoint failed logins in a row: the circuit opens, for a second here.
+    settings.IDP_BREAKER_OPEN_SECONDS = 1
+    for _ in range(settings.IDP_BREAKER_FAILURES):
+        circuit_failure(integration_id=integration.pk)
     see(f"/c/{slug}/login/", "login-paused", status=503)
-    cache.delete(_open_key(integration.pk))
+    circuit_success(integration_id=integration.pk)
+    time.sleep(1.1)  # the open period ends; logins resume by themselves
 
     # Logged in at the IdP: the prefilled form, then the thank-you and "already" pages.
     page.goto(demo.url(f"/c/{slug}/form/?lang={language}"))

@@ -283,3 +283,18 @@ def test_a_process_cache_reads_its_ages_from_the_clock_it_is_given(campaign):
     assert kept.get("key", load) == 1  # kept
     clock.move(31)  # past max_age (and past the token's second, whatever the cache)
     assert kept.get("key", load) == 2
+
+
+def test_a_process_cache_forgets_what_it_keeps_on_demand(campaign):
+    kept = process_cache.ProcessCache("test-forget", max_entries=10, max_age=30)
+    loads = []
+
+    def load():
+        loads.append(1)
+        return len(loads)
+
+    assert kept.get("key", load) == 1
+    assert kept.get("key", load) == 1  # kept
+    kept.forget()
+    assert "key" not in kept
+    assert kept.get("key", load) == 2  # read again

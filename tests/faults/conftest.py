@@ -148,11 +148,10 @@ def _close_old_connections(**kwargs) -> None:
 
 def _forget_kept_rows() -> None:
     from campaigns.lookup import public_campaigns
-    from integrations.mapping.store import _compiled_rules
+    from integrations.mapping.store import compiled_rules
 
-    for kept in (public_campaigns, _compiled_rules):
-        kept._entries.clear()
-        kept._token = ("", float("-inf"))
+    for kept in (public_campaigns, compiled_rules):
+        kept.forget()
 
 
 @pytest.fixture

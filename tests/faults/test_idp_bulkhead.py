@@ -184,10 +184,15 @@ def test_a_burst_over_the_cap_waits_for_a_slot_while_the_idp_answers_quickly(set
     settings.IDP_MAX_CONCURRENT_CALLS = 1
     holder = _hold_slot(0.1, threading.Event())  # a quick answer frees the slot
 
+    started = time.monotonic()
+    entered = False
     with idp_call_slot(integration_id=7, hold_seconds=30):
-        pass  # it got the slot instead of failing
+        entered = True  # it got the slot instead of failing with IdPBusyError
+    waited = time.monotonic() - started
 
     holder.join()
+    assert entered
+    assert waited < SLOW_AFTER  # it waited for the quick answer, not for an IdP deemed slow
 
 
 def test_over_the_cap_a_login_fails_at_once_when_the_idp_is_slow(settings):
