@@ -6,9 +6,12 @@ an overall deadline (integrations/egress/deadline.py).
 Errors say "connection failed" in general terms so that they cannot serve as a port scanner.
 """
 
+import os
+import threading
 import time
 from dataclasses import dataclass
 from functools import cache
+from http.cookiejar import DefaultCookiePolicy
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -42,16 +45,31 @@ class _PeerCheckMixin:
         return sock
 
 
+# A kept-alive connection idle for longer is closed rather than reused: servers close idle
+# connections after a while of their own (often 5 s or more), and a request sent on one just
+# as the server closes it fails, which a token request may never be retried after.
+KEEP_ALIVE_IDLE_SECONDS = 2.0
+
+
 class _DeadlineOnReuseMixin:
     """A kept-alive connection taken from the pool was opened (and its peer checked) by an
-    earlier call: the current call's deadline must be able to cut its socket too."""
+    earlier call: the current call's deadline must be able to cut its socket too. One idle
+    for more than KEEP_ALIVE_IDLE_SECONDS is not reused."""
 
     def _get_conn(self, timeout=None):
         conn = super()._get_conn(timeout)
+        idle_since = getattr(conn, "egress_idle_since", None)
+        if idle_since is not None and time.monotonic() - idle_since > KEEP_ALIVE_IDLE_SECONDS:
+            conn.close()  # the request opens (and checks) a new one
         opened = getattr(open_sockets, "current", None)
         if opened is not None and conn.sock is not None:
             opened.append(conn.sock)
         return conn
+
+    def _put_conn(self, conn) -> None:
+        if conn is not None:
+            conn.egress_idle_since = time.monotonic()
+        super()._put_conn(conn)
 
 
 @cache
@@ -88,9 +106,28 @@ def _adapter(purpose: Purpose) -> HTTPAdapter:
 def session_for(purpose: Purpose) -> requests.Session:
     session = requests.Session()
     session.trust_env = False  # no proxies or netrc credentials from the environment
+    # Never a cookie: a kept-alive session serves every account whose IdP is on the same host,
+    # and nothing one answer sets may travel with another account's request.
+    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
     adapter = _adapter(purpose)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
+    return session
+
+
+_kept_alive = threading.local()
+
+
+def kept_alive_session(purpose: Purpose) -> requests.Session:
+    """This thread's session for `purpose`, whose connections stay open between calls (one
+    login's token and profile calls, and the next logins', reuse them). A forked process starts
+    its own: sockets are never shared with the parent."""
+    if getattr(_kept_alive, "pid", None) != os.getpid():
+        _kept_alive.pid = os.getpid()
+        _kept_alive.sessions = {}
+    session = _kept_alive.sessions.get(purpose)
+    if session is None:
+        session = _kept_alive.sessions[purpose] = session_for(purpose)
     return session
 
 

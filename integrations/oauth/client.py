@@ -44,7 +44,7 @@ from oauthlib.oauth2.rfc6749.tokens import OAuth2Token
 
 from core.json_input import JSONDepthError, json_loads_bounded
 from integrations.egress.policy import EgressError, Purpose
-from integrations.egress.transport import send
+from integrations.egress.transport import kept_alive_session, send
 
 logger = logging.getLogger(__name__)
 
@@ -473,6 +473,8 @@ def _token_request(config: ClientConfig, body: str) -> tuple[int, bytes, str]:
             max_bytes=MAX_RESPONSE_BYTES,
             headers=headers,
             data=body.encode("ascii"),
+            # The profile call that follows, and the next logins', reuse the connection.
+            session=kept_alive_session(Purpose.IDP),
         )
     except EgressError as exc:
         raise oauth_error_from_egress(exc, step="token") from None
@@ -553,6 +555,7 @@ def fetch_profile(config: ClientConfig, *, access_token: str) -> dict:
             total_timeout=config.total_timeout,
             max_bytes=MAX_RESPONSE_BYTES,
             headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
+            session=kept_alive_session(Purpose.IDP),
         )
     except EgressError as exc:
         raise oauth_error_from_egress(exc, step="userinfo") from None
