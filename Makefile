@@ -11,7 +11,7 @@ RECEIVER_PORT ?= 9100
 EMBED_PORT ?= 9200
 PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: run serve-prod test lint check bench install install-demo install-dev messages clean-venv
+.PHONY: run serve-prod test lint check bench peer-bench install install-demo install-dev messages clean-venv
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -123,3 +123,11 @@ devidp: $(VENV)/.installed-dev
 		--client-secret "$(DEVIDP_CLIENT_SECRET)" --redirect-uri "$(DEVIDP_REDIRECT_URI)" \
 		--base-url http://127.0.0.1:$(DEVIDP_PORT)
 	$(PY) devidp/manage.py runserver 127.0.0.1:$(DEVIDP_PORT)
+
+# The login against mozilla-django-oidc and django-allauth on the same IdP stub and gunicorn
+# settings (the shared harness beside the project: PEER_BENCH; its setup installs the peers from
+# PyPI once). The product's rows: the peers' settings, and its own gunicorn configuration.
+PEER_BENCH ?= ../shared/peer-bench
+peer-bench: $(VENV)/.installed
+	$(PEER_BENCH)/setup.sh
+	PRODUCT_DIR=$(CURDIR) $(PEER_BENCH)/run.sh product mozilla allauth product-own
