@@ -33,6 +33,7 @@ from integrations.models import (
     WebhookEndpoint,
 )
 from integrations.oauth.breaker import circuit_failure, circuit_success
+from participants.login.failures import advice_for
 from participants.models import (
     AttemptOutcome,
     LoginAttempt,
@@ -113,6 +114,7 @@ def world(demo, idp):
         failed_step="token",
         error_code="invalid_client",
         failure_kind="idp_configuration",
+        failure_class="configuration",
         error_reference="AB12CD34",
     )
     attempt(3, expires_at=now - timedelta(minutes=5))  # abandoned
@@ -124,6 +126,7 @@ def world(demo, idp):
         first_at=now,
         last_at=now,
         last_reference="AB12CD34",
+        advice=advice_for("invalid_client"),
     )
 
     endpoint = WebhookEndpoint.objects.create(
