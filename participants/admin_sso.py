@@ -72,12 +72,9 @@ class LoginAttemptAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
         "campaign",
         "integration",
         "outcome_column",
-        "failed_step",
-        "error_code",
-        "warning_code",
+        "problem_column",
         "idp_duration_ms",
         "error_reference",
-        "is_test",
     ]
     list_filter = [OutcomeFilter, FailureClassFilter, "failed_step", "is_test"]
     search_fields = ["error_reference"]
@@ -92,6 +89,7 @@ class LoginAttemptAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
         "failed_step",
         "error_code",
         "failure_kind",
+        "failure_class",
         "warning_code",
         "error_reference",
         "idp_duration_ms",
@@ -110,7 +108,18 @@ class LoginAttemptAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
     def outcome_column(self, obj: LoginAttempt):
         text = obj.outcome_shown
         css = {"Success": "status-ok", "Failed": "status-bad"}.get(text, "brand-note")
+        if obj.is_test:
+            return format_html('<span class="{}">{}</span> (test login)', css, text)
         return format_html('<span class="{}">{}</span>', css, text)
+
+    @admin.display(description="Problem")
+    def problem_column(self, obj: LoginAttempt):
+        """One column for what went wrong, so that the list's titles fit a laptop's width."""
+        if obj.error_code:
+            return format_html("{}: <code>{}</code>", obj.failed_step or "—", obj.error_code)
+        if obj.warning_code:
+            return format_html("warning: <code>{}</code>", obj.warning_code)
+        return "—"
 
     def changelist_view(self, request, extra_context=None):
         if request.method == "GET" and self.has_view_permission(request):

@@ -176,3 +176,25 @@ def test_every_link_in_an_attempts_detail_opens_for_its_administrator(
     assert any("/account/" in link for link in links)  # the account, campaign, integration…
     for link in links:
         assert client.get(link).status_code == 200, link
+
+
+def test_the_list_says_what_went_wrong_in_one_column(client, admin_user_a, account, attempts):
+    make_attempt(
+        account,
+        outcome=AttemptOutcome.SUCCESS,
+        warning_code="userinfo_timeout",
+        error_reference="CCCC3333",
+    )
+    make_attempt(account, outcome=AttemptOutcome.SUCCESS, is_test=True)
+    client.force_login(admin_user_a)
+    page = client.get(reverse(CHANGELIST)).text
+    assert "token: <code>invalid_client</code>" in page
+    assert "warning: <code>userinfo_timeout</code>" in page
+    assert "Success</span> (test login)" in page
+
+
+def test_the_detail_shows_the_failure_class_stored(client, admin_user_a, attempts):
+    client.force_login(admin_user_a)
+    url = reverse("admin:participants_loginattempt_change", args=[attempts[0].pk])
+    page = client.get(url).text
+    assert "Failure class" in page and "Configuration" in page
