@@ -44,7 +44,7 @@ from oauthlib.oauth2.rfc6749.tokens import OAuth2Token
 
 from core.json_input import JSONDepthError, json_loads_bounded
 from integrations.egress.policy import EgressError, Purpose
-from integrations.egress.transport import kept_alive_session, send
+from integrations.egress.transport import EgressResponse, kept_alive_session, send
 
 logger = logging.getLogger(__name__)
 
@@ -264,7 +264,7 @@ _ENDPOINT_NAMES = {
 }
 
 
-def oauth_error_from_egress(exc: EgressError, *, step: str) -> OAuthError:
+def _egress_error(exc: EgressError, *, step: str) -> OAuthError:
     what = _ENDPOINT_NAMES[step]
     reason = exc.reason
     if reason in ("connect_timeout", "read_timeout", "total_timeout"):
@@ -455,6 +455,28 @@ def _token_response(
     return data
 
 
+def idp_send(
+    config: ClientConfig, method: str, url: str, *, step: str, headers: dict, data=None
+) -> EgressResponse:
+    """One call to an endpoint of `config`'s IdP, within its timeouts and the response cap, on
+    this thread's kept-alive connection (a login's token and profile calls, and the next
+    logins', share it). Raises OAuthError for `step`."""
+    try:
+        return send(
+            method,
+            url,
+            purpose=Purpose.IDP,
+            timeout=config.timeout,
+            total_timeout=config.total_timeout,
+            max_bytes=MAX_RESPONSE_BYTES,
+            headers=headers,
+            data=data,
+            session=kept_alive_session(Purpose.IDP),
+        )
+    except EgressError as exc:
+        raise _egress_error(exc, step=step) from None
+
+
 @sensitive_variables()
 def _token_request(config: ClientConfig, body: str) -> tuple[int, bytes, str]:
     headers = {
@@ -463,21 +485,14 @@ def _token_request(config: ClientConfig, body: str) -> tuple[int, bytes, str]:
     }
     if config.auth_method == CLIENT_SECRET_BASIC:
         headers["Authorization"] = basic_authorization(config.client_id, config.client_secret)
-    try:
-        response = send(
-            "POST",
-            config.token_endpoint,
-            purpose=Purpose.IDP,
-            timeout=config.timeout,
-            total_timeout=config.total_timeout,
-            max_bytes=MAX_RESPONSE_BYTES,
-            headers=headers,
-            data=body.encode("ascii"),
-            # The profile call that follows, and the next logins', reuse the connection.
-            session=kept_alive_session(Purpose.IDP),
-        )
-    except EgressError as exc:
-        raise oauth_error_from_egress(exc, step="token") from None
+    response = idp_send(
+        config,
+        "POST",
+        config.token_endpoint,
+        step="token",
+        headers=headers,
+        data=body.encode("ascii"),
+    )
     return response.status_code, response.content, response.headers.get("Content-Type", "")
 
 
@@ -546,19 +561,13 @@ def fetch_profile(config: ClientConfig, *, access_token: str) -> dict:
             code="userinfo_invalid_token",
             step="userinfo",
         )
-    try:
-        response = send(
-            "GET",
-            config.profile_endpoint,
-            purpose=Purpose.IDP,
-            timeout=config.timeout,
-            total_timeout=config.total_timeout,
-            max_bytes=MAX_RESPONSE_BYTES,
-            headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
-            session=kept_alive_session(Purpose.IDP),
-        )
-    except EgressError as exc:
-        raise oauth_error_from_egress(exc, step="userinfo") from None
+    response = idp_send(
+        config,
+        "GET",
+        config.profile_endpoint,
+        step="userinfo",
+        headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
+    )
     status = response.status_code
     if status in (401, 403):
         raise OAuthError(

@@ -16,15 +16,12 @@ from dataclasses import dataclass
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from integrations.egress.policy import EgressError, Purpose
-from integrations.egress.transport import send
 from integrations.models import IntegrationConfigurationError, OAuthIntegration
 from integrations.oauth.client import (
-    MAX_RESPONSE_BYTES,
     ClientConfig,
     OAuthError,
     exchange_code,
-    oauth_error_from_egress,
+    idp_send,
     pkce_pair,
 )
 from integrations.oauth.redirect_uri import callback_url
@@ -96,19 +93,16 @@ class ProbeResult:
 def authorization_endpoint_probe(config: ClientConfig) -> ProbeResult:
     """Does the authorization endpoint answer? Any answer below 500 counts as reachable."""
     try:
-        response = send(
+        response = idp_send(
+            config,
             "GET",
             config.authorization_endpoint,
-            purpose=Purpose.IDP,
-            timeout=config.timeout,
-            total_timeout=config.total_timeout,
-            max_bytes=MAX_RESPONSE_BYTES,
+            step="authorize",
             headers={"Accept": "text/html"},
         )
-    except EgressError as exc:
-        if exc.reason == "too_large":  # it answered; we just stopped reading
+    except OAuthError as error:
+        if error.code == "authorize_too_large":  # it answered; we just stopped reading
             return ProbeResult(True, "reachable", "The authorization endpoint answers.")
-        error = oauth_error_from_egress(exc, step="authorize")
         return ProbeResult(False, error.code, str(error))
     status = response.status_code
     if status >= 500:
