@@ -180,16 +180,19 @@ def callback_path_refusal(attempt: LoginAttempt, *, callback_key: str | None) ->
     code in the same URL was issued by the IdP that path belongs to, not by the one the attempt
     would send it to.
     """
-    snapshot = attempt.snapshot
+    try:
+        snapshot = FlowSnapshot.from_json(attempt.snapshot)
+    except TypeError:
+        return "callback_mismatch"  # a snapshot nobody can read names no path
     if callback_key is not None:
-        if snapshot.get("shared_callback") or not secrets.compare_digest(
-            str(snapshot.get("callback_key", "")), callback_key
+        if snapshot.shared_callback or not secrets.compare_digest(
+            str(snapshot.callback_key), callback_key
         ):
             return "callback_mismatch"
         return ""
-    if not snapshot.get("shared_callback"):
+    if not snapshot.shared_callback:
         return "callback_mismatch"
-    if not snapshot.get("shared_callback_allowed"):
+    if not snapshot.shared_callback_allowed:
         return "shared_callback_refused"
     return ""
 

@@ -118,3 +118,13 @@ def test_return_to_refuses_anything_but_a_same_origin_path(value):
 
 def test_return_to_keeps_a_same_origin_path():
     assert return_to_safe("/c/x/form/?a=1", default="/d/") == "/c/x/form/?a=1"
+
+
+def test_an_attempt_whose_snapshot_cannot_be_read_is_burnt_and_refused(started):
+    started.attempt.snapshot = {"client_id": "only-part-of-it"}
+    started.attempt.save(update_fields=["snapshot"])
+    with pytest.raises(StateError) as exc_info:
+        claim(callback_request(started), started, started.state)
+    assert exc_info.value.code == "callback_mismatch"
+    started.attempt.refresh_from_db()
+    assert started.attempt.used_at is not None  # spent: it cannot be tried again
