@@ -410,6 +410,20 @@ class _SamplerSwitch:
         self._profiler.stop()
 
 
+def step_cpu_print(idp_base: str, count: int) -> None:
+    """Each step's CPU, median of `count` journeys in this process (no load, no profiler)."""
+    queries_per_step(idp_base, "steps-warm")
+    cpu: dict[str, list[float]] = {}
+    for number in range(count):
+        queries_per_step(idp_base, f"steps-{number}", cpu=cpu)
+    total = 0.0
+    for name, values in cpu.items():
+        median = statistics.median(values) * 1000
+        total += median
+        print(f"{name:>14}: {median:6.2f} ms CPU")
+    print(f"{'journey':>14}: {total:6.2f} ms CPU (sum of the medians)")
+
+
 def profile_journeys(idp_base: str, count: int, step: str = "") -> None:
     """Run `count` journeys in this process under pyinstrument and print where the CPU goes."""
     from pyinstrument import Profiler  # the `bench` extra
@@ -560,6 +574,9 @@ def main() -> int:
         "--profile", type=int, default=0, help="profile N journeys in-process instead of the load"
     )
     parser.add_argument(
+        "--step-cpu", type=int, default=0, help="only each step's CPU, median of N journeys"
+    )
+    parser.add_argument(
         "--profile-step", default="", choices=("", *STEPS), help="with --profile: this step only"
     )
     parser.add_argument(
@@ -639,6 +656,10 @@ def bench(args, *, tmp, database: str, database_url: str) -> int:
         web.wait_ready()
         if args.memory:
             return memory(args, web=web, idp_base=idp_base, tmp=tmp, database=database)
+        if args.step_cpu:
+            step_cpu_print(idp_base, args.step_cpu)
+            shutil.rmtree(tmp, ignore_errors=True)
+            return 0
         if args.profile:
             profile_journeys(idp_base, args.profile, args.profile_step)
             shutil.rmtree(tmp, ignore_errors=True)

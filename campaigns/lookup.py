@@ -106,6 +106,8 @@ class PublishedIntegration:
     connect_timeout: float
     read_timeout: float
     unavailable_reason: str
+    # A test login is let through where participants are not (a disabled integration).
+    unavailable_for_test_login: str
 
     @classmethod
     def of(cls, row: OAuthIntegration) -> "PublishedIntegration":
@@ -132,6 +134,7 @@ class PublishedIntegration:
             connect_timeout=row.connect_timeout,
             read_timeout=row.read_timeout,
             unavailable_reason=row.unavailable_reason(),
+            unavailable_for_test_login=row.unavailable_reason(test_login=True),
         )
 
     @property
@@ -287,19 +290,45 @@ def public_campaign(slug: str) -> PublishedCampaign | None:
     return public_campaigns.get(slug, lambda: _load(slug, clock=public_campaigns.clock))
 
 
-def _load(slug: str, *, clock: Clock) -> PublishedCampaign | None:
+def public_campaign_by_id(campaign_id: int) -> PublishedCampaign | None:
+    """As `public_campaign`, by id: the campaign a login attempt was started from."""
+    return public_campaigns.get(
+        ("id", campaign_id), lambda: _load(clock=public_campaigns.clock, pk=campaign_id)
+    )
+
+
+def _load(slug: str = "", *, clock: Clock, pk: int | None = None) -> PublishedCampaign | None:
     row = (
         Campaign.objects.select_related("account", "oauth_integration__account")
         .prefetch_related("fields")
         .exclude(status=CampaignStatus.DRAFT)
-        .filter(slug=slug)
+        .filter(**({"pk": pk} if pk is not None else {"slug": slug}))
         .first()
     )
     return PublishedCampaign.of(row, clock=clock) if row is not None else None
 
 
+# Integrations by id, for the callback: the integration its login attempt was started with,
+# whichever campaign uses it now.
+published_integrations: ProcessCache[PublishedIntegration] = ProcessCache(
+    "published-integrations", max_entries=2000, max_age=300
+)
+
+
+def published_integration(integration_id: int) -> PublishedIntegration | None:
+    """The integration with this id as `PublishedIntegration` (its account's switches
+    included), kept like the public campaigns and emptied by the same changes."""
+    return published_integrations.get(integration_id, lambda: _integration_load(integration_id))
+
+
+def _integration_load(integration_id: int) -> PublishedIntegration | None:
+    row = OAuthIntegration.objects.select_related("account").filter(pk=integration_id).first()
+    return PublishedIntegration.of(row) if row is not None else None
+
+
 def _changed(sender, **kwargs) -> None:
     public_campaigns.changed()
+    published_integrations.changed()
 
 
 for _model in (Account, Campaign, CampaignField, OAuthIntegration):

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
+from campaigns.lookup import PublishedCampaign, PublishedIntegration
 from campaigns.models import Campaign
 from integrations.models import OAuthIntegration
 from integrations.oauth.alerts import sign_in_alert_clear, sign_in_alert_raise
@@ -24,7 +25,7 @@ from participants.embedding import embed_ticket_issue, embed_ticket_keep
 from participants.login.failures import LoginFailure, advice_for
 from participants.login.profile import MappedProfile, profile_map
 from participants.login.remembered import remembered_login_set
-from participants.login.state import login_attempt_finish, return_to_safe
+from participants.login.state import ReadyLogin, login_attempt_finish, return_to_safe
 from participants.models import AttemptOutcome, LoginAttempt, Participant
 from participants.prefill import prefill_set
 
@@ -32,16 +33,18 @@ from participants.prefill import prefill_set
 @dataclass(frozen=True)
 class CompletedLogin:
     attempt: LoginAttempt
+    integration: PublishedIntegration
+    campaign: PublishedCampaign
     participant_id: int
     mapped: MappedProfile
     answer: IdPAnswer
 
 
 # ---------------------------------------------------------------------------- success
-def login_complete(*, attempt: LoginAttempt, answer: IdPAnswer) -> CompletedLogin:
+def login_complete(*, ready: ReadyLogin, answer: IdPAnswer) -> CompletedLogin:
     """The participant's side of a login the IdP vouched for; raises LoginFailure when the
     mapping lacks a value it requires (nothing is then stored but the failed attempt)."""
-    integration = attempt.integration
+    attempt, integration = ready.attempt, ready.integration
     mapped = profile_map(parts=answer.parts, integration=integration)
     if mapped.missing_required:
         raise LoginFailure(
@@ -55,7 +58,7 @@ def login_complete(*, attempt: LoginAttempt, answer: IdPAnswer) -> CompletedLogi
     with transaction.atomic(savepoint=False):
         participant_id = participant_upsert(integration=integration, identity=answer.identity)
         login_attempt_succeed(attempt=attempt, answer=answer, participant_id=participant_id)
-    return CompletedLogin(attempt, participant_id, mapped, answer)
+    return CompletedLogin(attempt, integration, ready.campaign, participant_id, mapped, answer)
 
 
 def login_attempt_succeed(
@@ -70,7 +73,7 @@ def login_attempt_succeed(
         warning_code=answer.warning,
         participant_id=participant_id,
     )
-    sign_in_alert_clear(attempt.integration)
+    sign_in_alert_clear(integration_id=attempt.integration_id)
 
 
 def login_session_start(request, login: CompletedLogin) -> str:
@@ -80,8 +83,7 @@ def login_session_start(request, login: CompletedLogin) -> str:
     browser without a session cookie has nothing to fix; its session is created once, when the
     response is sent (cycling it would write it twice).
     """
-    attempt, campaign = login.attempt, login.attempt.campaign
-    integration = attempt.integration
+    attempt, campaign, integration = login.attempt, login.campaign, login.integration
     if request.session.session_key is not None:
         request.session.cycle_key()
     if attempt.embedded:
@@ -119,10 +121,10 @@ def _embedded_login_start(request, login: CompletedLogin) -> str:
         participant_id=login.participant_id,
         values=login.mapped.values,
         targets=login.mapped.targets,
-        integration_name=attempt.integration.display_name,
+        integration_name=login.integration.display_name,
     )
-    embed_ticket_keep(request, campaign=attempt.campaign, ticket=ticket)
-    done = reverse("participants:embed_login_done", args=[attempt.campaign.slug])
+    embed_ticket_keep(request, campaign=login.campaign, ticket=ticket)
+    done = reverse("participants:embed_login_done", args=[login.campaign.slug])
     return f"{done}?{urlencode({'lang': attempt.language})}" if attempt.language else done
 
 
@@ -155,7 +157,9 @@ def login_attempt_fail(failure: LoginFailure, *, reference: str) -> None:
 
 
 # ---------------------------------------------------------------------------- participant
-def participant_upsert(*, integration: OAuthIntegration, identity: Identity) -> int:
+def participant_upsert(
+    *, integration: OAuthIntegration | PublishedIntegration, identity: Identity
+) -> int:
     """Create or update the participant known by `identity`; returns their id.
 
     One `INSERT … ON CONFLICT (account, issuer, subject) DO UPDATE` (PostgreSQL, SQLite): two
@@ -164,7 +168,7 @@ def participant_upsert(*, integration: OAuthIntegration, identity: Identity) -> 
     """
     participant = Participant(
         account_id=integration.account_id,
-        integration=integration,
+        integration_id=integration.pk,
         issuer_key=identity.issuer_key,
         subject=identity.subject,
         last_login_at=timezone.now(),

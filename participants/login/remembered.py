@@ -23,6 +23,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from campaigns.lookup import PublishedIntegration
 from campaigns.models import Campaign
 from integrations.fields import UndecryptableSecret
 from integrations.models import OAuthIntegration
@@ -54,7 +55,11 @@ def _tokens_save(request, tokens: dict[str, str]) -> None:
 
 # ---------------------------------------------------------------------------- remembered login
 def remembered_login_set(
-    request, *, integration: OAuthIntegration, participant_id: int, parts: dict[str, dict]
+    request,
+    *,
+    integration: OAuthIntegration | PublishedIntegration,
+    participant_id: int,
+    parts: dict[str, dict],
 ) -> None:
     """Remember this login for another campaign of `integration` (replaces an earlier one)."""
     seconds = settings.SSO_REMEMBER_SECONDS
@@ -68,7 +73,7 @@ def remembered_login_set(
     RememberedLogin.objects.create(
         token_hash=_hash(token),
         participant_id=participant_id,
-        integration=integration,
+        integration_id=integration.pk,
         profile=json.dumps(profile_redact(parts), ensure_ascii=False, default=str),
         expires_at=timezone.now() + timedelta(seconds=seconds),
     )

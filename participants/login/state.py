@@ -30,6 +30,12 @@ from django.urls import Resolver404, resolve
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from campaigns.lookup import (
+    PublishedCampaign,
+    PublishedIntegration,
+    public_campaign_by_id,
+    published_integration,
+)
 from campaigns.models import Campaign
 from integrations.models import IntegrationConfigurationError, OAuthIntegration
 from integrations.oauth.client import pkce_pair
@@ -216,16 +222,10 @@ def login_attempt_claim(*, request, callback_key: str | None) -> LoginAttempt:
     if not state or len(state) > STATE_MAX_LENGTH:
         raise StateError("state_missing")
     try:
-        # state_hash is unique: `get`, not `first`, which would sort for nothing.
-        attempt = LoginAttempt.objects.select_related(
-            # The integration's sign-in alert comes along: a successful login clears it, and
-            # this way finds out there is none without a query of its own. Its account says
-            # whether platform staff still allow logins.
-            "integration__sign_in_alert",
-            "integration__account",
-            "campaign",
-            "embed_session",
-        ).get(state_hash=_hash(state))
+        # state_hash is unique: `get`, not `first`, which would sort for nothing. The attempt
+        # alone: its integration and campaign are read from the process's published copies
+        # (login_attempt_ready), which a join here would read again on every callback.
+        attempt = LoginAttempt.objects.get(state_hash=_hash(state))
     except LoginAttempt.DoesNotExist:
         raise StateError("state_unknown") from None
     if attempt.used_at is not None:
@@ -246,18 +246,39 @@ def login_attempt_claim(*, request, callback_key: str | None) -> LoginAttempt:
     return attempt
 
 
-def login_attempt_ready(attempt: LoginAttempt) -> tuple[FlowSnapshot, str]:
-    """The claimed attempt's configuration and the integration's client secret, read now (it
-    may have been rotated since the login started); raises LoginFailure when the login may not
-    go on.
+@dataclass(frozen=True)
+class ReadyLogin:
+    """A claimed attempt that may go on: its flow's configuration, the client secret, and the
+    integration and campaign as published now (campaigns/lookup.py; None for a test login's
+    campaign)."""
+
+    attempt: LoginAttempt
+    snapshot: FlowSnapshot
+    client_secret: str
+    integration: PublishedIntegration
+    campaign: PublishedCampaign | None
+
+
+def login_attempt_ready(attempt: LoginAttempt) -> ReadyLogin:
+    """The claimed attempt with what the rest of the callback needs; raises LoginFailure when
+    the login may not go on. The client secret is read now (it may have been rotated since the
+    login started).
 
     Platform staff's switches and the administrators' own hold at the callback too: a login
-    started before the switch completes nothing, and no code reaches the token endpoint.
+    started before the switch completes nothing, and no code reaches the token endpoint. They
+    are read from the published integration, which every change of an account or an
+    integration empties in every process (within `core.process_cache.TOKEN_SECONDS` for
+    another process's change).
     """
-    integration = attempt.integration
-    if integration is None or integration.unavailable_reason(test_login=attempt.is_test):
+    integration = published_integration(attempt.integration_id) if attempt.integration_id else None
+    if integration is None or (
+        integration.unavailable_for_test_login
+        if attempt.is_test
+        else integration.unavailable_reason
+    ):
         raise LoginFailure(step="token", code="integration_unavailable", attempt=attempt)
-    if not attempt.is_test and (attempt.campaign is None or not attempt.campaign.is_open):
+    campaign = public_campaign_by_id(attempt.campaign_id) if attempt.campaign_id else None
+    if not attempt.is_test and (campaign is None or not campaign.is_open):
         raise LoginFailure(step="token", code="campaign_unavailable", attempt=attempt)
     if attempt.embedded and not (
         attempt.embed_session is not None and attempt.embed_session.expires_at > timezone.now()
@@ -265,9 +286,11 @@ def login_attempt_ready(attempt: LoginAttempt) -> tuple[FlowSnapshot, str]:
         # The frame's visit ended meanwhile: no one could redeem the ticket, spend no code.
         raise LoginFailure(step="callback", code="embed_session_expired", attempt=attempt)
     try:
-        return FlowSnapshot.from_json(attempt.snapshot), integration.get_client_secret()
+        snapshot = FlowSnapshot.from_json(attempt.snapshot)
+        client_secret = integration.get_client_secret()
     except (IntegrationConfigurationError, TypeError) as exc:
         raise LoginFailure(step="token", code="integration_unusable", attempt=attempt) from exc
+    return ReadyLogin(attempt, snapshot, client_secret, integration, campaign)
 
 
 def login_attempt_is_this_browsers(request, attempt: LoginAttempt) -> bool:

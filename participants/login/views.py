@@ -90,17 +90,17 @@ def oauth_callback(request, key: str | None = None):
     attempt = None
     try:
         attempt = login_attempt_claim(request=request, callback_key=key)
-        snapshot, client_secret = login_attempt_ready(attempt)
+        ready = login_attempt_ready(attempt)
         answer = idp_answer_receive(
-            snapshot=snapshot,
+            snapshot=ready.snapshot,
             params=request.GET,
-            client_secret=client_secret,
+            client_secret=ready.client_secret,
             code_verifier=attempt.code_verifier,
             nonce=attempt.nonce,
         )
         if attempt.is_test:
             return test_login.test_login_succeeded(request, attempt, answer)
-        login = login_complete(attempt=attempt, answer=answer)
+        login = login_complete(ready=ready, answer=answer)
     except IdPAnswerError as error:
         return _failed(request, LoginFailure.from_answer(error, attempt=attempt), reference)
     except LoginFailure as failure:

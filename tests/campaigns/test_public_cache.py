@@ -298,3 +298,39 @@ def test_a_process_cache_forgets_what_it_keeps_on_demand(campaign):
     kept.forget()
     assert "key" not in kept
     assert kept.get("key", load) == 2  # read again
+
+
+# ---------------------------------------------------------------------------- by id (callback)
+def test_the_callback_reads_its_integration_once_then_keeps_it(account):
+    integration = OAuthIntegrationFactory(account=account)
+    with CaptureQueriesContext(connection) as cold:
+        first = lookup.published_integration(integration.pk)
+    with CaptureQueriesContext(connection) as warm:
+        again = lookup.published_integration(integration.pk)
+    assert len(cold) == 1  # the integration with its account
+    assert len(warm) == 0
+    assert again is first
+    assert first.unavailable_reason == ""
+    assert lookup.published_integration(integration.pk + 1000) is None
+
+
+def test_staff_switching_sso_off_reaches_the_kept_integration_at_once(account):
+    integration = OAuthIntegrationFactory(account=account)
+    assert lookup.published_integration(integration.pk).unavailable_reason == ""
+    account.sso_oauth_enabled = False
+    account.save()
+    assert "switched SSO" in lookup.published_integration(integration.pk).unavailable_reason
+
+
+def test_a_disabled_integration_still_allows_its_test_login(account):
+    integration = OAuthIntegrationFactory(account=account, enabled=False)
+    kept = lookup.published_integration(integration.pk)
+    assert "disabled" in kept.unavailable_reason
+    assert kept.unavailable_for_test_login == ""
+
+
+def test_a_campaign_by_id_is_the_one_by_slug_and_follows_its_changes(campaign):
+    assert lookup.public_campaign_by_id(campaign.pk).slug == "summer"
+    campaign.status = CampaignStatus.DRAFT
+    campaign.save()
+    assert lookup.public_campaign_by_id(campaign.pk) is None

@@ -147,10 +147,10 @@ def _close_old_connections(**kwargs) -> None:
 
 
 def _forget_kept_rows() -> None:
-    from campaigns.lookup import public_campaigns
+    from campaigns.lookup import public_campaigns, published_integrations
     from integrations.mapping.store import compiled_rules
 
-    for kept in (public_campaigns, compiled_rules):
+    for kept in (public_campaigns, published_integrations, compiled_rules):
         kept.forget()
 
 
