@@ -205,15 +205,19 @@ def send(
 def _request_and_read(
     session, method, url, *, headers, data, auth, timeout, max_bytes, truncate
 ) -> tuple[int, requests.structures.CaseInsensitiveDict, bytes]:
-    response = session.request(
+    # Prepared here and handed to the session's adapter: `Session.request` would merge the
+    # environment's settings, the session's cookies and hooks and its parameters, none of which
+    # these sessions use (trust_env off, cookies refused, no hooks), for a third of the call's
+    # CPU. Redirects are not followed either way, and no cookie of an answer is kept.
+    prepared = requests.Request(
         method,
         url,
-        headers=headers,
+        headers={**session.headers, **(headers or {})},
         data=data,
         auth=auth,
-        timeout=timeout,
-        allow_redirects=False,
-        stream=True,
+    ).prepare()
+    response = session.get_adapter(url).send(
+        prepared, stream=True, timeout=timeout, verify=session.verify, cert=session.cert
     )
     try:
         body = bytearray()
