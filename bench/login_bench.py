@@ -789,7 +789,7 @@ def memory(args, *, web: Gunicorn, idp_base: str, tmp: Path, database: str) -> i
         f"Machine: {facts['cpus']} CPUs ({facts['cpu']}), Python {facts['python']}, Django "
         f"{facts['django']}, {database}; `config/gunicorn.conf.py` ({len(workers)} workers × "
         f"{args.threads or 8} threads) with GUNICORN_MAX_REQUESTS=0 (production recycles a worker "
-        f"every 2,000 requests or so, which would hide a leak); load average before the run "
+        f"every 50,000 requests or so, which would hide a leak); load average before the run "
         f"{facts['load']}.",
         "",
         f"| worker (pid) | RSS after {n1} logins (MiB) | after {n2} (MiB) | growth |",

@@ -36,9 +36,12 @@ timeout = env.int("GUNICORN_TIMEOUT", default=30)
 # On restart or deploy, requests in flight (a participant waiting for their IdP) may finish.
 graceful_timeout = env.int("GUNICORN_GRACEFUL_TIMEOUT", default=30)
 # Recycle each process now and then against slow leaks; the jitter keeps them from all
-# restarting at once.
-max_requests = env.int("GUNICORN_MAX_REQUESTS", default=2000)
-max_requests_jitter = env.int("GUNICORN_MAX_REQUESTS_JITTER", default=200)
+# restarting at once. Rarely: a worker's RSS grows about 1 % from 1,000 to 10,000 logins
+# (BENCHMARKS.md, "Memory"), and each restart costs a Django start and cold caches. At 2,000
+# requests a busy 2-core machine (about 75 requests/s per worker) restarted a worker every
+# 27 s, which cost its own configuration a third of its logins/s in the peer bench.
+max_requests = env.int("GUNICORN_MAX_REQUESTS", default=50000)
+max_requests_jitter = env.int("GUNICORN_MAX_REQUESTS_JITTER", default=5000)
 # The heartbeat file on tmpfs: a container's overlay filesystem can stall a heartbeat write.
 # gunicorn creates its own private file there; nothing is read back from a shared name.
 if os.path.isdir("/dev/shm"):  # noqa: S108
