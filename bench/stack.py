@@ -415,6 +415,9 @@ class Receiver:
                 "acknowledged": sum(self.acknowledged.values()),
                 "twice": sum(1 for n in self.acknowledged.values() if n > 1),
                 "bad_signatures": self.bad_signatures,
+                # time.monotonic() of the last id's first acknowledgement: the system's clock,
+                # comparable with the bench process's own.
+                "last_acknowledged": max(self.first_acknowledged.values(), default=None),
             }
 
     def reset(self) -> None:

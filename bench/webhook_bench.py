@@ -7,8 +7,10 @@ receiver on 127.0.0.1 that checks the Standard Webhooks signature of every reque
 204. The receiver runs in a process of its own, so that its CPU time is read apart (/proc); at
 the end a client hammers it directly (keep-alive, signed requests) for its own ceiling.
 
-It reports deliveries/s per worker, every event received exactly once (distinct ids, none
-acknowledged twice), bad signatures, and the CPU seconds of the workers and of the receiver.
+It reports deliveries/s per worker (up to the last delivery's arrival, "last delivery"; "drain"
+is until the workers exit, which a burst worker may do long after), every event received
+exactly once (distinct ids, none acknowledged twice), bad signatures, and the CPU seconds of
+the workers and of the receiver.
 
     python bench/webhook_bench.py -n 5000                        # SQLite file, both backends
     python bench/webhook_bench.py -n 5000 --database-url postgres://postgres@127.0.0.1:5432/x
@@ -223,9 +225,15 @@ def run_backend(backend: str, *, n: int, workers: list[int], database_url: str, 
                 and stats["twice"] == 0
                 and delivered == n
             )
-            rate = n / drain_seconds
+            # The rate is up to the last delivery's arrival: burst workers may take a while to
+            # exit after it (an RQ worker once took 58 s more), which is not delivering.
+            last = stats["last_acknowledged"]
+            delivering = last - started if last is not None else drain_seconds
+            last_delivery = f"{delivering:.1f} s" if last is not None else "–"
+            rate = n / delivering
             print(
                 f"| {backend} | {count} | {fill_seconds:.1f} s | {drain_seconds:.1f} s "
+                f"| {last_delivery} "
                 f"| {rate:,.0f}/s | **{rate / count:,.0f}/s** | {delivered:,} "
                 f"| {stats['received']:,} | {'yes' if exactly_once else 'NO'} "
                 f"| {stats['bad_signatures']} | {worker_cpu:.1f} s | {receiver_cpu:.1f} s "
@@ -299,10 +307,11 @@ def main() -> None:
             flush=True,
         )
         print(
-            "| backend | workers | fill | drain | deliveries/s | per worker | delivered "
-            "| received | exactly once | bad signatures | workers' CPU | receiver's CPU |"
+            "| backend | workers | fill | drain | last delivery | deliveries/s | per worker "
+            "| delivered | received | exactly once | bad signatures | workers' CPU "
+            "| receiver's CPU |"
         )
-        print("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|", flush=True)
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|", flush=True)
         for backend in backends:
             if backend == "rq" and not redis_url:
                 print("rq skipped: no Redis")
