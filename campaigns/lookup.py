@@ -141,13 +141,9 @@ class PublishedIntegration:
     def pk(self) -> int:
         return self.id
 
-    @property
-    def scopes(self) -> list[str]:
-        return self.scope.split()
-
-    @property
-    def is_openid(self) -> bool:
-        return "openid" in self.scopes
+    # The model's own rules, which read nothing but `scope`.
+    scopes = OAuthIntegration.scopes
+    is_openid = OAuthIntegration.is_openid
 
     def get_client_secret(self) -> str:
         """As `OAuthIntegration.get_client_secret`: raises IntegrationConfigurationError when
@@ -287,7 +283,7 @@ def public_campaign(slug: str) -> PublishedCampaign | None:
     """The published campaign with this slug (drafts do not exist for the public), with its
     integration and its fields; built once per load, shared by the requests this process
     serves, immutable. Its clock is the cache's (`public_campaigns.clock`)."""
-    return public_campaigns.get(slug, lambda: _load(slug, clock=public_campaigns.clock))
+    return public_campaigns.get(slug, lambda: _load(clock=public_campaigns.clock, slug=slug))
 
 
 def public_campaign_by_id(campaign_id: int) -> PublishedCampaign | None:
@@ -297,12 +293,13 @@ def public_campaign_by_id(campaign_id: int) -> PublishedCampaign | None:
     )
 
 
-def _load(slug: str = "", *, clock: Clock, pk: int | None = None) -> PublishedCampaign | None:
+def _load(*, clock: Clock, **lookup) -> PublishedCampaign | None:
+    """The published campaign matching `lookup` (its slug, or its pk), or None."""
     row = (
         Campaign.objects.select_related("account", "oauth_integration__account")
         .prefetch_related("fields")
         .exclude(status=CampaignStatus.DRAFT)
-        .filter(**({"pk": pk} if pk is not None else {"slug": slug}))
+        .filter(**lookup)
         .first()
     )
     return PublishedCampaign.of(row, clock=clock) if row is not None else None
