@@ -7,14 +7,16 @@ the caller's transaction, so that a worker draining an endpoint records one atte
 the next delivery in one commit.
 """
 
+import contextlib
 import logging
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 from requests import Session
 from requests.auth import HTTPBasicAuth
@@ -167,9 +169,37 @@ def delivery_send(*, delivery: WebhookDelivery, session: Session | None = None) 
     """POST a delivery this worker has claimed (its lease renewed meanwhile: if this process
     dies, the lease lapses within LEASE and another worker takes the delivery over) and work out
     what its record will say. Nothing is written."""
+    (sent,) = deliveries_send(deliveries=[delivery], session=session)
+    return sent
+
+
+def deliveries_send(
+    *,
+    deliveries: list[WebhookDelivery],
+    session: Session | None = None,
+    until: float | None = None,
+) -> list[Sent]:
+    """POST claimed deliveries, one after the other over `session`: the first always, each next
+    one while the previous was delivered and `time.monotonic()` is before `until`. Their leases
+    are renewed meanwhile. Returns what each one sent gave, in order: the deliveries after them
+    were not sent (give them back with `deliveries_release`). Nothing is written."""
+    sent: list[Sent] = []
+    with contextlib.ExitStack() as renewed:
+        for token in dict.fromkeys(delivery.lease_token for delivery in deliveries):
+            renewed.enter_context(lease_renewer.held(token))
+        for delivery in deliveries:
+            if sent and (
+                sent[-1].outcome is not DeliveryOutcome.DELIVERED
+                or (until is not None and time.monotonic() >= until)
+            ):
+                break
+            sent.append(_send(delivery, session=session))
+    return sent
+
+
+def _send(delivery: WebhookDelivery, *, session: Session | None) -> Sent:
     attempted_at = timezone.now()
-    with lease_renewer.held(delivery.lease_token):
-        response, error = _request(delivery, attempted_at=attempted_at, session=session)
+    response, error = _request(delivery, attempted_at=attempted_at, session=session)
     finished_at = timezone.now()
     if response is None and session is not None:
         # A connection that failed is not reused.
@@ -244,6 +274,78 @@ def _outcome(
 def delivery_record(*, delivery: WebhookDelivery, sent: Sent) -> bool:
     """Write what an attempt gave; call it in a transaction. False when the lease was lost
     meanwhile (another claim's outcome stands; the attempt row is written all the same)."""
+    return deliveries_record(deliveries=[delivery], sent=[sent])
+
+
+def deliveries_record(*, deliveries: list[WebhookDelivery], sent: list[Sent]) -> bool:
+    """Write what attempts gave (`sent[i]` is `deliveries[i]`'s, see `deliveries_send`); call it
+    in a transaction. The delivered ones of one lease take one UPDATE and one INSERT of their
+    attempt rows, however many they are. False when a lease was lost meanwhile (another claim's
+    outcome stands; the attempt rows are written all the same)."""
+    attempts = list(zip(deliveries, sent, strict=False))
+    delivered = [(d, s) for d, s in attempts if s.outcome is DeliveryOutcome.DELIVERED]
+    kept = True
+    for token in dict.fromkeys(delivery.lease_token for delivery, _ in delivered):
+        kept = _delivered_record([(d, s) for d, s in delivered if d.lease_token == token]) and kept
+    for delivery, one in attempts:
+        if one.outcome is not DeliveryOutcome.DELIVERED:
+            kept = _attempt_record(delivery, one) and kept
+    return kept
+
+
+def _delivered_record(delivered: list[tuple[WebhookDelivery, Sent]]) -> bool:
+    """Deliveries of one lease, each delivered: the deliveries first, then their attempt rows
+    (the order a claim locks them in, so that a worker whose lease ran out and the claim that
+    took over never deadlock)."""
+    token = delivered[0][0].lease_token
+    ids = [delivery.pk for delivery, _ in delivered]
+    columns = {
+        column: _per_delivery(delivered, column, WebhookDelivery)
+        for column in delivered[0][1].update
+    }
+    kept = WebhookDelivery.objects.filter(pk__in=ids, lease_token=token).update(**columns)
+    # The rows written at claim time, written again as what really happened (even if a later
+    # claim marked them interrupted).
+    WebhookAttempt.objects.filter(delivery_id__in=ids, lease_token=token).delete()
+    WebhookAttempt.objects.bulk_create(
+        WebhookAttempt(delivery_id=delivery.pk, lease_token=token, **sent.recorded)
+        for delivery, sent in delivered
+    )
+    if kept < len(ids):
+        # Our lease ran out and another worker took over: its outcome stands.
+        logger.warning(
+            "Webhook deliveries %s: lease lost during the attempts (%s of %s kept)",
+            ", ".join(delivery.event_id for delivery, _ in delivered),
+            kept,
+            len(ids),
+        )
+    if kept:
+        endpoint = delivered[0][0].endpoint
+        finished_at = delivered[-1][1].finished_at
+        if _success_worth_recording(endpoint, at=finished_at):
+            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+                last_success_at=finished_at, failing_since=None
+            )
+            # The same endpoint object serves a drain's next deliveries.
+            endpoint.last_success_at, endpoint.failing_since = finished_at, None
+    return kept == len(ids)
+
+
+def _per_delivery(delivered: list[tuple[WebhookDelivery, Sent]], column: str, model):
+    """The value `column` takes in each delivery's row: one value when they agree, else a CASE
+    on the primary key."""
+    values = [sent.update[column] for _, sent in delivered]
+    if all(value == values[0] for value in values):
+        return values[0]
+    return Case(
+        *(When(pk=delivery.pk, then=Value(sent.update[column])) for delivery, sent in delivered),
+        output_field=model._meta.get_field(column),
+    )
+
+
+def _attempt_record(delivery: WebhookDelivery, sent: Sent) -> bool:
+    """One attempt that was not delivered: its delivery, its attempt row, the endpoint's
+    failing streak."""
     # The delivery row first, then its attempt: the order a claim locks them in, so that a
     # worker whose lease ran out and the claim that took over never deadlock.
     kept = WebhookDelivery.objects.filter(pk=delivery.pk, lease_token=delivery.lease_token).update(
@@ -261,16 +363,7 @@ def delivery_record(*, delivery: WebhookDelivery, sent: Sent) -> bool:
         # Our lease ran out and another worker took over: its outcome stands.
         logger.warning("Webhook delivery %s: lease lost during the attempt", delivery.event_id)
         return False
-    endpoint = delivery.endpoint
-    if sent.outcome is DeliveryOutcome.DELIVERED:
-        if _success_worth_recording(endpoint, at=sent.finished_at):
-            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
-                last_success_at=sent.finished_at, failing_since=None
-            )
-            # The same endpoint object serves a drain's next deliveries.
-            endpoint.last_success_at, endpoint.failing_since = sent.finished_at, None
-    else:
-        _endpoint_failed(endpoint.pk, at=sent.attempted_at, gone_reason=sent.disable_reason)
+    _endpoint_failed(delivery.endpoint_id, at=sent.attempted_at, gone_reason=sent.disable_reason)
     return True
 
 

@@ -8,10 +8,13 @@ seconds while the attempt runs, so a worker that dies mid-attempt stops holding 
 its endpoint's slot within seconds. The attempt is counted at claim time (an "in flight" attempt
 row), so a worker that keeps dying on a delivery uses up its attempts like failures do.
 
-An endpoint has at most WEBHOOK_ENDPOINT_CONCURRENCY deliveries leased at once, so a receiver that
-hangs holds that many workers, not all of them. A worker that has just sent a delivery may hand
-its slot straight to the endpoint's next due delivery (`delivery_handover`, in the transaction
-that records the attempt): the number of leases does not change, so no room needs counting.
+An endpoint has at most WEBHOOK_ENDPOINT_CONCURRENCY slots taken at once, so a receiver that
+hangs holds that many workers, not all of them. A slot is a lease token: the deliveries leased
+under one token are sent one after the other by one worker, never two at a time. A worker that
+has just recorded its sends may hand its slot straight to the endpoint's next due deliveries
+(`deliveries_handover`, in the transaction that records the attempts): a batch under a new
+token replaces the one given back, the number of slots does not change, so no room needs
+counting.
 """
 
 import contextlib
@@ -64,16 +67,43 @@ def endpoint_concurrency() -> int:
 
 
 def _endpoint_has_room(*, now: datetime) -> LessThan:
-    """The delivery's endpoint has fewer than `endpoint_concurrency()` deliveries leased: one
-    receiver that hangs holds that many workers at most, never all of them."""
+    """The delivery's endpoint has fewer than `endpoint_concurrency()` slots taken (live lease
+    tokens: one worker sends a token's deliveries one at a time): one receiver that hangs holds
+    that many workers at most, never all of them."""
     leased = (
         WebhookDelivery.objects.filter(endpoint_id=OuterRef("endpoint_id"), locked_until__gt=now)
         .order_by()
         .values("endpoint_id")
-        .annotate(n=Count("pk"))
+        .annotate(n=Count("lease_token", distinct=True))
         .values("n")
     )
     return LessThan(Coalesce(Subquery(leased), 0), endpoint_concurrency())
+
+
+def endpoint_slots_taken(
+    *, endpoint_ids: Iterable[int], now: datetime, queued_lost_after: timedelta, exclude=()
+) -> dict[int, int]:
+    """Slots of each endpoint taken now: its live lease tokens, and its deliveries waiting with
+    a queued task (queued within `queued_lost_after`: an older task is taken for lost). The
+    deliveries in `exclude` are left out (the ones being queued)."""
+    queued_not_leased = Q(queued_at__gt=now - queued_lost_after) & (
+        Q(locked_until__isnull=True) | Q(locked_until__lte=now)
+    )
+    counts = (
+        WebhookDelivery.objects.filter(
+            endpoint_id__in=set(endpoint_ids), status=DeliveryStatus.PENDING
+        )
+        .exclude(pk__in=list(exclude))
+        .filter(Q(locked_until__gt=now) | queued_not_leased)
+        .order_by()
+        .values("endpoint_id")
+        .annotate(
+            leases=Count("lease_token", distinct=True, filter=Q(locked_until__gt=now)),
+            queued=Count("pk", filter=queued_not_leased),
+        )
+        .values_list("endpoint_id", "leases", "queued")
+    )
+    return {endpoint_id: leases + queued for endpoint_id, leases, queued in counts}
 
 
 def _endpoints_lock(endpoint_ids: Iterable[int]) -> None:
@@ -114,7 +144,8 @@ def deliveries_claim(
         candidates = candidates.filter(pk__in=list(ids))
     if endpoint_id is not None:
         candidates = candidates.filter(endpoint_id=endpoint_id)
-    token = secrets.token_hex(16)
+    # A token per delivery: each claimed delivery is a slot of its endpoint of its own.
+    tokens = []
     with transaction.atomic():
         # From when this transaction may write (SQLite may have waited for the lock), not from
         # when the caller read the clock: the lease must not be half spent before it starts.
@@ -131,6 +162,7 @@ def deliveries_claim(
         picked = list(candidates.values_list("pk", "attempt_count", "endpoint_id")[:limit])
         _endpoints_lock(endpoint_id for _, _, endpoint_id in picked)
         for pk, attempt_count, _ in picked:
+            token = secrets.token_hex(16)
             # No row locks (SQLite): the UPDATE repeats the conditions, and the database applies
             # one writer's UPDATE at a time, so a row another worker just leased no longer
             # matches. On PostgreSQL the row is locked and the conditions hold anyway.
@@ -150,7 +182,8 @@ def deliveries_claim(
             )
             if not leased:
                 continue
-            _attempts_interrupted_mark(pk)
+            tokens.append(token)
+            _attempts_interrupted_mark([pk])
             WebhookAttempt.objects.create(
                 delivery_id=pk,
                 started_at=leased_at,
@@ -158,16 +191,18 @@ def deliveries_claim(
                 lease_token=token,
                 error=IN_FLIGHT_ERROR,
             )
+    if not tokens:
+        return []
     return list(
         WebhookDelivery.objects.select_related("endpoint")
-        .filter(lease_token=token, locked_until=locked_until)
+        .filter(lease_token__in=tokens, locked_until=locked_until)
         .order_by("next_attempt_at", "id")
     )
 
 
-def _attempts_interrupted_mark(delivery_id: int) -> None:
-    """A previous claim's attempt still in flight: its worker died (or its lease ran out)."""
-    WebhookAttempt.objects.filter(delivery_id=delivery_id, in_flight=True).update(
+def _attempts_interrupted_mark(delivery_ids: list[int]) -> None:
+    """Previous claims' attempts still in flight: their worker died (or their lease ran out)."""
+    WebhookAttempt.objects.filter(delivery_id__in=delivery_ids, in_flight=True).update(
         in_flight=False, error=INTERRUPTED_ERROR
     )
 
@@ -187,7 +222,7 @@ def _deliveries_exhausted_fail(deliveries, *, now: datetime) -> None:
             )
         )
         if failed:
-            _attempts_interrupted_mark(pk)
+            _attempts_interrupted_mark([pk])
             logger.warning(
                 "Webhook delivery %s to endpoint %s failed: its last attempt was interrupted",
                 event_id,
@@ -195,14 +230,15 @@ def _deliveries_exhausted_fail(deliveries, *, now: datetime) -> None:
             )
 
 
-def delivery_handover(
-    *, endpoint: WebhookEndpoint, now: datetime, due_by: datetime
-) -> WebhookDelivery | None:
-    """Lease the endpoint's next due delivery to a worker that has just given back its own lease
-    of that endpoint in the current transaction (its attempt recorded): the slot passes on, the
-    endpoint's count of leases stays the same, so no room is counted. None when nothing is due
-    (or another worker took it first, or the endpoint was switched off meanwhile). The
-    delivery carries `endpoint` as it is (a drain re-reads it with its next task)."""
+def deliveries_handover(
+    *, endpoint: WebhookEndpoint, now: datetime, due_by: datetime, limit: int
+) -> list[WebhookDelivery]:
+    """Lease up to `limit` of the endpoint's next due deliveries, under one token, to a worker
+    that has just given back its own slot of that endpoint in the current transaction (its
+    attempts recorded): the slot passes on, the endpoint's count of slots stays the same, so no
+    room is counted. The worker sends them one after the other. Empty when nothing is due (or
+    another worker took it first, or the endpoint was switched off meanwhile). The deliveries
+    carry `endpoint` as it is (a drain re-reads it with its next task)."""
     candidates = (
         WebhookDelivery.objects.filter(due_filter(now=now, due_by=due_by))
         .filter(endpoint_id=endpoint.pk, attempt_count__lt=MAX_ATTEMPTS)
@@ -214,51 +250,68 @@ def delivery_handover(
     if connection.features.has_select_for_update_skip_locked:
         candidates = candidates.select_for_update(skip_locked=True, of=("self",))
     _endpoints_lock([endpoint.pk])
+    picked = {delivery.pk: delivery for delivery in candidates[:limit]}
+    if not picked:
+        return []
     leased_at = max(now, timezone.now())
     locked_until = leased_at + LEASE
-    for delivery in candidates[:2]:
-        token = secrets.token_hex(16)
-        # Its own columns only (the endpoint was checked by the SELECT): the UPDATE needs no
-        # join, and still matches no row another worker leased meanwhile.
-        leased = WebhookDelivery.objects.filter(
-            Q(locked_until__isnull=True) | Q(locked_until__lt=now),
-            pk=delivery.pk,
-            attempt_count=delivery.attempt_count,
-            status=DeliveryStatus.PENDING,
-        ).update(
-            locked_until=locked_until,
-            lease_token=token,
-            attempt_count=delivery.attempt_count + 1,
-            next_attempt_at=leased_at,
-            queued_at=None,
+    token = secrets.token_hex(16)
+    # Its own columns only (the endpoint was checked by the SELECT): the UPDATE needs no join,
+    # and still matches no row another worker leased meanwhile (SQLite takes no row locks).
+    leased = WebhookDelivery.objects.filter(
+        Q(locked_until__isnull=True) | Q(locked_until__lt=now),
+        pk__in=list(picked),
+        status=DeliveryStatus.PENDING,
+    ).update(
+        locked_until=locked_until,
+        lease_token=token,
+        attempt_count=F("attempt_count") + 1,
+        next_attempt_at=leased_at,
+        queued_at=None,
+    )
+    if leased < len(picked):  # another worker was quicker for some
+        ours = set(
+            WebhookDelivery.objects.filter(pk__in=list(picked), lease_token=token).values_list(
+                "pk", flat=True
+            )
         )
-        if not leased:
-            continue
-        if delivery.attempt_count:  # no attempt before, none interrupted
-            _attempts_interrupted_mark(delivery.pk)
-        WebhookAttempt.objects.create(
-            delivery_id=delivery.pk,
+        picked = {pk: delivery for pk, delivery in picked.items() if pk in ours}
+        if not picked:
+            return []
+    # No attempt before, none interrupted.
+    retried = [pk for pk, delivery in picked.items() if delivery.attempt_count]
+    if retried:
+        _attempts_interrupted_mark(retried)
+    WebhookAttempt.objects.bulk_create(
+        WebhookAttempt(
+            delivery_id=pk,
             started_at=leased_at,
             in_flight=True,
             lease_token=token,
             error=IN_FLIGHT_ERROR,
         )
+        for pk in picked
+    )
+    for delivery in picked.values():
         delivery.locked_until = locked_until
         delivery.lease_token = token
         delivery.attempt_count += 1
         delivery.next_attempt_at = leased_at
         delivery.queued_at = None
         delivery.endpoint = endpoint
-        return delivery
-    return None
+    return list(picked.values())
 
 
-def delivery_release(*, delivery: WebhookDelivery) -> None:
-    """Give back a claim that sent nothing: the attempt it counted did not happen."""
-    with transaction.atomic():
-        released = WebhookDelivery.objects.filter(
-            pk=delivery.pk, lease_token=delivery.lease_token
-        ).update(
+def deliveries_release(*, deliveries: list[WebhookDelivery]) -> None:
+    """Give back claimed deliveries that were not sent: the attempts counted did not happen."""
+    with transaction.atomic(savepoint=False):
+        _deliveries_release(deliveries)
+
+
+def _deliveries_release(deliveries: list[WebhookDelivery]) -> None:
+    for token in {delivery.lease_token for delivery in deliveries}:
+        ids = [delivery.pk for delivery in deliveries if delivery.lease_token == token]
+        released = WebhookDelivery.objects.filter(pk__in=ids, lease_token=token).update(
             locked_until=None,
             lease_token="",
             attempt_count=F("attempt_count") - 1,
@@ -266,7 +319,7 @@ def delivery_release(*, delivery: WebhookDelivery) -> None:
         )
         if released:
             WebhookAttempt.objects.filter(
-                delivery=delivery, lease_token=delivery.lease_token, in_flight=True
+                delivery_id__in=ids, lease_token=token, in_flight=True
             ).delete()
 
 

@@ -1,14 +1,21 @@
 """The "webhooks" queue: the `deliver_webhook` task, what it drains, and queueing what is due.
 
 A task stands for one slot of an endpoint (WEBHOOK_ENDPOINT_CONCURRENCY at most per endpoint,
-leases and queued tasks together): it sends its delivery, then, over the same kept-alive
-connection, hands its slot to the endpoint's next due delivery in the transaction that records
-the attempt, up to DRAIN_LIMIT deliveries or DRAIN_SECONDS. A backlog therefore costs one claim,
-one record and one commit per delivery, not a task and a connection each; the drain stops at the
-first attempt that is not delivered (a failing receiver is retried on its schedule, not
-hammered) and then hands the freed slot on through `deliveries_dispatch`. A drain sends with
-the endpoint as its task read it: a URL or secret changed meanwhile applies from the next task,
-within DRAIN_SECONDS (a switched-off endpoint stops the drain at once).
+lease tokens and queued tasks together): it sends its delivery, then, over the same kept-alive
+connection, hands its slot to a batch of the endpoint's next due deliveries (up to BATCH_LIMIT,
+under one lease) in the transaction that records the attempts, and so on up to DRAIN_LIMIT
+deliveries or DRAIN_SECONDS. A batch is sent one delivery after the other, for BATCH_SECONDS at
+most, then recorded in one commit: a backlog costs a few statements per batch, not a claim, a
+record and a commit per delivery. The drain stops at the first attempt that is not delivered (a
+failing receiver is retried on its schedule, not hammered; the rest of its batch is given back
+unsent) and then hands the freed slot on through `deliveries_dispatch`. A drain sends with the
+endpoint as its task read it: a URL or secret changed meanwhile applies from the next task,
+within DRAIN_SECONDS, and a switched-off endpoint stops the drain at the end of the batch being
+sent (BATCH_SECONDS at most).
+
+A worker that dies during a batch leaves every delivery of it leased and unrecorded: their
+leases lapse within LEASE and they are sent again, with the same webhook-id (at least once, as
+the receivers are told); BATCH_LIMIT bounds how many that can be.
 
 Nothing waits in the queue for later: a task is queued when its delivery is due (on commit, or by
 `relay_webhooks`, which queues what has come due every second: retries, deliveries whose worker
@@ -25,7 +32,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Count, F, Q, Window
+from django.db.models import F, Q, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django_tasks import task
@@ -33,16 +40,19 @@ from django_tasks import task
 from integrations.models import DeliveryStatus, WebhookDelivery
 from integrations.webhooks.attempts import (
     DeliveryOutcome,
+    deliveries_record,
+    deliveries_send,
     delivery_record,
     delivery_send,
     endpoint_session,
 )
 from integrations.webhooks.leases import (
     deliveries_claim,
-    delivery_handover,
-    delivery_release,
+    deliveries_handover,
+    deliveries_release,
     due_filter,
     endpoint_concurrency,
+    endpoint_slots_taken,
 )
 from integrations.webhooks.retries import MAX_ATTEMPTS
 
@@ -60,6 +70,10 @@ TASK_CLOCK_SLACK = timedelta(seconds=2)
 # endpoints' tasks wait for the worker meanwhile), then hands its slot on.
 DRAIN_LIMIT = 1000
 DRAIN_SECONDS = 5.0
+# A drain leases this many of its endpoint's deliveries at a time, sends them for at most this
+# long, then records them in one commit (and gives back the ones it had no time for).
+BATCH_LIMIT = 25
+BATCH_SECONDS = 1.0
 
 
 # ---------------------------------------------------------------------------- the task
@@ -96,33 +110,42 @@ def deliver_webhook(delivery_id: int) -> str:
 
 
 def endpoint_drain(*, first: WebhookDelivery) -> DeliveryOutcome:
-    """Send a claimed delivery, then the endpoint's next due ones one after the other (each
-    leased as the previous is recorded, in one commit), until one is not delivered, none is
-    due, or the drain has had its share; then hand the slot on. Returns the first's outcome."""
+    """Send a claimed delivery, then the endpoint's next due ones in batches (each batch leased
+    as the previous one is recorded, in one commit), until one is not delivered, none is due,
+    or the drain has had its share; then hand the slot on. Returns the first's outcome."""
     endpoint = first.endpoint
     if not (endpoint.is_active and endpoint.disabled_at is None):
-        delivery_release(delivery=first)
+        deliveries_release(deliveries=[first])
         return DeliveryOutcome.PAUSED
     session = endpoint_session(endpoint=endpoint)
     started = time.monotonic()
-    delivery: WebhookDelivery | None = first
+    batch = [first]
     first_outcome = None
     sent_count = 0
-    while delivery is not None:
-        sent = delivery_send(delivery=delivery, session=session)
-        sent_count += 1
-        first_outcome = first_outcome or sent.outcome
+    while batch:
+        sent = deliveries_send(
+            deliveries=batch, session=session, until=time.monotonic() + BATCH_SECONDS
+        )
+        sent_count += len(sent)
+        first_outcome = first_outcome or sent[0].outcome
         go_on = (
-            sent.outcome is DeliveryOutcome.DELIVERED
+            sent[-1].outcome is DeliveryOutcome.DELIVERED
             and sent_count < DRAIN_LIMIT
             and time.monotonic() - started < DRAIN_SECONDS
         )
         with transaction.atomic():
-            kept = delivery_record(delivery=delivery, sent=sent)
-            delivery = None
+            kept = deliveries_record(deliveries=batch, sent=sent)
+            if unsent := batch[len(sent) :]:
+                deliveries_release(deliveries=unsent)
+            batch = []
             if kept and go_on:
                 now = timezone.now()
-                delivery = delivery_handover(endpoint=endpoint, now=now, due_by=now)
+                batch = deliveries_handover(
+                    endpoint=endpoint,
+                    now=now,
+                    due_by=now,
+                    limit=min(BATCH_LIMIT, DRAIN_LIMIT - sent_count),
+                )
         if not kept:
             # Another worker holds the endpoint's slot now.
             return first_outcome
@@ -136,7 +159,7 @@ def delivery_attempt(*, delivery: WebhookDelivery) -> DeliveryOutcome:
     hand the endpoint's freed slot to a delivery that waits for one."""
     endpoint = delivery.endpoint
     if not (endpoint.is_active and endpoint.disabled_at is None):
-        delivery_release(delivery=delivery)
+        deliveries_release(deliveries=[delivery])
         return DeliveryOutcome.PAUSED
     sent = delivery_send(delivery=delivery, session=endpoint_session(endpoint=endpoint))
     with transaction.atomic():
@@ -177,16 +200,12 @@ def deliveries_enqueue(*, delivery_ids: Iterable[int]) -> int:
     )
     if not recorded:
         return 0
-    endpoints = {endpoint for _, endpoint in recorded}
     taken = Counter(
-        dict(
-            WebhookDelivery.objects.filter(endpoint_id__in=endpoints, status=DeliveryStatus.PENDING)
-            .exclude(pk__in=ids)
-            .filter(Q(locked_until__gt=now) | Q(queued_at__gt=now - QUEUED_TASK_LOST_AFTER))
-            .order_by()
-            .values("endpoint_id")
-            .annotate(n=Count("pk"))
-            .values_list("endpoint_id", "n")
+        endpoint_slots_taken(
+            endpoint_ids={endpoint for _, endpoint in recorded},
+            now=now,
+            queued_lost_after=QUEUED_TASK_LOST_AFTER,
+            exclude=ids,
         )
     )
     cap = endpoint_concurrency()
@@ -227,15 +246,10 @@ def deliveries_dispatch(
     picked = list(firsts.order_by("next_attempt_at", "id").values_list("pk", "endpoint_id")[:limit])
     if not picked:
         return 0
-    taken = dict(
-        WebhookDelivery.objects.filter(
-            endpoint_id__in={endpoint for _, endpoint in picked}, status=DeliveryStatus.PENDING
-        )
-        .filter(Q(locked_until__gt=now) | Q(queued_at__gt=now - QUEUED_TASK_LOST_AFTER))
-        .order_by()
-        .values("endpoint_id")
-        .annotate(n=Count("pk"))
-        .values_list("endpoint_id", "n")
+    taken = endpoint_slots_taken(
+        endpoint_ids={endpoint for _, endpoint in picked},
+        now=now,
+        queued_lost_after=QUEUED_TASK_LOST_AFTER,
     )
     room = {endpoint: cap - taken.get(endpoint, 0) for _, endpoint in picked}
     queued = 0

@@ -19,15 +19,14 @@ from integrations.webhooks.tasks import (
     deliveries_dispatch,
     delivery_attempt,
 )
-from tests.integrations.webhooks.webhook_support import HOOK_URL, make_endpoint, participation_data
+from tests.integrations.webhooks.webhook_support import (
+    DUMMY_TASKS,
+    HOOK_URL,
+    make_endpoint,
+    participation_data,
+)
 
 OTHER_URL = "https://other.example.com/hook"
-DUMMY_TASKS = {
-    "default": {
-        "BACKEND": "django_tasks.backends.dummy.DummyBackend",
-        "QUEUES": ["default", "webhooks"],
-    }
-}
 
 
 @pytest.fixture(autouse=True)

@@ -18,6 +18,13 @@ IMMEDIATE_TASKS = {
         "QUEUES": ["default", "webhooks"],
     }
 }
+# Tasks are queued and never run: a test runs the one it means to.
+DUMMY_TASKS = {
+    "default": {
+        "BACKEND": "django_tasks.backends.dummy.DummyBackend",
+        "QUEUES": ["default", "webhooks"],
+    }
+}
 HOOK_URL = "https://hooks.example.com/campaign-sso"
 ALL_EVENTS = [WebhookEvent.PARTICIPATION_CREATED, WebhookEvent.PROFILE_UPDATED]
 
