@@ -80,6 +80,18 @@ def _endpoint_has_room(*, now: datetime) -> LessThan:
     return LessThan(Coalesce(Subquery(leased), 0), endpoint_concurrency())
 
 
+def _endpoints_full(*, now: datetime):
+    """The endpoints whose live lease tokens already take `endpoint_concurrency()` slots."""
+    return (
+        WebhookDelivery.objects.filter(locked_until__gt=now)
+        .order_by()
+        .values("endpoint_id")
+        .annotate(n=Count("lease_token", distinct=True))
+        .filter(n__gte=endpoint_concurrency())
+        .values("endpoint_id")
+    )
+
+
 def endpoint_slots_taken(
     *, endpoint_ids: Iterable[int], now: datetime, queued_lost_after: timedelta, exclude=()
 ) -> dict[int, int]:
@@ -154,7 +166,8 @@ def deliveries_claim(
         _deliveries_exhausted_fail(candidates.filter(attempt_count__gte=MAX_ATTEMPTS), now=now)
         candidates = (
             candidates.filter(attempt_count__lt=MAX_ATTEMPTS)
-            .filter(_endpoint_has_room(now=now))
+            # Counted once for the query, not once per due delivery (a backlog is thousands).
+            .exclude(endpoint_id__in=_endpoints_full(now=now))
             .order_by("next_attempt_at", "id")
         )
         if connection.features.has_select_for_update_skip_locked:
