@@ -245,7 +245,10 @@ def test_a_replayed_ticket_is_refused(page, demo, idp, shop, screenshot):
     expect(frame.get_by_label("First name")).to_have_value("Alice")
     assert len(tickets) == 1
 
-    # Someone at the same screen says "Not you?" and replays the ticket into the frame.
+    # Someone at the same screen says "Not you?" and replays the ticket into the frame. Once the
+    # page has loaded: a click while its stylesheet is still arriving can land where the button
+    # was a moment before (seen under load: the click sent nothing).
+    campaign_frame(page, demo).wait_for_load_state()
     frame.get_by_role("button", name="Not you?").click()
     expect(frame.get_by_role("link", name="Log in with Demo IdP")).to_be_visible()
     post_ticket(campaign_frame(page, demo), tickets[0])
