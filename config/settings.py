@@ -183,6 +183,10 @@ if TASKS_BACKEND == "rq":
 # Webhooks: deliveries of one endpoint sent at the same time, at most (one receiver that hangs
 # never holds every worker).
 WEBHOOK_ENDPOINT_CONCURRENCY = env.int("WEBHOOK_ENDPOINT_CONCURRENCY", default=2)
+# Webhooks: deliveries of one endpoint a worker leases at a time when draining a backlog, sent one
+# after the other and recorded in one commit. A worker that dies during a batch leaves at most
+# this many events to be sent twice (same webhook-id); 1 sends and records one at a time.
+WEBHOOK_BATCH_SIZE = env.int("WEBHOOK_BATCH_SIZE", default=25)
 # Webhooks: an event whose JSON body is larger than this is not recorded (logged warning).
 WEBHOOK_MAX_PAYLOAD_BYTES = env.int("WEBHOOK_MAX_PAYLOAD_BYTES", default=256 * 1024)
 # Days finished webhook deliveries are kept (`manage.py purge_webhook_deliveries`).

@@ -2,20 +2,20 @@
 
 A task stands for one slot of an endpoint (WEBHOOK_ENDPOINT_CONCURRENCY at most per endpoint,
 lease tokens and queued tasks together): it sends its delivery, then, over the same kept-alive
-connection, hands its slot to a batch of the endpoint's next due deliveries (up to BATCH_LIMIT,
-under one lease) in the transaction that records the attempts, and so on up to DRAIN_LIMIT
-deliveries or DRAIN_SECONDS. A batch is sent one delivery after the other, for BATCH_SECONDS at
-most, then recorded in one commit: a backlog costs a few statements per batch, not a claim, a
-record and a commit per delivery. The drain stops at the first attempt that is not delivered (a
-failing receiver is retried on its schedule, not hammered; the rest of its batch is given back
-unsent) and then hands the freed slot on through `deliveries_dispatch`. A drain sends with the
-endpoint as its task read it: a URL or secret changed meanwhile applies from the next task,
-within DRAIN_SECONDS, and a switched-off endpoint stops the drain at the end of the batch being
-sent (BATCH_SECONDS at most).
+connection, hands its slot to a batch of the endpoint's next due deliveries (up to
+WEBHOOK_BATCH_SIZE, under one lease) in the transaction that records the attempts, and so on
+up to DRAIN_LIMIT deliveries or DRAIN_SECONDS. A batch is sent one delivery after the other,
+for BATCH_SECONDS at most, then recorded in one commit: a backlog costs a few statements per
+batch, not a claim, a record and a commit per delivery. The drain stops at the first attempt
+that is not delivered (a failing receiver is retried on its schedule, not hammered; the rest of
+its batch is given back unsent) and then hands the freed slot on through `deliveries_dispatch`.
+A drain sends with the endpoint as its task read it: a URL or secret changed meanwhile applies
+from the next task, within DRAIN_SECONDS, and a switched-off endpoint stops the drain at the end
+of the batch being sent (BATCH_SECONDS at most).
 
 A worker that dies during a batch leaves every delivery of it leased and unrecorded: their
 leases lapse within LEASE and they are sent again, with the same webhook-id (at least once, as
-the receivers are told); BATCH_LIMIT bounds how many that can be.
+the receivers are told); WEBHOOK_BATCH_SIZE bounds how many that can be.
 
 Nothing waits in the queue for later: a task is queued when its delivery is due (on commit, or by
 `relay_webhooks`, which queues what has come due every second: retries, deliveries whose worker
@@ -31,6 +31,7 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q, Window
 from django.db.models.functions import RowNumber
@@ -70,10 +71,14 @@ TASK_CLOCK_SLACK = timedelta(seconds=2)
 # endpoints' tasks wait for the worker meanwhile), then hands its slot on.
 DRAIN_LIMIT = 1000
 DRAIN_SECONDS = 5.0
-# A drain leases this many of its endpoint's deliveries at a time, sends them for at most this
-# long, then records them in one commit (and gives back the ones it had no time for).
-BATCH_LIMIT = 25
+# A drain sends a batch for at most this long, then records it in one commit (and gives back the
+# deliveries it had no time for).
 BATCH_SECONDS = 1.0
+
+
+def batch_size() -> int:
+    """How many of its endpoint's deliveries a drain leases at a time (WEBHOOK_BATCH_SIZE)."""
+    return max(1, int(getattr(settings, "WEBHOOK_BATCH_SIZE", 25)))
 
 
 # ---------------------------------------------------------------------------- the task
@@ -144,7 +149,7 @@ def endpoint_drain(*, first: WebhookDelivery) -> DeliveryOutcome:
                     endpoint=endpoint,
                     now=now,
                     due_by=now,
-                    limit=min(BATCH_LIMIT, DRAIN_LIMIT - sent_count),
+                    limit=min(batch_size(), DRAIN_LIMIT - sent_count),
                 )
         if not kept:
             # Another worker holds the endpoint's slot now.

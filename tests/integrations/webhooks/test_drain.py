@@ -27,7 +27,7 @@ from integrations.webhooks.leases import (
 )
 from integrations.webhooks.outbox import webhook_events_record
 from integrations.webhooks.retries import RETRY_DELAYS
-from integrations.webhooks.tasks import BATCH_LIMIT, QUEUED_TASK_LOST_AFTER, deliver_webhook
+from integrations.webhooks.tasks import QUEUED_TASK_LOST_AFTER, deliver_webhook
 from tests.integrations.webhooks.webhook_support import (
     DUMMY_TASKS,
     HOOK_URL,
@@ -41,6 +41,10 @@ def _queued_tasks_never_run(settings):
     # The test runs the one task it means to; the others stay queued.
     settings.TASKS = DUMMY_TASKS
     settings.WEBHOOK_ENDPOINT_CONCURRENCY = 2
+    settings.WEBHOOK_BATCH_SIZE = BATCH
+
+
+BATCH = 25
 
 
 def _backlog(account, n: int) -> list[WebhookDelivery]:
@@ -79,13 +83,14 @@ def _handover(endpoint: WebhookEndpoint, *, limit: int, now=None) -> list[Webhoo
 @responses.activate
 @pytest.mark.django_db
 def test_a_backlog_is_drained_by_one_task_each_batch_under_one_lease(
-    account, django_assert_max_num_queries
+    account, settings, django_assert_max_num_queries
 ):
+    del settings.WEBHOOK_BATCH_SIZE  # the default: 25
     make_endpoint(account, events=["participation.created"])
     first, *_ = _backlog(account, 60)
     receiver = Answers(204)
 
-    # The claim, then a few statements per batch of BATCH_LIMIT: one per delivery would be 300.
+    # The claim, then a few statements per batch of BATCH: one per delivery would be 300.
     with django_assert_max_num_queries(50):
         assert deliver_webhook.call(first.pk) == DeliveryOutcome.DELIVERED
 
@@ -101,9 +106,29 @@ def test_a_backlog_is_drained_by_one_task_each_batch_under_one_lease(
     ]
     assert len(attempts) == 60
     assert {(a.in_flight, a.status_code, a.error) for a in attempts} == {(False, 204, "")}
-    # The task's own delivery, then batches of BATCH_LIMIT under one lease each.
+    # The task's own delivery, then batches of BATCH under one lease each.
     sizes = sorted(Counter(a.lease_token for a in attempts).values())
-    assert sizes == sorted([1, BATCH_LIMIT, BATCH_LIMIT, 60 - 1 - 2 * BATCH_LIMIT])
+    assert sizes == sorted([1, BATCH, BATCH, 60 - 1 - 2 * BATCH])
+
+
+@responses.activate
+@pytest.mark.django_db
+def test_with_a_batch_size_of_one_each_delivery_is_leased_and_recorded_alone(account, settings):
+    settings.WEBHOOK_BATCH_SIZE = 1
+    make_endpoint(account, events=["participation.created"])
+    first, *_ = _backlog(account, 5)
+    receiver = Answers(204)
+
+    deliver_webhook.call(first.pk)
+
+    assert len(receiver.ids) == 5
+    tokens = Counter(
+        WebhookDelivery.objects.values_list("attempts__lease_token", flat=True).order_by()
+    )
+    assert sorted(tokens.values()) == [1, 1, 1, 1, 1]
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {
+        DeliveryStatus.DELIVERED
+    }
 
 
 @responses.activate
@@ -171,9 +196,9 @@ def test_a_batch_takes_one_slot_of_its_endpoint_however_many_it_holds(account):
     endpoint = make_endpoint(account, events=["participation.created"])
     _backlog(account, 30)
 
-    batch = _handover(endpoint, limit=BATCH_LIMIT)
+    batch = _handover(endpoint, limit=BATCH)
 
-    assert len(batch) == BATCH_LIMIT
+    assert len(batch) == BATCH
     assert len({d.lease_token for d in batch}) == 1
     now = timezone.now()
     slots = endpoint_slots_taken(
@@ -191,7 +216,7 @@ def test_a_batch_whose_worker_died_is_sent_again_with_the_same_ids(account, sett
     settings.WEBHOOK_ENDPOINT_CONCURRENCY = 10
     endpoint = make_endpoint(account, events=["participation.created"])
     _backlog(account, 3)
-    batch = _handover(endpoint, limit=BATCH_LIMIT)  # ... and the worker dies before recording
+    batch = _handover(endpoint, limit=BATCH)  # ... and the worker dies before recording
     assert len(batch) == 3
 
     later = timezone.now() + LEASE + timedelta(seconds=1)
@@ -215,7 +240,7 @@ def test_a_batch_whose_lease_was_lost_leaves_the_new_holder_s_delivery_alone(acc
     endpoint = make_endpoint(account, events=["participation.created"])
     _backlog(account, 3)
     receiver = Answers(204)
-    batch = _handover(endpoint, limit=BATCH_LIMIT)
+    batch = _handover(endpoint, limit=BATCH)
     sent = deliveries_send(deliveries=batch, session=endpoint_session(endpoint=endpoint))
     assert len(receiver.ids) == 3
     # Meanwhile the batch's lease lapsed (a stalled worker) and another worker took one of them.
@@ -242,7 +267,7 @@ def test_sending_a_batch_stops_when_its_time_is_up(account):
     endpoint = make_endpoint(account, events=["participation.created"])
     _backlog(account, 3)
     receiver = Answers(204)
-    batch = _handover(endpoint, limit=BATCH_LIMIT)
+    batch = _handover(endpoint, limit=BATCH)
 
     sent = deliveries_send(
         deliveries=batch, session=endpoint_session(endpoint=endpoint), until=time.monotonic()
