@@ -299,10 +299,7 @@ def _delivered_record(delivered: list[tuple[WebhookDelivery, Sent]]) -> bool:
     took over never deadlock)."""
     token = delivered[0][0].lease_token
     ids = [delivery.pk for delivery, _ in delivered]
-    columns = {
-        column: _per_delivery(delivered, column, WebhookDelivery)
-        for column in delivered[0][1].update
-    }
+    columns = {column: _per_delivery(delivered, column) for column in delivered[0][1].update}
     kept = WebhookDelivery.objects.filter(pk__in=ids, lease_token=token).update(**columns)
     # The rows written at claim time, written again as what really happened (even if a later
     # claim marked them interrupted).
@@ -331,7 +328,7 @@ def _delivered_record(delivered: list[tuple[WebhookDelivery, Sent]]) -> bool:
     return kept == len(ids)
 
 
-def _per_delivery(delivered: list[tuple[WebhookDelivery, Sent]], column: str, model):
+def _per_delivery(delivered: list[tuple[WebhookDelivery, Sent]], column: str):
     """The value `column` takes in each delivery's row: one value when they agree, else a CASE
     on the primary key."""
     values = [sent.update[column] for _, sent in delivered]
@@ -339,7 +336,7 @@ def _per_delivery(delivered: list[tuple[WebhookDelivery, Sent]], column: str, mo
         return values[0]
     return Case(
         *(When(pk=delivery.pk, then=Value(sent.update[column])) for delivery, sent in delivered),
-        output_field=model._meta.get_field(column),
+        output_field=WebhookDelivery._meta.get_field(column),
     )
 
 

@@ -70,25 +70,22 @@ def _endpoint_has_room(*, now: datetime) -> LessThan:
     """The delivery's endpoint has fewer than `endpoint_concurrency()` slots taken (live lease
     tokens: one worker sends a token's deliveries one at a time): one receiver that hangs holds
     that many workers at most, never all of them."""
-    leased = (
-        WebhookDelivery.objects.filter(endpoint_id=OuterRef("endpoint_id"), locked_until__gt=now)
-        .order_by()
-        .values("endpoint_id")
-        .annotate(n=Count("lease_token", distinct=True))
-        .values("n")
-    )
+    leased = _slots_by_endpoint(now=now).filter(endpoint_id=OuterRef("endpoint_id")).values("n")
     return LessThan(Coalesce(Subquery(leased), 0), endpoint_concurrency())
 
 
 def _endpoints_full(*, now: datetime):
     """The endpoints whose live lease tokens already take `endpoint_concurrency()` slots."""
+    return _slots_by_endpoint(now=now).filter(n__gte=endpoint_concurrency()).values("endpoint_id")
+
+
+def _slots_by_endpoint(*, now: datetime):
+    """Each endpoint's slots taken by leases (`n`, its live lease tokens), grouped by endpoint."""
     return (
         WebhookDelivery.objects.filter(locked_until__gt=now)
         .order_by()
         .values("endpoint_id")
         .annotate(n=Count("lease_token", distinct=True))
-        .filter(n__gte=endpoint_concurrency())
-        .values("endpoint_id")
     )
 
 
@@ -318,22 +315,18 @@ def deliveries_handover(
 def deliveries_release(*, deliveries: list[WebhookDelivery]) -> None:
     """Give back claimed deliveries that were not sent: the attempts counted did not happen."""
     with transaction.atomic(savepoint=False):
-        _deliveries_release(deliveries)
-
-
-def _deliveries_release(deliveries: list[WebhookDelivery]) -> None:
-    for token in {delivery.lease_token for delivery in deliveries}:
-        ids = [delivery.pk for delivery in deliveries if delivery.lease_token == token]
-        released = WebhookDelivery.objects.filter(pk__in=ids, lease_token=token).update(
-            locked_until=None,
-            lease_token="",
-            attempt_count=F("attempt_count") - 1,
-            next_attempt_at=timezone.now(),
-        )
-        if released:
-            WebhookAttempt.objects.filter(
-                delivery_id__in=ids, lease_token=token, in_flight=True
-            ).delete()
+        for token in {delivery.lease_token for delivery in deliveries}:
+            ids = [delivery.pk for delivery in deliveries if delivery.lease_token == token]
+            released = WebhookDelivery.objects.filter(pk__in=ids, lease_token=token).update(
+                locked_until=None,
+                lease_token="",
+                attempt_count=F("attempt_count") - 1,
+                next_attempt_at=timezone.now(),
+            )
+            if released:
+                WebhookAttempt.objects.filter(
+                    delivery_id__in=ids, lease_token=token, in_flight=True
+                ).delete()
 
 
 # ---------------------------------------------------------------------------- renewals
