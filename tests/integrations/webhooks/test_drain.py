@@ -74,10 +74,14 @@ class Answers:
         return status, {}, json.dumps({"n": len(self.ids)}) if status == 200 else ""
 
 
-def _handover(endpoint: WebhookEndpoint, *, limit: int, now=None) -> list[WebhookDelivery]:
-    now = now or timezone.now()
+def _leased_batch(account, n: int) -> tuple[WebhookEndpoint, list[WebhookDelivery]]:
+    """An endpoint with a backlog of `n`, and a batch of it leased the way a drain leases one."""
+    endpoint = make_endpoint(account, events=["participation.created"])
+    _backlog(account, n)
+    now = timezone.now()
     with transaction.atomic():
-        return deliveries_handover(endpoint=endpoint, now=now, due_by=now, limit=limit)
+        batch = deliveries_handover(endpoint=endpoint, now=now, due_by=now, limit=BATCH)
+    return endpoint, batch
 
 
 @responses.activate
@@ -193,10 +197,7 @@ def test_a_failure_in_a_batch_stops_the_drain_and_gives_the_rest_back_unsent(acc
 
 @pytest.mark.django_db
 def test_a_batch_takes_one_slot_of_its_endpoint_however_many_it_holds(account):
-    endpoint = make_endpoint(account, events=["participation.created"])
-    _backlog(account, 30)
-
-    batch = _handover(endpoint, limit=BATCH)
+    endpoint, batch = _leased_batch(account, 30)
 
     assert len(batch) == BATCH
     assert len({d.lease_token for d in batch}) == 1
@@ -214,9 +215,7 @@ def test_a_batch_takes_one_slot_of_its_endpoint_however_many_it_holds(account):
 @pytest.mark.django_db
 def test_a_batch_whose_worker_died_is_sent_again_with_the_same_ids(account, settings):
     settings.WEBHOOK_ENDPOINT_CONCURRENCY = 10
-    endpoint = make_endpoint(account, events=["participation.created"])
-    _backlog(account, 3)
-    batch = _handover(endpoint, limit=BATCH)  # ... and the worker dies before recording
+    _, batch = _leased_batch(account, 3)  # ... and the worker dies before recording
     assert len(batch) == 3
 
     later = timezone.now() + LEASE + timedelta(seconds=1)
@@ -237,10 +236,8 @@ def test_a_batch_whose_worker_died_is_sent_again_with_the_same_ids(account, sett
 @responses.activate
 @pytest.mark.django_db
 def test_a_batch_whose_lease_was_lost_leaves_the_new_holder_s_delivery_alone(account):
-    endpoint = make_endpoint(account, events=["participation.created"])
-    _backlog(account, 3)
+    endpoint, batch = _leased_batch(account, 3)
     receiver = Answers(204)
-    batch = _handover(endpoint, limit=BATCH)
     sent = deliveries_send(deliveries=batch, session=endpoint_session(endpoint=endpoint))
     assert len(receiver.ids) == 3
     # Meanwhile the batch's lease lapsed (a stalled worker) and another worker took one of them.
@@ -264,10 +261,8 @@ def test_a_batch_whose_lease_was_lost_leaves_the_new_holder_s_delivery_alone(acc
 @responses.activate
 @pytest.mark.django_db
 def test_sending_a_batch_stops_when_its_time_is_up(account):
-    endpoint = make_endpoint(account, events=["participation.created"])
-    _backlog(account, 3)
+    endpoint, batch = _leased_batch(account, 3)
     receiver = Answers(204)
-    batch = _handover(endpoint, limit=BATCH)
 
     sent = deliveries_send(
         deliveries=batch, session=endpoint_session(endpoint=endpoint), until=time.monotonic()
