@@ -186,7 +186,12 @@ WEBHOOK_ENDPOINT_CONCURRENCY = env.int("WEBHOOK_ENDPOINT_CONCURRENCY", default=2
 # Webhooks: deliveries of one endpoint a worker leases at a time when draining a backlog, sent one
 # after the other and recorded in one commit. A worker that dies during a batch leaves at most
 # this many events to be sent twice (same webhook-id); 1 sends and records one at a time.
-WEBHOOK_BATCH_SIZE = env.int("WEBHOOK_BATCH_SIZE", default=25)
+_batch_size = env.str("WEBHOOK_BATCH_SIZE", default="25")
+if not (_batch_size.isdigit() and int(_batch_size) >= 1):
+    raise ImproperlyConfigured(
+        f"WEBHOOK_BATCH_SIZE must be a whole number of deliveries, 1 or more, not {_batch_size!r}."
+    )
+WEBHOOK_BATCH_SIZE = int(_batch_size)
 # Webhooks: an event whose JSON body is larger than this is not recorded (logged warning).
 WEBHOOK_MAX_PAYLOAD_BYTES = env.int("WEBHOOK_MAX_PAYLOAD_BYTES", default=256 * 1024)
 # Days finished webhook deliveries are kept (`manage.py purge_webhook_deliveries`).

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 import responses
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
@@ -34,6 +35,7 @@ from tests.integrations.webhooks.webhook_support import (
     make_endpoint,
     participation_data,
 )
+from tests.ops.settings_module import reload_settings
 
 
 @pytest.fixture(autouse=True)
@@ -291,3 +293,14 @@ def test_an_endpoint_switched_off_during_a_drain_gets_no_further_batch(account):
     assert set(waiting.values_list("status", "attempt_count", "lease_token")) == {
         (DeliveryStatus.PENDING, 0, "")
     }
+
+
+def test_the_batch_size_is_read_from_the_environment():
+    assert reload_settings(WEBHOOK_BATCH_SIZE="1").WEBHOOK_BATCH_SIZE == 1
+    assert reload_settings(WEBHOOK_BATCH_SIZE="100").WEBHOOK_BATCH_SIZE == 100
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "ten", "2.5", ""])
+def test_a_batch_size_that_is_not_a_positive_whole_number_stops_start_up(value):
+    with pytest.raises(ImproperlyConfigured, match="WEBHOOK_BATCH_SIZE must be a whole number"):
+        reload_settings(WEBHOOK_BATCH_SIZE=value)
