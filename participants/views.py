@@ -9,18 +9,16 @@ import hashlib
 import logging
 import re
 import secrets
-from functools import reduce
-from operator import or_
 
 from django.conf import settings
 from django.core import signing
-from django.db.models import Q
 from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import Resolver404, resolve
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods
 
 from campaigns.models import Campaign, ParticipationLimit, PrefillMode, SSOMode
+from core.statements import row_exists, row_get
 from participants.forms import ParticipationForm
 from participants.login.remembered import remembered_login_get
 from participants.models import Participant, Participation
@@ -79,9 +77,8 @@ def _once_key(prefill: Prefill | None, browser_key: str) -> str:
 def _participant(campaign: Campaign, prefill: Prefill | None) -> Participant | None:
     if prefill is None:
         return None
-    return Participant.objects.filter(
-        pk=prefill.participant_id, account_id=campaign.account_id
-    ).first()
+    # Every prefilled page reads it: core/statements.py, for a tenth of the ORM's CPU.
+    return row_get(Participant, pk=prefill.participant_id, account_id=campaign.account_id)
 
 
 def _done_key(campaign: Campaign) -> str:
@@ -114,20 +111,17 @@ def _finish(request, campaign: Campaign) -> HttpResponse:
 
 
 def _earlier_participations(campaign: Campaign, *, token: str, once_key: str) -> tuple[bool, bool]:
-    """(this form was already submitted, this participant already took part), in one query."""
+    """(this form was already submitted, this participant already took part).
+
+    Each column is unique per campaign: one indexed lookup each, through core/statements.py
+    (every form page asks the second on a campaign limited to one participation per person).
+    """
     once = campaign.participation_limit == ParticipationLimit.ONCE
     token = token if FORM_TOKEN_RE.match(token) else ""
-    conditions = [Q(submission_token=token)] if token else []
-    if once:
-        conditions.append(Q(once_key=once_key))
-    if not conditions:
-        return False, False
-    # Both columns are unique (per campaign), so at most two rows can match.
-    rows = Participation.objects.filter(
-        reduce(or_, conditions), campaign_id=campaign.pk
-    ).values_list("submission_token", "once_key")[:2]
-    submitted = bool(token) and any(row[0] == token for row in rows)
-    taken_part = once and any(row[1] == once_key for row in rows)
+    submitted = bool(token) and row_exists(
+        Participation, campaign_id=campaign.pk, submission_token=token
+    )
+    taken_part = once and row_exists(Participation, campaign_id=campaign.pk, once_key=once_key)
     return submitted, taken_part
 
 

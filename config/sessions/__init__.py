@@ -11,9 +11,12 @@
   `transaction.atomic()`: in autocommit that is BEGIN, the statement, COMMIT, three round trips
   for what a single statement does atomically by itself (on SQLite, BEGIN IMMEDIATE also takes
   the write lock before it is needed). Sessions are saved by the middleware after the view, in
-  autocommit; there `save()` writes the row with `Model.save(force_insert=…)` or
-  `force_update=…` alone. Inside a transaction (a test, a view that saves within `atomic()`)
-  Django's own save runs, with its savepoint.
+  autocommit; there `save()` writes the row with one INSERT or UPDATE alone. Inside a
+  transaction (a test, a view that saves within `atomic()`) Django's own save runs, with its
+  savepoint.
+- **Read and written without the query compiler.** The session's read, insert and update are
+  single-row statements that every participant's page sends: they go through
+  `core/statements.py` (the same SQL, for a tenth of the ORM's CPU).
 
 `db.SessionStore` is the store; `cached_db.SessionStore` puts Django's cache-fronted store above
 it (and keeps working while the cache is down).

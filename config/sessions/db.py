@@ -2,7 +2,10 @@
 
 from django.contrib.sessions.backends import db
 from django.contrib.sessions.backends.base import CreateError, UpdateError
-from django.db import DatabaseError, IntegrityError, OperationalError, router, transaction
+from django.db import IntegrityError, router, transaction
+from django.utils import timezone
+
+from core.statements import row_get, row_insert, rows_update
 
 
 class SessionStore(db.SessionStore):
@@ -26,19 +29,28 @@ class SessionStore(db.SessionStore):
             self.clear()
         # An existing session is loaded first when this request has not read it, as Django's.
         obj = self.create_model_instance(dict(self.items()))
-        try:
-            obj.save(force_insert=must_create, force_update=not must_create, using=using)
-        except IntegrityError:
-            if must_create:
+        if must_create:
+            try:
+                row_insert(obj)
+            except IntegrityError:
                 raise CreateError from None
-            raise
-        except OperationalError:
-            # The database is unreachable: not "the session was deleted meanwhile" (which
-            # Django answers with a 400). Callers see the outage for what it is
-            # (participants/outage.py).
-            raise
-        except DatabaseError:
-            # A forced update that found no row: deleted by another request meanwhile.
-            if not must_create:
-                raise UpdateError from None
-            raise
+            return
+        # OperationalError (the database is unreachable) goes up as it is: not "the session was
+        # deleted meanwhile" (which Django answers with a 400). Callers see the outage for what
+        # it is (participants/outage.py).
+        changed = rows_update(
+            self.model,
+            {"session_data": obj.session_data, "expire_date": obj.expire_date},
+            pk=obj.pk,
+        )
+        if not changed:
+            raise UpdateError  # deleted by another request meanwhile
+
+    def _get_session_from_db(self):
+        """Django's read (the row while it has not expired, else None and no key), as one
+        statement through core/statements.py: every page of a participant with a session reads
+        it."""
+        session = row_get(self.model, session_key=self.session_key, expire_date__gt=timezone.now())
+        if session is None:
+            self._session_key = None
+        return session

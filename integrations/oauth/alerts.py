@@ -25,6 +25,7 @@ from django_tasks import task
 
 from accounts.permissions import administrator_emails
 from core.links import link_url
+from core.statements import rows_update
 from integrations.models import OAuthIntegration, SignInAlert
 
 logger = logging.getLogger(__name__)
@@ -98,9 +99,13 @@ def alert_summary(alert: SignInAlert) -> str:
 
 
 def sign_in_alert_clear(*, integration_id: int) -> None:
-    """A login worked: the alert, if any, is over (one UPDATE, which finds none mostly)."""
-    SignInAlert.objects.filter(integration_id=integration_id, cleared_at__isnull=True).update(
-        cleared_at=timezone.now()
+    """A login worked: the alert, if any, is over (one UPDATE, which finds none mostly; sent
+    through core/statements.py, since every successful login sends it)."""
+    rows_update(
+        SignInAlert,
+        {"cleared_at": timezone.now()},
+        integration_id=integration_id,
+        cleared_at__isnull=True,
     )
 
 

