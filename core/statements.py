@@ -20,7 +20,7 @@ and anything with joins, stays with the ORM.
 
 from functools import cache
 
-from django.db import connections, router
+from django.db import NotSupportedError, connections, router
 from django.db.models import Field, Model
 
 _OPERATORS = {"": "= %s", "gt": "> %s", "isnull": "IS NULL"}
@@ -113,6 +113,9 @@ def _insert_sql(model, alias, conflict, update) -> tuple[list[Field], str]:
         sql += f" ON CONFLICT ({targets}) DO UPDATE SET {changes}"
     if connection.features.can_return_columns_from_insert:
         sql += f" RETURNING {quote(pk.column)}"
+    elif conflict:
+        # Without RETURNING, the id of a row updated instead cannot be read (SQLite < 3.35).
+        raise NotSupportedError("INSERT … ON CONFLICT needs RETURNING on this database")
     return fields, sql
 
 

@@ -82,6 +82,8 @@ def return_to_safe(value: str | None, *, default: str, campaign_slug: str | None
     With `campaign_slug`, only that campaign's own landing or form page (with any query) is
     accepted: a login started on a campaign never ends on the admin or on another campaign.
     """
+    if value == default:
+        return default  # ours, safe by construction: the usual case, without resolving it
     if (
         not value
         or not value.startswith("/")
