@@ -8,8 +8,11 @@ model and shape, from the model's `_meta`, and send it through public APIs only:
 
 - values go through each field's own `pre_save()` and `get_db_prep_save()`, as `save()` does
   (time zones, JSON, encrypted fields, `auto_now_add`);
-- rows come back through `Manager.raw()`, which applies the fields' converters and builds the
-  instance with `Model.from_db()`;
+- a row read comes back as the instance `Model.from_db()` builds, from the driver's values and
+  each field's own `from_db_value()` (JSON, decryption); on SQLite the time zone is set on
+  times, as Django's SQLite backend does. A model with a field whose values need another of the
+  backend's conversions (a slug, a UUID, a decimal) is read through `Manager.raw()`, which
+  applies them all (and costs half the ORM's query);
 - errors are the database's, wrapped by Django as for any query (`IntegrityError`,
   `OperationalError`), and the statements join the caller's transaction.
 
@@ -18,8 +21,10 @@ checks that, and that each helper stores and reads what the ORM would). Everythi
 and anything with joins, stays with the ORM.
 """
 
+from datetime import UTC
 from functools import cache
 
+from django.conf import settings
 from django.db import NotSupportedError, connections, router
 from django.db.models import Field, Model
 
@@ -74,12 +79,22 @@ def row_get(model: type[Model], **where) -> Model | None:
     alias = router.db_for_read(model)
     connection = connections[alias]
     sql, where_fields = _select_sql(model, alias, tuple(where))
-    rows = model._default_manager.db_manager(alias).raw(
-        sql, _where_params(where_fields, where, connection)
-    )
-    for row in rows:
-        return row
-    return None
+    params = _where_params(where_fields, where, connection)
+    readers = _readers(model, alias)
+    if readers is None:
+        # A field this module does not read itself: Django's raw() converts it.
+        return next(iter(model._default_manager.db_manager(alias).raw(sql, params)), None)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    names, converters = readers
+    values = [
+        value if convert is None or value is None else convert(value, connection)
+        for convert, value in zip(converters, row, strict=True)
+    ]
+    return model.from_db(alias, names, values)
 
 
 def row_exists(model: type[Model], **where) -> bool:
@@ -147,6 +162,60 @@ def _exists_sql(model, alias, where) -> tuple[str, list]:
     table = quote(model._meta.db_table)
     sql = f"SELECT 1 FROM {table} WHERE {condition} LIMIT 1"  # noqa: S608 (quoted names)
     return sql, where_fields
+
+
+# The fields whose values the drivers return as Python wants them, but for the conversions
+# `_reader` adds (SQLite declares booleans and times with the types its driver converts, Django
+# makes psycopg return JSON as text, as for the ORM's reads).
+_READABLE = frozenset(
+    {
+        "AutoField",
+        "BigAutoField",
+        "BigIntegerField",
+        "BooleanField",
+        "CharField",
+        "DateTimeField",
+        "ForeignKey",
+        "IntegerField",
+        "JSONField",
+        "OneToOneField",
+        "PositiveIntegerField",
+        "PositiveSmallIntegerField",
+        "SmallIntegerField",
+        "TextField",
+    }
+)
+
+
+@cache
+def _readers(model, alias) -> tuple[list[str], list] | None:
+    """(attribute names, a converter or None per column) for `row_get`, or None when a field
+    needs a conversion of the database's that only the ORM's reads apply."""
+    connection = connections[alias]
+    if connection.vendor not in ("sqlite", "postgresql") or connection.settings_dict.get(
+        "TIME_ZONE"
+    ):
+        return None
+    fields = model._meta.concrete_fields
+    if any(
+        f.get_internal_type() not in _READABLE
+        or (f.get_internal_type() == "DateTimeField" and hasattr(f, "from_db_value"))
+        for f in fields
+    ):
+        return None
+    return [f.attname for f in fields], [_reader(f, connection.vendor) for f in fields]
+
+
+def _reader(field: Field, vendor: str):
+    """What turns the driver's value into the field's, as the ORM's read does: the field's own
+    `from_db_value` (JSON, decryption), and on SQLite the UTC time zone on times, which the
+    database stores without it."""
+    aware = vendor == "sqlite" and settings.USE_TZ and field.get_internal_type() == "DateTimeField"
+    if aware:
+        return lambda value, connection: value.replace(tzinfo=UTC)
+    if hasattr(field, "from_db_value"):
+        return lambda value, connection: field.from_db_value(value, None, connection)
+    return None
 
 
 def _where_sql(model, where, quote) -> tuple[str, list]:

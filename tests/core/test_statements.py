@@ -96,6 +96,26 @@ def test_a_row_read_has_the_fields_converted_as_the_orm_reads_them():
     assert read.account == account  # relations load as on any instance
 
 
+@pytest.mark.parametrize("read", ["session", "participant", "account"])
+def test_other_rows_read_as_the_orm_reads_them(read):
+    # The session and the participant are read on every prefilled page; an account has a slug,
+    # which only Django's own conversions read (through raw()).
+    account = AccountFactory(name="Ééé", slug="e-e-e")
+    rows = {
+        "session": lambda: Session.objects.create(
+            session_key="k" * 32, session_data="données", expire_date=timezone.now()
+        ),
+        "participant": lambda: ParticipantFactory(account=account, last_login_at=timezone.now()),
+        "account": lambda: account,
+    }
+    orm = rows[read]()
+    model = type(orm)
+    read_back = row_get(model, pk=orm.pk)
+    orm.refresh_from_db()
+    for field in model._meta.concrete_fields:
+        assert getattr(read_back, field.attname) == getattr(orm, field.attname), field.name
+
+
 def test_a_read_that_matches_nothing_is_none():
     assert row_get(LoginAttempt, state_hash="unknown") is None
 
