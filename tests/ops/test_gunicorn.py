@@ -3,6 +3,8 @@ import io
 import json
 import multiprocessing
 import runpy
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -106,3 +108,23 @@ def test_gunicorn_error_log_is_json_and_redacts_secrets(gunicorn_logger):
     logger.error("Worker failed with client_secret=abc")
     entry = json.loads(streams["error"].getvalue())
     assert entry["message"] == "Worker failed with client_secret=[redacted]"
+
+
+def test_the_wsgi_application_loads_its_views_and_freezes_start_up():
+    # What start-up built is out of the garbage collector's reach (config/wsgi.py); the views
+    # are among it, imported with the application rather than by the first request.
+    code = (
+        "import gc, sys, config.wsgi; "
+        "print(gc.get_freeze_count() > 0, 'participants.views' in sys.modules)"
+    )
+    env = {"DJANGO_SETTINGS_MODULE": "config.settings", "DJANGO_DEBUG": "1", "PATH": "/usr/bin"}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=CONF.parents[1],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert result.stdout.split() == ["True", "True"]
