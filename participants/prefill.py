@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from campaigns.models import Campaign
+from core.statements import row_get
+from participants.models import Participant
 
 SESSION_KEY_PREFIX = "sso:"
 
@@ -121,3 +123,12 @@ def prefills_clear_participant(request, *, participant_id: int) -> None:
         data = session.get(key)
         if isinstance(data, dict) and data.get("participant_id") == participant_id:
             del session[key]
+
+
+def prefill_participant(campaign: Campaign, prefill: Prefill | None) -> Participant | None:
+    """The participant `prefill` was made for, while they exist in `campaign`'s account; None
+    without a prefill. Every prefilled page reads it: core/statements.py, for a tenth of the
+    ORM's CPU."""
+    if prefill is None:
+        return None
+    return row_get(Participant, pk=prefill.participant_id, account_id=campaign.account_id)

@@ -18,10 +18,10 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods
 
 from campaigns.models import Campaign, ParticipationLimit, PrefillMode, SSOMode
-from core.statements import row_exists, row_get
+from core.statements import row_exists
 from participants.forms import ParticipationForm
 from participants.login.remembered import remembered_login_get
-from participants.models import Participant, Participation
+from participants.models import Participation
 from participants.outage import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS
 from participants.pages import (
     HttpResponseSeeOther,
@@ -32,7 +32,7 @@ from participants.pages import (
     page_render,
     published_campaign,
 )
-from participants.prefill import Prefill, prefill_get
+from participants.prefill import Prefill, prefill_get, prefill_participant
 from participants.services import AlreadyParticipatedError, participation_create
 
 logger = logging.getLogger(__name__)
@@ -72,13 +72,6 @@ def _once_key(prefill: Prefill | None, browser_key: str) -> str:
     if prefill is not None:
         return f"p:{prefill.participant_id}"
     return "b:" + hashlib.sha256(browser_key.encode()).hexdigest()
-
-
-def _participant(campaign: Campaign, prefill: Prefill | None) -> Participant | None:
-    if prefill is None:
-        return None
-    # Every prefilled page reads it: core/statements.py, for a tenth of the ORM's CPU.
-    return row_get(Participant, pk=prefill.participant_id, account_id=campaign.account_id)
 
 
 def _done_key(campaign: Campaign) -> str:
@@ -160,7 +153,7 @@ class SessionJourney:
         prefill = self.participant = None
         try:
             prefill = prefill_get(request, campaign)
-            self.participant = _participant(campaign, prefill)
+            self.participant = prefill_participant(campaign, prefill)
         except DATABASE_UNAVAILABLE:
             _log_database_down("the participant")
             # The session's prefill, when it could be read, is shown but not trusted: the

@@ -49,7 +49,7 @@ from participants.login.start import (
     login_unavailable_page,
     no_referrer,
 )
-from participants.models import EmbedSession, Participant
+from participants.models import EmbedSession
 from participants.pages import (
     HttpResponseSeeOther,
     closed_page,
@@ -58,7 +58,7 @@ from participants.pages import (
     page_render,
     published_campaign,
 )
-from participants.prefill import prefill_set
+from participants.prefill import prefill_participant, prefill_set
 from participants.ratelimit import rate_limited
 from participants.views import form_step
 
@@ -194,13 +194,9 @@ class EmbedJourney:
         self.visit: EmbedSession = visit
         self.token: str = token
         prefill = embed_prefill_get(visit)
-        self.participant = None
-        if prefill is not None:
-            self.participant = Participant.objects.filter(
-                pk=prefill.participant_id, account_id=campaign.account_id
-            ).first()
-            if self.participant is None:
-                prefill = None
+        self.participant = prefill_participant(campaign, prefill)
+        if self.participant is None:
+            prefill = None
         self.prefill = prefill
         # Without a login, "once per participant" can only mean once per visit in the frame.
         self.once_key = f"p:{prefill.participant_id}" if prefill else f"e:{visit.pk}"
