@@ -15,9 +15,16 @@ env = environ.Env()
 
 # ---------------------------------------------------------------------------- socket
 bind = [f"{env.str('HOST', default='0.0.0.0')}:{env.int('PORT', default=8000)}"]  # noqa: S104
-# Behind a load balancer, keep idle connections open a little longer than the balancer does
-# (AWS ALB: 60 s), or it will reuse a connection we just closed and answer 502.
-keepalive = env.int("GUNICORN_KEEPALIVE", default=5)
+# No keep-alive: every response closes its connection, so each request goes to whichever
+# process accepts it first. A gthread process keeps the connections it accepted: with keep-alive,
+# a client or proxy holding a few connections (nginx's upstream keepalive, a balancer's pool) can
+# end up with all of them on one process, which then runs one core flat while the others idle.
+# In the peer bench all 8 of the driver's connections went to one of two processes in 2 runs of
+# 3: half the logins/s (BENCHMARKS.md, "The own configuration's connections"). A new connection
+# from a proxy on the same network costs far less than a login. If you turn it on, keep idle
+# connections open longer than the balancer does (AWS ALB: 60 s), or it will reuse a connection
+# we just closed and answer 502.
+keepalive = env.int("GUNICORN_KEEPALIVE", default=0)
 # The proxies whose X-Forwarded-Proto gunicorn believes; the app's own view of the client
 # address is TRUSTED_PROXY_COUNT.
 forwarded_allow_ips = env.str("FORWARDED_ALLOW_IPS", default="127.0.0.1,::1")

@@ -1,16 +1,21 @@
 import datetime
+import http.client
 import io
 import json
 import multiprocessing
+import os
 import runpy
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from gunicorn.config import Config
 
+from bench.stack import free_port, wait_for
 from config.access_log import AccessLogger
 
 CONF = Path(__file__).resolve().parents[2] / "config" / "gunicorn.conf.py"
@@ -128,3 +133,62 @@ def test_the_wsgi_application_loads_its_views_and_freezes_start_up():
         timeout=60,
     )
     assert result.stdout.split() == ["True", "True"]
+
+
+def test_keep_alive_is_off_by_default_and_on_when_asked():
+    assert _load({})["keepalive"] == 0
+    assert _load({"GUNICORN_KEEPALIVE": "75"})["keepalive"] == 75
+
+
+@pytest.fixture
+def served_pids(tmp_path):
+    """gunicorn with config/gunicorn.conf.py (2 processes) serving tests/ops/pid_wsgi.py."""
+    port = free_port()
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin"),
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "2",
+        "LOG_LEVEL": "warning",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", str(CONF), "tests.ops.pid_wsgi:application"],
+        cwd=CONF.parents[1],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/")
+        children = Path(f"/proc/{server.pid}/task/{server.pid}/children")
+        for _ in range(100):  # both processes forked, not only the one that answered
+            if len(children.read_text().split()) == 2:
+                break
+            time.sleep(0.05)
+        yield port
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def test_every_response_closes_its_connection_so_requests_spread_over_the_processes(
+    served_pids,
+):
+    # A client (or a proxy's upstream pool, deploy/nginx/) that tries to keep its connections:
+    # each answer tells it to close, so its next request is accepted afresh, by whichever
+    # process takes it. With keep-alive, a gthread process keeps every connection it accepted:
+    # in the peer bench all 8 of the driver's went to one process of two.
+    answered_by = set()
+    for _ in range(8):
+        connections = [http.client.HTTPConnection("127.0.0.1", served_pids) for _ in range(4)]
+        for connection in connections:
+            connection.request("GET", "/", headers={"Connection": "keep-alive"})
+            response = connection.getresponse()
+            answered_by.add(response.read().decode())
+            assert response.status == 200
+            assert response.getheader("Connection") == "close"
+            assert response.will_close
+        for connection in connections:
+            connection.close()
+    assert len(answered_by) == 2
