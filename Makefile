@@ -81,8 +81,9 @@ clean-venv:
 	rm -rf $(VENV)
 
 # Benchmarks (not part of `make test`): the participant login under gunicorn with production
-# settings against a local IdP stub (SQLite, or PostgreSQL when DATABASE_URL says so; figures
-# into BENCHMARKS.md), then the mapping and webhook drain (SQLite, then PostgreSQL) benchmarks,
+# settings against a local IdP stub, each followed by the stack's floor for the same journey
+# (bench/floor_bench.py's apps; SQLite, then a throwaway PostgreSQL database; figures into
+# BENCHMARKS.md), then the mapping and webhook drain (SQLite, then PostgreSQL) benchmarks,
 # the web workers' memory after 1,000 and 10,000 logins (a few minutes; fails over 5 % growth),
 # two gunicorn instances on
 # one throwaway PostgreSQL database (127.0.0.1:5432) and their own Redis with every login crossing
@@ -94,6 +95,7 @@ MEMORY_ARGS ?= --concurrency 20
 # after): on SQLite every worker thread's connection also fills SQLite's own page cache (up to
 # 2 MiB each, 16 MiB per worker) as the database grows, which is bounded but not the app's.
 MEMORY_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bench_memory
+LOGIN_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bench_login
 STATELESS_ARGS ?= --concurrency 20 --duration 30
 # The webhook drain's second run: a throwaway database on that PostgreSQL server, dropped after.
 WEBHOOK_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
@@ -102,11 +104,12 @@ $(VENV)/.installed-bench: pyproject.toml | $(PY)
 	touch $@
 
 bench: $(VENV)/.installed-dev $(VENV)/.installed-bench messages
-	$(PY) bench/login_bench.py $(BENCH_ARGS) --write BENCHMARKS.md
+	$(PY) bench/login_bench.py $(BENCH_ARGS) --floor --write BENCHMARKS.md
+	DATABASE_URL=$(LOGIN_DATABASE_URL) $(PY) bench/login_bench.py $(BENCH_ARGS) --floor \
+		--write BENCHMARKS.md
 	DJANGO_SETTINGS_MODULE=config.settings $(PY) bench/mapping_bench.py
 	$(PY) bench/webhook_bench.py -n 5000
 	$(PY) bench/webhook_bench.py -n 5000 --database-url $(WEBHOOK_DATABASE_URL)
-	$(PY) bench/floor_bench.py
 	DATABASE_URL=$(MEMORY_DATABASE_URL) $(PY) bench/login_bench.py --memory $(MEMORY_ARGS) \
 		--write BENCHMARKS.md
 	$(PY) bench/stateless_bench.py $(STATELESS_ARGS) --write BENCHMARKS.md

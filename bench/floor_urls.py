@@ -1,10 +1,19 @@
 """What any page of ours costs at the least: the views of bench/floor_bench.py.
 
 Served through the whole production stack (gunicorn, every middleware, WhiteNoise, CSP), they do
-nothing of the product: an empty answer, a small template with the tags our pages use, and a
-session write (what every step of a login does).
+nothing of the product: an empty answer, a small template with the tags our pages use, a
+session write (what every step of a login does), and the two kinds of work the specification
+adds to a login: one call to another server with the stack's HTTP client (`requests`, as the
+token and userinfo calls to the IdP), and one single-row INSERT on the database's cursor (the
+least a statement costs through Django's connection).
 """
 
+import os
+import secrets
+import threading
+
+import requests
+from django.db import connection
 from django.http import HttpResponse
 from django.template import engines
 from django.urls import path
@@ -36,8 +45,42 @@ def session(request):
     return HttpResponse("ok", content_type="text/plain")
 
 
+_local = threading.local()
+
+
+@never_cache
+def egress(request):
+    # One keep-alive session per thread, as the product's egress keeps one per process.
+    http = getattr(_local, "http", None)
+    if http is None:
+        http = _local.http = requests.Session()
+        http.trust_env = False
+    answer = http.post(
+        os.environ["FLOOR_EGRESS_URL"],
+        data={"grant_type": "authorization_code", "code": secrets.token_urlsafe(32)},
+        timeout=10,
+    )
+    answer.raise_for_status()
+    return HttpResponse("ok", content_type="text/plain")
+
+
+@never_cache
+def insert(request):
+    # A row of the session table, which every migrated database has; removed by the next run's
+    # throwaway database.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO django_session (session_key, session_data, expire_date) "
+            "VALUES (%s, %s, CURRENT_TIMESTAMP)",
+            [secrets.token_hex(16), "floor"],
+        )
+    return HttpResponse("ok", content_type="text/plain")
+
+
 urlpatterns = [
     path("empty/", empty),
     path("page/", page),
     path("session/", session),
+    path("egress/", egress),
+    path("insert/", insert),
 ]

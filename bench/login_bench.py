@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from floor_bench import JOURNEY_APPS, journey_floor, measure_all  # noqa: E402
 from idp_server import profile_of  # noqa: E402
 from stack import (  # noqa: E402
     NO_RATE_LIMITS,
@@ -519,6 +520,15 @@ def report(**figures) -> str:
         f"- app CPU per login (gunicorn master + workers): **{figures['app_cpu_ms']:.1f} ms**",
         f"- IdP stub CPU per login: {figures['idp_cpu_ms']:.1f} ms "
         f"(bench client: {figures['client_cpu_ms']:.1f} ms)",
+    ]
+    if figures.get("floor"):
+        floor_ms, terms, floor_errors = figures["floor"]
+        lines.append(
+            f"- the same journey at the stack's floor (`bench/floor_bench.py`, right after, "
+            f"{floor_errors} errors): {terms}; this journey **×"
+            f"{figures['app_cpu_ms'] / floor_ms:.1f}** the floor (issue 20 asks at most ×1.5)"
+        )
+    lines += [
         "",
         "| step | p50 ms | p95 ms | p99 ms | SQL queries | CPU ms (alone) |",
         "|---|---:|---:|---:|---:|---:|",
@@ -584,6 +594,12 @@ def main() -> int:
         type=int,
         default=20,
         help="single-threaded in-process journeys timing each step's CPU",
+    )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="after the load, bench/floor_bench.py's apps on the same database and cache, and "
+        "the journey against the floor",
     )
     parser.add_argument("--write", type=Path, default=None, help="e.g. BENCHMARKS.md")
     parser.add_argument(
@@ -705,6 +721,18 @@ def bench(args, *, tmp, database: str, database_url: str) -> int:
 
     db_problems = check_database(results, in_process=2 + args.cpu_journeys)
     logins = max(results.completed, 1)
+    floor = None
+    if args.floor and not results.errors:
+        # The same gunicorn configuration, database and cache, right after the load.
+        print("the floor (bench/floor_bench.py), the same concurrency:")
+        rows = measure_all(
+            JOURNEY_APPS,
+            env={**child_env, "DJANGO_SETTINGS_MODULE": "bench.floor_settings"},
+            concurrency=args.concurrency,
+            duration=15.0,
+            warmup=3.0,
+        )
+        floor = (*journey_floor(rows), sum(row["errors"] for row in rows.values()))
     text = report(
         results=results,
         database=database,
@@ -722,6 +750,7 @@ def bench(args, *, tmp, database: str, database_url: str) -> int:
         cold_queries=cold_queries,
         step_cpu=step_cpu,
         db_problems="; ".join(db_problems[:5]),
+        floor=floor,
     )
     print(text)
     if results.errors:
@@ -730,7 +759,7 @@ def bench(args, *, tmp, database: str, database_url: str) -> int:
     if args.write:
         write_section(args.write, database + (" from landing" if FROM_LANDING else ""), text)
         print(f"written to {args.write}")
-    failed = bool(results.errors or db_problems or results.completed == 0)
+    failed = bool(results.errors or db_problems or results.completed == 0 or (floor and floor[2]))
     if not failed:
         shutil.rmtree(tmp, ignore_errors=True)
     return 1 if failed else 0
