@@ -134,9 +134,10 @@ devidp: $(VENV)/.installed-dev
 # The login against mozilla-django-oidc and django-allauth on the same IdP stub and gunicorn
 # settings (the shared harness beside the project: PEER_BENCH; its setup installs the peers from
 # PyPI once). The product's rows (bench/peers/): the peers' settings, and its own gunicorn
-# configuration.
+# configuration; the floor's rows: the least an OAuth login costs on the same stack
+# (bench/floor_peer_urls.py), with either.
 PEER_BENCH ?= ../shared/peer-bench
 peer-bench: $(VENV)/.installed
 	$(PEER_BENCH)/setup.sh
 	PRODUCT_DIR=$(CURDIR) BENCH_PEERS_FILE=$(CURDIR)/bench/peers/peers.conf \
-		$(PEER_BENCH)/run.sh product mozilla allauth product-own
+		$(PEER_BENCH)/run.sh product mozilla allauth product-own floor floor-own

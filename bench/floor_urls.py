@@ -48,14 +48,29 @@ def session(request):
 _local = threading.local()
 
 
-@never_cache
-def egress(request):
-    # One keep-alive session per thread, as the product's egress keeps one per process.
+def http_session() -> requests.Session:
+    """This thread's keep-alive session, as the product's egress keeps one per process."""
     http = getattr(_local, "http", None)
     if http is None:
         http = _local.http = requests.Session()
         http.trust_env = False
-    answer = http.post(
+    return http
+
+
+def row_write(value: str) -> None:
+    """One single-row INSERT on the cursor: a row of the session table, which every migrated
+    database has (the run's throwaway database goes with it)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO django_session (session_key, session_data, expire_date) "
+            "VALUES (%s, %s, CURRENT_TIMESTAMP)",
+            [secrets.token_hex(16), value],
+        )
+
+
+@never_cache
+def egress(request):
+    answer = http_session().post(
         os.environ["FLOOR_EGRESS_URL"],
         data={"grant_type": "authorization_code", "code": secrets.token_urlsafe(32)},
         timeout=10,
@@ -66,14 +81,7 @@ def egress(request):
 
 @never_cache
 def insert(request):
-    # A row of the session table, which every migrated database has; removed by the next run's
-    # throwaway database.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO django_session (session_key, session_data, expire_date) "
-            "VALUES (%s, %s, CURRENT_TIMESTAMP)",
-            [secrets.token_hex(16), "floor"],
-        )
+    row_write("floor")
     return HttpResponse("ok", content_type="text/plain")
 
 
