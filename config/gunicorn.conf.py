@@ -20,10 +20,10 @@ bind = [f"{env.str('HOST', default='0.0.0.0')}:{env.int('PORT', default=8000)}"]
 # a client or proxy holding a few connections (nginx's upstream keepalive, a balancer's pool) can
 # end up with all of them on one process, which then runs one core flat while the others idle.
 # In the peer bench all 8 of the driver's connections went to one of two processes in 2 runs of
-# 3: half the logins/s (BENCHMARKS.md, "The own configuration's connections"). A new connection
-# from a proxy on the same network costs far less than a login. If you turn it on, keep idle
-# connections open longer than the balancer does (AWS ALB: 60 s), or it will reuse a connection
-# we just closed and answer 502.
+# 3: 74-76 logins/s against 107-126 with keep-alive off (BENCHMARKS.md, "Against the peers",
+# fifth round). A new connection from a proxy on the same network costs far less than a login.
+# If you turn it on, keep idle connections open longer than the balancer does (AWS ALB: 60 s),
+# or it will reuse a connection we just closed and answer 502.
 keepalive = env.int("GUNICORN_KEEPALIVE", default=0)
 # The proxies whose X-Forwarded-Proto gunicorn believes; the app's own view of the client
 # address is TRUSTED_PROXY_COUNT.
