@@ -16,10 +16,11 @@ DJANGO_DEBUG=0, SQLite, the Redis cache when there is one) against these apps, a
 - `insert`: the empty view running one single-row INSERT on the database's cursor.
 
 Prints the app's CPU per request (gunicorn master and workers, from /proc), then the journey of
-bench/login_bench.py at the floor (`JOURNEY`): its 7 requests, of which 4 render a page, 2 write
-the session, 2 call the IdP and 5 are the single-row statements the specification needs (the
-login state's insert and its single-use claim, the participant's upsert, the participation and
-its webhook outbox row), each at the cost these apps measure above the empty answer.
+bench/login_bench.py at the floor (`JOURNEY_REQUESTS`, `JOURNEY_WORK`): its 7 requests, of
+which 4 render a page, 2 write the session, 2 call the IdP and 5 are the single-row statements
+the specification needs (the login state's insert and its single-use claim, the participant's
+upsert, the participation and its webhook outbox row), each at the cost these apps measure above
+the empty answer.
 `bench/login_bench.py --floor` runs the same apps right after its load and prints its journey
 against this floor (issue 20, target 2).
 """
@@ -47,6 +48,7 @@ from stack import (  # noqa: E402
     free_port,
     production_env,
     release,
+    stop,
     throwaway_database,
     wait_for,
 )
@@ -60,10 +62,14 @@ APPS = {
     "insert": ("config.wsgi", "/insert/"),
 }
 # bench/login_bench.py's journey (landing, campaign form, login start, callback, prefilled form,
-# submit, thank-you page), counted in what the floor apps measure: each app's cost above the
-# empty answer, times how often the journey does it.
-JOURNEY = {"requests": 7, "page": 4, "session": 2, "egress": 2, "insert": 5}
-JOURNEY_APPS = ("empty", "page", "session", "egress", "insert")
+# submit, thank-you page), counted in what the floor apps measure: its requests at the empty
+# answer's cost, and each other app's cost above it times how often the journey does it.
+JOURNEY_REQUESTS = 7
+JOURNEY_WORK = {"page": 4, "session": 2, "egress": 2, "insert": 5}
+JOURNEY_APPS = ("empty", *JOURNEY_WORK)
+# Seconds each app is measured, after its warm-up (`--duration`, `--warmup`).
+DURATION = 15.0
+WARMUP = 3.0
 
 
 def drive(url: str, *, concurrency: int, duration: float) -> tuple[int, int]:
@@ -123,8 +129,7 @@ def measure(
         elapsed = time.monotonic() - started
         cpu = cpu_seconds(server.pid, with_children=True) - before
     finally:
-        os.killpg(server.pid, 15)
-        server.wait(timeout=30)
+        stop(server, group=True)
     return {
         "app": name,
         "requests": ok,
@@ -136,8 +141,8 @@ def measure(
 
 @contextlib.contextmanager
 def egress_target(env: dict):
-    """The server the `egress` app calls: bench/floor_wsgi.py under gunicorn (one process,
-    its own: the IdP's CPU is not the app's); sets FLOOR_EGRESS_URL in `env`."""
+    """The server the `egress` app calls, yielding its URL: bench/floor_wsgi.py under gunicorn
+    (one process, its own: the IdP's CPU is not the app's)."""
     port = free_port()
     server = subprocess.Popen(
         [
@@ -167,21 +172,17 @@ def egress_target(env: dict):
     )
     try:
         wait_for(f"http://127.0.0.1:{port}/")
-        env["FLOOR_EGRESS_URL"] = f"http://127.0.0.1:{port}/token"
-        yield
+        yield f"http://127.0.0.1:{port}/token"
     finally:
-        os.killpg(server.pid, 15)
-        server.wait(timeout=30)
+        stop(server, group=True)
 
 
 def journey_floor(rows: dict[str, dict]) -> tuple[float, str]:
-    """(ms, how it adds up) of `JOURNEY` from the measured apps' CPU per request."""
+    """(ms, how it adds up) of the journey from the measured apps' CPU per request."""
     empty = rows["empty"]["cpu_ms"]
-    total = JOURNEY["requests"] * empty
-    terms = [f"{JOURNEY['requests']} requests × {empty:.2f}"]
-    for app, count in JOURNEY.items():
-        if app == "requests":
-            continue
+    total = JOURNEY_REQUESTS * empty
+    terms = [f"{JOURNEY_REQUESTS} requests × {empty:.2f}"]
+    for app, count in JOURNEY_WORK.items():
         extra = max(rows[app]["cpu_ms"] - empty, 0.0)
         total += count * extra
         terms.append(f"{count} {app} × {extra:.2f}")
@@ -196,37 +197,34 @@ def measure_all(
     duration: float,
     warmup: float,
     gunicorn_args=(),
-    printed: bool = True,
 ) -> dict[str, dict]:
     """Each app of `names` in turn (the egress target up while they run); prints the table."""
     rows = {}
-    with egress_target(env):
-        if printed:
-            print("| app | requests/s | errors | app CPU per request |")
-            print("|---|---:|---:|---:|")
+    with egress_target(env) as egress_url:
+        print("| app | requests/s | errors | app CPU per request |")
+        print("|---|---:|---:|---:|")
         for name in names:
             row = rows[name] = measure(
                 name,
-                env=env,
+                env={**env, "FLOOR_EGRESS_URL": egress_url},
                 concurrency=concurrency,
                 duration=duration,
                 warmup=warmup,
                 gunicorn_args=tuple(gunicorn_args),
             )
-            if printed:
-                print(
-                    f"| {row['app']} | {row['per_second']:.0f} | {row['errors']} | "
-                    f"{row['cpu_ms']:.2f} ms |",
-                    flush=True,
-                )
+            print(
+                f"| {row['app']} | {row['per_second']:.0f} | {row['errors']} | "
+                f"{row['cpu_ms']:.2f} ms |",
+                flush=True,
+            )
     return rows
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description="CPU floor of the serving stack.")
     parser.add_argument("--concurrency", type=int, default=50)
-    parser.add_argument("--duration", type=float, default=15.0)
-    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--duration", type=float, default=DURATION)
+    parser.add_argument("--warmup", type=float, default=WARMUP)
     parser.add_argument(
         "--apps", default=",".join(APPS), help="comma-separated, of: " + ", ".join(APPS)
     )

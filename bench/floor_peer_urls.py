@@ -20,24 +20,16 @@ from urllib.parse import urlencode
 
 import jwt
 from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
-from django.template import engines
 from django.urls import path
 from django.views.decorators.cache import never_cache
 
-from bench.floor_urls import http_session, row_write
+from bench.floor_urls import PAGE, empty, http_session, row_write
 
 IDP = os.environ.get("BENCH_IDP_URL", "http://127.0.0.1:18900")
 CLIENT_ID = os.environ.get("BENCH_CLIENT_ID", "")
 CLIENT_SECRET = os.environ.get("BENCH_CLIENT_SECRET", "")
 REDIRECT_URI = os.environ.get("BENCH_APP_URL", "http://127.0.0.1:18901") + "/floor/callback/"
 
-_PAGE = engines["django"].from_string(
-    '{% load i18n static %}<!doctype html><html lang="{{ LANGUAGE_CODE }}"><head>'
-    '<link rel="stylesheet" href="{% static "css/public.css" %}">'
-    "<title>{% translate 'Take part' %}</title></head><body><main><h1>Bench</h1>"
-    '<form method="post">{% csrf_token %}<input type="email" name="email" value="{{ email }}">'
-    '<button>{% translate "Submit" %}</button></form></main></body></html>'
-)
 _keys: dict = {}
 
 
@@ -113,15 +105,12 @@ def callback(request):
 
 @never_cache
 def form(request):
-    return HttpResponse(_PAGE.render({"email": request.session.get("email", "")}, request))
-
-
-def up(request):
-    return HttpResponse("ok", content_type="text/plain")
+    context = {"title": "Bench", "name": "Bench IdP", "email": request.session.get("email", "")}
+    return HttpResponse(PAGE.render(context, request))
 
 
 urlpatterns = [
-    path("", up),
+    path("", empty),  # the harness waits for an answer here
     path("floor/login/", login),
     path("floor/callback/", callback),
     path("floor/form/", form),

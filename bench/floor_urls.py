@@ -19,13 +19,15 @@ from django.template import engines
 from django.urls import path
 from django.views.decorators.cache import never_cache
 
-_PAGE = engines["django"].from_string(
+# A small page with the tags ours use, and a form with one field (bench/floor_peer_urls.py shows
+# the e-mail in it).
+PAGE = engines["django"].from_string(
     '{% load i18n static %}<!doctype html><html lang="{{ LANGUAGE_CODE }}"><head>'
     '<link rel="stylesheet" href="{% static "css/public.css" %}">'
     "<title>{% translate 'Take part' %}</title></head><body><main>"
     "<h1>{{ title }}</h1><p>{% translate 'Log in with' %} {{ name }}</p>"
-    '<form method="post">{% csrf_token %}<button>{% translate "Submit" %}</button></form>'
-    "</main></body></html>"
+    '<form method="post">{% csrf_token %}<input type="email" name="email" value="{{ email }}">'
+    '<button>{% translate "Submit" %}</button></form></main></body></html>'
 )
 
 
@@ -36,7 +38,7 @@ def empty(request):
 
 @never_cache
 def page(request):
-    return HttpResponse(_PAGE.render({"title": "Summer contest", "name": "Bench IdP"}, request))
+    return HttpResponse(PAGE.render({"title": "Summer contest", "name": "Bench IdP"}, request))
 
 
 @never_cache

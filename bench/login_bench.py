@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from floor_bench import JOURNEY_APPS, journey_floor, measure_all  # noqa: E402
+import floor_bench  # noqa: E402
 from idp_server import profile_of  # noqa: E402
 from stack import (  # noqa: E402
     NO_RATE_LIMITS,
@@ -725,14 +725,14 @@ def bench(args, *, tmp, database: str, database_url: str) -> int:
     if args.floor and not results.errors:
         # The same gunicorn configuration, database and cache, right after the load.
         print("the floor (bench/floor_bench.py), the same concurrency:")
-        rows = measure_all(
-            JOURNEY_APPS,
+        rows = floor_bench.measure_all(
+            floor_bench.JOURNEY_APPS,
             env={**child_env, "DJANGO_SETTINGS_MODULE": "bench.floor_settings"},
             concurrency=args.concurrency,
-            duration=15.0,
-            warmup=3.0,
+            duration=floor_bench.DURATION,
+            warmup=floor_bench.WARMUP,
         )
-        floor = (*journey_floor(rows), sum(row["errors"] for row in rows.values()))
+        floor = (*floor_bench.journey_floor(rows), sum(row["errors"] for row in rows.values()))
     text = report(
         results=results,
         database=database,

@@ -188,14 +188,16 @@ def stop(process: subprocess.Popen, *, group: bool = False, timeout: float = 30)
 
 
 class Gunicorn:
-    """The app under gunicorn with `config/gunicorn.conf.py` (HOST and PORT from `env`), in a
-    process group of its own."""
+    """The app (`app`, a WSGI module) under gunicorn with `config/gunicorn.conf.py` (HOST and
+    PORT from `env`), in a process group of its own."""
 
-    def __init__(self, env: dict[str, str], *, log, root: Path = ROOT) -> None:
+    def __init__(
+        self, env: dict[str, str], *, log, root: Path = ROOT, app: str = "config.wsgi"
+    ) -> None:
         self.port = int(env["PORT"])
         self.base = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
-            [PYTHON, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi"],
+            [PYTHON, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", app],
             cwd=root,
             env=env,
             stdout=log,

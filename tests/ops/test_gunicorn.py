@@ -5,7 +5,6 @@ import json
 import multiprocessing
 import os
 import runpy
-import signal
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 from gunicorn.config import Config
 
-from bench.stack import free_port, wait_for
+from bench.stack import Gunicorn, free_port, wait_for
 from config.access_log import AccessLogger
 
 CONF = Path(__file__).resolve().parents[2] / "config" / "gunicorn.conf.py"
@@ -141,35 +140,25 @@ def test_keep_alive_is_off_by_default_and_on_when_asked():
 
 
 @pytest.fixture
-def served_pids(tmp_path):
+def served_pids():
     """gunicorn with config/gunicorn.conf.py (2 processes) serving tests/ops/pid_wsgi.py."""
-    port = free_port()
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin"),
         "HOST": "127.0.0.1",
-        "PORT": str(port),
+        "PORT": str(free_port()),
         "WEB_CONCURRENCY": "2",
         "LOG_LEVEL": "warning",
     }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", str(CONF), "tests.ops.pid_wsgi:application"],
-        cwd=CONF.parents[1],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    server = Gunicorn(env, log=subprocess.DEVNULL, app="tests.ops.pid_wsgi:application")
     try:
-        wait_for(f"http://127.0.0.1:{port}/")
-        children = Path(f"/proc/{server.pid}/task/{server.pid}/children")
+        wait_for(server.base + "/")
         for _ in range(100):  # both processes forked, not only the one that answered
-            if len(children.read_text().split()) == 2:
+            if len(server.workers()) == 2:
                 break
             time.sleep(0.05)
-        yield port
+        yield server.port
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        server.stop()
 
 
 def test_every_response_closes_its_connection_so_requests_spread_over_the_processes(
