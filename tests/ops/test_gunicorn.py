@@ -1,3 +1,4 @@
+import contextlib
 import datetime
 import http.client
 import io
@@ -5,6 +6,7 @@ import json
 import multiprocessing
 import os
 import runpy
+import socket
 import subprocess
 import sys
 import time
@@ -31,7 +33,7 @@ def _load(environment: dict[str, str]) -> dict:
 
 def test_defaults_are_sized_for_logins_that_wait_on_the_idp():
     conf = _load({})
-    assert conf["worker_class"] == "gthread"
+    assert conf["worker_class"] == "config.gunicorn_worker.ClosingThreadWorker"
     assert conf["workers"] == max(2, multiprocessing.cpu_count())
     assert conf["threads"] == 8
     assert conf["bind"] == ["0.0.0.0:8000"]
@@ -139,26 +141,38 @@ def test_keep_alive_is_off_by_default_and_on_when_asked():
     assert _load({"GUNICORN_KEEPALIVE": "75"})["keepalive"] == 75
 
 
-@pytest.fixture
-def served_pids():
-    """gunicorn with config/gunicorn.conf.py (2 processes) serving tests/ops/pid_wsgi.py."""
+@contextlib.contextmanager
+def _serving_pids(processes: int):
+    """gunicorn with config/gunicorn.conf.py serving tests/ops/pid_wsgi.py; yields its port."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin"),
         "HOST": "127.0.0.1",
         "PORT": str(free_port()),
-        "WEB_CONCURRENCY": "2",
+        "WEB_CONCURRENCY": str(processes),
         "LOG_LEVEL": "warning",
     }
     server = Gunicorn(env, log=subprocess.DEVNULL, app="tests.ops.pid_wsgi:application")
     try:
         wait_for(server.base + "/")
-        for _ in range(100):  # both processes forked, not only the one that answered
-            if len(server.workers()) == 2:
+        for _ in range(100):  # every process forked, not only the one that answered
+            if len(server.workers()) == processes:
                 break
             time.sleep(0.05)
         yield server.port
     finally:
         server.stop()
+
+
+@pytest.fixture
+def served_pids():
+    with _serving_pids(2) as port:
+        yield port
+
+
+@pytest.fixture
+def one_process():
+    with _serving_pids(1) as port:
+        yield port
 
 
 def test_every_response_closes_its_connection_so_requests_spread_over_the_processes(
@@ -181,3 +195,28 @@ def test_every_response_closes_its_connection_so_requests_spread_over_the_proces
         for connection in connections:
             connection.close()
     assert len(answered_by) == 2
+
+
+def test_a_client_that_keeps_its_socket_open_holds_up_no_one_else(one_process):
+    # Since gunicorn 26 a connection is closed by lingering: half-close, then read until the
+    # client closes too, for up to 2 s. The gthread worker lingers in the loop that accepts
+    # and finishes every request of its process; config/gunicorn_worker.py lingers on the
+    # request thread instead. This client reads its whole answer, sees the server close, and
+    # keeps its own side open: the next participant's request must not wait for it.
+    holder = socket.create_connection(("127.0.0.1", one_process), timeout=10)
+    try:
+        holder.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        answer = b""
+        while chunk := holder.recv(4096):  # until the server's half-close
+            answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200")
+        started = time.monotonic()
+        other = http.client.HTTPConnection("127.0.0.1", one_process, timeout=10)
+        other.request("GET", "/")
+        assert other.getresponse().status == 200
+        waited = time.monotonic() - started
+        other.close()
+    finally:
+        holder.close()
+    # Milliseconds; waiting for the holder would take the linger's 2 s.
+    assert waited < 1.0
