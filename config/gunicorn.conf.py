@@ -30,9 +30,9 @@ keepalive = env.int("GUNICORN_KEEPALIVE", default=0)
 forwarded_allow_ips = env.str("FORWARDED_ALLOW_IPS", default="127.0.0.1,::1")
 
 # ---------------------------------------------------------------------------- workers
-# gunicorn's gthread worker, except that a connection is closed by the thread that served it,
-# not by the loop that accepts every connection of the process (config/gunicorn_worker.py): one
-# client slow to close its side would otherwise hold up the whole process for 2 s.
+# gunicorn's gthread worker, except that the thread that served a connection lingers over its
+# close, not the loop that accepts every connection of the process (config/gunicorn_worker.py):
+# one client slow to close its side would otherwise hold up the whole process for 2 s.
 worker_class = "config.gunicorn_worker.ClosingThreadWorker"
 # One process per core (at least two, so that a restart or a stuck process never leaves none):
 # the threads do the waiting. At 50 concurrent logins on 2 cores, 2 processes used about a fifth

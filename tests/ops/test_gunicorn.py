@@ -6,6 +6,7 @@ import json
 import multiprocessing
 import os
 import runpy
+import select
 import socket
 import subprocess
 import sys
@@ -142,7 +143,7 @@ def test_keep_alive_is_off_by_default_and_on_when_asked():
 
 
 @contextlib.contextmanager
-def _serving_pids(processes: int):
+def _serving_pids(processes: int, **environment: str):
     """gunicorn with config/gunicorn.conf.py serving tests/ops/pid_wsgi.py; yields its port."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin"),
@@ -150,6 +151,7 @@ def _serving_pids(processes: int):
         "PORT": str(free_port()),
         "WEB_CONCURRENCY": str(processes),
         "LOG_LEVEL": "warning",
+        **environment,
     }
     server = Gunicorn(env, log=subprocess.DEVNULL, app="tests.ops.pid_wsgi:application")
     try:
@@ -220,3 +222,29 @@ def test_a_client_that_keeps_its_socket_open_holds_up_no_one_else(one_process):
         holder.close()
     # Milliseconds; waiting for the holder would take the linger's 2 s.
     assert waited < 1.0
+
+
+def test_a_process_keeps_to_its_connection_limit_however_many_it_has_closed():
+    # The worker lingers over a closed connection on the request thread and leaves the close to
+    # gunicorn's main loop, which counts it: counted twice, the process would believe it holds
+    # fewer connections than it does and accept past gunicorn's worker_connections.
+    request = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    with _serving_pids(1, GUNICORN_CMD_ARGS="--worker-connections 1") as port:
+        for _ in range(5):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            connection.request("GET", "/")
+            assert connection.getresponse().read()
+            connection.close()
+        holder = socket.create_connection(("127.0.0.1", port), timeout=10)  # the one allowed
+        waiting = socket.create_connection(("127.0.0.1", port), timeout=10)
+        try:
+            waiting.sendall(request)
+            answered_early, _, _ = select.select([waiting], [], [], 0.5)
+            holder.sendall(request)
+            assert holder.recv(4096).startswith(b"HTTP/1.1 200")
+            holder.close()
+            assert waiting.recv(4096).startswith(b"HTTP/1.1 200")  # its turn now
+        finally:
+            holder.close()
+            waiting.close()
+    assert not answered_early
