@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from stack import (  # noqa: E402
     PYTHON,
+    Gunicorn,
     bench_cache_url,
     cpu_seconds,
     free_port,
@@ -110,26 +111,23 @@ def measure(
     gunicorn_args: tuple[str, ...] = (),
 ) -> dict:
     module, path = APPS[name]
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [PYTHON, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", *gunicorn_args, module],
-        cwd=ROOT,
-        env={**env, "PORT": str(port)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
+    server = Gunicorn(
+        {**env, "PORT": str(free_port())},
+        log=subprocess.DEVNULL,
+        app=module,
+        args=gunicorn_args,
     )
+    url = server.base + path
     try:
-        wait_for(base + path)
-        drive(base + path, concurrency=concurrency, duration=warmup)
+        wait_for(url)
+        drive(url, concurrency=concurrency, duration=warmup)
         before = cpu_seconds(server.pid, with_children=True)
         started = time.monotonic()
-        ok, errors = drive(base + path, concurrency=concurrency, duration=duration)
+        ok, errors = drive(url, concurrency=concurrency, duration=duration)
         elapsed = time.monotonic() - started
         cpu = cpu_seconds(server.pid, with_children=True) - before
     finally:
-        stop(server, group=True)
+        server.stop(timeout=30)
     return {
         "app": name,
         "requests": ok,

@@ -189,15 +189,21 @@ def stop(process: subprocess.Popen, *, group: bool = False, timeout: float = 30)
 
 class Gunicorn:
     """The app (`app`, a WSGI module) under gunicorn with `config/gunicorn.conf.py` (HOST and
-    PORT from `env`), in a process group of its own."""
+    PORT from `env`, more of gunicorn's options in `args`), in a process group of its own."""
 
     def __init__(
-        self, env: dict[str, str], *, log, root: Path = ROOT, app: str = "config.wsgi"
+        self,
+        env: dict[str, str],
+        *,
+        log,
+        root: Path = ROOT,
+        app: str = "config.wsgi",
+        args: tuple[str, ...] = (),
     ) -> None:
         self.port = int(env["PORT"])
         self.base = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
-            [PYTHON, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", app],
+            [PYTHON, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", *args, app],
             cwd=root,
             env=env,
             stdout=log,
