@@ -16,11 +16,16 @@ model and shape, from the model's `_meta`, and send it through public APIs only:
 - errors are the database's, wrapped by Django as for any query (`IntegrityError`,
   `OperationalError`), and the statements join the caller's transaction.
 
+The webhook drain records its deliveries in batches (integrations/webhooks/): `rows_insert`,
+`rows_update_each` and `rows_delete` write a batch's rows in one statement each, where the ORM's
+compiler cost more per batch than the statements themselves (BENCHMARKS.md, "Seventh round").
+
 They send no signals, so they serve only models nothing listens to (tests/core/test_statements.py
 checks that, and that each helper stores and reads what the ORM would). Everything else,
 and anything with joins, stays with the ORM.
 """
 
+from collections.abc import Sequence
 from datetime import UTC
 from functools import cache
 
@@ -28,7 +33,7 @@ from django.conf import settings
 from django.db import NotSupportedError, connections, router
 from django.db.models import Field, Model
 
-_OPERATORS = {"": "= %s", "gt": "> %s", "isnull": "IS NULL"}
+_OPERATORS = {"": "= %s", "gt": "> %s", "isnull": "IS NULL", "in": "IN ({})"}
 
 
 def row_insert(
@@ -59,10 +64,11 @@ def row_insert(
 
 def rows_update(model: type[Model], values: dict, **where) -> int:
     """UPDATE `model`'s rows matching `where` with `values` ({field name: value}); returns how
-    many rows changed. `where`: `name=value`, `name__gt=value` or `name__isnull=True`."""
+    many rows changed. `where`: `name=value`, `name__gt=value`, `name__isnull=True` or
+    `name__in=[values]` (not empty)."""
     alias = router.db_for_write(model)
     connection = connections[alias]
-    fields, sql, where_fields = _update_sql(model, alias, tuple(values), tuple(where))
+    fields, sql, where_fields = _update_sql(model, alias, tuple(values), _shape(where))
     params = [
         f.get_db_prep_save(value, connection)
         for f, value in zip(fields, values.values(), strict=True)
@@ -78,7 +84,7 @@ def row_get(model: type[Model], **where) -> Model | None:
     lookups: of several matches, the first the database returns."""
     alias = router.db_for_read(model)
     connection = connections[alias]
-    sql, where_fields = _select_sql(model, alias, tuple(where))
+    sql, where_fields = _select_sql(model, alias, _shape(where))
     params = _where_params(where_fields, where, connection)
     readers = _readers(model, alias)
     if readers is None:
@@ -101,20 +107,98 @@ def row_exists(model: type[Model], **where) -> bool:
     """Does a row of `model` match `where` (as in `rows_update`)?"""
     alias = router.db_for_read(model)
     connection = connections[alias]
-    sql, where_fields = _exists_sql(model, alias, tuple(where))
+    sql, where_fields = _exists_sql(model, alias, _shape(where))
     with connection.cursor() as cursor:
         cursor.execute(sql, _where_params(where_fields, where, connection))
         return cursor.fetchone() is not None
 
 
+def rows_insert(instances: Sequence[Model]) -> None:
+    """INSERT every instance of `instances` (all of one model) in one statement (more if the
+    database limits a statement's parameters), as `bulk_create` does; their primary keys are
+    not read back."""
+    if not instances:
+        return
+    model = type(instances[0])
+    alias = router.db_for_write(model)
+    connection = connections[alias]
+    fields = _insert_fields(model)
+    size = max(1, connection.ops.bulk_batch_size(fields, instances))
+    for start in range(0, len(instances), size):
+        batch = instances[start : start + size]
+        params = [
+            f.get_db_prep_save(f.pre_save(instance, True), connection)
+            for instance in batch
+            for f in fields
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(_rows_insert_sql(model, alias, len(batch)), params)
+        for instance in batch:
+            instance._state.adding = False
+            instance._state.db = alias
+
+
+def rows_update_each(model: type[Model], values: dict, **where) -> int:
+    """UPDATE each row whose primary key is a key of `values` with its own values ({pk: {field
+    name: value}}, the same names for every row), among the rows that also match `where` (as in
+    `rows_update`). A field given one value for every row is set to it; one whose values differ
+    takes a `CASE` on the primary key. Returns how many rows changed."""
+    if not values:
+        return 0
+    alias = router.db_for_write(model)
+    connection = connections[alias]
+    rows = list(values.values())
+    names = tuple(rows[0])
+    if any(tuple(row) != names for row in rows):
+        raise ValueError("every row must give the same fields")
+    varying = tuple(name for name in names if any(row[name] != rows[0][name] for row in rows))
+    pks = list(values)
+    fields, sql, where_fields = _update_each_sql(
+        model, alias, names, varying, len(pks), _shape(where)
+    )
+    pk = model._meta.pk
+    params = []
+    for f in fields:
+        if f.name in varying:
+            for key, row in values.items():
+                params += [
+                    pk.get_db_prep_value(key, connection),
+                    f.get_db_prep_save(row[f.name], connection),
+                ]
+        else:
+            params.append(f.get_db_prep_save(rows[0][f.name], connection))
+    params += [pk.get_db_prep_value(key, connection) for key in pks]
+    params += _where_params(where_fields, where, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def rows_delete(model: type[Model], **where) -> int:
+    """DELETE `model`'s rows matching `where` (as in `rows_update`); returns how many went.
+    Nothing cascades: meant for rows no other row points to."""
+    alias = router.db_for_write(model)
+    connection = connections[alias]
+    sql, where_fields = _delete_sql(model, alias, _shape(where))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, _where_params(where_fields, where, connection))
+        return cursor.rowcount
+
+
 # ---------------------------------------------------------------------------- SQL, once per shape
+def _insert_fields(model) -> list[Field]:
+    """Every concrete field but an automatic primary key."""
+    pk = model._meta.pk
+    return [f for f in model._meta.concrete_fields if not (f is pk and pk.db_returning)]
+
+
 @cache
 def _insert_sql(model, alias, conflict, update) -> tuple[list[Field], str]:
     connection = connections[alias]
     quote = connection.ops.quote_name
     meta = model._meta
     pk = meta.pk
-    fields = [f for f in meta.concrete_fields if not (f is pk and pk.db_returning)]
+    fields = _insert_fields(model)
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608 (quoted names)
         f"VALUES ({', '.join(['%s'] * len(fields))})"
@@ -132,6 +216,41 @@ def _insert_sql(model, alias, conflict, update) -> tuple[list[Field], str]:
         # Without RETURNING, the id of a row updated instead cannot be read (SQLite < 3.35).
         raise NotSupportedError("INSERT … ON CONFLICT needs RETURNING on this database")
     return fields, sql
+
+
+@cache
+def _rows_insert_sql(model, alias, count) -> str:
+    quote = connections[alias].ops.quote_name
+    fields = _insert_fields(model)
+    row = f"({', '.join(['%s'] * len(fields))})"
+    return (
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608 (quoted names)
+        f"VALUES {', '.join([row] * count)}"
+    )
+
+
+@cache
+def _update_each_sql(model, alias, names, varying, count, where) -> tuple[list[Field], str, list]:
+    quote = connections[alias].ops.quote_name
+    meta = model._meta
+    pk = quote(meta.pk.column)
+    fields = [meta.get_field(name) for name in names]
+    assignments = ", ".join(
+        f"{quote(f.column)} = CASE {pk}{' WHEN %s THEN %s' * count} END"
+        if f.name in varying
+        else f"{quote(f.column)} = %s"
+        for f in fields
+    )
+    condition, where_fields = _where_sql(model, (("pk__in", count), *where), quote)
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {condition}"  # noqa: S608 (quoted names)
+    return fields, sql, where_fields[1:]
+
+
+@cache
+def _delete_sql(model, alias, where) -> tuple[str, list]:
+    quote = connections[alias].ops.quote_name
+    condition, where_fields = _where_sql(model, where, quote)
+    return f"DELETE FROM {quote(model._meta.db_table)} WHERE {condition}", where_fields  # noqa: S608 (quoted names)
 
 
 @cache
@@ -218,16 +337,32 @@ def _reader(field: Field, vendor: str):
     return None
 
 
+def _shape(where: dict) -> tuple[tuple[str, int], ...]:
+    """`where`'s keys, each with how many values its `__in` list has (0 for other lookups): what
+    its SQL depends on."""
+    shape = []
+    for key, value in where.items():
+        count = 0
+        if key.endswith("__in"):
+            count = len(value)
+            if not count:
+                raise ValueError(f"{key}: an empty list matches no row; do not send the statement")
+        shape.append((key, count))
+    return tuple(shape)
+
+
 def _where_sql(model, where, quote) -> tuple[str, list]:
-    """`where`'s keys as SQL, and (field, operator) per key, in order."""
+    """`where`'s keys (a `_shape`) as SQL, and (field, operator) per key, in order."""
     meta = model._meta
     parts, where_fields = [], []
-    for key in where:
+    for key, count in where:
         name, _, operator = key.partition("__")
         if operator not in _OPERATORS:
             raise ValueError(f"unsupported lookup: {key}")
         field = meta.pk if name == "pk" else meta.get_field(name)
-        parts.append(f"{quote(field.column)} {_OPERATORS[operator]}")
+        parts.append(
+            f"{quote(field.column)} {_OPERATORS[operator].format(', '.join(['%s'] * count))}"
+        )
         where_fields.append((field, operator))
     return " AND ".join(parts), where_fields
 
@@ -238,6 +373,9 @@ def _where_params(where_fields, where: dict, connection) -> list:
         if operator == "isnull":
             if value is not True:
                 raise ValueError("only __isnull=True is supported")
+            continue
+        if operator == "in":
+            params += [field.get_db_prep_value(one, connection, prepared=False) for one in value]
             continue
         params.append(field.get_db_prep_value(value, connection, prepared=False))
     return params

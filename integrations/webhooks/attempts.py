@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import F, Q
 from django.utils import timezone
 from requests import Session
 from requests.auth import HTTPBasicAuth
 
+from core.statements import rows_delete, rows_insert, rows_update_each
 from integrations.egress.policy import EgressError, Purpose
 from integrations.egress.transport import EgressResponse, send, session_for
 from integrations.fields import UndecryptableSecret, UndecryptableSecretError
@@ -296,17 +297,24 @@ def deliveries_record(*, deliveries: list[WebhookDelivery], sent: list[Sent]) ->
 def _delivered_record(delivered: list[tuple[WebhookDelivery, Sent]]) -> bool:
     """Deliveries of one lease, each delivered: the deliveries first, then their attempt rows
     (the order a claim locks them in, so that a worker whose lease ran out and the claim that
-    took over never deadlock)."""
+    took over never deadlock). One statement each, written on the cursor (core/statements.py):
+    the ORM compiling them cost a batch more than sending them to the database."""
     token = delivered[0][0].lease_token
     ids = [delivery.pk for delivery, _ in delivered]
-    columns = {column: _per_delivery(delivered, column) for column in delivered[0][1].update}
-    kept = WebhookDelivery.objects.filter(pk__in=ids, lease_token=token).update(**columns)
+    # Each delivery keeps its own answer (its time, its status code).
+    kept = rows_update_each(
+        WebhookDelivery,
+        {delivery.pk: sent.update for delivery, sent in delivered},
+        lease_token=token,
+    )
     # The rows written at claim time, written again as what really happened (even if a later
     # claim marked them interrupted).
-    WebhookAttempt.objects.filter(delivery_id__in=ids, lease_token=token).delete()
-    WebhookAttempt.objects.bulk_create(
-        WebhookAttempt(delivery_id=delivery.pk, lease_token=token, **sent.recorded)
-        for delivery, sent in delivered
+    rows_delete(WebhookAttempt, delivery_id__in=ids, lease_token=token)
+    rows_insert(
+        [
+            WebhookAttempt(delivery_id=delivery.pk, lease_token=token, **sent.recorded)
+            for delivery, sent in delivered
+        ]
     )
     if kept < len(ids):
         # Our lease ran out and another worker took over: its outcome stands.
@@ -326,18 +334,6 @@ def _delivered_record(delivered: list[tuple[WebhookDelivery, Sent]]) -> bool:
             # The same endpoint object serves a drain's next deliveries.
             endpoint.last_success_at, endpoint.failing_since = finished_at, None
     return kept == len(ids)
-
-
-def _per_delivery(delivered: list[tuple[WebhookDelivery, Sent]], column: str):
-    """The value `column` takes in each delivery's row: one value when they agree, else a CASE
-    on the primary key."""
-    values = [sent.update[column] for _, sent in delivered]
-    if all(value == values[0] for value in values):
-        return values[0]
-    return Case(
-        *(When(pk=delivery.pk, then=Value(sent.update[column])) for delivery, sent in delivered),
-        output_field=WebhookDelivery._meta.get_field(column),
-    )
 
 
 def _attempt_record(delivery: WebhookDelivery, sent: Sent) -> bool:

@@ -33,6 +33,7 @@ from django.db.models.functions import Coalesce
 from django.db.models.lookups import LessThan
 from django.utils import timezone
 
+from core.statements import rows_insert
 from integrations.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from integrations.webhooks.retries import MAX_ATTEMPTS
 
@@ -292,15 +293,17 @@ def deliveries_handover(
     retried = [pk for pk, delivery in picked.items() if delivery.attempt_count]
     if retried:
         _attempts_interrupted_mark(retried)
-    WebhookAttempt.objects.bulk_create(
-        WebhookAttempt(
-            delivery_id=pk,
-            started_at=leased_at,
-            in_flight=True,
-            lease_token=token,
-            error=IN_FLIGHT_ERROR,
-        )
-        for pk in picked
+    rows_insert(  # one statement on the cursor (core/statements.py), as the record's
+        [
+            WebhookAttempt(
+                delivery_id=pk,
+                started_at=leased_at,
+                in_flight=True,
+                lease_token=token,
+                error=IN_FLIGHT_ERROR,
+            )
+            for pk in picked
+        ]
     )
     for delivery in picked.values():
         delivery.locked_until = locked_until

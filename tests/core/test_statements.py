@@ -9,8 +9,17 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 from django.utils import timezone
 
-from core.statements import row_exists, row_get, row_insert, rows_update
-from integrations.models import SignInAlert
+from core.statements import (
+    row_exists,
+    row_get,
+    row_insert,
+    rows_delete,
+    rows_insert,
+    rows_update,
+    rows_update_each,
+)
+from integrations.models import SignInAlert, WebhookAttempt, WebhookDelivery
+from integrations.webhooks.signing import message_id_generate
 from participants.models import LoginAttempt, Participant, Participation, RememberedLogin
 from tests.factories import (
     AccountFactory,
@@ -19,11 +28,21 @@ from tests.factories import (
     ParticipantFactory,
     ParticipationFactory,
 )
+from tests.integrations.webhooks.webhook_support import make_endpoint
 
 pytestmark = pytest.mark.django_db
 
-# Every model the login path writes or reads through core/statements.py.
-SERVED = (LoginAttempt, Participant, RememberedLogin, SignInAlert, Session, Participation)
+# Every model the login path and the webhook drain write or read through core/statements.py.
+SERVED = (
+    LoginAttempt,
+    Participant,
+    RememberedLogin,
+    SignInAlert,
+    Session,
+    Participation,
+    WebhookDelivery,
+    WebhookAttempt,
+)
 
 
 def _attempt(account, **values) -> LoginAttempt:
@@ -213,3 +232,169 @@ def test_a_lookup_it_does_not_know_is_refused():
         row_get(LoginAttempt, state_hash__startswith="s")
     with pytest.raises(ValueError, match="__isnull=True"):
         row_get(LoginAttempt, used_at__isnull=False)
+
+
+# ---------------------------------------------------------------------------- batches (webhooks)
+def _deliveries(count: int, **values) -> list[WebhookDelivery]:
+    endpoint = make_endpoint(AccountFactory())
+    return [
+        WebhookDelivery.objects.create(
+            endpoint=endpoint,
+            event_id=message_id_generate(),
+            event_type="participation.created",
+            payload={"n": n, "name": "Zoë"},
+            **values,
+        )
+        for n in range(count)
+    ]
+
+
+def _columns(rows) -> list[dict]:
+    """Every column of these rows as the ORM reads them, without the primary key (which the
+    two ways of writing give differently)."""
+    names = [f.attname for f in rows.model._meta.concrete_fields if not f.primary_key]
+    return list(rows.order_by("delivery_id", "started_at").values(*names))
+
+
+def test_a_batch_insert_stores_what_bulk_create_stores():
+    deliveries = _deliveries(3)
+    started = timezone.now()
+
+    def attempts(token):
+        return [
+            WebhookAttempt(
+                delivery_id=delivery.pk,
+                lease_token=token,
+                started_at=started + timedelta(milliseconds=n),
+                duration_ms=n or None,
+                status_code=204 if n else None,
+                error="" if n else "Réponse: <b>refusée</b>",
+                response_body="é" * n,
+                in_flight=not n,
+            )
+            for n, delivery in enumerate(deliveries)
+        ]
+
+    WebhookAttempt.objects.bulk_create(attempts("a" * 32))
+    written = attempts("b" * 32)
+    rows_insert(written)
+
+    assert all(not attempt._state.adding for attempt in written)
+    orm = _columns(WebhookAttempt.objects.filter(lease_token="a" * 32))
+    ours = _columns(WebhookAttempt.objects.filter(lease_token="b" * 32))
+    assert ours == [{**row, "lease_token": "b" * 32} for row in orm]
+    assert len(ours) == 3
+
+
+def test_a_batch_insert_larger_than_a_statement_allows_writes_every_row():
+    # SQLite caps a statement's parameters: a batch above it is sent in several statements.
+    (delivery,) = _deliveries(1)
+    fields = [f for f in WebhookAttempt._meta.concrete_fields if not f.primary_key]
+    count = min(connection.ops.bulk_batch_size(fields, [None] * 5000), 300) + 1
+    rows_insert(
+        [
+            WebhookAttempt(delivery_id=delivery.pk, started_at=timezone.now(), duration_ms=n)
+            for n in range(count)
+        ]
+    )
+    stored = set(WebhookAttempt.objects.values_list("duration_ms", flat=True))
+    assert stored == set(range(count))
+
+
+def test_an_empty_batch_writes_nothing():
+    rows_insert([])
+    assert rows_update_each(WebhookDelivery, {}, lease_token="x") == 0
+    assert not WebhookAttempt.objects.exists()
+
+
+def test_a_batch_update_gives_each_row_its_own_values():
+    deliveries = _deliveries(4, lease_token="t" * 32, status="pending")
+    base = timezone.now()
+    at = {d.pk: base + timedelta(seconds=n, microseconds=7) for n, d in enumerate(deliveries)}
+    mine, other = deliveries[:3], deliveries[3]
+
+    changed = rows_update_each(
+        WebhookDelivery,
+        {
+            d.pk: {
+                "status": "delivered",
+                "delivered_at": at[d.pk],
+                "last_status_code": 200 + n,  # differs too
+                "last_error": "",
+                "locked_until": None,
+                "lease_token": "",
+            }
+            for n, d in enumerate(mine)
+        },
+        lease_token="t" * 32,
+    )
+
+    assert changed == 3
+    for n, delivery in enumerate(mine):
+        delivery.refresh_from_db()
+        assert delivery.status == "delivered" and delivery.lease_token == ""
+        assert delivery.delivered_at == at[delivery.pk]  # to the microsecond, time zone kept
+        assert delivery.last_status_code == 200 + n
+        assert delivery.payload == {"n": n, "name": "Zoë"}  # untouched
+    other.refresh_from_db()
+    assert other.status == "pending" and other.delivered_at is None  # not in the batch
+
+
+def test_a_batch_update_changes_only_the_rows_that_still_match():
+    # A worker whose lease ran out: the rows another claim took keep that claim's outcome.
+    deliveries = _deliveries(3, lease_token="t" * 32)
+    WebhookDelivery.objects.filter(pk=deliveries[1].pk).update(lease_token="u" * 32)
+    now = timezone.now()
+
+    changed = rows_update_each(
+        WebhookDelivery,
+        {d.pk: {"status": "delivered", "delivered_at": now} for d in deliveries},
+        lease_token="t" * 32,
+    )
+
+    assert changed == 2
+    statuses = dict(WebhookDelivery.objects.values_list("pk", "status"))
+    assert statuses == {
+        deliveries[0].pk: "delivered",
+        deliveries[1].pk: "pending",
+        deliveries[2].pk: "delivered",
+    }
+
+
+def test_a_batch_update_refuses_rows_that_give_different_fields():
+    deliveries = _deliveries(2)
+    with pytest.raises(ValueError, match="same fields"):
+        rows_update_each(
+            WebhookDelivery,
+            {deliveries[0].pk: {"status": "delivered"}, deliveries[1].pk: {"last_error": "x"}},
+        )
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"pending"}
+
+
+def test_a_delete_removes_only_the_rows_it_names():
+    deliveries = _deliveries(3)
+    for delivery in deliveries:
+        for token in ("a" * 32, "b" * 32):
+            WebhookAttempt.objects.create(
+                delivery=delivery, started_at=timezone.now(), lease_token=token
+            )
+    named = [deliveries[0].pk, deliveries[2].pk]
+
+    assert rows_delete(WebhookAttempt, delivery_id__in=named, lease_token="a" * 32) == 2
+
+    left = set(WebhookAttempt.objects.values_list("delivery_id", "lease_token"))
+    assert left == {
+        (deliveries[0].pk, "b" * 32),
+        (deliveries[1].pk, "a" * 32),
+        (deliveries[1].pk, "b" * 32),
+        (deliveries[2].pk, "b" * 32),
+    }
+
+
+def test_an_empty_list_of_values_is_refused_before_any_statement():
+    # `IN ()` is not SQL: the caller is told, rather than the database.
+    (delivery,) = _deliveries(1)
+    WebhookAttempt.objects.create(delivery=delivery, started_at=timezone.now())
+    with pytest.raises(ValueError, match="empty list"):
+        rows_delete(WebhookAttempt, delivery_id__in=[])
+    assert WebhookAttempt.objects.count() == 1
