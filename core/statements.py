@@ -1,4 +1,5 @@
-"""Single-row statements without the ORM's query compiler, for the few a participant's login runs.
+"""Statements without the ORM's query compiler: the few a participant's login runs, one row
+each, and the webhook drain's batches.
 
 Compiling a query costs Django's ORM 100–200 µs of CPU; the same SQL sent through the
 connection's cursor costs 15–25 µs (BENCHMARKS.md, "Fourth round"). A login's three requests
@@ -19,6 +20,7 @@ model and shape, from the model's `_meta`, and send it through public APIs only:
 The webhook drain records its deliveries in batches (integrations/webhooks/): `rows_insert`,
 `rows_update_each` and `rows_delete` write a batch's rows in one statement each, where the ORM's
 compiler cost more per batch than the statements themselves (BENCHMARKS.md, "Seventh round").
+Their SQL is kept per shape, row count included: callers send batches of a bounded size.
 
 They send no signals, so they serve only models nothing listens to (tests/core/test_statements.py
 checks that, and that each helper stores and reads what the ORM would). Everything else,
