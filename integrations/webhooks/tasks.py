@@ -65,6 +65,9 @@ logger = logging.getLogger(__name__)
 QUEUED_TASK_LOST_AFTER = timedelta(seconds=60)
 # Deliveries queued by one dispatch, at most (every endpoint gets its share, see dispatch).
 DISPATCH_LIMIT = 500
+# How many times a dispatch looks again for an endpoint whose picked deliveries were taken
+# between its lookup and its marking (by a worker draining the same endpoint).
+DISPATCH_RACES = 2
 # A task may start a moment before its delivery's time (clocks of machines differ a little).
 TASK_CLOCK_SLACK = timedelta(seconds=2)
 # One task sends at most this many of its endpoint's deliveries, for at most this long (other
@@ -233,13 +236,35 @@ def deliveries_dispatch(
     """Queue a task for each due delivery that has none, as many per endpoint as it has free
     slots (WEBHOOK_ENDPOINT_CONCURRENCY, less its live leases and queued tasks): a backlog waits
     in the outbox, not in the queue, and one endpoint's backlog never hides another's due
-    deliveries. Returns how many were queued."""
+    deliveries. Returns how many were queued.
+
+    A delivery picked may be leased before it is marked: a worker draining the same endpoint
+    takes its oldest due deliveries too. An endpoint that still has a free slot then has its
+    next due deliveries looked up again (DISPATCH_RACES times at most), or the slot would stay
+    idle until that drain ends."""
+    queued = 0
+    endpoint_ids = None if endpoint_id is None else {endpoint_id}
+    for _ in range(1 + DISPATCH_RACES):
+        count, raced, queue_down = _dispatch(now=now, endpoint_ids=endpoint_ids, limit=limit)
+        queued += count
+        limit -= count
+        if queue_down or not raced or limit <= 0:
+            break
+        endpoint_ids = raced
+    return queued
+
+
+def _dispatch(
+    *, now: datetime, endpoint_ids: set[int] | None, limit: int
+) -> tuple[int, set[int], bool]:
+    """One pass of `deliveries_dispatch`: (tasks queued, the endpoints that kept a free slot
+    because a delivery picked was taken meanwhile, whether the queue refused a task)."""
     cap = endpoint_concurrency()
     waiting = WebhookDelivery.objects.filter(
         due_filter(now=now, due_by=now), queued_at__isnull=True
     )
-    if endpoint_id is not None:
-        waiting = waiting.filter(endpoint_id=endpoint_id)
+    if endpoint_ids is not None:
+        waiting = waiting.filter(endpoint_id__in=endpoint_ids)
     # The first `cap` of each endpoint (more could not go anyway), oldest first.
     firsts = waiting.annotate(
         place=Window(
@@ -250,7 +275,7 @@ def deliveries_dispatch(
     ).filter(place__lte=cap)
     picked = list(firsts.order_by("next_attempt_at", "id").values_list("pk", "endpoint_id")[:limit])
     if not picked:
-        return 0
+        return 0, set(), False
     taken = endpoint_slots_taken(
         endpoint_ids={endpoint for _, endpoint in picked},
         now=now,
@@ -258,10 +283,12 @@ def deliveries_dispatch(
     )
     room = {endpoint: cap - taken.get(endpoint, 0) for _, endpoint in picked}
     queued = 0
+    raced = set()
     for pk, endpoint in picked:
         if room[endpoint] <= 0:
             continue
-        # Unless another relay or worker queued it meanwhile: one task per delivery.
+        # Unless another relay or worker queued it meanwhile, or a drain leased it: one task
+        # per delivery.
         marked = (
             WebhookDelivery.objects.filter(
                 pk=pk, status=DeliveryStatus.PENDING, queued_at__isnull=True
@@ -270,9 +297,10 @@ def deliveries_dispatch(
             .update(queued_at=now)
         )
         if not marked:
+            raced.add(endpoint)
             continue
         room[endpoint] -= 1
         if not delivery_enqueue(delivery_id=pk):
-            break  # the queue is down: the others would fail the same way
+            return queued, set(), True  # the queue is down: the others would fail the same way
         queued += 1
-    return queued
+    return queued, {endpoint for endpoint in raced if room[endpoint] > 0}, False

@@ -1,6 +1,7 @@
 """RF-08: one endpoint's receiver that hangs holds a bounded number of workers, never all."""
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -11,7 +12,7 @@ from django_tasks import default_task_backend
 
 from integrations.models import DeliveryStatus, WebhookDelivery
 from integrations.webhooks.attempts import DeliveryOutcome
-from integrations.webhooks.leases import deliveries_claim
+from integrations.webhooks.leases import deliveries_claim, deliveries_handover
 from integrations.webhooks.outbox import webhook_events_record
 from integrations.webhooks.tasks import (
     QUEUED_TASK_LOST_AFTER,
@@ -199,3 +200,69 @@ def test_concurrent_claims_on_postgresql_never_exceed_the_cap(account, settings)
     assert errors == []
     assert len(claimed) == 2
     assert WebhookDelivery.objects.filter(locked_until__gt=timezone.now()).count() == 2
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs concurrent PostgreSQL leases")
+@pytest.mark.django_db(transaction=True)
+def test_a_slot_freed_while_another_worker_leases_the_oldest_still_gets_a_task(account, settings):
+    # Two workers drain one endpoint. As one hands its slot on, the other is leasing its next
+    # batch: the very deliveries the hand-on picked. The slot must go to the ones after them,
+    # not stay idle until the other drain ends.
+    settings.WEBHOOK_ENDPOINT_CONCURRENCY = 2
+    endpoint = make_endpoint(account)
+    _record(account, 40)
+    WebhookDelivery.objects.update(queued_at=None)
+    default_task_backend.clear()
+    oldest = list(
+        WebhookDelivery.objects.order_by("next_attempt_at", "id").values_list("pk", flat=True)
+    )
+    leasing, release = threading.Event(), threading.Event()
+    leased, errors = [], []
+
+    def other_worker():
+        try:
+            with transaction.atomic():
+                now = timezone.now()
+                leased.extend(deliveries_handover(endpoint=endpoint, now=now, due_by=now, limit=25))
+                leasing.set()
+                release.wait(timeout=10)  # committed once the dispatch waits on its rows
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=other_worker)
+    thread.start()
+    assert leasing.wait(timeout=10)
+    waiter = threading.Thread(target=_release_when_a_statement_waits_on_a_lock, args=(release,))
+    waiter.start()
+    queued = deliveries_dispatch(now=timezone.now(), endpoint_id=endpoint.pk)
+    thread.join()
+    waiter.join()
+
+    assert errors == []
+    assert [d.pk for d in leased] == oldest[:25]
+    # The other worker's batch is one slot; the one freed gets the next due delivery.
+    assert queued == 1
+    (task,) = default_task_backend.results
+    assert task.args == [oldest[25]]
+    assert WebhookDelivery.objects.filter(queued_at__isnull=False).count() == 1
+
+
+def _release_when_a_statement_waits_on_a_lock(release: threading.Event) -> None:
+    """Set `release` once another session of this database waits on a row lock (the dispatch's
+    UPDATE behind the other worker's uncommitted lease), or after 10 s."""
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+                if cursor.fetchone()[0]:
+                    break
+            time.sleep(0.01)
+    finally:
+        release.set()
+        connection.close()
