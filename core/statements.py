@@ -201,10 +201,7 @@ def _insert_sql(model, alias, conflict, update) -> tuple[list[Field], str]:
     meta = model._meta
     pk = meta.pk
     fields = _insert_fields(model)
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608 (quoted names)
-        f"VALUES ({', '.join(['%s'] * len(fields))})"
-    )
+    sql = _rows_insert_sql(model, alias, 1)
     if conflict:
         targets = ", ".join(quote(meta.get_field(name).column) for name in conflict)
         changes = ", ".join(
@@ -222,6 +219,7 @@ def _insert_sql(model, alias, conflict, update) -> tuple[list[Field], str]:
 
 @cache
 def _rows_insert_sql(model, alias, count) -> str:
+    """INSERT of `count` rows of every field `_insert_fields` gives (one row: `row_insert`'s)."""
     quote = connections[alias].ops.quote_name
     fields = _insert_fields(model)
     row = f"({', '.join(['%s'] * len(fields))})"
