@@ -23,6 +23,15 @@ logger = logging.getLogger(__name__)
 
 
 class SessionStore(cached_db.SessionStore, db.SessionStore):
+    def save(self, must_create=False):
+        if self.session_key is None:
+            # A session without a key yet: `create()` draws one and saves through this method
+            # with it, the cache's copy included. Django's cached save would then write that
+            # copy a second time on its way out (one Redis round trip per new session, that is
+            # per login).
+            return self.create()
+        return super().save(must_create)
+
     def exists(self, session_key):
         # Nor a cache round trip: see db.SessionStore.exists.
         return db.SessionStore.exists(self, session_key)

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.sessions.backends import base as session_base
 from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.contrib.sessions.models import Session
+from django.core.cache.backends.locmem import LocMemCache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -146,6 +147,37 @@ def test_a_session_deleted_meanwhile_is_not_written_back(store_class):
     with pytest.raises(UpdateError):
         session.save()
     assert not Session.objects.filter(session_key=session.session_key).exists()
+
+
+class CountingCache(LocMemCache):
+    """The local-memory cache, counting its writes (the test's own backend)."""
+
+    writes: list[str] = []
+
+    def set(self, key, *args, **kwargs):
+        self.writes.append(key)
+        return super().set(key, *args, **kwargs)
+
+
+@pytest.mark.django_db
+def test_a_new_session_is_written_to_the_cache_once(settings):
+    settings.CACHES = {"default": {"BACKEND": f"{__name__}.CountingCache", "LOCATION": "count"}}
+    from config.sessions.cached_db import SessionStore
+
+    CountingCache.writes.clear()
+    session = SessionStore()
+    session["participated:1"] = True
+    session.save()
+    assert CountingCache.writes == [session.cache_key]
+    # Read back from the cache's copy, without the database.
+    with CaptureQueriesContext(connection) as queries:
+        assert SessionStore(session.session_key)["participated:1"] is True
+    assert not queries.captured_queries
+
+    session["participated:2"] = True
+    session.save()  # an existing session: its row, then the cache's copy, as Django does
+    assert CountingCache.writes == [session.cache_key] * 2
+    assert SessionStore(session.session_key)["participated:2"] is True
 
 
 # ---------------------------------------------------------------------------- Redis down
