@@ -1,5 +1,5 @@
 """Django's own Redis cache backend, keeping its client instead of building one per call, and
-counting a rate-limit hit in one round trip.
+counting a request's rate-limit hits in one round trip.
 
 `django.core.cache.backends.redis.RedisCacheClient.get_client()` builds a new `redis.Redis`
 object around the (shared) connection pool on every cache operation. A participant's callback
@@ -38,18 +38,21 @@ class RedisCache(DjangoRedisCache):
         super().__init__(server, params)
         self._class = ReusedClientRedisCacheClient
 
-    def incr_with_expiry(self, key, *, timeout: int, version=None) -> int:
-        """Add one to the counter `key` (created at 1) and make it expire in `timeout` seconds.
+    def incr_many_with_expiry(self, timeouts: dict[str, int], *, version=None) -> dict[str, int]:
+        """Add one to each counter of `timeouts` ({key: seconds}; created at 1) and make it
+        expire in its number of seconds; returns {key: count}.
 
-        One round trip (INCR and EXPIRE in a MULTI) where Django's `add` then `incr` take three
-        (SET NX, EXISTS, INCRBY). Setting the expiry again on every hit is right for the rate
-        limiter: its keys name their window, and `timeout` is always "one second after this
-        window ends". The counter stays a plain integer, readable by Django's `get` and `incr`.
+        One round trip for all of them (INCR and EXPIRE in one MULTI) where Django's `add` then
+        `incr` take three per counter (SET NX, EXISTS, INCRBY). Setting the expiry again on every
+        hit is right for the rate limiter: its keys name their window, and the expiry is always
+        "one second after this window ends". The counters stay plain integers, readable by
+        Django's `get` and `incr`. (Django's client sends every write to the first server.)
         """
-        key = self.make_and_validate_key(key, version=version)
-        client = self._cache.get_client(key, write=True)
+        keys = {key: self.make_and_validate_key(key, version=version) for key in timeouts}
+        client = self._cache.get_client(write=True)
         with client.pipeline(transaction=True) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, timeout)
-            count, _expiry_set = pipe.execute()
-        return count
+            for key, timeout in timeouts.items():
+                pipe.incr(keys[key])
+                pipe.expire(keys[key], timeout)
+            replies = pipe.execute()
+        return dict(zip(timeouts, replies[::2], strict=True))

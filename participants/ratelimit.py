@@ -1,12 +1,12 @@
 """Rate limits on the public login pages, per client address and per campaign.
 
 Fixed windows counted in the default cache (Redis in production, so every web process shares
-the counts). On Redis each hit is one INCR with its expiry, in one round trip
-(`config.cache.RedisCache.incr_with_expiry`); on other caches the first hit of a window creates
-its counter with `cache.add` and every hit bumps it with `cache.incr`, atomic in the
-local-memory cache too. A fixed window lets a
-client spend up to twice the limit across a window boundary; for stopping floods of logins that
-is good enough, and it costs one counter per key and window.
+the counts). On Redis a request's hits (its address's, its campaign's) are INCRs with their
+expiry, all in one round trip (`config.cache.RedisCache.incr_many_with_expiry`); on other caches
+the first hit of a window creates its counter with `cache.add` and every hit bumps it with
+`cache.incr`, atomic in the local-memory cache too. A fixed window lets a client spend up to
+twice the limit across a window boundary; for stopping floods of logins that is good enough, and
+it costs one counter per key and window.
 
 Limits are configured in `settings.RATE_LIMITS` (`RATE_LIMIT_LOGIN_PER_IP`,
 `RATE_LIMIT_LOGIN_PER_CAMPAIGN`).
@@ -64,28 +64,58 @@ class RateLimitResult:
 
 def rate_limit_hit(*, cache, key: str, rate: Rate, now: float) -> RateLimitResult:
     """Count one hit on `key` in the window that contains `now`, and say whether it is allowed."""
-    window = int(now // rate.period_seconds)
-    window_end = (window + 1) * rate.period_seconds
-    counter = f"ratelimit:{key}:{window}"
+    return rate_limit_hits(cache=cache, rates={key: rate}, now=now)[key]
+
+
+def rate_limit_hits(*, cache, rates: dict[str, Rate], now: float) -> dict[str, RateLimitResult]:
+    """`rate_limit_hit` for each key of `rates` ({key: its rate}), in one round trip on Redis."""
+    windows = {key: _Window.of(rate, now) for key, rate in rates.items()}
+    if hasattr(cache, "incr_many_with_expiry"):  # config.cache.RedisCache
+        counts = cache.incr_many_with_expiry(
+            {window.counter(key): window.timeout for key, window in windows.items()}
+        )
+        counts = {key: counts[window.counter(key)] for key, window in windows.items()}
+    else:
+        counts = {
+            key: _counted(cache, window.counter(key), window) for key, window in windows.items()
+        }
+    return {
+        key: RateLimitResult(
+            allowed=counts[key] <= rate.limit,
+            count=counts[key],
+            limit=rate.limit,
+            retry_after_seconds=max(1, math.ceil(windows[key].end - now)),
+        )
+        for key, rate in rates.items()
+    }
+
+
+@dataclass(frozen=True)
+class _Window:
+    number: int
+    end: float
     # Kept one second past the window so a late `incr` still finds it; the window number in the
     # key, not the expiry, is what starts a new window.
-    timeout = math.ceil(window_end - now) + 1
-    if hasattr(cache, "incr_with_expiry"):  # config.cache.RedisCache: one round trip
-        count = cache.incr_with_expiry(counter, timeout=timeout)
-    else:
-        cache.add(counter, 0, timeout=timeout)
-        try:
-            count = cache.incr(counter)
-        except ValueError:
-            # Expired between add and incr: this hit opens the counter again.
-            cache.add(counter, 1, timeout=timeout)
-            count = 1
-    return RateLimitResult(
-        allowed=count <= rate.limit,
-        count=count,
-        limit=rate.limit,
-        retry_after_seconds=max(1, math.ceil(window_end - now)),
-    )
+    timeout: int
+
+    @classmethod
+    def of(cls, rate: Rate, now: float) -> "_Window":
+        number = int(now // rate.period_seconds)
+        end = (number + 1) * rate.period_seconds
+        return cls(number=number, end=end, timeout=math.ceil(end - now) + 1)
+
+    def counter(self, key: str) -> str:
+        return f"ratelimit:{key}:{self.number}"
+
+
+def _counted(cache, counter: str, window: _Window) -> int:
+    cache.add(counter, 0, timeout=window.timeout)
+    try:
+        return cache.incr(counter)
+    except ValueError:
+        # Expired between add and incr: this hit opens the counter again.
+        cache.add(counter, 1, timeout=window.timeout)
+        return 1
 
 
 def client_address(request, *, trusted_proxy_count: int) -> str:
@@ -127,20 +157,27 @@ def request_rate_limit(
     out of every campaign.
     """
     now = time.time() if now is None else now
-    cache = caches["default"]
+    rates = {
+        f"{scope}:{kind}:{value}": (kind, Rate.parse(settings.RATE_LIMITS[scope][kind]))
+        for kind, value in keys.items()
+    }
+    try:
+        results = rate_limit_hits(
+            cache=caches["default"],
+            rates={key: rate for key, (_kind, rate) in rates.items()},
+            now=now,
+        )
+    # Cache clients raise their own errors (redis.exceptions.*), not Django ones.
+    except Exception:
+        logger.warning(
+            "Rate limit not checked: the cache is unavailable.",
+            exc_info=True,
+            extra={"step": scope, "rate_limit": ",".join(keys)},
+        )
+        return None
     exceeded = None
-    for kind, value in keys.items():
-        rate = Rate.parse(settings.RATE_LIMITS[scope][kind])
-        try:
-            result = rate_limit_hit(cache=cache, key=f"{scope}:{kind}:{value}", rate=rate, now=now)
-        # Cache clients raise their own errors (redis.exceptions.*), not Django ones.
-        except Exception:
-            logger.warning(
-                "Rate limit not checked: the cache is unavailable.",
-                exc_info=True,
-                extra={"step": scope, "rate_limit": kind},
-            )
-            continue
+    for key, (kind, _rate) in rates.items():
+        result = results[key]
         if not result.allowed and exceeded is None:
             exceeded = result
             logger.warning(

@@ -5,6 +5,7 @@ import socket
 from urllib.parse import urlsplit
 
 import pytest
+import redis
 from django.core.cache import cache
 
 from accounts.models import Role
@@ -144,3 +145,29 @@ def redis_cache(settings):
     cache.clear()
     yield cache
     cache.clear()
+
+
+class RoundTripCountingConnection(redis.connection.Connection):
+    """redis-py's connection, counting what it sends: one packed send per round trip (a
+    pipeline sends all its commands at once)."""
+
+    round_trips = 0
+
+    def send_packed_command(self, command, check_health=True):
+        type(self).round_trips += 1
+        return super().send_packed_command(command, check_health)
+
+
+@pytest.fixture
+def redis_round_trips(settings, redis_cache):
+    """The default cache on the tests' Redis, counting its round trips: call the fixture's value
+    for the number so far."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "config.cache.RedisCache",
+            "LOCATION": TEST_REDIS_URL,
+            "OPTIONS": {"connection_class": RoundTripCountingConnection},
+        }
+    }
+    start = RoundTripCountingConnection.round_trips
+    return lambda: RoundTripCountingConnection.round_trips - start

@@ -248,3 +248,17 @@ def test_the_page_on_a_real_redis(rf, login_limits, redis_cache):
         for _ in range(4)
     ]
     assert statuses == [200, 200, 200, 429]
+
+
+def test_a_requests_limits_are_counted_in_one_round_trip_on_redis(
+    rf, login_limits, redis_round_trips
+):
+    caches["default"].get("connect")  # the connection's own handshake is not counted
+    before = redis_round_trips()
+    statuses = [
+        login_view(rf.get("/", REMOTE_ADDR=f"203.0.113.{i % 2}"), slug="summer").status_code
+        for i in range(7)
+    ]
+    # Both limits hold: three per address, five per campaign.
+    assert statuses == [200, 200, 200, 200, 200, 429, 429]
+    assert redis_round_trips() - before == 7
