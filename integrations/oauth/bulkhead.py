@@ -62,6 +62,9 @@ class _Slot:
     # What the slot's key holds: when it was taken (seconds since the epoch, as every process
     # of every machine reads the same clock), and which login took it.
     taken_at: float = 0.0
+    # Until when (this process's monotonic clock) the key is certainly still ours: the cache
+    # started its lease of at least `hold_seconds` after this process stamped it.
+    lease_until: float = 0.0
     semaphore: threading.BoundedSemaphore | None = None
 
 
@@ -89,8 +92,14 @@ def _take(integration_id: int, *, hold_seconds: float) -> _Slot:
         while True:
             taken_at = time.time()
             for key in keys:
+                lease_until = time.monotonic() + hold_seconds
                 if cache.add(key, taken_at, timeout=math.ceil(hold_seconds)):
-                    return _Slot(key=key, slow_key=_slow_key(integration_id), taken_at=taken_at)
+                    return _Slot(
+                        key=key,
+                        slow_key=_slow_key(integration_id),
+                        taken_at=taken_at,
+                        lease_until=lease_until,
+                    )
             if time.monotonic() >= deadline or _idp_slow(integration_id, keys, now=taken_at):
                 break
             time.sleep(_POLL_SECONDS)
@@ -129,8 +138,9 @@ def _give_back(slot: _Slot) -> None:
     try:
         if time.time() - slot.taken_at > SLOW_AFTER:
             cache.set(slot.slow_key, True, timeout=SLOW_REMEMBERED)
-        # Only our own: a slot whose lease ran out may be someone else's by now.
-        if cache.get(slot.key) == slot.taken_at:
+        # Only our own: a slot whose lease ran out may be someone else's by now. Within the
+        # lease it is ours without asking (one round trip instead of two, on every login).
+        if time.monotonic() < slot.lease_until or cache.get(slot.key) == slot.taken_at:
             cache.delete(slot.key)
     except Exception:
         logger.warning("IdP bulkhead slot not given back: its lease will end it.", exc_info=True)

@@ -17,11 +17,12 @@ import threading
 import time
 
 import pytest
+from django.core.cache import cache
 from django.db import connections
 from django.test import Client
 
 from integrations.models import SignInAlert
-from integrations.oauth.bulkhead import SLOW_AFTER, IdPBusyError, idp_call_slot
+from integrations.oauth.bulkhead import _MACHINE, SLOW_AFTER, IdPBusyError, idp_call_slot
 from participants.models import LoginAttempt
 from tests.factories import OAuthIntegrationFactory, make_form_campaign
 from tests.faults.conftest import log_in
@@ -219,3 +220,37 @@ def test_an_idp_that_was_slow_lately_is_not_waited_for(settings):
     assert time.monotonic() - started < SLOW_AFTER
 
     holder.join()
+
+
+def test_a_slot_given_back_within_its_lease_is_freed_in_one_round_trip(settings, redis_round_trips):
+    settings.IDP_MAX_CONCURRENT_CALLS = 1
+    cache.get("connect")  # the connection's own handshake is not counted
+    before = redis_round_trips()
+    with idp_call_slot(integration_id=7, hold_seconds=30):
+        pass
+    assert redis_round_trips() - before == 2  # taken, then given back: no read of the slot
+    with idp_call_slot(integration_id=7, hold_seconds=30):
+        pass  # free again: over the cap of one this would wait, then raise IdPBusyError
+
+
+def test_a_slot_whose_lease_ran_out_is_left_to_the_login_that_took_it_since(settings):
+    settings.IDP_MAX_CONCURRENT_CALLS = 1
+    slot_key = f"idp-bulkhead:{_MACHINE}:7:0"
+    with idp_call_slot(integration_id=7, hold_seconds=1):
+        time.sleep(1.2)  # the IdP outlived the lease: the cache let the slot go
+        holding, done = threading.Event(), threading.Event()
+
+        def later_login():
+            with idp_call_slot(integration_id=7, hold_seconds=30):
+                holding.set()
+                done.wait(10)
+
+        other = threading.Thread(target=later_login, daemon=True)
+        other.start()
+        assert holding.wait(10)
+        theirs = cache.get(slot_key)
+    # Giving back the expired slot left the later login's alone.
+    assert cache.get(slot_key) == theirs is not None
+    done.set()
+    other.join()
+    assert cache.get(slot_key) is None
