@@ -36,10 +36,10 @@ case "${1:-}" in
     "$PY" manage.py collectstatic --noinput -v0
     "$PY" manage.py shell < "$HERE/seed.py" ;;
   start|start-floor)
-    exec "$PWD/.venv/bin/gunicorn" $GUNICORN_ARGS config.wsgi:application ;;
+    exec ${BENCH_WRAP:-} "$PWD/.venv/bin/gunicorn" $GUNICORN_ARGS config.wsgi:application ;;
   start-own|start-floor-own)
     export HOST=127.0.0.1 PORT="$BENCH_APP_PORT"
-    exec "$PWD/.venv/bin/gunicorn" -c config/gunicorn.conf.py config.wsgi:application ;;
+    exec ${BENCH_WRAP:-} "$PWD/.venv/bin/gunicorn" -c config/gunicorn.conf.py config.wsgi:application ;;
   *) echo "usage: product.sh prepare|start|start-own|prepare-floor|start-floor|start-floor-own" >&2
      exit 2 ;;
 esac
