@@ -70,15 +70,14 @@ def rate_limit_hit(*, cache, key: str, rate: Rate, now: float) -> RateLimitResul
 def rate_limit_hits(*, cache, rates: dict[str, Rate], now: float) -> dict[str, RateLimitResult]:
     """`rate_limit_hit` for each key of `rates` ({key: its rate}), in one round trip on Redis."""
     windows = {key: _Window.of(rate, now) for key, rate in rates.items()}
+    counters = {key: window.counter(key) for key, window in windows.items()}
     if hasattr(cache, "incr_many_with_expiry"):  # config.cache.RedisCache
-        counts = cache.incr_many_with_expiry(
-            {window.counter(key): window.timeout for key, window in windows.items()}
+        counted = cache.incr_many_with_expiry(
+            {counters[key]: window.timeout for key, window in windows.items()}
         )
-        counts = {key: counts[window.counter(key)] for key, window in windows.items()}
+        counts = {key: counted[counter] for key, counter in counters.items()}
     else:
-        counts = {
-            key: _counted(cache, window.counter(key), window) for key, window in windows.items()
-        }
+        counts = {key: _counted(cache, counters[key], windows[key].timeout) for key in rates}
     return {
         key: RateLimitResult(
             allowed=counts[key] <= rate.limit,
@@ -108,13 +107,13 @@ class _Window:
         return f"ratelimit:{key}:{self.number}"
 
 
-def _counted(cache, counter: str, window: _Window) -> int:
-    cache.add(counter, 0, timeout=window.timeout)
+def _counted(cache, counter: str, timeout: int) -> int:
+    cache.add(counter, 0, timeout=timeout)
     try:
         return cache.incr(counter)
     except ValueError:
         # Expired between add and incr: this hit opens the counter again.
-        cache.add(counter, 1, timeout=window.timeout)
+        cache.add(counter, 1, timeout=timeout)
         return 1
 
 
@@ -157,16 +156,10 @@ def request_rate_limit(
     out of every campaign.
     """
     now = time.time() if now is None else now
-    rates = {
-        f"{scope}:{kind}:{value}": (kind, Rate.parse(settings.RATE_LIMITS[scope][kind]))
-        for kind, value in keys.items()
-    }
+    kinds = {f"{scope}:{kind}:{value}": kind for kind, value in keys.items()}
+    rates = {key: Rate.parse(settings.RATE_LIMITS[scope][kind]) for key, kind in kinds.items()}
     try:
-        results = rate_limit_hits(
-            cache=caches["default"],
-            rates={key: rate for key, (_kind, rate) in rates.items()},
-            now=now,
-        )
+        results = rate_limit_hits(cache=caches["default"], rates=rates, now=now)
     # Cache clients raise their own errors (redis.exceptions.*), not Django ones.
     except Exception:
         logger.warning(
@@ -176,7 +169,7 @@ def request_rate_limit(
         )
         return None
     exceeded = None
-    for key, (kind, _rate) in rates.items():
+    for key, kind in kinds.items():
         result = results[key]
         if not result.allowed and exceeded is None:
             exceeded = result
