@@ -44,7 +44,7 @@ for row in "${ROWS[@]}"; do
   after="$(instructions "$row" "$((FIRST + COUNT))")"
   echo "$row $(( (after - before) / COUNT ))"
 done | tee "$OUT/instructions.txt" | awk '
-  NR == 1 { base = $2 }
-  { printf "%-12s %6.2f M instructions per login  x%.2f of %s\n", $1, $2 / 1e6, $2 / base, first }
-  NR == 1 { first = $1 }' | sed '1s/ x1.00 of $/ (the base of the ratios)/'
+  NR == 1 { base = $2; first = $1; ratio = "(the base of the ratios)" }
+  NR > 1 { ratio = sprintf("x%.2f of %s", $2 / base, first) }
+  { printf "%-12s %6.2f M instructions per login  %s\n", $1, $2 / 1e6, ratio }'
 echo "# logs and callgrind files: $OUT"
