@@ -1,5 +1,7 @@
 """Single-use login state (participants.login.state)."""
 
+import json
+from dataclasses import fields
 from urllib.parse import urlencode
 
 import pytest
@@ -8,6 +10,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from integrations.oauth.redirect_uri import SHARED_CALLBACK_PATH, callback_url
+from integrations.oauth.snapshot import FlowSnapshot
 from participants.login.state import (
     BROWSER_COOKIE,
     StateError,
@@ -15,6 +18,7 @@ from participants.login.state import (
     login_attempt_start,
     return_to_safe,
 )
+from participants.models import LoginAttempt
 from tests.factories import OAuthIntegrationFactory
 
 
@@ -128,3 +132,28 @@ def test_an_attempt_whose_snapshot_cannot_be_read_is_burnt_and_refused(started):
     assert exc_info.value.code == "callback_mismatch"
     started.attempt.refresh_from_db()
     assert started.attempt.used_at is not None  # spent: it cannot be tried again
+
+
+def test_the_attempt_keeps_every_setting_of_the_flow_and_reads_them_back(account):
+    """What the callback talks to is what the start stored, field for field, as plain JSON."""
+    integration = OAuthIntegrationFactory(
+        account=account,
+        use_pkce=True,
+        identifier_source="userinfo",
+        identifier_field="employee_id",
+        connect_timeout=3.5,
+    )
+    redirect_uri = callback_url(integration)
+    started = login_attempt_start(
+        request=RequestFactory().get("/"),
+        integration=integration,
+        campaign=None,
+        return_to="/c/x/form/",
+        redirect_uri=redirect_uri,
+    )
+    stored = LoginAttempt.objects.get(pk=started.attempt.pk).snapshot
+    expected = FlowSnapshot.of(integration, redirect_uri=redirect_uri)
+    assert stored == {field.name: getattr(expected, field.name) for field in fields(expected)}
+    assert json.loads(json.dumps(stored)) == stored
+    assert FlowSnapshot.from_json(stored) == expected
+    assert stored["identifier_field"] == "employee_id" and stored["connect_timeout"] == 3.5
