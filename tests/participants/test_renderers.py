@@ -8,9 +8,13 @@ from django import forms
 from django.forms.renderers import DjangoTemplates
 from django.template.loader import render_to_string
 from django.utils import translation
+from django.utils.html import conditional_escape as django_conditional_escape
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy
 
 from campaigns.lookup import CampaignFieldData, public_campaign
 from campaigns.models import FieldOption, FieldType, WhenPrefilled
+from participants import renderers
 from participants.forms import FieldRow, ParticipationForm
 from participants.prefill import Prefill
 from participants.renderers import ParticipationFormRenderer
@@ -203,3 +207,12 @@ def test_number_textarea_and_radio_rows_are_written_as_the_template_writes_them(
     for row, ours, template in _rows_both_ways(rows):
         assert _normalised(ours) == _normalised(template), row.field.name
         assert ('field--error"' in ours) == bool(data and row.field.name != "note")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [TRICKY, mark_safe("<b>kept</b>"), gettext_lazy("Error:"), 42, None, "", "a\"b'c&d<e>"],
+    ids=["tricky", "safe", "lazy", "int", "none", "empty", "quotes"],
+)
+def test_the_renderers_escaping_is_djangos(value):
+    assert renderers.conditional_escape(value) == django_conditional_escape(value)
