@@ -13,9 +13,11 @@ With no provider (the owning app not installed), or a provider whose URL does no
 admin site without that page), the link is "" and the caller shows nothing.
 """
 
+import functools
 from collections.abc import Callable
 
-from django.urls import NoReverseMatch
+from django.conf import settings
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 
 _providers: dict[str, Callable[..., str]] = {}
 
@@ -45,3 +47,20 @@ def link_url(name: str, **kwargs) -> str:
 def links_provided() -> frozenset[str]:
     """The names of the links some app provides."""
     return frozenset(_providers)
+
+
+def path_of(viewname: str, *args) -> str:
+    """`reverse(viewname, args=args)`, remembered in this process.
+
+    A page's path changes only with the URLconf and the path the site is served under (the
+    script prefix): both are part of what is remembered. Django's `reverse` costs about as much
+    as rendering a small template; a participant's login asks for the same few paths of a
+    campaign on each of its pages. Raises NoReverseMatch as `reverse` does (never remembered).
+    """
+    return _reversed(get_urlconf() or settings.ROOT_URLCONF, get_script_prefix(), viewname, args)
+
+
+@functools.lru_cache(maxsize=2048)
+def _reversed(urlconf: str, script_prefix: str, viewname: str, args: tuple) -> str:
+    # `reverse` reads the same script prefix from this thread: the one in the key.
+    return reverse(viewname, urlconf=urlconf, args=args)

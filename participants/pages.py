@@ -10,12 +10,12 @@ login/remembered_views.py) and the failure pages (views_failures.py) all use the
 from django.conf import settings
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.urls import reverse
 from django.utils import translation
 from django.utils.http import urlencode
 
 from campaigns.lookup import public_campaign
 from campaigns.models import Campaign
+from core.links import path_of
 from participants.notice import login_notice
 
 LANGUAGE_NAMES = dict(settings.LANGUAGES)
@@ -118,7 +118,7 @@ def closed_page(
 
 def campaign_url(name: str, campaign: Campaign) -> str:
     """The path of the campaign's page `name` ("landing", "form", "thanks"…)."""
-    return reverse(f"participants:{name}", args=[campaign.slug])
+    return path_of(f"participants:{name}", campaign.slug)
 
 
 def page_notice(campaign: Campaign, integration):

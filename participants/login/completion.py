@@ -18,6 +18,7 @@ from django.utils.http import urlencode
 
 from campaigns.lookup import PublishedCampaign, PublishedIntegration
 from campaigns.models import Campaign
+from core.links import path_of
 from core.statements import row_insert
 from integrations.models import OAuthIntegration
 from integrations.oauth.alerts import sign_in_alert_clear, sign_in_alert_raise
@@ -130,7 +131,7 @@ def _embedded_login_start(request, login: CompletedLogin) -> str:
 
 
 def form_url(campaign: Campaign) -> str:
-    return reverse("participants:form", args=[campaign.slug])
+    return path_of("participants:form", campaign.slug)
 
 
 # ---------------------------------------------------------------------------- failure

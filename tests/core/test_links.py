@@ -3,10 +3,10 @@ provides the link; with no provider the link is simply not shown."""
 
 import pytest
 from django.core import mail
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse, set_script_prefix
 
 from accounts.models import Role
-from core.links import link_provide, link_url, link_withdraw, links_provided
+from core.links import link_provide, link_url, link_withdraw, links_provided, path_of
 from integrations.oauth.alerts import sign_in_alert_raise
 from participants.links import LINKS, links_register
 from tests.factories import CampaignFactory, OAuthIntegrationFactory, make_member
@@ -117,3 +117,40 @@ def test_with_participants_the_alert_email_links_the_activity_log(
         f"SSO activity log: https://sso.example.test{activity}?integration__id__exact="
         f"{integration.pk}" in mail.outbox[0].body
     )
+
+
+# ---------------------------------------------------------------------------- path_of
+def test_a_remembered_path_is_the_one_reverse_gives():
+    assert path_of("participants:form", "summer") == reverse("participants:form", args=["summer"])
+    assert path_of("participants:form", "winter") == "/c/winter/form/"
+
+
+def test_a_remembered_path_follows_the_path_the_site_is_served_under():
+    assert path_of("participants:landing", "summer") == "/c/summer/"
+    set_script_prefix("/sso/")
+    try:
+        assert path_of("participants:landing", "summer") == "/sso/c/summer/"
+    finally:
+        set_script_prefix("/")
+    assert path_of("participants:landing", "summer") == "/c/summer/"
+
+
+def test_a_remembered_path_follows_the_urlconf(settings):
+    assert path_of("participants:form", "summer") == "/c/summer/form/"
+    settings.ROOT_URLCONF = "tests.core.urls_mounted_elsewhere"
+    assert path_of("participants:form", "summer") == "/elsewhere/c/summer/form/"
+
+
+def test_a_path_that_does_not_exist_raises_as_reverse_does_every_time():
+    for _ in range(2):
+        with pytest.raises(NoReverseMatch):
+            path_of("participants:form", "not a slug")
+
+
+@pytest.mark.django_db
+def test_campaign_pages_link_to_the_remembered_paths(client, account):
+    integration = OAuthIntegrationFactory(account=account)
+    campaign = CampaignFactory(account=account, slug="remembered", oauth_integration=integration)
+    page = client.get(f"/c/{campaign.slug}/form/").content.decode()
+    assert 'action="/c/remembered/form/?lang=' in page
+    assert 'href="/c/remembered/login/?lang=' in page
