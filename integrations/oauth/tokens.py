@@ -244,33 +244,41 @@ def _usable_keys(jwks: dict, alg: str) -> list[tuple[str | None, Any]]:
 
 
 # ---------------------------------------------------------------------------- signatures
-def _segments_depth_check(token: str) -> None:
-    """Refuse a header or payload nested deeper than json_input's bound before PyJWT parses
-    it: PyJWT reads the header before any signature check, and its json.loads has no bound of
-    its own (older releases let RecursionError through)."""
+def _segments_read(token: str) -> dict:
+    """The header, with header and payload refused when nested deeper than json_input's bound
+    before PyJWT parses them: PyJWT reads the header before any signature check, and its
+    json.loads has no bound of its own (older releases let RecursionError through)."""
     header, payload, _signature = token.split(".")
     for part, segment in (("header", header), ("payload", payload)):
         try:
-            json_depth_check(base64url_decode(segment))
+            document = base64url_decode(segment)
+            if part == "header":
+                parsed = json_loads_bounded(document)
+            else:
+                json_depth_check(document)
         except JSONDepthError as exc:
             raise TokenError(
                 "id_token_too_deep", f"the {part} is nested more than {exc.max_depth} levels deep"
             ) from None
         except ValueError as exc:
-            # Not base64url, or not text: PyJWT would refuse it just the same.
+            # Not base64url, not text or not JSON: PyJWT would refuse it just the same.
             raise TokenError("id_token_malformed", f"{part} cannot be decoded") from exc
+    if not isinstance(parsed, dict):
+        raise TokenError("id_token_malformed", "the header is not a JSON object")
+    if not isinstance(parsed.get("kid", ""), str):
+        raise TokenError("id_token_malformed", "kid is not a string")
+    return parsed
 
 
 def _header(token: str) -> dict:
+    """The header, read to choose the algorithm and the key, nothing more: `jwt.decode` reads it
+    again and checks the signature over it, with its algorithms pinned to the one chosen here.
+    Read from its own segment (jwt.get_unverified_header would decode the whole token, the
+    signature included, which jwt.decode then does again)."""
     if not isinstance(token, str) or token.count(".") != 2:
         # Five parts would be a JWE: we do not accept encrypted tokens.
         raise TokenError("id_token_malformed", "not a three-part JWS")
-    _segments_depth_check(token)
-    try:
-        header = jwt.get_unverified_header(token)
-    except jwt.exceptions.DecodeError as exc:
-        raise TokenError("id_token_malformed", "header cannot be decoded") from exc
-    return header
+    return _segments_read(token)
 
 
 def _algorithm(header: dict) -> str:

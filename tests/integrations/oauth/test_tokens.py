@@ -288,6 +288,41 @@ def test_five_part_jwe_is_rejected_cleanly(idp, jwks):
     assert code_of("eyJhbGciOiJSU0EtT0FFUCJ9.a.b.c.d") == "id_token_malformed"
 
 
+@pytest.mark.parametrize(
+    ("header", "detail"),
+    [
+        (b"not json", "header cannot be decoded"),
+        (b"\xff\xfe", "header cannot be decoded"),
+        (b'["RS256"]', "the header is not a JSON object"),
+        (b'{"alg": "RS256", "kid": 7}', "kid is not a string"),
+    ],
+    ids=["not-json", "not-text", "not-an-object", "kid-not-a-string"],
+)
+def test_a_header_that_names_no_algorithm_and_key_is_refused_before_any_key_is_fetched(
+    idp, header, detail
+):
+    token = f"{_b64(header)}.{_b64(json.dumps(idp.claims()).encode())}.c2ln"
+    with responses.RequestsMock() as rsps:  # no JWKS here: fetching one would fail the login
+        with pytest.raises(TokenError) as exc_info:
+            validate(token)
+        assert not rsps.calls
+    assert (exc_info.value.code, exc_info.value.detail) == ("id_token_malformed", detail)
+
+
+def test_a_header_changed_after_signing_is_refused(idp, jwks):
+    """The header read to choose the key is not trusted: the signature covers it."""
+    token = idp.id_token(nonce="n-1")
+    _header, payload, signature = token.split(".")
+    changed = _b64(json.dumps({"alg": "RS256", "kid": idp.kid, "typ": "JWT", "x": 1}).encode())
+    assert code_of(f"{changed}.{payload}.{signature}") == "id_token_invalid_signature"
+
+
+def test_a_header_with_characters_outside_base64url_is_refused(idp, jwks):
+    token = idp.id_token(nonce="n-1")
+    header, payload, signature = token.split(".")
+    assert code_of(f"{header[:4]}!{header[4:]}.{payload}.{signature}") == "id_token_malformed"
+
+
 def test_without_a_jwks_uri_the_id_token_is_refused(idp):
     with pytest.raises(TokenError) as exc_info:
         id_token_validate(
