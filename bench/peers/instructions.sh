@@ -32,6 +32,9 @@ sed -e "s#| gunicorn #| $WRAP gunicorn #" \
     "$ROOT/bench/peers/peers.conf" > "$OUT/peers.conf"
 instructions() {  # row, logins: the instructions of the row's gunicorn processes
   export CG_OUT="$OUT/$1.$2"; mkdir -p "$CG_OUT"
+  # Each run's IdP stub has a new key, and a new kid with it: keys a previous run left in the
+  # shared cache, with their refetch cooldown (a minute), would refuse its first logins.
+  case "$PRODUCT_CACHE_URL" in redis://*) redis-cli -u "$PRODUCT_CACHE_URL" flushdb >/dev/null ;; esac
   PRODUCT_DIR="$ROOT" BENCH_PEERS_FILE="$OUT/peers.conf" BENCH_WORKERS=1 \
     "$PEER_BENCH/run.sh" -r 1 -c 1 -w 0 -d 100000 -n "$2" -o "$CG_OUT/run" "$1" \
     > "$CG_OUT/run.log" 2>&1 || { tail -20 "$CG_OUT/run.log" >&2; exit 1; }

@@ -32,6 +32,7 @@ import ipaddress
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -248,26 +249,26 @@ def _segments_read(token: str) -> dict:
     """The header, with header and payload refused when nested deeper than json_input's bound
     before PyJWT parses them: PyJWT reads the header before any signature check, and its
     json.loads has no bound of its own (older releases let RecursionError through)."""
-    header, payload, _signature = token.split(".")
-    for part, segment in (("header", header), ("payload", payload)):
-        try:
-            document = base64url_decode(segment)
-            if part == "header":
-                parsed = json_loads_bounded(document)
-            else:
-                json_depth_check(document)
-        except JSONDepthError as exc:
-            raise TokenError(
-                "id_token_too_deep", f"the {part} is nested more than {exc.max_depth} levels deep"
-            ) from None
-        except ValueError as exc:
-            # Not base64url, not text or not JSON: PyJWT would refuse it just the same.
-            raise TokenError("id_token_malformed", f"{part} cannot be decoded") from exc
-    if not isinstance(parsed, dict):
+    header_segment, payload_segment, _signature = token.split(".")
+    header = _segment_read(header_segment, "header", json_loads_bounded)
+    _segment_read(payload_segment, "payload", json_depth_check)
+    if not isinstance(header, dict):
         raise TokenError("id_token_malformed", "the header is not a JSON object")
-    if not isinstance(parsed.get("kid", ""), str):
+    if not isinstance(header.get("kid", ""), str):
         raise TokenError("id_token_malformed", "kid is not a string")
-    return parsed
+    return header
+
+
+def _segment_read(segment: str, part: str, read: Callable[[bytes], Any]) -> Any:
+    try:
+        return read(base64url_decode(segment))
+    except JSONDepthError as exc:
+        raise TokenError(
+            "id_token_too_deep", f"the {part} is nested more than {exc.max_depth} levels deep"
+        ) from None
+    except ValueError as exc:
+        # Not base64url, not text or not JSON: PyJWT would refuse it just the same.
+        raise TokenError("id_token_malformed", f"{part} cannot be decoded") from exc
 
 
 def _header(token: str) -> dict:
