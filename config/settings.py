@@ -89,7 +89,7 @@ MIDDLEWARE = [
     # Django's, except that a session the database cannot save on a participant page never
     # turns a stored participation into an error (participants/outage.py).
     "participants.outage.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "config.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
