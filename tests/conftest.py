@@ -9,7 +9,7 @@ import redis
 from django.core.cache import cache
 
 from accounts.models import Role
-from integrations.oauth.tokens import process_jwks
+from integrations.oauth.tokens import parsed_keys, process_jwks
 from tests.factories import PASSWORD, AccountFactory, make_member, make_staff
 
 
@@ -40,6 +40,7 @@ def _empty_cache():
     # the keys each process keeps for when the cache is down.
     cache.clear()
     process_jwks.clear()
+    parsed_keys.clear()
 
 
 @pytest.fixture

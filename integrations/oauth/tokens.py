@@ -226,6 +226,35 @@ class ProcessJWKS:
 process_jwks = ProcessJWKS()
 
 
+class ParsedKeys:
+    """The usable keys of each key set this process last saw, parsed once: PyJWK builds a key
+    object from a JWK's numbers, and the same key set arrives on every callback. Reused only
+    for a key set equal to the one they were parsed from (a rotation parses again); bounded like
+    ProcessJWKS. The key objects are immutable, shared by every thread."""
+
+    MAX_ENTRIES = 500
+
+    def __init__(self) -> None:
+        # (jwks_uri, alg) -> (the key set, its usable keys)
+        self._entries: dict[tuple[str, str], tuple[dict, list]] = {}
+
+    def usable_keys(self, jwks_uri: str, jwks: dict, alg: str) -> list[tuple[str | None, Any]]:
+        entry = self._entries.get((jwks_uri, alg))
+        if entry is not None and entry[0] == jwks:
+            return entry[1]
+        keys = _usable_keys(jwks, alg)
+        if len(self._entries) >= self.MAX_ENTRIES:
+            self._entries.clear()
+        self._entries[(jwks_uri, alg)] = (jwks, keys)
+        return keys
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+parsed_keys = ParsedKeys()
+
+
 def _usable_keys(jwks: dict, alg: str) -> list[tuple[str | None, Any]]:
     """(kid, key) pairs that may verify a token signed with `alg`; unknown keys are skipped."""
     wanted_kty = _KEY_TYPE_FOR_ALG_PREFIX.get(alg[:2])
@@ -319,13 +348,14 @@ def _signed_claims(token: str, *, source: KeySource, leeway: int, refetch: bool)
     alg = _algorithm(header)
     kid = header.get("kid")
     jwks = jwks_get(source=source)
-    keys = _usable_keys(jwks, alg)
+    keys = parsed_keys.usable_keys(source.jwks_uri, jwks, alg)
     if kid is not None:
         keys = [(k, key) for k, key in keys if k == kid]
         if not keys and refetch:
             # The IdP may have rotated its keys since we cached them (OIDC Core §10.1.1).
             jwks = jwks_get(source=source, refresh=True)
-            keys = [(k, key) for k, key in _usable_keys(jwks, alg) if k == kid]
+            usable = parsed_keys.usable_keys(source.jwks_uri, jwks, alg)
+            keys = [(k, key) for k, key in usable if k == kid]
     if not keys:
         raise TokenError("id_token_unknown_key", "no key in the JWKS matches kid and alg")
     try:

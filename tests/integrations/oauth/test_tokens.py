@@ -18,6 +18,7 @@ from integrations.oauth.tokens import (
     access_token_validate,
     id_token_validate,
     jwks_get,
+    parsed_keys,
     tls_stands_in_for_signatures,
 )
 from tests.core.deep_json import TOO_DEEP
@@ -223,6 +224,30 @@ def test_unknown_kid_refetches_once_then_accepts_the_rotated_key(idp, settings):
         token = idp.sign(idp.claims(nonce="n-1"), key=rsa_key("rotated"), kid="key-2")
         assert validate(token)
         assert len(rsps.calls) == 2
+
+
+def test_a_key_replaced_under_the_same_kid_is_the_one_used(idp, settings):
+    """Keys parsed once per key set (tokens.parsed_keys) are never those of an older set: the
+    same kid with another key verifies with the new key, and no longer with the old one."""
+    replaced = public_jwk(rsa_key("replaced"), idp.kid)
+    settings.JWKS_CACHE_SECONDS = 0  # every validation reads the key set again
+    with responses.RequestsMock() as rsps:
+        rsps.get(JWKS_URI, json=idp.jwks())
+        assert validate(idp.id_token(nonce="n-1"))
+        assert validate(idp.id_token(nonce="n-1"))  # the keys parsed before, reused
+        rsps.replace(responses.GET, JWKS_URI, json={"keys": [replaced]})
+        assert validate(idp.sign(idp.claims(nonce="n-1"), key=rsa_key("replaced")))
+        assert code_of(idp.id_token(nonce="n-1")) == "id_token_invalid_signature"
+
+
+def test_a_key_set_seen_again_is_not_parsed_again():
+    jwks = {"keys": [public_jwk(rsa_key("main"), "key-1")]}
+    first = parsed_keys.usable_keys(JWKS_URI, jwks, "RS256")
+    again = parsed_keys.usable_keys(JWKS_URI, json.loads(json.dumps(jwks)), "RS256")
+    assert [kid for kid, _key in first] == ["key-1"]
+    assert again[0][1] is first[0][1]
+    other = {"keys": [public_jwk(rsa_key("other"), "key-1")]}
+    assert parsed_keys.usable_keys(JWKS_URI, other, "RS256")[0][1] is not first[0][1]
 
 
 def test_random_kids_refetch_at_most_once_per_cooldown(idp, settings):
