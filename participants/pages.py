@@ -82,8 +82,17 @@ def page_render(
             for code in offered
         ]
     response = render(request, template, context, status=status)
+    if query is None:
+        language_keep(request, response)
+    return response
+
+
+def language_keep(request, response: HttpResponse) -> HttpResponse:
+    """Keep the language this request chose with ?lang= in the browser's language cookie, for
+    the campaign's next pages (nothing when it chose none). Not on the embedded pages: a
+    customer's frame keeps its language in its links."""
     explicit = language_chosen(request)
-    if explicit and query is None:
+    if explicit:
         response.set_cookie(
             settings.LANGUAGE_COOKIE_NAME,
             explicit,

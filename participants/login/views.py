@@ -43,7 +43,12 @@ from participants.login.state import (
     return_to_safe,
 )
 from participants.models import AttemptOutcome
-from participants.pages import closed_page, language_activate, published_campaign
+from participants.pages import (
+    closed_page,
+    language_activate,
+    language_keep,
+    published_campaign,
+)
 from participants.prefill import prefill_get
 from participants.ratelimit import rate_limited
 from participants.views_failures import failure_page
@@ -70,9 +75,14 @@ def login_start(request, slug: str):
     return_to = return_to_safe(
         request.GET.get("next"), default=form_url(campaign), campaign_slug=campaign.slug
     )
-    return idp_redirect(
+    redirect = idp_redirect(
         request, integration=integration, campaign=campaign, return_to=return_to, language=language
-    ) or login_unavailable_page(request, campaign)
+    )
+    if redirect is None:
+        return login_unavailable_page(request, campaign)
+    # A login link followed straight from the customer's site (`?lang=fr`) comes back to the
+    # form in that language, as a page opened with it would.
+    return language_keep(request, redirect)
 
 
 # ---------------------------------------------------------------------------- callback

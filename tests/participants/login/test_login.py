@@ -347,3 +347,19 @@ def _request_with(session):
     request = RequestFactory().get("/")
     request.session = session
     return request
+
+
+@pytest.mark.parametrize(("query", "page_language"), [({"lang": "fr"}, "fr"), ({}, "en")])
+def test_a_login_link_opened_straight_in_french_comes_back_to_the_form_in_french(
+    client, campaign, idp, query, page_language
+):
+    """A customer's site may link to the login with ?lang=fr: the participant has seen no page
+    of ours yet, and their browser may not ask for French. The form after the login is in the
+    language the link chose; without one, in the browser's (here none: English)."""
+    started = login_start(client, campaign, **query)
+    with mock() as rsps:
+        idp_answers(rsps, idp, started, claims={"given_name": "Ada"})
+        assert callback(client, started).status_code == 303
+    page = client.get(form_url(campaign))
+    assert page["Content-Language"] == page_language
+    assert 'value="Ada"' in page.text
