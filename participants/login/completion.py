@@ -18,7 +18,6 @@ from django.utils.http import urlencode
 
 from campaigns.lookup import PublishedCampaign, PublishedIntegration
 from campaigns.models import Campaign
-from core.links import path_of
 from core.statements import row_insert
 from integrations.models import OAuthIntegration
 from integrations.oauth.alerts import sign_in_alert_clear, sign_in_alert_raise
@@ -29,6 +28,7 @@ from participants.login.profile import MappedProfile, profile_map
 from participants.login.remembered import remembered_login_set
 from participants.login.state import ReadyLogin, login_attempt_finish, return_to_safe
 from participants.models import AttemptOutcome, LoginAttempt, Participant
+from participants.pages import campaign_url
 from participants.prefill import prefill_set
 
 
@@ -131,7 +131,7 @@ def _embedded_login_start(request, login: CompletedLogin) -> str:
 
 
 def form_url(campaign: Campaign) -> str:
-    return path_of("participants:form", campaign.slug)
+    return campaign_url("form", campaign)
 
 
 # ---------------------------------------------------------------------------- failure
