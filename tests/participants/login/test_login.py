@@ -363,3 +363,14 @@ def test_a_login_link_opened_straight_in_french_comes_back_to_the_form_in_french
     page = client.get(form_url(campaign))
     assert page["Content-Language"] == page_language
     assert 'value="Ada"' in page.text
+
+
+@pytest.mark.parametrize("lang", ["de", "xx", "fr-BE", ""])
+def test_a_login_link_with_a_language_the_campaign_does_not_offer_keeps_no_language(
+    client, campaign, lang, settings
+):
+    """?lang= the campaign does not offer is ignored, as on the pages: the login still starts,
+    and no language cookie is set."""
+    started = login_start(client, campaign, lang=lang)
+    assert started.response.status_code == 302
+    assert settings.LANGUAGE_COOKIE_NAME not in started.response.cookies
