@@ -17,6 +17,9 @@ model and shape, from the model's `_meta`, and send it through public APIs only:
 - errors are the database's, wrapped by Django as for any query (`IntegrityError`,
   `OperationalError`), and the statements join the caller's transaction.
 
+`rows_values` reads a few columns of several rows (the webhook endpoints a participation
+notifies), where the ORM compiled a query of every column.
+
 The webhook drain records its deliveries in batches (integrations/webhooks/): `rows_insert`,
 `rows_update_each` and `rows_delete` write a batch's rows in one statement each, where the ORM's
 compiler cost more per batch than the statements themselves (BENCHMARKS.md, "Seventh round").
@@ -113,6 +116,33 @@ def row_exists(model: type[Model], **where) -> bool:
     with connection.cursor() as cursor:
         cursor.execute(sql, _where_params(where_fields, where, connection))
         return cursor.fetchone() is not None
+
+
+def rows_values(model: type[Model], names: tuple[str, ...], **where) -> list[tuple]:
+    """The values of fields `names` (attribute names, as `values_list` takes them) of every row
+    of `model` matching `where` (as in `rows_update`), in primary-key order, each converted as
+    the ORM reads it (`values_list(*names)` with `order_by("pk")`). Only fields `row_get` reads
+    itself (JSON, text, numbers, booleans, times, foreign keys); others raise ValueError."""
+    alias = router.db_for_read(model)
+    connection = connections[alias]
+    shaped = _values_sql(model, alias, names, _shape(where))
+    if shaped is None:
+        # A database whose values only the ORM's reads convert: Django's values_list does.
+        rows = model._default_manager.db_manager(alias).filter(**where).order_by("pk")
+        return list(rows.values_list(*names))
+    sql, where_fields, converters = shaped
+    with connection.cursor() as cursor:
+        cursor.execute(sql, _where_params(where_fields, where, connection))
+        rows = cursor.fetchall()
+    if not any(converters):
+        return [tuple(row) for row in rows]
+    return [
+        tuple(
+            value if convert is None or value is None else convert(value, connection)
+            for convert, value in zip(converters, row, strict=True)
+        )
+        for row in rows
+    ]
 
 
 def rows_insert(instances: Sequence[Model]) -> None:
@@ -275,6 +305,29 @@ def _select_sql(model, alias, where) -> tuple[str, list]:
 
 
 @cache
+def _values_sql(model, alias, names, where) -> tuple[str, list, list] | None:
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    meta = model._meta
+    by_attname = {f.attname: f for f in meta.concrete_fields}
+    fields = []
+    for name in names:
+        field = by_attname.get(name)
+        if field is None or not _readable(field):
+            raise ValueError(f"{model.__name__}.{name}: not a field rows_values reads")
+        fields.append(field)
+    if not _plain_reads(connection):
+        return None
+    columns = ", ".join(quote(f.column) for f in fields)
+    condition, where_fields = _where_sql(model, where, quote)
+    sql = (
+        f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {condition} "  # noqa: S608 (quoted names)
+        f"ORDER BY {quote(meta.pk.column)}"
+    )
+    return sql, where_fields, [_reader(f, connection.vendor) for f in fields]
+
+
+@cache
 def _exists_sql(model, alias, where) -> tuple[str, list]:
     quote = connections[alias].ops.quote_name
     condition, where_fields = _where_sql(model, where, quote)
@@ -311,18 +364,25 @@ def _readers(model, alias) -> tuple[list[str], list] | None:
     """(attribute names, a converter or None per column) for `row_get`, or None when a field
     needs a conversion of the database's that only the ORM's reads apply."""
     connection = connections[alias]
-    if connection.vendor not in ("sqlite", "postgresql") or connection.settings_dict.get(
-        "TIME_ZONE"
-    ):
+    if not _plain_reads(connection):
         return None
     fields = model._meta.concrete_fields
-    if any(
-        f.get_internal_type() not in _READABLE
-        or (f.get_internal_type() == "DateTimeField" and hasattr(f, "from_db_value"))
-        for f in fields
-    ):
+    if not all(_readable(f) for f in fields):
         return None
     return [f.attname for f in fields], [_reader(f, connection.vendor) for f in fields]
+
+
+def _readable(field: Field) -> bool:
+    kind = field.get_internal_type()
+    return kind in _READABLE and not (kind == "DateTimeField" and hasattr(field, "from_db_value"))
+
+
+def _plain_reads(connection) -> bool:
+    """Does the database return values that `_reader`'s conversions make the ORM's? (SQLite and
+    PostgreSQL, without a database time zone of their own.)"""
+    return connection.vendor in ("sqlite", "postgresql") and not connection.settings_dict.get(
+        "TIME_ZONE"
+    )
 
 
 def _reader(field: Field, vendor: str):

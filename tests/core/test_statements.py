@@ -9,6 +9,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 from django.utils import timezone
 
+from accounts.models import Account
 from core.statements import (
     row_exists,
     row_get,
@@ -17,8 +18,9 @@ from core.statements import (
     rows_insert,
     rows_update,
     rows_update_each,
+    rows_values,
 )
-from integrations.models import SignInAlert, WebhookAttempt, WebhookDelivery
+from integrations.models import SignInAlert, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from integrations.webhooks.signing import message_id_generate
 from participants.models import LoginAttempt, Participant, Participation, RememberedLogin
 from tests.factories import (
@@ -225,6 +227,39 @@ def test_exists_answers_for_the_rows_it_is_asked_about():
     assert row_exists(Participation, campaign_id=campaign_id, once_key="p:1")
     assert not row_exists(Participation, campaign_id=campaign_id, once_key="p:2")
     assert not row_exists(Participation, campaign_id=campaign_id + 1, once_key="p:1")
+
+
+def test_values_of_several_rows_are_what_values_list_reads_in_key_order():
+    account, other = AccountFactory(), AccountFactory()
+    older = make_endpoint(account, events=["participation.created"], auth_secret="tok-é")
+    newer = make_endpoint(account, events=[], description="Zoë's CRM")
+    make_endpoint(account, is_active=False)
+    make_endpoint(account, disabled_at=timezone.now())
+    make_endpoint(other)
+    # The older row changed last: the answer still comes in key order.
+    WebhookEndpoint.objects.filter(pk=older.pk).update(description="changed")
+    names = ("id", "account_id", "events", "url", "secret", "auth_secret", "created_at")
+    where = {"account_id": account.pk, "is_active": True, "disabled_at__isnull": True}
+
+    read = rows_values(WebhookEndpoint, names, **where)
+
+    assert read == list(WebhookEndpoint.objects.filter(**where).order_by("pk").values_list(*names))
+    assert [row[0] for row in read] == [older.pk, newer.pk]
+    assert read[0][2] == ["participation.created"] and read[1][2] == []
+    assert read[0][5] == "tok-é"  # decrypted, as the ORM reads it
+    assert all(row[6].tzinfo is not None for row in read)
+
+
+def test_values_of_no_row_are_an_empty_list():
+    assert rows_values(WebhookEndpoint, ("id", "events"), account_id=0) == []
+
+
+def test_values_of_a_field_it_does_not_read_are_refused():
+    # A slug has conversions of the database's own that only the ORM applies.
+    with pytest.raises(ValueError, match="Account.slug"):
+        rows_values(Account, ("id", "slug"), pk=1)
+    with pytest.raises(ValueError, match="WebhookEndpoint.nothing"):
+        rows_values(WebhookEndpoint, ("nothing",), account_id=1)
 
 
 def test_a_lookup_it_does_not_know_is_refused():
