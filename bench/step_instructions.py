@@ -7,16 +7,20 @@
     python bench/step_instructions.py journey            # landing to thank-you
     python bench/step_instructions.py peer --function integrations.oauth.answer:id_token_validate
     python bench/step_instructions.py peer --function requests.models:Request.prepare
+    python bench/step_instructions.py journey --only submit  # one request of the journey
+    python bench/step_instructions.py floor              # bench/floor_bench.py's apps, and
+                                                         # the journey's floor from them
 
 Runs `bench/login_bench.py`'s setup (the IdP stub, the seeded campaign; SQLite, Redis when it
 runs) and, in this process through Django's test client, a few warm-up logins, then N
 repetitions of the step. Only they are counted: the process runs under valgrind's callgrind with
 collection off except inside one call of `operator.call` (`--toggle-collect=_operator_call`),
-which wraps either the repetitions or, with `--function module:attr` (or `module:Class.attr`),
-that function, patched in for the run. Prints instructions per repetition. Two runs of the
-same 20 login starts agreed to 0.08 %, where the machine's CPU times move by several per cent
-(BENCHMARKS.md, "Against the peers → Ninth round"). User-space instructions only; the test
-client's own cost is in the steps' counts, not in a function's.
+which wraps either the repetitions, or with `--function module:attr` (or `module:Class.attr`)
+that function, patched in for the run, or with `--only NAME` one of the journey's requests
+(`JOURNEY_REQUESTS`, bench/login_bench.py's names). Prints instructions per repetition. Two
+runs of the same 20 login starts agreed to 0.08 %, where the machine's CPU times move by several
+per cent (BENCHMARKS.md, "Against the peers → Ninth round"). User-space instructions only; the
+test client's own cost is in the steps' and requests' counts, not in a function's.
 """
 
 import argparse
@@ -32,21 +36,59 @@ from urllib.parse import parse_qs, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 STEPS = ("start", "startcb", "peer", "form", "journey")
+# bench/login_bench.py's names for the journey's requests (queries_per_step), for `--only`.
+JOURNEY_REQUESTS = (
+    "landing",
+    "campaign_form",
+    "login_start",
+    "callback",
+    "form",
+    "submit",
+    "thanks",
+)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("step", choices=STEPS, help="startcb: the start and the callback")
+    parser.add_argument(
+        "step",
+        choices=(*STEPS, "floor"),
+        help="startcb: the start and the callback; floor: bench/floor_bench.py's apps",
+    )
     parser.add_argument("-n", type=int, default=10, help="repetitions counted (default 10)")
     parser.add_argument("--function", default="", help="module:attr, counted inside the step")
+    parser.add_argument(
+        "--only", default="", choices=("", *JOURNEY_REQUESTS), help="journey: this request only"
+    )
+    parser.add_argument("--app", default="", help=argparse.SUPPRESS)  # floor, inside callgrind
     args = parser.parse_args()
-    if os.environ.get("STEP_INSTRUCTIONS_INSIDE") != "1":
+    if args.only and (args.step != "journey" or args.function):
+        parser.error("--only counts one request of the journey, without --function")
+    inside = os.environ.get("STEP_INSTRUCTIONS_INSIDE") == "1"
+    if args.step == "floor":
+        if inside:
+            _floor_app(args)
+            return 0
+        return _floor(args)
+    if not inside:
         return _under_callgrind(args)
     _run(args)
     return 0
 
 
 def _under_callgrind(args) -> int:
+    total = _callgrind_total(sys.argv, {})
+    if total is None:
+        return 1
+    inside = args.function or (args.only and f"the {args.only} request")
+    what = f"{inside} in {args.step}" if inside else args.step
+    print(f"{what}: {total / args.n:,.0f} instructions per repetition ({args.n} counted)")
+    return 0
+
+
+def _callgrind_total(argv: list[str], env: dict) -> int | None:
+    """Instructions counted inside operator.call by this script run with `argv` under callgrind
+    (None, with its log's end printed, when it failed)."""
     with tempfile.TemporaryDirectory() as tmp:
         out, log = Path(tmp) / "callgrind.out", Path(tmp) / "run.log"
         command = [
@@ -56,22 +98,70 @@ def _under_callgrind(args) -> int:
             "--toggle-collect=_operator_call",
             f"--callgrind-out-file={out}",
             sys.executable,
-            *sys.argv,
+            *argv,
         ]
-        env = {**os.environ, "STEP_INSTRUCTIONS_INSIDE": "1"}
+        env = {**os.environ, **env, "STEP_INSTRUCTIONS_INSIDE": "1"}
         with log.open("w") as stream:
             done = subprocess.run(command, cwd=ROOT, env=env, stdout=stream, stderr=stream)
         if done.returncode != 0:
             print(log.read_text()[-3000:], file=sys.stderr)
-            return done.returncode
-        total = sum(
+            return None
+        return sum(
             int(line.split()[1])
             for line in out.read_text().splitlines()
             if line.startswith("totals:")
         )
-    what = f"{args.function} in {args.step}" if args.function else args.step
-    print(f"{what}: {total / args.n:,.0f} instructions per repetition ({args.n} counted)")
+
+
+def _floor(args) -> int:
+    """Each of bench/floor_bench.py's apps (the same settings and middleware, nothing of the
+    product) counted per request through the test client, and the journey's floor from them as
+    floor_bench.py adds it up: the instructions beside `journey`'s."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import floor_bench
+    from stack import bench_cache_url, production_env, release
+
+    with tempfile.TemporaryDirectory() as tmp:
+        env = production_env(
+            database_url=f"sqlite:///{tmp}/floor.sqlite3",
+            cache_url=bench_cache_url(),
+            settings_module="bench.floor_settings",
+            LOG_LEVEL="WARNING",
+        )
+        release(env)
+        counts = {}
+        with floor_bench.egress_target(env) as egress_url:
+            for app in floor_bench.JOURNEY_APPS:
+                argv = [sys.argv[0], "floor", "-n", str(args.n), "--app", app]
+                total = _callgrind_total(argv, {**env, "FLOOR_EGRESS_URL": egress_url})
+                if total is None:
+                    return 1
+                counts[app] = total / args.n
+                print(f"floor {app}: {counts[app]:,.0f} instructions per request")
+    empty = counts["empty"]
+    journey = floor_bench.JOURNEY_REQUESTS * empty + sum(
+        number * max(counts[app] - empty, 0) for app, number in floor_bench.JOURNEY_WORK.items()
+    )
+    print(f"floor journey: {journey:,.0f} instructions ({args.n} requests counted per app)")
     return 0
+
+
+def _floor_app(args) -> None:
+    """Inside callgrind: `args.app` of bench/floor_urls.py, N requests counted."""
+    sys.path.insert(0, str(ROOT))  # bench.floor_settings
+    import django
+    from django.test import Client
+
+    django.setup()
+    client = Client()
+    for _ in range(5):  # the middleware, the template, the connections
+        assert client.get(f"/{args.app}/").status_code == 200
+
+    def repetitions() -> None:
+        for _ in range(args.n):
+            client.get(f"/{args.app}/")
+
+    operator.call(repetitions)
 
 
 def _run(args) -> None:
@@ -128,8 +218,38 @@ def _steps(login_bench, idp_base: str, args) -> None:
     if args.function:
         _count_inside(args.function)
         repetitions()
+    elif args.only:
+        _count_request(login_bench, idp_base, args.only)
+        repetitions()
     else:
         operator.call(repetitions)
+
+
+def _count_request(login_bench, idp_base: str, name: str) -> None:
+    """Count the journey's request `name` only: login_bench's per-step hook (its profiler's
+    switch) marks it, and its test client's request goes through operator.call."""
+    from django.test import Client
+
+    marked = {"armed": False, "now": False}
+
+    class Switch:
+        def enable(self) -> None:
+            marked["now"] = marked["armed"]
+
+        def disable(self) -> None:
+            marked["now"] = False
+
+    class CountedClient(Client):
+        def generic(self, *args, **kwargs):
+            if marked["now"]:
+                return operator.call(functools.partial(super().generic, *args, **kwargs))
+            return super().generic(*args, **kwargs)
+
+    login_bench._CLIENT = CountedClient()
+    login_bench._STEP_PROFILER = (name, Switch())
+    # A new client loads the middleware on its first request: not counted.
+    login_bench.queries_per_step(idp_base, "steps-warm-client")
+    marked["armed"] = True
 
 
 def _count_inside(target: str) -> None:
