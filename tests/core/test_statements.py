@@ -7,9 +7,11 @@ import pytest
 from django.contrib.sessions.models import Session
 from django.db import IntegrityError, connection, transaction
 from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Account
+from core import statements
 from core.statements import (
     row_exists,
     row_get,
@@ -248,6 +250,21 @@ def test_values_of_several_rows_are_what_values_list_reads_in_key_order():
     assert read[0][2] == ["participation.created"] and read[1][2] == []
     assert read[0][5] == "tok-é"  # decrypted, as the ORM reads it
     assert all(row[6].tzinfo is not None for row in read)
+
+
+def test_values_on_a_database_with_a_time_zone_of_its_own_come_from_values_list(monkeypatch):
+    # With a database TIME_ZONE, times need the backend's own conversions: the ORM reads them.
+    account = AccountFactory()
+    endpoint = make_endpoint(account, events=["participation.created"])
+    monkeypatch.setitem(connection.settings_dict, "TIME_ZONE", "UTC")
+    monkeypatch.setattr(statements, "_values_sql", statements._values_sql.__wrapped__)
+
+    with CaptureQueriesContext(connection) as queries:
+        read = rows_values(WebhookEndpoint, ("id", "events", "created_at"), account_id=account.pk)
+
+    assert read == [(endpoint.pk, ["participation.created"], endpoint.created_at)]
+    table = connection.ops.quote_name(WebhookEndpoint._meta.db_table)
+    assert f"{table}.{connection.ops.quote_name('events')}" in queries[0]["sql"]  # the ORM's SQL
 
 
 def test_values_of_no_row_are_an_empty_list():
