@@ -175,15 +175,25 @@ def egress_target(env: dict):
         stop(server, group=True)
 
 
+def journey_total(per_request: dict[str, float]) -> float:
+    """The journey at the floor from each app's cost per request (`JOURNEY_APPS`: CPU time or
+    instructions): its requests at the empty answer's cost, and each other app's cost above it
+    times how often the journey does it."""
+    empty = per_request["empty"]
+    return JOURNEY_REQUESTS * empty + sum(
+        count * max(per_request[app] - empty, 0.0) for app, count in JOURNEY_WORK.items()
+    )
+
+
 def journey_floor(rows: dict[str, dict]) -> tuple[float, str]:
     """(ms, how it adds up) of the journey from the measured apps' CPU per request."""
     empty = rows["empty"]["cpu_ms"]
-    total = JOURNEY_REQUESTS * empty
+    total = journey_total({app: row["cpu_ms"] for app, row in rows.items()})
     terms = [f"{JOURNEY_REQUESTS} requests × {empty:.2f}"]
-    for app, count in JOURNEY_WORK.items():
-        extra = max(rows[app]["cpu_ms"] - empty, 0.0)
-        total += count * extra
-        terms.append(f"{count} {app} × {extra:.2f}")
+    terms += [
+        f"{count} {app} × {max(rows[app]['cpu_ms'] - empty, 0.0):.2f}"
+        for app, count in JOURNEY_WORK.items()
+    ]
     return total, " + ".join(terms) + f" = {total:.1f} ms"
 
 

@@ -138,10 +138,7 @@ def _floor(args) -> int:
                     return 1
                 counts[app] = total / args.n
                 print(f"floor {app}: {counts[app]:,.0f} instructions per request")
-    empty = counts["empty"]
-    journey = floor_bench.JOURNEY_REQUESTS * empty + sum(
-        number * max(counts[app] - empty, 0) for app, number in floor_bench.JOURNEY_WORK.items()
-    )
+    journey = floor_bench.journey_total(counts)
     print(f"floor journey: {journey:,.0f} instructions ({args.n} requests counted per app)")
     return 0
 

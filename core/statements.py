@@ -101,11 +101,7 @@ def row_get(model: type[Model], **where) -> Model | None:
     if row is None:
         return None
     names, converters = readers
-    values = [
-        value if convert is None or value is None else convert(value, connection)
-        for convert, value in zip(converters, row, strict=True)
-    ]
-    return model.from_db(alias, names, values)
+    return model.from_db(alias, names, _converted(row, converters, connection))
 
 
 def row_exists(model: type[Model], **where) -> bool:
@@ -136,13 +132,7 @@ def rows_values(model: type[Model], names: tuple[str, ...], **where) -> list[tup
         rows = cursor.fetchall()
     if not any(converters):
         return [tuple(row) for row in rows]
-    return [
-        tuple(
-            value if convert is None or value is None else convert(value, connection)
-            for convert, value in zip(converters, row, strict=True)
-        )
-        for row in rows
-    ]
+    return [tuple(_converted(row, converters, connection)) for row in rows]
 
 
 def rows_insert(instances: Sequence[Model]) -> None:
@@ -383,6 +373,14 @@ def _plain_reads(connection) -> bool:
     return connection.vendor in ("sqlite", "postgresql") and not connection.settings_dict.get(
         "TIME_ZONE"
     )
+
+
+def _converted(row, converters, connection) -> list:
+    """A row as the driver returned it, each value through its column's `_reader` (if any)."""
+    return [
+        value if convert is None or value is None else convert(value, connection)
+        for convert, value in zip(converters, row, strict=True)
+    ]
 
 
 def _reader(field: Field, vendor: str):
