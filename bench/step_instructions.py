@@ -250,17 +250,28 @@ def _count_request(login_bench, idp_base: str, name: str) -> None:
 
 
 def _count_inside(target: str) -> None:
-    """Wrap `module:attr` (or `module:Class.attr`) in operator.call, where callgrind counts."""
+    """Wrap `module:attr` (or `module:Class.attr`) in operator.call, where callgrind counts;
+    a call inside another is counted once, in the outer one."""
     module_name, attr = target.split(":")
     owner = importlib.import_module(module_name)
     if "." in attr:
         class_name, attr = attr.split(".")
         owner = getattr(owner, class_name)
     original = getattr(owner, attr)
+    # callgrind toggles collection at every entry and exit of operator.call: a call of the
+    # function inside itself (an include inside an include) would switch it off. Only the
+    # outermost call goes through operator.call.
+    depth = [0]
 
     @functools.wraps(original)
     def counted(*args, **kwargs):
-        return operator.call(functools.partial(original, *args, **kwargs))
+        if depth[0]:
+            return original(*args, **kwargs)
+        depth[0] += 1
+        try:
+            return operator.call(functools.partial(original, *args, **kwargs))
+        finally:
+            depth[0] -= 1
 
     setattr(owner, attr, counted)
 
