@@ -52,43 +52,42 @@ def _not_in_future(value: datetime.date) -> None:
 
 
 def _build_field(cf: CampaignFieldData, variable: Variable, language: str) -> forms.Field:
+    """The form field of one campaign field. Each field makes its default widget, and ours is set
+    on it afterwards: a widget passed to a field is deep-copied (Django's `Field.__init__`), 15
+    copies a journey for nothing. Text fields get `maxlength` from their `max_length`."""
     common = {"label": cf.label(language), "required": cf.required}
-    text_attrs = {"maxlength": variable.max_length}
     match cf.field_type:
         case FieldType.EMAIL:
-            return forms.EmailField(
+            field = forms.EmailField(
                 max_length=variable.max_length,
-                widget=forms.EmailInput(attrs={**text_attrs, "autocomplete": "email"}),
                 # Django's French says "adresse de courriel"; our labels say "adresse e-mail".
                 error_messages={"invalid": _("Enter a valid e-mail address.")},
                 **common,
             )
+            field.widget.attrs["autocomplete"] = "email"
         case FieldType.DATE:
             validators = [_not_in_future] if variable.type == VariableType.DATE else []
-            return forms.DateField(
-                input_formats=DATE_INPUT_FORMATS,
-                widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-                validators=validators,
-                **common,
+            field = forms.DateField(
+                input_formats=DATE_INPUT_FORMATS, validators=validators, **common
             )
+            field.widget.input_type, field.widget.format = "date", "%Y-%m-%d"
         case FieldType.PHONE:
-            return PhoneField(
+            field = PhoneField(
                 max_length=variable.max_length,
                 region="FR" if language.startswith("fr") else None,
-                widget=forms.TextInput(attrs={**text_attrs, "type": "tel", "autocomplete": "tel"}),
                 **common,
             )
+            field.widget.input_type = "tel"
+            field.widget.attrs["autocomplete"] = "tel"
         case FieldType.SELECT:
             choices = [(o.value, o.label(language)) for o in cf.options]
-            return forms.ChoiceField(choices=[("", "—"), *choices], **common)
+            field = forms.ChoiceField(choices=[("", "—"), *choices], **common)
         case FieldType.CHECKBOX:
-            return forms.BooleanField(**common)
+            field = forms.BooleanField(**common)
         case _:
-            return forms.CharField(
-                max_length=variable.max_length,
-                widget=forms.TextInput(attrs={**text_attrs, **_autocomplete(variable.name)}),
-                **common,
-            )
+            field = forms.CharField(max_length=variable.max_length, **common)
+            field.widget.attrs.update(_autocomplete(variable.name))
+    return field
 
 
 _AUTOCOMPLETE = {
