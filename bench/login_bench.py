@@ -31,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from html import unescape
 from pathlib import Path
@@ -344,13 +345,21 @@ _STEP_PROFILER = None
 
 
 def queries_per_step(
-    idp_base: str, subject: str = "query-count", cpu: dict[str, list[float]] | None = None
+    idp_base: str,
+    subject: str = "query-count",
+    cpu: dict[str, list[float]] | None = None,
+    *,
+    capture: bool = True,
 ) -> dict[str, int]:
     """One journey through Django's test client, counting SQL per step (this process).
 
     With `cpu`, each step's CPU time is appended to it: the steps one by one, single-threaded,
     which the load run cannot tell apart. The client is reused (a new one would load the
     middleware, WhiteNoise's file scan included, every time) with its cookies cleared.
+
+    `capture=False` counts no SQL (the counts are 0): for CPU, profiles and instructions.
+    Counting puts Django's debug cursor on the connection, which records every statement and
+    on SQLite runs one more to quote its parameters, work the server does not do.
     """
     from django.db import connection
     from django.test import Client
@@ -366,7 +375,7 @@ def queries_per_step(
         profiling = _STEP_PROFILER is not None and name == _STEP_PROFILER[0]
         if profiling:
             _STEP_PROFILER[1].enable()
-        with CaptureQueriesContext(connection) as queries:
+        with CaptureQueriesContext(connection) if capture else nullcontext([]) as queries:
             response = getattr(client, method)(path, **kwargs)
         if profiling:
             _STEP_PROFILER[1].disable()
@@ -422,10 +431,10 @@ class _SamplerSwitch:
 
 def step_cpu_print(idp_base: str, count: int) -> None:
     """Each step's CPU, median of `count` journeys in this process (no load, no profiler)."""
-    queries_per_step(idp_base, "steps-warm")
+    queries_per_step(idp_base, "steps-warm", capture=False)
     cpu: dict[str, list[float]] = {}
     for number in range(count):
-        queries_per_step(idp_base, f"steps-{number}", cpu=cpu)
+        queries_per_step(idp_base, f"steps-{number}", cpu=cpu, capture=False)
     total = 0.0
     for name, values in cpu.items():
         median = statistics.median(values) * 1000
@@ -438,10 +447,10 @@ def profile_journeys(idp_base: str, count: int, step: str = "") -> None:
     """Run `count` journeys in this process under pyinstrument and print where the CPU goes."""
     from pyinstrument import Profiler  # the `bench` extra
 
-    queries_per_step(idp_base, "profile-warm")  # imports, templates, the JWKS cache
+    queries_per_step(idp_base, "profile-warm", capture=False)  # imports, templates, the JWKS cache
     started = time.process_time()
     for number in range(count):
-        queries_per_step(idp_base, f"unprofiled-{number}")
+        queries_per_step(idp_base, f"unprofiled-{number}", capture=False)
     cpu = (time.process_time() - started) / count
     print(f"in-process journey (test client, no profiler): {cpu * 1000:.1f} ms CPU each")
     if step:
@@ -457,12 +466,12 @@ def profile_journeys(idp_base: str, count: int, step: str = "") -> None:
             sampler = Profiler(interval=0.0002)
             _STEP_PROFILER = (step, _SamplerSwitch(sampler))
             for number in range(count):
-                queries_per_step(idp_base, f"sampled-{number}")
+                queries_per_step(idp_base, f"sampled-{number}", capture=False)
             print(sampler.output_text(unicode=True, color=False))
             return
         _STEP_PROFILER = (step, cProfile.Profile(time.process_time))
         for number in range(count):
-            queries_per_step(idp_base, f"cprofile-{number}")
+            queries_per_step(idp_base, f"cprofile-{number}", capture=False)
         stats = pstats.Stats(_STEP_PROFILER[1])
         stats.sort_stats("cumulative").print_stats(60)
         stats.sort_stats("tottime").print_stats(25)
@@ -470,7 +479,7 @@ def profile_journeys(idp_base: str, count: int, step: str = "") -> None:
     profiler = Profiler(interval=0.0005)
     profiler.start()
     for number in range(count):
-        queries_per_step(idp_base, f"profile-{number}")
+        queries_per_step(idp_base, f"profile-{number}", capture=False)
     profiler.stop()
     print(
         profiler.output_text(
@@ -695,7 +704,7 @@ def bench(args, *, tmp, database: str, database_url: str) -> int:
         queries = queries_per_step(idp_base)
         step_cpu: dict[str, list[float]] = {}
         for number in range(args.cpu_journeys):
-            queries_per_step(idp_base, f"cpu-{number}", cpu=step_cpu)
+            queries_per_step(idp_base, f"cpu-{number}", cpu=step_cpu, capture=False)
 
         warm = Results()
         run_load(

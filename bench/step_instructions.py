@@ -204,12 +204,12 @@ def _steps(login_bench, idp_base: str, args) -> None:
             if args.step == "form":
                 assert client.get(f"/c/{slug}/form/").status_code == 200
             elif args.step == "journey":
-                login_bench.queries_per_step(idp_base, f"steps-journey-{number}")
+                login_bench.queries_per_step(idp_base, f"steps-journey-{number}", capture=False)
             else:
                 login(number, args.step)
 
     # Imports, first renders, the JWKS and the campaign's cache fall out of the count.
-    login_bench.queries_per_step(idp_base, "steps-warm")
+    login_bench.queries_per_step(idp_base, "steps-warm", capture=False)
     login(-2, "peer")
     login(-1, "peer")
     if args.function:
@@ -245,7 +245,7 @@ def _count_request(login_bench, idp_base: str, name: str) -> None:
     login_bench._CLIENT = CountedClient()
     login_bench._STEP_PROFILER = (name, Switch())
     # A new client loads the middleware on its first request: not counted.
-    login_bench.queries_per_step(idp_base, "steps-warm-client")
+    login_bench.queries_per_step(idp_base, "steps-warm-client", capture=False)
     marked["armed"] = True
 
 
