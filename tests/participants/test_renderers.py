@@ -182,6 +182,33 @@ def test_the_row_cases_show_what_they_claim():
     assert "« fr »" in html
 
 
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_each_input_tells_the_browser_what_it_holds(language):
+    """What phones and browsers use to offer the right keyboard, the date picker and autofill,
+    and a prefilled date the date picker can show: ISO, whatever form the IdP sent it in
+    (`type="date"` shows 17/05/1990 as an empty field)."""
+    prefill = Prefill(
+        participant_id=1,
+        values={"birthdate": "17/05/1990", "phone": "+33 6 12 34 56 78"},
+        integration_name="Acme",
+    )
+    with translation.override(language):
+        form = ParticipationForm(None, fields=EVERY_FIELD, prefill=prefill, language=language)
+        inputs = {
+            row.field.name: re.search(r"<input [^>]*>", str(row.html())).group(0)
+            for row in form.rows()
+            if row.field.name != "gender"
+        }
+    assert 'type="text"' in inputs["firstname"]
+    assert 'maxlength="100" autocomplete="given-name"' in inputs["firstname"]
+    assert 'type="email"' in inputs["email"]
+    assert 'maxlength="254" autocomplete="email"' in inputs["email"]
+    assert 'type="date"' in inputs["birthdate"] and 'value="1990-05-17"' in inputs["birthdate"]
+    assert 'type="tel"' in inputs["phone"] and 'value="+33612345678"' in inputs["phone"]
+    assert 'maxlength="32" autocomplete="tel"' in inputs["phone"]
+    assert 'type="checkbox"' in inputs["optin_newsletter"]
+
+
 class _OtherWidgets(forms.Form):
     """Widgets the participation form does not build today, through the same row markup."""
 
