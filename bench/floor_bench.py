@@ -175,25 +175,28 @@ def egress_target(env: dict):
         stop(server, group=True)
 
 
-def journey_total(per_request: dict[str, float]) -> float:
-    """The journey at the floor from each app's cost per request (`JOURNEY_APPS`: CPU time or
-    instructions): its requests at the empty answer's cost, and each other app's cost above it
-    times how often the journey does it."""
+def work_above_empty(per_request: dict[str, float]) -> dict[str, float]:
+    """Each app of `JOURNEY_WORK`'s cost above the empty answer's (never below 0), from each
+    app's cost per request (`JOURNEY_APPS`: CPU time or instructions)."""
     empty = per_request["empty"]
-    return JOURNEY_REQUESTS * empty + sum(
-        count * max(per_request[app] - empty, 0.0) for app, count in JOURNEY_WORK.items()
+    return {app: max(per_request[app] - empty, 0.0) for app in JOURNEY_WORK}
+
+
+def journey_total(per_request: dict[str, float]) -> float:
+    """The journey at the floor from each app's cost per request: its requests at the empty
+    answer's cost, and each other app's cost above it times how often the journey does it."""
+    above = work_above_empty(per_request)
+    return JOURNEY_REQUESTS * per_request["empty"] + sum(
+        count * above[app] for app, count in JOURNEY_WORK.items()
     )
 
 
 def journey_floor(rows: dict[str, dict]) -> tuple[float, str]:
     """(ms, how it adds up) of the journey from the measured apps' CPU per request."""
-    empty = rows["empty"]["cpu_ms"]
-    total = journey_total({app: row["cpu_ms"] for app, row in rows.items()})
-    terms = [f"{JOURNEY_REQUESTS} requests × {empty:.2f}"]
-    terms += [
-        f"{count} {app} × {max(rows[app]['cpu_ms'] - empty, 0.0):.2f}"
-        for app, count in JOURNEY_WORK.items()
-    ]
+    per_request = {app: row["cpu_ms"] for app, row in rows.items()}
+    total, above = journey_total(per_request), work_above_empty(per_request)
+    terms = [f"{JOURNEY_REQUESTS} requests × {per_request['empty']:.2f}"]
+    terms += [f"{count} {app} × {above[app]:.2f}" for app, count in JOURNEY_WORK.items()]
     return total, " + ".join(terms) + f" = {total:.1f} ms"
 
 

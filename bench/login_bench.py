@@ -349,17 +349,18 @@ def queries_per_step(
     subject: str = "query-count",
     cpu: dict[str, list[float]] | None = None,
     *,
-    capture: bool = True,
+    capture: bool = False,
 ) -> dict[str, int]:
-    """One journey through Django's test client, counting SQL per step (this process).
+    """One journey through Django's test client (this process); with `capture`, the SQL
+    statements of each step counted (without, the counts are 0).
 
     With `cpu`, each step's CPU time is appended to it: the steps one by one, single-threaded,
     which the load run cannot tell apart. The client is reused (a new one would load the
     middleware, WhiteNoise's file scan included, every time) with its cookies cleared.
 
-    `capture=False` counts no SQL (the counts are 0): for CPU, profiles and instructions.
-    Counting puts Django's debug cursor on the connection, which records every statement and
-    on SQLite runs one more to quote its parameters, work the server does not do.
+    Only the query counts capture: capturing puts Django's debug cursor on the connection,
+    which records every statement and on SQLite runs one more to quote its parameters, work the
+    server does not do, so CPU times, profiles and instruction counts run without it.
     """
     from django.db import connection
     from django.test import Client
@@ -402,7 +403,7 @@ def queries_per_step(
         "f-city": "Namur",
     }
     # Sent as a browser sends a form without `enctype`, and as the load run's journeys do:
-    # urlencoded. (The test client's default, multipart, costs the server about 1.5 million
+    # urlencoded. (The test client's default, multipart, costs the server about 1.4 million
     # instructions more to parse: BENCHMARKS.md, "Eleventh round".)
     submitted = counted(
         "submit",
@@ -431,10 +432,10 @@ class _SamplerSwitch:
 
 def step_cpu_print(idp_base: str, count: int) -> None:
     """Each step's CPU, median of `count` journeys in this process (no load, no profiler)."""
-    queries_per_step(idp_base, "steps-warm", capture=False)
+    queries_per_step(idp_base, "steps-warm")
     cpu: dict[str, list[float]] = {}
     for number in range(count):
-        queries_per_step(idp_base, f"steps-{number}", cpu=cpu, capture=False)
+        queries_per_step(idp_base, f"steps-{number}", cpu=cpu)
     total = 0.0
     for name, values in cpu.items():
         median = statistics.median(values) * 1000
@@ -447,10 +448,10 @@ def profile_journeys(idp_base: str, count: int, step: str = "") -> None:
     """Run `count` journeys in this process under pyinstrument and print where the CPU goes."""
     from pyinstrument import Profiler  # the `bench` extra
 
-    queries_per_step(idp_base, "profile-warm", capture=False)  # imports, templates, the JWKS cache
+    queries_per_step(idp_base, "profile-warm")  # imports, templates, the JWKS cache
     started = time.process_time()
     for number in range(count):
-        queries_per_step(idp_base, f"unprofiled-{number}", capture=False)
+        queries_per_step(idp_base, f"unprofiled-{number}")
     cpu = (time.process_time() - started) / count
     print(f"in-process journey (test client, no profiler): {cpu * 1000:.1f} ms CPU each")
     if step:
@@ -466,12 +467,12 @@ def profile_journeys(idp_base: str, count: int, step: str = "") -> None:
             sampler = Profiler(interval=0.0002)
             _STEP_PROFILER = (step, _SamplerSwitch(sampler))
             for number in range(count):
-                queries_per_step(idp_base, f"sampled-{number}", capture=False)
+                queries_per_step(idp_base, f"sampled-{number}")
             print(sampler.output_text(unicode=True, color=False))
             return
         _STEP_PROFILER = (step, cProfile.Profile(time.process_time))
         for number in range(count):
-            queries_per_step(idp_base, f"cprofile-{number}", capture=False)
+            queries_per_step(idp_base, f"cprofile-{number}")
         stats = pstats.Stats(_STEP_PROFILER[1])
         stats.sort_stats("cumulative").print_stats(60)
         stats.sort_stats("tottime").print_stats(25)
@@ -479,7 +480,7 @@ def profile_journeys(idp_base: str, count: int, step: str = "") -> None:
     profiler = Profiler(interval=0.0005)
     profiler.start()
     for number in range(count):
-        queries_per_step(idp_base, f"profile-{number}", capture=False)
+        queries_per_step(idp_base, f"profile-{number}")
     profiler.stop()
     print(
         profiler.output_text(
@@ -700,11 +701,11 @@ def bench(args, *, tmp, database: str, database_url: str) -> int:
             return 0
         # The first journey loads the campaign into the app's cache (campaigns/lookup.py); the
         # figures are the steady state that follows, with the cold one reported beside them.
-        cold_queries = queries_per_step(idp_base, "query-count-cold")
-        queries = queries_per_step(idp_base)
+        cold_queries = queries_per_step(idp_base, "query-count-cold", capture=True)
+        queries = queries_per_step(idp_base, capture=True)
         step_cpu: dict[str, list[float]] = {}
         for number in range(args.cpu_journeys):
-            queries_per_step(idp_base, f"cpu-{number}", cpu=step_cpu, capture=False)
+            queries_per_step(idp_base, f"cpu-{number}", cpu=step_cpu)
 
         warm = Results()
         run_load(

@@ -204,12 +204,12 @@ def _steps(login_bench, idp_base: str, args) -> None:
             if args.step == "form":
                 assert client.get(f"/c/{slug}/form/").status_code == 200
             elif args.step == "journey":
-                login_bench.queries_per_step(idp_base, f"steps-journey-{number}", capture=False)
+                login_bench.queries_per_step(idp_base, f"steps-journey-{number}")
             else:
                 login(number, args.step)
 
     # Imports, first renders, the JWKS and the campaign's cache fall out of the count.
-    login_bench.queries_per_step(idp_base, "steps-warm", capture=False)
+    login_bench.queries_per_step(idp_base, "steps-warm")
     login(-2, "peer")
     login(-1, "peer")
     if args.function:
@@ -245,7 +245,7 @@ def _count_request(login_bench, idp_base: str, name: str) -> None:
     login_bench._CLIENT = CountedClient()
     login_bench._STEP_PROFILER = (name, Switch())
     # A new client loads the middleware on its first request: not counted.
-    login_bench.queries_per_step(idp_base, "steps-warm-client", capture=False)
+    login_bench.queries_per_step(idp_base, "steps-warm-client")
     marked["armed"] = True
 
 
@@ -261,17 +261,18 @@ def _count_inside(target: str) -> None:
     # callgrind toggles collection at every entry and exit of operator.call: a call of the
     # function inside itself (an include inside an include) would switch it off. Only the
     # outermost call goes through operator.call.
-    depth = [0]
+    inside = False
 
     @functools.wraps(original)
     def counted(*args, **kwargs):
-        if depth[0]:
+        nonlocal inside
+        if inside:
             return original(*args, **kwargs)
-        depth[0] += 1
+        inside = True
         try:
             return operator.call(functools.partial(original, *args, **kwargs))
         finally:
-            depth[0] -= 1
+            inside = False
 
     setattr(owner, attr, counted)
 
