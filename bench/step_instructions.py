@@ -10,6 +10,8 @@
     python bench/step_instructions.py journey --only submit  # one request of the journey
     python bench/step_instructions.py floor              # bench/floor_bench.py's apps, and
                                                          # the journey's floor from them
+    python bench/step_instructions.py webhook -n 200     # one worker's drain, per delivery
+    python bench/step_instructions.py webhook --function integrations.egress.transport:send
 
 Runs `bench/login_bench.py`'s setup (the IdP stub, the seeded campaign; SQLite, Redis when it
 runs) and, in this process through Django's test client, a few warm-up logins, then N
@@ -17,7 +19,10 @@ repetitions of the step. Only they are counted: the process runs under valgrind'
 collection off except inside one call of `operator.call` (`--toggle-collect=_operator_call`),
 which wraps either the repetitions, or with `--function module:attr` (or `module:Class.attr`)
 that function, patched in for the run, or with `--only NAME` one of the journey's requests
-(`JOURNEY_REQUESTS`, bench/login_bench.py's names). Prints instructions per repetition. Two
+(`JOURNEY_REQUESTS`, bench/login_bench.py's names). Prints instructions per repetition.
+`webhook` counts one task's drain of N deliveries (bench/webhook_bench.py's backlog, receiver in
+a process of its own, production settings on SQLite, the drain's time limits lifted so that
+callgrind's slowness does not cut its batches short): a repetition is one delivery. Two
 runs of the same 20 login starts agreed to 0.08 %, where the machine's CPU times move by several
 per cent (BENCHMARKS.md, "Against the peers → Ninth round"). User-space instructions only; the
 test client's own cost is in the steps' and requests' counts, not in a function's.
@@ -52,8 +57,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
         "step",
-        choices=(*STEPS, "floor"),
-        help="startcb: the start and the callback; floor: bench/floor_bench.py's apps",
+        choices=(*STEPS, "floor", "webhook"),
+        help="startcb: the start and the callback; floor: bench/floor_bench.py's apps; "
+        "webhook: a worker's drain, per delivery",
     )
     parser.add_argument("-n", type=int, default=10, help="repetitions counted (default 10)")
     parser.add_argument("--function", default="", help="module:attr, counted inside the step")
@@ -70,14 +76,19 @@ def main() -> int:
             _floor_app(args)
             return 0
         return _floor(args)
+    if args.step == "webhook":
+        if inside:
+            _webhook_drain(args)
+            return 0
+        return _webhook(args)
     if not inside:
         return _under_callgrind(args)
     _run(args)
     return 0
 
 
-def _under_callgrind(args) -> int:
-    total = _callgrind_total(sys.argv, {})
+def _under_callgrind(args, env: dict | None = None) -> int:
+    total = _callgrind_total(sys.argv, env or {})
     if total is None:
         return 1
     inside = args.function or (args.only and f"the {args.only} request")
@@ -159,6 +170,69 @@ def _floor_app(args) -> None:
             client.get(f"/{args.app}/")
 
     operator.call(repetitions)
+
+
+def _webhook(args) -> int:
+    """A worker's drain of N deliveries to bench/webhook_bench.py's receiver, per delivery."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import webhook_bench
+
+    with tempfile.TemporaryDirectory() as tmp:
+        env = webhook_bench._environment(
+            "database", database_url=f"sqlite:///{tmp}/webhook.sqlite3", redis_url=""
+        )
+        # Outside callgrind, where it takes seconds, not minutes.
+        manage = [sys.executable, "manage.py", "migrate", "--noinput", "-v0"]
+        subprocess.run(manage, cwd=ROOT, env=env, check=True)  # noqa: S603 (this interpreter)
+        return _under_callgrind(args, env)
+
+
+def _webhook_drain(args) -> None:
+    """Inside callgrind: a warm-up drain, then one task draining N deliveries, counted (the
+    receiver is another process: not counted)."""
+    sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+    import django
+
+    django.setup()
+    import webhook_bench
+    from django.db import transaction
+
+    from accounts.models import Account
+    from integrations.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+    from integrations.webhooks import tasks
+    from integrations.webhooks.outbox import webhook_events_record
+    from integrations.webhooks.signing import secret_generate
+
+    secret = secret_generate()
+    receiver = webhook_bench.ReceiverProcess(secret, dict(os.environ))
+    try:
+        account = Account.objects.create(slug="bench", name="Bench")
+        WebhookEndpoint.objects.create(
+            account=account, url=receiver.url, events=["participation.created"], secret=secret
+        )
+        warm = 30
+        with transaction.atomic():
+            for i in range(warm + args.n):
+                webhook_events_record(
+                    account=account, participation=webhook_bench._participation(i)
+                )
+        ids = list(WebhookDelivery.objects.order_by("pk").values_list("pk", flat=True))
+        # Callgrind runs the worker about fifty times slower: a batch must not be cut by time.
+        tasks.DRAIN_SECONDS = tasks.BATCH_SECONDS = 1e9
+        tasks.DRAIN_LIMIT = warm
+        tasks.deliver_webhook.call(ids[0])
+        tasks.DRAIN_LIMIT = args.n
+        if args.function:
+            _count_inside(args.function)
+            tasks.deliver_webhook.call(ids[warm])
+        else:
+            operator.call(tasks.deliver_webhook.call, ids[warm])
+        delivered = WebhookDelivery.objects.filter(status=DeliveryStatus.DELIVERED).count()
+        stats = receiver.get("/stats")
+        if delivered != warm + args.n or stats["bad_signatures"] or stats["twice"]:
+            raise SystemExit(f"the drain delivered {delivered} of {warm + args.n}: {stats}")
+    finally:
+        receiver.stop()
 
 
 def _run(args) -> None:

@@ -19,6 +19,7 @@ import ipaddress
 import socket
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -84,22 +85,51 @@ def _never_allowed(address) -> bool:
     return address.is_link_local
 
 
-def _dev_allows(address, purpose: Purpose) -> bool:
-    """Development settings that open loopback (and, for webhooks, private) addresses."""
-    if address.is_loopback and settings.ALLOW_HTTP_LOOPBACK_ENDPOINTS:
+def _dev_allows(address, purpose: Purpose, opened: tuple[bool, bool]) -> bool:
+    """Development settings that open loopback (and, for webhooks, private) addresses;
+    `opened` is `_opened()`."""
+    loopback_open, private_open = opened
+    if address.is_loopback and loopback_open:
         return True
-    if purpose is Purpose.WEBHOOK and settings.ALLOW_PRIVATE_WEBHOOK_ADDRESSES:
+    if purpose is Purpose.WEBHOOK and private_open:
         # Never the link-local range: cloud metadata services live there.
         return (address.is_private or address.is_loopback) and not address.is_link_local
     return False
 
 
+def _opened() -> tuple[bool, bool]:
+    """The development settings that open addresses: ALLOW_HTTP_LOOPBACK_ENDPOINTS,
+    ALLOW_PRIVATE_WEBHOOK_ADDRESSES."""
+    return settings.ALLOW_HTTP_LOOPBACK_ENDPOINTS, settings.ALLOW_PRIVATE_WEBHOOK_ADDRESSES
+
+
 def address_allowed(address: str, purpose: Purpose) -> bool:
     """May we connect to this IP address?"""
+    return _address_verdict(address, purpose, _opened())[0]
+
+
+def _address_dev_only(address: str, purpose: Purpose) -> bool:
+    """Is this address allowed only by a development setting?"""
+    return _address_verdict(address, purpose, _opened())[1]
+
+
+# An address's verdict depends only on it, the purpose and the settings that open addresses (a
+# key of the cache): every webhook sent and every IdP call checks the same few addresses, and
+# `ipaddress` spent about a tenth of a webhook's own CPU classifying them again.
+@lru_cache(maxsize=4096)
+def _address_verdict(
+    address: str, purpose: Purpose, opened: tuple[bool, bool]
+) -> tuple[bool, bool]:
+    """(may we connect to it, only because a development setting opens it)."""
     try:
         ip = _ip(address)
     except ValueError:
-        return False
+        return False, False
+    allowed = _allowed(ip, purpose, opened)
+    return allowed, allowed and _dev_allows(ip, purpose, opened)
+
+
+def _allowed(ip, purpose: Purpose, opened: tuple[bool, bool]) -> bool:
     if isinstance(ip, ipaddress.IPv6Address):
         if ip in _NAT64_LOCAL_USE:
             return False
@@ -112,7 +142,7 @@ def address_allowed(address: str, purpose: Purpose) -> bool:
             return tunnelled.is_global and not _never_allowed(tunnelled)
     if _never_allowed(ip):
         return False
-    return ip.is_global or _dev_allows(ip, purpose)
+    return ip.is_global or _dev_allows(ip, purpose, opened)
 
 
 def _resolve(host: str, port: int) -> list[str]:
@@ -133,6 +163,38 @@ class CheckedURL:
 
 def check_url(url: str, *, purpose: Purpose, resolve: bool = True) -> CheckedURL:
     """Refuse URLs we must not call; see the module docstring. Raises DisallowedURLError."""
+    checked, literal = _url_read(url)
+    host, port, scheme = checked.host, checked.port, checked.scheme
+    loopback = (literal is not None and literal.is_loopback) or (
+        literal is None and _is_loopback_name(host)
+    )
+    if scheme == "http" and not (loopback and settings.ALLOW_HTTP_LOOPBACK_ENDPOINTS):
+        raise DisallowedURLError("The URL must start with https://.")
+
+    internal_name = "." not in host or host.endswith(_INTERNAL_SUFFIXES)
+    if literal is None and not loopback and internal_name:
+        raise DisallowedURLError("Internal host names are not allowed; use a public name.")
+    addresses = [str(literal)] if literal is not None else []
+    if literal is None and (resolve or loopback):
+        addresses = _resolve(host, port)
+    for address in addresses:
+        if not address_allowed(address, purpose):
+            raise DisallowedURLError(
+                "This address is private, loopback or otherwise not public; it is not allowed."
+            )
+    if purpose is Purpose.WEBHOOK and port not in WEBHOOK_PORTS:
+        dev = addresses and all(_address_dev_only(a, purpose) for a in addresses)
+        if not dev:
+            raise DisallowedURLError(f"Use the standard https port (443 or 8443), not {port}.")
+    return checked
+
+
+# What the URL alone says (its form, its parts) is read once per URL: webhooks and IdP calls
+# check the same few URLs at every send. Settings and DNS are consulted at every check.
+@lru_cache(maxsize=1024)
+def _url_read(url: str) -> tuple[CheckedURL, ipaddress.IPv4Address | ipaddress.IPv6Address | None]:
+    """The URL's parts and the IP address it names literally (None for a host name). Raises
+    DisallowedURLError for a URL of a form we never call (a refusal is not cached)."""
     try:
         parts = urlsplit(url.strip())
         port = parts.port
@@ -159,26 +221,4 @@ def check_url(url: str, *, purpose: Purpose, resolve: bool = True) -> CheckedURL
         else:
             # inet_aton accepts 2130706433, 0x7f000001, 0177.0.0.1, 127.1: never canonical.
             raise DisallowedURLError("Write IP addresses in their usual dotted form.") from None
-
-    loopback = (literal is not None and literal.is_loopback) or (
-        literal is None and _is_loopback_name(host)
-    )
-    if scheme == "http" and not (loopback and settings.ALLOW_HTTP_LOOPBACK_ENDPOINTS):
-        raise DisallowedURLError("The URL must start with https://.")
-
-    internal_name = "." not in host or host.endswith(_INTERNAL_SUFFIXES)
-    if literal is None and not loopback and internal_name:
-        raise DisallowedURLError("Internal host names are not allowed; use a public name.")
-    addresses = [str(literal)] if literal is not None else []
-    if literal is None and (resolve or loopback):
-        addresses = _resolve(host, port)
-    for address in addresses:
-        if not address_allowed(address, purpose):
-            raise DisallowedURLError(
-                "This address is private, loopback or otherwise not public; it is not allowed."
-            )
-    if purpose is Purpose.WEBHOOK and port not in WEBHOOK_PORTS:
-        dev = addresses and all(_dev_allows(_ip(a), purpose) for a in addresses)
-        if not dev:
-            raise DisallowedURLError(f"Use the standard https port (443 or 8443), not {port}.")
-    return CheckedURL(url=url.strip(), host=host, port=port, scheme=scheme)
+    return CheckedURL(url=url.strip(), host=host, port=port, scheme=scheme), literal

@@ -225,3 +225,41 @@ def test_refused_connection_is_a_generic_error(settings):
     with pytest.raises(EgressError) as excinfo:
         send("GET", "http://127.0.0.1:1/", purpose=Purpose.IDP, timeout=(1, 1))
     assert str(excinfo.value) == "The connection failed."
+
+
+def test_a_url_checked_before_is_judged_again_by_the_settings_of_now(settings):
+    """The URL's form is read once, the settings that open addresses are read at every check:
+    turning the development allowance off refuses a URL that passed a moment before."""
+    settings.ALLOW_HTTP_LOOPBACK_ENDPOINTS = True
+    settings.ALLOW_PRIVATE_WEBHOOK_ADDRESSES = True
+    assert check_url("http://127.0.0.1:9000/hook", purpose=Purpose.WEBHOOK)
+    assert check_url("https://10.0.0.5:9000/hook", purpose=Purpose.WEBHOOK)
+    assert address_allowed("10.0.0.5", Purpose.WEBHOOK)
+    settings.ALLOW_HTTP_LOOPBACK_ENDPOINTS = False
+    settings.ALLOW_PRIVATE_WEBHOOK_ADDRESSES = False
+    with pytest.raises(DisallowedURLError, match="https://"):
+        check_url("http://127.0.0.1:9000/hook", purpose=Purpose.WEBHOOK)
+    with pytest.raises(DisallowedURLError, match="not public"):
+        check_url("https://10.0.0.5:9000/hook", purpose=Purpose.WEBHOOK)
+    assert not address_allowed("10.0.0.5", Purpose.WEBHOOK)
+    # The private allowance alone does not open a non-standard port on a public address.
+    settings.ALLOW_PRIVATE_WEBHOOK_ADDRESSES = True
+    with pytest.raises(DisallowedURLError, match="port"):
+        check_url("https://93.184.216.34:9000/hook", purpose=Purpose.WEBHOOK)
+
+
+def test_a_host_name_is_resolved_at_every_check(resolves_to):
+    """A name that resolved to a public address and now resolves to an internal one (DNS
+    rebinding between two calls) is refused at the next check."""
+    resolves_to("2606:2800:220:1:248:1893:25c8:1946")
+    assert check_url("https://idp.example.com/token", purpose=Purpose.IDP)
+    resolves_to("64:ff9b::a9fe:a9fe")
+    with pytest.raises(DisallowedURLError, match="not public"):
+        check_url("https://idp.example.com/token", purpose=Purpose.IDP)
+
+
+@pytest.mark.parametrize("url", REFUSED)
+def test_a_refused_url_stays_refused(url):
+    for _ in range(2):
+        with pytest.raises(DisallowedURLError):
+            check_url(url, purpose=Purpose.IDP)
