@@ -15,6 +15,7 @@ from http.cookiejar import DefaultCookiePolicy
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.exceptions import InvalidURL
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
@@ -94,6 +95,21 @@ def _adapter_class(purpose: Purpose) -> type[HTTPAdapter]:
         def init_poolmanager(self, *args, **kwargs):
             super().init_poolmanager(*args, **kwargs)
             self.poolmanager.pool_classes_by_scheme = {"http": http_pool, "https": https_pool}
+
+        # No call of ours gives a proxy (`session_for` turns the environment's off): requests
+        # parsed the URL twice a call looking for one, a fortieth of a webhook's CPU. These two
+        # are HTTPAdapter's hooks for subclasses; with a proxy, requests' own.
+        def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
+            if proxies:
+                return super().get_connection_with_tls_context(request, verify, proxies, cert)
+            try:
+                host, pool = self.build_connection_pool_key_attributes(request, verify, cert)
+            except ValueError as exc:
+                raise InvalidURL(exc, request=request) from exc
+            return self.poolmanager.connection_from_host(**host, pool_kwargs=pool)
+
+        def request_url(self, request, proxies):
+            return super().request_url(request, proxies) if proxies else request.path_url
 
     return GuardedAdapter
 

@@ -10,7 +10,7 @@ import requests
 from requests.auth import HTTPBasicAuth
 
 from integrations.egress.policy import EgressError, Purpose
-from integrations.egress.transport import send
+from integrations.egress.transport import send, session_for
 
 
 class _Recorder(http.server.ThreadingHTTPServer):
@@ -23,6 +23,9 @@ class _Recorder(http.server.ThreadingHTTPServer):
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        self.do_POST()
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -83,3 +86,18 @@ def test_a_header_that_would_split_the_request_is_refused_and_nothing_is_sent(re
     with pytest.raises(EgressError):
         _post(url, data=b"{}", headers={"X-Token": "a\r\nX-Injected: 1"})
     assert recorder.received == []
+
+
+def test_the_request_line_names_the_path_and_a_proxy_given_explicitly_gets_the_whole_url(
+    recorder,
+):
+    """Our calls never name a proxy, and the server gets the path alone. A session given a
+    proxy on purpose still goes through it as requests does (absolute URL in the request line)."""
+    base = f"http://127.0.0.1:{recorder.server_address[1]}"
+    _post(f"{base}/token?x=1", data=b"")
+    session = session_for(Purpose.IDP)
+    session.get("http://idp.example.com/userinfo?y=2", proxies={"http": base}, timeout=2)
+    assert [path for path, _, _ in recorder.received] == [
+        "/token?x=1",
+        "http://idp.example.com/userinfo?y=2",
+    ]
