@@ -115,7 +115,7 @@ def _address_dev_only(address: str, purpose: Purpose) -> bool:
 
 # An address's verdict depends only on it, the purpose and the settings that open addresses (a
 # key of the cache): every webhook sent and every IdP call checks the same few addresses, and
-# `ipaddress` spent about a tenth of a webhook's own CPU classifying them again.
+# `ipaddress` classifying them again was most of the 149,000 instructions of a `check_url`.
 @lru_cache(maxsize=4096)
 def _address_verdict(
     address: str, purpose: Purpose, opened: tuple[bool, bool]
