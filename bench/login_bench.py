@@ -468,7 +468,8 @@ def profile_journeys(idp_base: str, count: int, step: str = "") -> None:
             _STEP_PROFILER = (step, _SamplerSwitch(sampler))
             for number in range(count):
                 queries_per_step(idp_base, f"sampled-{number}")
-            print(sampler.output_text(unicode=True, color=False))
+            show_all = os.environ.get("PROFILE_ALL") == "1"
+            print(sampler.output_text(unicode=True, color=False, show_all=show_all))
             return
         _STEP_PROFILER = (step, cProfile.Profile(time.process_time))
         for number in range(count):
