@@ -47,15 +47,15 @@ import os
 import re
 import secrets
 import shutil
-import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
 from tests.devidp_server import DevIdP, devidp  # noqa: F401  (the session-scoped IdP fixture)
+from tests.local_server import QuietHandler, serving
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT_DIR = REPO_ROOT / "test-artifacts" / "screenshots"
@@ -221,7 +221,7 @@ def webhook_receiver(tmp_path):
         yield server
 
 
-class _OtherSiteHandler(BaseHTTPRequestHandler):
+class _OtherSiteHandler(QuietHandler):
     """GET /consent?to=URL: a page with an "Allow" button that POSTs to /redirect?to=URL, which
     answers 302 to URL; the way an IdP's consent page sends the participant back."""
 
@@ -256,9 +256,6 @@ class _OtherSiteHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def log_message(self, format, *args):
-        return
-
 
 class OtherSite:
     """Another site for the browser: http://localhost:<port> is cross-site to 127.0.0.1."""
@@ -277,15 +274,8 @@ class OtherSite:
 @pytest.fixture(scope="session")
 def other_site():
     server = ThreadingHTTPServer(("127.0.0.1", 0), _OtherSiteHandler)
-    server.daemon_threads = True
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
-    )
-    thread.start()
-    yield OtherSite(server.server_address[1])
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with serving(server):
+        yield OtherSite(server.server_address[1])
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 import http.server
 import socket
-import threading
 
 import pytest
 import responses
@@ -15,6 +14,7 @@ from integrations.egress.policy import (
     check_url,
 )
 from integrations.egress.transport import ResponseTooLargeError, send
+from tests.local_server import QuietHandler, serving
 
 REFUSED = [
     "http://127.0.0.1/",
@@ -167,7 +167,7 @@ def test_ipv6_forms_of_public_addresses_are_allowed(address, resolves_to):
     assert address_allowed(address, Purpose.WEBHOOK)
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     def do_GET(self):  # noqa: N802
         body = b"x" * int(self.path.strip("/") or 10)
         self.send_response(200)
@@ -175,18 +175,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, *args):
-        pass
-
 
 @pytest.fixture
 def local_server():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)) as url:
+        yield url
 
 
 def test_connected_address_is_checked_at_send_time(settings, local_server):

@@ -8,11 +8,13 @@ profile, JWKS) therefore has an overall budget of connect + read timeout.
 import socket
 import threading
 import time
+from http.server import ThreadingHTTPServer
 
 import pytest
 
 from integrations.oauth.client import ClientConfig, OAuthError, exchange_code, fetch_profile
 from integrations.oauth.tokens import KeySource, TokenError, jwks_get
+from tests.local_server import QuietHandler, serving
 
 BUDGET = 1.5  # connect 0.5 s + read 1.0 s
 
@@ -131,9 +133,7 @@ def test_a_shorter_budget_is_cut_on_time_while_a_longer_one_runs(trickling_idp):
 
 @pytest.fixture
 def quick_server():
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"  # keep-alive: the client holds its socket open
 
         def do_GET(self):
@@ -142,14 +142,8 @@ def quick_server():
             self.end_headers()
             self.wfile.write(b"{}")
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as url:
+        yield f"{url}/"
 
 
 def test_calls_with_a_budget_leave_no_thread_or_open_socket_behind(quick_server, settings):

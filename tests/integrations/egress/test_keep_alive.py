@@ -10,18 +10,17 @@ import pytest
 
 from integrations.egress.policy import Purpose
 from integrations.egress.transport import KEEP_ALIVE_IDLE_SECONDS, kept_alive_session, send
+from tests.local_server import QuietHandler, serving
 
 
 class _IdP(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
     def __init__(self):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.connections = 0
         self.cookies_received: list[str] = []
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     protocol_version = "HTTP/1.1"  # keep-alive
 
     def setup(self):
@@ -39,18 +38,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, *args):
-        pass
-
 
 @pytest.fixture
 def idp(settings):
     settings.ALLOW_HTTP_LOOPBACK_ENDPOINTS = True
     server = _IdP()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(server):
+        yield server
 
 
 def _get(idp, path="/userinfo"):

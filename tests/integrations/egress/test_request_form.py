@@ -3,7 +3,6 @@ request line, the body and its type, the credentials; the URL's preparation is k
 rest is made for each call."""
 
 import http.server
-import threading
 
 import pytest
 import requests
@@ -11,17 +10,16 @@ from requests.auth import HTTPBasicAuth
 
 from integrations.egress.policy import EgressError, Purpose
 from integrations.egress.transport import send, session_for
+from tests.local_server import QuietHandler, serving
 
 
 class _Recorder(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
     def __init__(self):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.received: list[tuple[str, dict, bytes]] = []
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self):
@@ -34,18 +32,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def log_message(self, *args):
-        pass
-
 
 @pytest.fixture
 def recorder(settings):
     settings.ALLOW_HTTP_LOOPBACK_ENDPOINTS = True
     server = _Recorder()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(server):
+        yield server
 
 
 def _post(url, **kwargs):

@@ -5,7 +5,6 @@ import datetime
 import http.server
 import ipaddress
 import ssl
-import threading
 
 import pytest
 from cryptography import x509
@@ -15,6 +14,7 @@ from cryptography.x509.oid import NameOID
 
 from integrations.egress.policy import EgressError, Purpose
 from integrations.egress.transport import kept_alive_session, send
+from tests.local_server import QuietHandler, serving
 
 
 def _self_signed(tmp_path):
@@ -47,7 +47,7 @@ def _self_signed(tmp_path):
     return cert_file, key_file
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     def do_POST(self):
         self.server.requests.append(self.path)
         self.send_response(200)
@@ -55,24 +55,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(b"{}")
 
-    def log_message(self, *args):
-        pass
-
 
 @pytest.fixture
 def untrusted_idp(tmp_path, settings):
     settings.ALLOW_HTTP_LOOPBACK_ENDPOINTS = True
     cert_file, key_file = _self_signed(tmp_path)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.daemon_threads = True
     server.requests = []
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert_file, key_file)
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(server, scheme="https"):
+        yield server
 
 
 @pytest.mark.parametrize("purpose", [Purpose.IDP, Purpose.WEBHOOK])

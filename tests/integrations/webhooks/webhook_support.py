@@ -1,5 +1,6 @@
 """Shared by the webhook tests: endpoints, participation data, a loopback receiver."""
 
+import contextlib
 import http.server
 import json
 import threading
@@ -11,6 +12,7 @@ import jsonschema
 from integrations.models import WebhookEndpoint, WebhookEvent
 from integrations.webhooks.payloads import SCHEMA_PATH
 from integrations.webhooks.signing import secret_generate
+from tests.local_server import QuietHandler, serving
 
 IMMEDIATE_TASKS = {
     "default": {
@@ -81,7 +83,7 @@ class Receiver:
         self._lock = threading.Lock()
         receiver = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self):
                 length = int(self.headers.get("Content-Length", 0))
                 body = self.rfile.read(length)
@@ -96,17 +98,12 @@ class Receiver:
                 self.end_headers()
                 self.wfile.write(receiver.body)
 
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._running = contextlib.ExitStack()
 
     def __enter__(self) -> "Receiver":
-        self._thread.start()
+        self.url = f"{self._running.enter_context(serving(self._server))}/hook"
         return self
 
     def __exit__(self, *exc_info) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._running.close()
