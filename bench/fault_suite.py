@@ -110,6 +110,9 @@ class SwitchableTokenEndpoint:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body leave in two writes: without this, Nagle's algorithm held the
+            # body 40 ms for the client's delayed acknowledgement (bench/idp_server.py).
+            disable_nagle_algorithm = True
 
             def log_message(self, *args):
                 pass
