@@ -13,7 +13,7 @@ from django.shortcuts import render
 from django.utils import translation
 from django.utils.http import urlencode
 
-from campaigns.lookup import public_campaign
+from campaigns.lookup import PublishedCampaign, public_campaign
 from campaigns.models import Campaign
 from core.links import path_of
 from participants.notice import login_notice
@@ -81,10 +81,36 @@ def page_render(
             }
             for code in offered
         ]
+    if query is None and not _kept_query(request):
+        context["page_parts"] = page_parts(campaign, language, request.path)
     response = render(request, template, context, status=status)
     if query is None:
         language_keep(request, response)
     return response
+
+
+# The paths whose parts one campaign keeps: its pages are a handful, and a URL that names the
+# campaign with a free segment (a callback key) must not grow the process's memory.
+PAGE_PARTS_PATHS = 32
+
+
+def page_parts(campaign, language: str, path: str) -> dict | None:
+    """Where the `{% page_part %}` blocks of a page of `campaign` in `language` at `path` keep
+    what they rendered (participants/templatetags/page_parts.py), or None: not a published
+    campaign (a page of no campaign, a preview of a model), or too many paths already.
+
+    The header, the language switch and the footer of a campaign's page show its title, its
+    languages, its privacy policy and links to this path: the same for every participant, and
+    rendered again each time they cost about 0.45 million instructions a page, 6 to 11 % of its
+    request (BENCHMARKS.md, "Thirteenth round"). Pages whose links carry more (an embedded
+    page's token, the thank-you page's receipt) are never given one."""
+    if not isinstance(campaign, PublishedCampaign):
+        return None
+    kept = campaign.rendered_parts
+    parts = kept.get((language, path))
+    if parts is None and len(kept) < PAGE_PARTS_PATHS:
+        parts = kept.setdefault((language, path), {})
+    return parts
 
 
 def language_keep(request, response: HttpResponse) -> HttpResponse:

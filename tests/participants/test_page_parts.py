@@ -1,0 +1,175 @@
+"""The header and footer of a campaign's pages are rendered once per campaign, language, path and
+page (`{% page_part %}`, participants/pages.py `page_parts`): what each page shows stays its own
+campaign's, language's and participant's."""
+
+import time
+from urllib.parse import quote
+
+import pytest
+from django import template
+from django.core import signing
+from django.test import Client
+from django.urls import reverse
+
+from accounts.models import Account
+from campaigns.lookup import public_campaign
+from participants.pages import PAGE_PARTS_PATHS, page_parts
+from participants.views import RECEIPT_SALT
+from tests.factories import make_form_campaign
+from tests.participants.conftest import answers, form_token, form_url
+from tests.participants.embed_flow import FrameClient, embed_url, visit_token
+
+pytestmark = pytest.mark.django_db
+
+
+def landing_url(campaign, **query):
+    url = reverse("participants:landing", args=[campaign.slug])
+    return url + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
+
+
+def header(page) -> str:
+    text = page.content.decode()
+    return text[text.index('<a class="skip-link"') : text.index("</header>")]
+
+
+def footer(page) -> str:
+    text = page.content.decode()
+    return text[text.index('<footer class="site-footer">') : text.index("</footer>")]
+
+
+def test_a_page_is_the_same_whether_its_parts_were_kept_or_not(client, campaign):
+    for lang in ("en", "fr"):
+        first = client.get(landing_url(campaign, lang=lang))  # renders the parts, keeps them
+        again = client.get(landing_url(campaign, lang=lang))  # writes them as kept
+        assert again.content == first.content
+    assert public_campaign(campaign.slug).rendered_parts  # they were kept
+
+
+def test_each_language_and_page_shows_its_own_header(client, campaign):
+    english = client.get(landing_url(campaign, lang="en"))
+    french = client.get(landing_url(campaign, lang="fr"))
+    form = client.get(form_url(campaign, lang="en"))
+    assert '<span aria-current="true" lang="en">' in header(english)
+    assert f'href="{landing_url(campaign)}?lang=fr"' in header(english)
+    assert '<span aria-current="true" lang="fr">' in header(french)
+    assert f'href="{landing_url(campaign)}?lang=en"' in header(french)
+    assert "Aller au contenu" in header(french) and "Skip to content" in header(english)
+    assert f'href="{form_url(campaign)}?lang=fr"' in header(form)
+    assert header(client.get(landing_url(campaign, lang="en"))) == header(english)
+
+
+def test_a_changed_title_and_privacy_policy_show_at_once(client, campaign):
+    client.get(landing_url(campaign))
+    client.get(landing_url(campaign))
+    campaign.title = "Winter contest"
+    campaign.privacy_policy_url = "https://example.com/winter-privacy"
+    campaign.save()
+    page = client.get(landing_url(campaign))
+    assert "Winter contest" in header(page) and "Summer contest" not in header(page)
+    assert 'href="https://example.com/winter-privacy"' in footer(page)
+
+
+def test_each_campaign_shows_its_own_parts_only(client, account):
+    other = Account.objects.create(slug="other", name="Other")
+    alpha = make_form_campaign(account=account, title="Alpha contest", slug="alpha")
+    beta = make_form_campaign(account=other, title="Beta contest", slug="beta")
+    for campaign, policy in ((alpha, "https://alpha.example/p"), (beta, "https://beta.example/p")):
+        campaign.privacy_policy_url = policy
+        campaign.save()
+    for campaign, own, theirs in ((alpha, "alpha", "beta"), (beta, "beta", "alpha")) * 2:
+        page = client.get(landing_url(campaign))
+        assert f"{own.title()} contest" in header(page)
+        assert f"{theirs.title()} contest" not in page.content.decode()
+        assert f"https://{own}.example/p" in footer(page)
+        assert f"https://{theirs}.example/p" not in page.content.decode()
+
+
+class _EarlierSigner(signing.TimestampSigner):
+    """Signs as a minute ago: another participant's receipt, for the same campaign."""
+
+    def timestamp(self) -> str:
+        return signing.b62_encode(int(time.time()) - 60)
+
+
+def test_each_thank_you_page_links_carry_the_receipt_it_was_opened_with(campaign):
+    browser = Client()
+    page = browser.get(form_url(campaign))
+    sent = browser.post(form_url(campaign), answers(form_token(page)))
+    assert sent.status_code == 303
+    receipts = [
+        sent["Location"].split("r=", 1)[1],
+        quote(_EarlierSigner(salt=RECEIPT_SALT).sign(str(campaign.pk))),
+    ]
+    assert receipts[0] != receipts[1]
+    thanks = reverse("participants:thanks", args=[campaign.slug])
+    headers = [header(Client().get(f"{thanks}?r={receipt}")) for receipt in receipts]
+    for receipt, own in zip(receipts, headers, strict=True):
+        assert f"r={receipt}" in own
+    assert f"r={receipts[0]}" not in headers[1]
+
+
+def test_each_visitor_of_an_embedded_page_gets_links_with_their_own_token(campaign):
+    campaign.account.embed_allowed_origins = ["https://shop.example.com"]
+    campaign.account.save()
+    tokens, headers = [], []
+    for _visitor in range(2):
+        page = FrameClient().get(embed_url(campaign))
+        tokens.append(visit_token(page))
+        headers.append(header(page))
+    assert tokens[0] != tokens[1]
+    assert f"t={tokens[0]}" in headers[0] and f"t={tokens[1]}" in headers[1]
+    assert f"t={tokens[0]}" not in headers[1]
+
+
+def test_a_campaign_keeps_the_parts_of_a_bounded_number_of_paths(campaign):
+    published = public_campaign(campaign.slug)
+    kept = [page_parts(published, "en", f"/oauth/callback/key-{n}") for n in range(40)]
+    assert all(parts is not None for parts in kept[:PAGE_PARTS_PATHS])
+    assert all(parts is None for parts in kept[PAGE_PARTS_PATHS:])
+    # The paths kept first go on being served.
+    assert page_parts(published, "en", "/oauth/callback/key-0") is kept[0]
+
+
+def test_only_a_published_campaign_keeps_parts(campaign):
+    assert page_parts(campaign, "en", "/c/summer/") is None  # the model, as in a preview
+    assert page_parts(None, "en", "/c/nothing-here/") is None
+
+
+def test_a_page_of_no_campaign_renders_its_parts_in_each_language(client):
+    french = client.get("/c/nothing-here/?lang=fr")
+    english = client.get("/c/nothing-here/?lang=en")
+    assert french.status_code == english.status_code == 404
+    assert "Aller au contenu" in header(french) and "Langue" in header(french)
+    assert "Skip to content" in header(english) and "Language" in header(english)
+
+
+def test_a_page_that_overrides_a_block_inside_a_part_shows_its_own(rf, campaign):
+    engine = template.engines["django"]
+    plain = engine.from_string('{% extends "base_public.html" %}')
+    own = engine.from_string(
+        '{% extends "base_public.html" %}{% block footer %}Our own footer{% endblock %}'
+    )
+    published = public_campaign(campaign.slug)
+    request = rf.get("/c/summer/")
+    pages = [
+        page.render(
+            {"campaign": published, "page_parts": page_parts(published, "en", "/c/summer/")},
+            request,
+        )
+        for page in (plain, own, plain, own)
+    ]
+    assert "Our own footer" not in pages[0] and "Our own footer" in pages[1]
+    assert pages[2] == pages[0] and pages[3] == pages[1]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{% load page_parts %}{% page_part %}x{% end_page_part %}",
+        "{% load page_parts %}{% page_part header %}x{% end_page_part %}",
+        '{% load page_parts %}{% page_part "a" "b" %}x{% end_page_part %}',
+    ],
+)
+def test_a_page_part_needs_one_quoted_name(source):
+    with pytest.raises(template.TemplateSyntaxError, match="page_part"):
+        template.engines["django"].from_string(source)
