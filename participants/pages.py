@@ -68,6 +68,7 @@ def page_render(
         context.setdefault("privacy_policy_url", campaign.privacy_policy_link)
     # A page of no campaign (not found, an error) is offered in every language.
     offered = campaign.offered_languages if campaign is not None else list(LANGUAGE_NAMES)
+    kept_query = _kept_query(request)
     if len(offered) > 1 and "language_links" not in context:
         context["language_links"] = [
             {
@@ -76,12 +77,12 @@ def page_render(
                 # The embedded pages' token and the thank-you page's receipt go along: they
                 # are what lets those pages show.
                 "url": f"{request.path}?"
-                + urlencode({**(query or {}), "lang": code, **_kept_query(request)}),
+                + urlencode({**(query or {}), "lang": code, **kept_query}),
                 "current": code == language,
             }
             for code in offered
         ]
-    if query is None and not _kept_query(request):
+    if query is None and not kept_query:
         context["page_parts"] = page_parts(campaign, language, request.path)
     response = render(request, template, context, status=status)
     if query is None:

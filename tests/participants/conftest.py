@@ -14,11 +14,20 @@ def campaign(account):
     return make_form_campaign(account=account, title="Summer contest", slug="summer")
 
 
-def form_url(campaign, **query):
-    url = reverse("participants:form", args=[campaign.slug])
+def page_url(name: str, campaign, **query) -> str:
+    """The path of the campaign's public page `name`, with `query` after it."""
+    url = reverse(f"participants:{name}", args=[campaign.slug])
     if query:
         url += "?" + "&".join(f"{k}={v}" for k, v in query.items())
     return url
+
+
+def form_url(campaign, **query):
+    return page_url("form", campaign, **query)
+
+
+def landing_url(campaign, **query):
+    return page_url("landing", campaign, **query)
 
 
 def form_token(response) -> str:

@@ -16,15 +16,10 @@ from campaigns.lookup import public_campaign
 from participants.pages import PAGE_PARTS_PATHS, page_parts
 from participants.views import RECEIPT_SALT
 from tests.factories import make_form_campaign
-from tests.participants.conftest import answers, form_token, form_url
-from tests.participants.embed_flow import FrameClient, embed_url, visit_token
+from tests.participants.conftest import answers, form_token, form_url, landing_url
+from tests.participants.embed_flow import HOST_SITE, FrameClient, embed_url, visit_token
 
 pytestmark = pytest.mark.django_db
-
-
-def landing_url(campaign, **query):
-    url = reverse("participants:landing", args=[campaign.slug])
-    return url + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
 
 
 def header(page) -> str:
@@ -109,7 +104,7 @@ def test_each_thank_you_page_links_carry_the_receipt_it_was_opened_with(campaign
 
 
 def test_each_visitor_of_an_embedded_page_gets_links_with_their_own_token(campaign):
-    campaign.account.embed_allowed_origins = ["https://shop.example.com"]
+    campaign.account.embed_allowed_origins = [HOST_SITE]
     campaign.account.save()
     tokens, headers = [], []
     for _visitor in range(2):

@@ -9,13 +9,9 @@ from django.utils import timezone
 from campaigns.models import CampaignStatus
 from participants.models import Participation
 from tests.factories import CampaignFactory, CampaignFieldFactory, ParticipantFactory
-from tests.participants.conftest import answers, form_token, form_url, log_in
+from tests.participants.conftest import answers, form_token, form_url, landing_url, log_in
 
 pytestmark = pytest.mark.django_db
-
-
-def landing_url(campaign):
-    return reverse("participants:landing", args=[campaign.slug])
 
 
 def test_landing_page_leads_to_the_form(client, campaign):
