@@ -20,14 +20,14 @@ from django.urls import path
 from django.views.decorators.cache import never_cache
 
 # A small page with the tags ours use, and a form with one field (bench/floor_peer_urls.py shows
-# the e-mail in it).
-PAGE = engines["django"].from_string(
-    '{% load i18n static %}<!doctype html><html lang="{{ LANGUAGE_CODE }}"><head>'
-    '<link rel="stylesheet" href="{% static "css/public.css" %}">'
-    "<title>{% translate 'Take part' %}</title></head><body><main>"
-    "<h1>{{ title }}</h1><p>{% translate 'Log in with' %} {{ name }}</p>"
-    '<form method="post">{% csrf_token %}<input type="email" name="email" value="{{ email }}">'
-    '<button>{% translate "Submit" %}</button></form></main></body></html>'
+# the e-mail in it), in the template language of our public pages (participants/page_templates.py).
+PAGE = engines["jinja2"].from_string(
+    '<!doctype html><html lang="{{ LANGUAGE_CODE }}"><head>'
+    '<link rel="stylesheet" href="{{ static("css/public.css") }}">'
+    '<title>{{ _("Take part") }}</title></head><body><main>'
+    '<h1>{{ title }}</h1><p>{{ _("Log in with") }} {{ name }}</p>'
+    '<form method="post">{{ csrf_input }}<input type="email" name="email" value="{{ email }}">'
+    '<button>{{ _("Submit") }}</button></form></main></body></html>'
 )
 
 

@@ -105,6 +105,17 @@ WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [
     {
+        # The participant's pages (participants/page_templates.py says why Jinja2). First: a
+        # name found in neither directory falls through to Django's templates (the admin's).
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [BASE_DIR / "templates" / "jinja2"],
+        "APP_DIRS": False,
+        "OPTIONS": {
+            "environment": "participants.page_templates.environment",
+            "context_processors": ["django.template.context_processors.i18n"],
+        },
+    },
+    {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,

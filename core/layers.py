@@ -19,8 +19,9 @@ A string that is a higher app's URL name ("participants:landing",
 links by name instead (core/links.py). So does `from module import _name`: a module's
 underscored names are its own, and an app module that imports another's is reported. Tests and
 migrations are left out (a migration's imports are history). Templates count as their app's
-(templates/<app>/…, templates/admin/<app>/…): a `{% url %}` there may not name a higher app's
-URL either; the others (base pages, the admin's home page) belong to config.
+(templates/<app>/…, templates/admin/<app>/…, templates/jinja2/<app>/…): a `{% url %}` (or the
+Jinja2 pages' `url()`) there may not name a higher app's URL either; the others (base pages, the
+admin's home page) belong to config.
 """
 
 import ast
@@ -44,7 +45,7 @@ INTEGRATIONS_PACKAGES = {
 }
 # "namespace:name" or "admin:<app label>_<rest>", the whole string.
 URL_NAME = re.compile(r"^(?:admin:(?P<admin_app>[a-z]+)_\w+|(?P<namespace>[a-z]+):[\w-]+)$")
-TEMPLATE_URL = re.compile(r"""{%\s*url\s+(['"])(?P<name>[^'"]+)\1""")
+TEMPLATE_URL = re.compile(r"""(?:{%\s*url\s+|\burl\(\s*)(['"])(?P<name>[^'"]+)\1""")
 SKIPPED_DIRS = frozenset({"tests", "migrations", "__pycache__", ".venv", "node_modules"})
 
 
@@ -170,9 +171,10 @@ def source_files(root: Path) -> Iterator[Path]:
 
 
 def template_app(root: Path, path: Path) -> str | None:
-    """The app whose pages a template is: templates/<app>/… or templates/admin/<app>/…."""
+    """The app whose pages a template is: templates/<app>/…, templates/admin/<app>/… or
+    templates/jinja2/<app>/…."""
     parts = path.relative_to(root / "templates").parts
-    if parts[0] == "admin" and len(parts) > 2:
+    if parts[0] in ("admin", "jinja2") and len(parts) > 2:
         parts = parts[1:]
     return parts[0] if len(parts) > 1 and parts[0] in LAYERS else None
 

@@ -154,6 +154,11 @@ def test_a_template_of_a_lower_app_naming_a_higher_apps_url_fails(tmp_path):
             ),
             "templates/participants/landing.html": "{% url 'participants:form' slug %}\n",
             "templates/admin/index.html": "{% url 'admin:participants_loginattempt_changelist' %}",
+            "templates/jinja2/campaigns/x.html": "\n<a href=\"{{ url('participants:form', s) }}\">",
+            "templates/jinja2/participants/x.html": "{{ url('admin:index') }}",
         },
     )
-    assert reported(tmp_path) == ["templates/admin/integrations/x/change_form.html:3"]
+    assert reported(tmp_path) == [
+        "templates/admin/integrations/x/change_form.html:3",
+        "templates/jinja2/campaigns/x.html:2",
+    ]

@@ -32,7 +32,12 @@ def landing_url(campaign, **query):
 
 def form_token(response) -> str:
     """The one-time token of the form a GET served."""
-    marker = 'name="form_token" value="'
+    return hidden_value(response, "form_token")
+
+
+def hidden_value(response, name: str) -> str:
+    """The value of the page's (first) hidden field `name`, as the browser would send it."""
+    marker = f'name="{name}" value="'
     start = response.text.index(marker) + len(marker)
     return response.text[start : response.text.index('"', start)]
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from campaigns.models import CampaignStatus, ParticipationLimit
 from participants.models import Participation
 from tests.factories import make_form_campaign
-from tests.participants.conftest import answers, form_token, form_url
+from tests.participants.conftest import answers, form_token, form_url, hidden_value
 
 pytestmark = pytest.mark.django_db
 
@@ -157,7 +157,7 @@ def test_wrong_csrf_token_gets_a_clear_page_and_stores_nothing(campaign):
     # Submitting the returned form works.
     retry = client.post(
         form_url(campaign),
-        {**data, "csrfmiddlewaretoken": response.context["csrf_token"]},
+        {**data, "csrfmiddlewaretoken": hidden_value(response, "csrfmiddlewaretoken")},
     )
     assert retry.status_code == 303
     assert Participation.objects.count() == 1

@@ -1,18 +1,20 @@
 """The header and footer of a campaign's pages are rendered once per campaign, language, path and
-page (`{% page_part %}`, participants/pages.py `page_parts`): what each page shows stays its own
-campaign's, language's and participant's."""
+page (`page_part` in participants/page_templates.py, `page_parts` in participants/pages.py): what
+each page shows stays its own campaign's, language's and participant's."""
 
 import time
 from urllib.parse import quote
 
 import pytest
-from django import template
+from django.conf import settings
 from django.core import signing
 from django.test import Client
 from django.urls import reverse
+from jinja2 import ChoiceLoader, DictLoader, FileSystemLoader
 
 from accounts.models import Account
 from campaigns.lookup import public_campaign
+from participants.page_templates import environment
 from participants.pages import PAGE_PARTS_PATHS, page_parts
 from participants.views import RECEIPT_SALT
 from tests.factories import make_form_campaign
@@ -138,33 +140,43 @@ def test_a_page_of_no_campaign_renders_its_parts_in_each_language(client):
     assert "Skip to content" in header(english) and "Language" in header(english)
 
 
-def test_a_page_that_overrides_a_block_inside_a_part_shows_its_own(rf, campaign):
-    engine = template.engines["django"]
-    plain = engine.from_string('{% extends "base_public.html" %}')
-    own = engine.from_string(
-        '{% extends "base_public.html" %}{% block footer %}Our own footer{% endblock %}'
+def page_environment(pages: dict[str, str]):
+    """The public pages' environment, with `pages` beside the product's templates."""
+    return environment(
+        loader=ChoiceLoader(
+            [DictLoader(pages), FileSystemLoader(settings.BASE_DIR / "templates" / "jinja2")]
+        )
+    )
+
+
+def test_a_page_that_overrides_a_block_inside_a_part_shows_its_own(campaign):
+    env = page_environment(
+        {
+            "plain.html": '{% extends "base_public.html" %}',
+            "own.html": '{% extends "base_public.html" %}'
+            "{% block footer %}Our own footer{% endblock %}",
+        }
     )
     published = public_campaign(campaign.slug)
-    request = rf.get("/c/summer/")
+    store = page_parts(published, "en", "/c/summer/")
     pages = [
-        page.render(
-            {"campaign": published, "page_parts": page_parts(published, "en", "/c/summer/")},
-            request,
-        )
-        for page in (plain, own, plain, own)
+        env.get_template(name).render(campaign=published, page_parts=store)
+        for name in ("plain.html", "own.html", "plain.html", "own.html")
     ]
     assert "Our own footer" not in pages[0] and "Our own footer" in pages[1]
     assert pages[2] == pages[0] and pages[3] == pages[1]
+    assert len(store) == 4  # header and footer, of each page
 
 
-@pytest.mark.parametrize(
-    "source",
-    [
-        "{% load page_parts %}{% page_part %}x{% end_page_part %}",
-        "{% load page_parts %}{% page_part header %}x{% end_page_part %}",
-        '{% load page_parts %}{% page_part "a" "b" %}x{% end_page_part %}',
-    ],
-)
-def test_a_page_part_needs_one_quoted_name(source):
-    with pytest.raises(template.TemplateSyntaxError, match="page_part"):
-        template.engines["django"].from_string(source)
+def test_a_part_of_a_template_made_from_a_string_is_never_kept(campaign):
+    env = page_environment({})
+    published = public_campaign(campaign.slug)
+    store = page_parts(published, "en", "/c/summer/")
+    pages = [
+        env.from_string(
+            f'{{% extends "base_public.html" %}}{{% block footer %}}{own}{{% endblock %}}'
+        ).render(campaign=published, page_parts=store)
+        for own in ("First footer", "Second footer")
+    ]
+    assert "First footer" in pages[0] and "Second footer" in pages[1]
+    assert store == {}
