@@ -9,9 +9,9 @@ account's switches, set by platform staff, decide whether its campaigns offer a 
 
 The objects are shared by every thread of the process, so nothing a request does can change
 what another one reads: they hold values, not model instances. (One addition by design: a
-published campaign keeps the parts of its pages rendered from those values, `rendered_parts`,
-which its pages fill and read alike.) A page that writes (a participation, a login attempt, an
-embedded visit) writes the campaign's and integration's ids.
+published campaign keeps the parts of its pages rendered from those values, `rendered_parts`
+and `rendered_form_rows`, which its pages fill and read alike.) A page that writes (a
+participation, a login attempt, an embedded visit) writes the campaign's and integration's ids.
 What depends on the present (started, ended, open) is read from the cache's clock
 (core/clock.py), which tests replace instead of the process's own.
 
@@ -187,6 +187,9 @@ class PublishedCampaign:
     # and path (participants/pages.py, `page_parts`). They go with this object, which any change
     # of the campaign, its account or its integration replaces in every process.
     rendered_parts: dict = field(default_factory=dict, repr=False, compare=False)
+    # The rows of its empty participation form (nothing posted, nothing prefilled), per
+    # language (participants/forms.py, `ParticipationForm.rows_rendered`); the same lifetime.
+    rendered_form_rows: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def of(cls, row: Campaign, *, clock: Clock = SYSTEM_CLOCK) -> "PublishedCampaign":

@@ -9,6 +9,7 @@ import phonenumbers
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -131,6 +132,11 @@ class FieldRow:
         return field_row_html(self)
 
 
+def rows_html(rows: list[FieldRow]) -> SafeString:
+    # Each row's HTML is escaped by field_row_html; joining adds nothing.
+    return mark_safe("".join(row.html() for row in rows))  # noqa: S308
+
+
 class ParticipationForm(forms.Form):
     """One form field per campaign field; prefilled values follow each field's `when_prefilled`.
 
@@ -228,6 +234,22 @@ class ParticipationForm(forms.Form):
         return values
 
     # -------------------------------------------------------------------- rendering
+    def rows_rendered(self, kept: dict | None) -> dict[str, Any]:
+        """The form page's `rows` (its error summary) and `rows_html` (the fields).
+
+        An empty form, nothing posted and nothing prefilled, shows the same fields to every
+        visitor of the campaign in a language: with `kept` (the published campaign's
+        `rendered_form_rows`, replaced with it on any change) they are written once, about
+        0.9 million instructions a page (BENCHMARKS.md, "Fourteenth round"). A form that
+        shows anything of a participant's (their answers, errors, IdP values) never is."""
+        if kept is not None and not self.is_bound and not self.prefilled:
+            html = kept.get(self.language)
+            if html is None:
+                html = kept[self.language] = rows_html(self.rows())
+            return {"rows": [], "rows_html": html}
+        rows = self.rows()
+        return {"rows": rows, "rows_html": rows_html(rows)}
+
     def rows(self) -> list[FieldRow]:
         rows = []
         for bound in self:

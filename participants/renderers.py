@@ -101,8 +101,8 @@ def field_row_html(row) -> SafeString:
     """One field of the participation form: label, hint, error and widget, tied together by ids
     for screen readers. Written here rather than through a template for the same reason as the
     widgets (the template costs about 50 µs more per row). The same markup as a template is
-    templates/participants/_field_row.html; tests/participants/test_renderers.py renders every
-    kind of row through both and requires the same HTML: change both together."""
+    templates/jinja2/participants/_field_row.html; tests/participants/test_renderers.py renders
+    every kind of row through both and requires the same HTML: change both together."""
     field = row.field
     label_text = conditional_escape(field.label)
     if field.field.required:

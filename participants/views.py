@@ -17,6 +17,7 @@ from django.urls import Resolver404, resolve
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods
 
+from campaigns.lookup import PublishedCampaign
 from campaigns.models import Campaign, ParticipationLimit, PrefillMode, SSOMode
 from core.statements import row_exists
 from participants.forms import ParticipationForm
@@ -288,7 +289,8 @@ def form_step(request, campaign: Campaign, journey, *, language: str) -> HttpRes
                 return submitted
             # Kept: the same token, so that submitting again stores the participation once.
             context["save_failed"], status = True, 503
-    context.update(form=form, form_token=token, rows=form.rows())
+    kept = campaign.rendered_form_rows if isinstance(campaign, PublishedCampaign) else None
+    context.update(form=form, form_token=token, **form.rows_rendered(kept))
     response = journey.page("participants/form.html", context, status=status)
     if status == 503:
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
@@ -374,7 +376,7 @@ def csrf_failure(request, reason: str = ""):
             form.is_valid()
             context.update(
                 form=form,
-                rows=form.rows(),
+                **form.rows_rendered(None),
                 form_token=secrets.token_urlsafe(32),
                 integration=campaign.oauth_integration,
                 notice=None if prefill else page_notice(campaign, campaign.login_integration),

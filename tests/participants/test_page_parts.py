@@ -17,8 +17,8 @@ from campaigns.lookup import public_campaign
 from participants.page_templates import environment
 from participants.pages import PAGE_PARTS_PATHS, page_parts
 from participants.views import RECEIPT_SALT
-from tests.factories import make_form_campaign
-from tests.participants.conftest import answers, form_token, form_url, landing_url
+from tests.factories import OAuthIntegrationFactory, ParticipantFactory, make_form_campaign
+from tests.participants.conftest import answers, form_token, form_url, landing_url, log_in
 from tests.participants.embed_flow import HOST_SITE, FrameClient, embed_url, visit_token
 
 pytestmark = pytest.mark.django_db
@@ -180,3 +180,52 @@ def test_a_part_of_a_template_made_from_a_string_is_never_kept(campaign):
     ]
     assert "First footer" in pages[0] and "Second footer" in pages[1]
     assert store == {}
+
+
+# The empty participation form's rows (participants/forms.py, `rows_rendered`).
+
+
+def fields_of(page) -> str:
+    """The form's fields: after its one-time token, to the end of the form."""
+    text = page.content.decode()
+    token = text.index('<input type="hidden" name="form_token"')
+    return text[text.index(">", token) + 1 : text.index("</form>", token)]
+
+
+def test_the_empty_forms_fields_are_the_same_for_every_visitor_and_kept(campaign):
+    pages = [Client().get(form_url(campaign, lang=lang)) for lang in ("en", "fr", "en", "fr")]
+    assert fields_of(pages[2]) == fields_of(pages[0]) and fields_of(pages[3]) == fields_of(pages[1])
+    assert 'for="id_f-firstname">First name' in fields_of(pages[2])
+    assert 'for="id_f-firstname">Prénom' in fields_of(pages[3])
+    assert set(public_campaign(campaign.slug).rendered_form_rows) == {"en", "fr"}
+
+
+def test_a_visitors_answers_errors_and_idp_values_never_reach_the_next(campaign, account):
+    Client().get(form_url(campaign))  # the empty form's fields, kept
+    ada = Client()
+    page = ada.get(form_url(campaign))
+    refused = ada.post(form_url(campaign), answers(form_token(page), email="not-an-address"))
+    assert refused.status_code == 200 and 'value="not-an-address"' in refused.text
+    logged_in = Client()
+    campaign.oauth_integration = OAuthIntegrationFactory(account=account, display_name="Acme ID")
+    campaign.save()
+    log_in(
+        logged_in,
+        campaign,
+        ParticipantFactory(account=account, integration=campaign.oauth_integration),
+    )
+    prefilled = logged_in.get(form_url(campaign))
+    assert 'value="Ada"' in prefilled.text and "From your Acme ID account" in prefilled.text
+    for _ in range(2):
+        fresh = fields_of(Client().get(form_url(campaign)))
+        assert "not-an-address" not in fresh and "Ada" not in fresh and "Lovelace" not in fresh
+        assert "error" not in fresh and "Acme ID" not in fresh
+
+
+def test_a_changed_field_shows_on_the_empty_form_at_once(campaign):
+    Client().get(form_url(campaign))
+    Client().get(form_url(campaign))
+    field = campaign.fields.get(variable="firstname")
+    field.label_en = "Given name"
+    field.save()
+    assert 'for="id_f-firstname">Given name' in fields_of(Client().get(form_url(campaign)))

@@ -87,7 +87,7 @@ def test_the_whole_form_is_written_as_django_writes_it(account):
 
 
 # ---------------------------------------------------------------------------- row markup
-# `field_row_html` writes each form row in Python; templates/participants/_field_row.html is
+# `field_row_html` writes each form row in Python; templates/jinja2/participants/_field_row.html is
 # the same markup as a template. Every kind of row must come out the same from both.
 
 
