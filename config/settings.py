@@ -106,7 +106,7 @@ WSGI_APPLICATION = "config.wsgi.application"
 TEMPLATES = [
     {
         # The participant's pages (participants/page_templates.py says why Jinja2). First: a
-        # name found in neither directory falls through to Django's templates (the admin's).
+        # name not in templates/jinja2/ falls through to Django's templates (the admin's).
         "BACKEND": "django.template.backends.jinja2.Jinja2",
         "DIRS": [BASE_DIR / "templates" / "jinja2"],
         "APP_DIRS": False,

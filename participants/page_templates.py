@@ -1,9 +1,10 @@
 """The public pages' template language: Jinja2, through Django's own Jinja2 backend.
 
 The participant's pages (templates/jinja2/) are the product's hot path: a login journey renders
-four of them. Django's template language spent 11 million of the journey's 43 million
-instructions on them, three times what the same pages cost in Jinja2, which compiles a template
-to Python once (BENCHMARKS.md, "Fourteenth round"). The admin keeps Django's templates.
+four of them. Rendering them in Django's template language took 11.2 million of the journey's
+43 million instructions; in Jinja2, which compiles a template to Python once instead of walking
+its nodes on every render, 7.7 million, the form's rows and the CSRF token included (BENCHMARKS.md,
+"Fourteenth round"). The admin keeps Django's templates.
 
 What the pages find besides their context (Django's backend adds `request`, `csrf_input` and
 `csrf_token`; settings.py's context processors `LANGUAGE_CODE`):

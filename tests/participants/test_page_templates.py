@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.template.loader import render_to_string
 from django.test import override_settings
 from django.utils import translation
 from jinja2 import DebugUndefined
@@ -88,3 +89,22 @@ def test_a_missing_value_writes_nothing_even_when_debugging():
     env = environment(undefined=DebugUndefined, autoescape=False)
     page = env.from_string("<p>{{ missing }}</p><p>{{ also.missing }}</p>{{ '<b>' }}")
     assert page.render() == "<p></p><p></p>&lt;b&gt;"
+
+
+WAITING_PAGES = ["participants/rate_limited.html", "participants/unavailable.html"]
+
+
+@pytest.mark.parametrize("page", WAITING_PAGES)
+@pytest.mark.parametrize(
+    ("language", "seconds", "sentence"),
+    [
+        ("en", 1, "Please try again in 1 second."),
+        ("en", 30, "Please try again in 30 seconds."),
+        ("fr", 1, "Veuillez réessayer dans 1 seconde."),
+        ("fr", 30, "Veuillez réessayer dans 30 secondes."),
+    ],
+)
+def test_the_waiting_pages_say_when_to_come_back(rf, page, language, seconds, sentence):
+    with translation.override(language):
+        html = render_to_string(page, {"retry_after_seconds": seconds}, rf.get("/"))
+    assert f"<p>{sentence}</p>" in html
